@@ -1,0 +1,119 @@
+"""Shared fixtures.
+
+Browser tests (marked `browser`) start one `streamlit run streamlit_app.py` on a free local port
+for the whole session and drive Debian's Chromium through Playwright. They use MNIST from
+CNN_LAB_DATA_DIR (or ../shared/data beside the project when present).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+SCREENSHOT_DIR = ROOT / "test-artifacts" / "screenshots"
+
+
+def shared_data_dir() -> Path | None:
+    """The MNIST copy tests may use: $CNN_LAB_DATA_DIR, else ../shared/data beside the project."""
+    env = os.environ.get("CNN_LAB_DATA_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(ROOT.parent / "shared" / "data")
+    for c in candidates:
+        if (c / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").exists():
+            return c.resolve()
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    d = shared_data_dir()
+    if d is None:
+        pytest.skip("MNIST not available locally (set CNN_LAB_DATA_DIR)")
+    return d
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {SCREENSHOT_DIR}")
+    return SCREENSHOT_DIR
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """Base URL of a real Streamlit server running this app (checkpoints dir is a temp copy
+    so browser tests that save models never touch the repo's checkpoints/)."""
+    port = _free_port()
+    env = dict(os.environ)
+    d = shared_data_dir()
+    if d is not None:
+        env["CNN_LAB_DATA_DIR"] = str(d)
+    ckpt_dir = tmp_path_factory.mktemp("checkpoints")
+    for f in (ROOT / "checkpoints").glob("*.safetensors"):
+        (ckpt_dir / f.name).write_bytes(f.read_bytes())
+    env["CNN_LAB_CHECKPOINT_DIR"] = str(ckpt_dir)
+    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+         "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited early, see {log.name}")
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError("streamlit did not start within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium missing: run `make test` (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    p = context.new_page()
+    p.set_default_timeout(30_000)
+    yield p
+    context.close()
