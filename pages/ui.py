@@ -29,3 +29,36 @@ def language_switch() -> None:
         key=LANG_KEY,
         horizontal=True,
     )
+
+
+@st.cache_resource(show_spinner=False)
+def cached_dataset(name: str, data_dir: str | None = None):
+    """One in-memory copy of a dataset per server process, shared read-only by every session.
+
+    Raises core.data.DataError (one human sentence) when it is neither on disk nor downloadable.
+    Call `dataset_status(name)` first when you want to show a download progress bar.
+    """
+    from core.data import load_dataset
+
+    return load_dataset(name, data_dir, progress=False)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def cached_checkpoint(path: str, mtime: float):
+    """A saved checkpoint loaded once per (path, modification time); models are used read-only
+    (eval mode, no_grad), so sessions can share them."""
+    from core.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)
+
+
+def load_saved_checkpoint(path):
+    """cached_checkpoint keyed by the file's mtime, so a re-saved file is re-read."""
+    from pathlib import Path
+
+    p = Path(path)
+    return cached_checkpoint(str(p), p.stat().st_mtime)
+
+
+SESSION_MODELS = "session_models"      # {display name: core.checkpoint.Checkpoint} unsaved runs
+PREDICT_REQUEST = "predict.request"    # {"model": "file:<path>" | "session:<name>", "test_index": int}

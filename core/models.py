@@ -1,0 +1,307 @@
+"""Models as declarative specs: a list of layer dicts the UI can edit and the summary can explain.
+
+A spec is JSON-friendly, e.g. [{"type": "conv", "out": 32, "kernel": 3, "padding": 1},
+{"type": "relu"}, {"type": "maxpool", "kernel": 2}, {"type": "flatten"}, {"type": "linear", "out": 10}].
+`validate` walks the shapes once and explains the first layer that cannot apply; `build_model`
+turns a valid spec into an nn.Sequential whose child i is spec layer i (so state_dict keys are
+stable: "3.weight" is layer 3's weight); `summary` gives per-layer shapes, parameter formulas,
+multiply-adds and receptive fields.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+Spec = list[dict[str, Any]]
+Shape = tuple[int, ...]
+INPUT_SHAPE: Shape = (1, 28, 28)
+
+# Every layer type with its parameters and their defaults (None = required).
+LAYER_PARAMS: dict[str, dict[str, Any]] = {
+    "conv": {"out": None, "kernel": 3, "stride": 1, "padding": 0},
+    "relu": {},
+    "maxpool": {"kernel": 2, "stride": None},  # stride None = same as kernel, as in PyTorch
+    "avgpool": {"kernel": 2, "stride": None},
+    "batchnorm": {},
+    "dropout": {"p": 0.5},
+    "flatten": {},
+    "linear": {"out": None},
+}
+SHORT_NAMES = {"conv": "conv", "relu": "relu", "maxpool": "pool", "avgpool": "avgpool",
+               "batchnorm": "bn", "dropout": "dropout", "flatten": "flatten", "linear": "fc"}
+
+
+class SpecError(ValueError):
+    """An architecture that cannot be built, explained in one sentence naming the layer."""
+
+
+def normalize_layer(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    """A copy of `layer` with defaults filled in and integer/float types checked."""
+    kind = layer.get("type")
+    if kind not in LAYER_PARAMS:
+        raise SpecError(
+            f"Layer {index + 1}: unknown type '{kind}'; use one of {', '.join(LAYER_PARAMS)}."
+        )
+    out: dict[str, Any] = {"type": kind}
+    for name, default in LAYER_PARAMS[kind].items():
+        value = layer.get(name, default)
+        if value is None and default is None and name != "stride":
+            raise SpecError(f"Layer {index + 1} ({kind}) needs a value for '{name}'.")
+        if value is not None:
+            try:
+                value = float(value) if name == "p" else int(value)
+            except (TypeError, ValueError):
+                raise SpecError(
+                    f"Layer {index + 1} ({kind}): '{name}' must be a number, not '{value}'."
+                ) from None
+        out[name] = value
+    if kind in ("maxpool", "avgpool") and out["stride"] is None:
+        out["stride"] = out["kernel"]
+    _check_ranges(out, index)
+    return out
+
+
+def _check_ranges(layer: dict[str, Any], index: int) -> None:
+    kind = layer["type"]
+    where = f"Layer {index + 1} ({kind})"
+    for name in ("out", "kernel", "stride"):
+        if name in layer and layer[name] is not None and layer[name] < 1:
+            raise SpecError(f"{where}: '{name}' must be at least 1, not {layer[name]}.")
+    if layer.get("padding", 0) < 0:
+        raise SpecError(f"{where}: padding cannot be negative.")
+    if kind == "dropout" and not 0.0 <= layer["p"] < 1.0:
+        raise SpecError(f"{where}: p must be between 0 and 1 (e.g. 0.25), not {layer['p']}.")
+    if "out" in layer and layer["out"] > 4096:
+        raise SpecError(f"{where}: {layer['out']} outputs is too many for this app; use ≤ 4096.")
+
+
+def layer_label(spec: Spec, index: int) -> str:
+    """Readable name like 'conv2' or 'relu1': type short name plus its count so far."""
+    kind = spec[index]["type"]
+    count = sum(1 for layer in spec[: index + 1] if layer["type"] == kind)
+    return f"{SHORT_NAMES[kind]}{count}"
+
+
+def describe_layer(layer: dict[str, Any]) -> str:
+    """One-line description, e.g. 'conv 32, 3×3, stride 1, pad 1'."""
+    k = layer["type"]
+    if k == "conv":
+        return (f"conv {layer['out']}, {layer['kernel']}×{layer['kernel']}, "
+                f"stride {layer['stride']}, pad {layer['padding']}")
+    if k in ("maxpool", "avgpool"):
+        return f"{k} {layer['kernel']}×{layer['kernel']}, stride {layer['stride']}"
+    if k == "dropout":
+        return f"dropout p={layer['p']:g}"
+    if k == "linear":
+        return f"linear → {layer['out']}"
+    return k
+
+
+@dataclass
+class LayerSummary:
+    index: int
+    name: str
+    description: str
+    output_shape: Shape
+    params: int
+    params_formula: str
+    mult_adds: int
+    receptive_field: int | None   # None once spatial structure is gone (flatten, linear)
+    jump: int | None              # product of strides so far: input pixels per output step
+    note: str = ""                # e.g. the flatten size written out
+
+
+@dataclass
+class ModelSummary:
+    layers: list[LayerSummary]
+    input_shape: Shape
+    total_params: int = 0
+    total_mult_adds: int = 0
+    flatten_formula: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def summary(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> ModelSummary:
+    """Walk the spec, checking that each layer applies; raise SpecError on the first that doesn't."""
+    if not spec:
+        raise SpecError("The model has no layers; add at least a flatten and a linear layer.")
+    shape: Shape = tuple(input_shape)
+    rf, jump = 1, 1
+    rows: list[LayerSummary] = []
+    flatten_formula = ""
+    for i, raw in enumerate(spec):
+        layer = normalize_layer(raw, i)
+        kind, where = layer["type"], f"Layer {i + 1} ({describe_layer(layer)})"
+        params, formula, macs, note = 0, "0", 0, ""
+        spatial = len(shape) == 3
+        if kind in ("conv", "maxpool", "avgpool") and not spatial:
+            raise SpecError(f"{where} needs a feature map, but the input here is already flat; "
+                            "move it before the flatten layer.")
+        if kind == "conv":
+            c, h, w = shape
+            k, s, p = layer["kernel"], layer["stride"], layer["padding"]
+            oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            if h + 2 * p < k or w + 2 * p < k or oh < 1 or ow < 1:
+                raise SpecError(f"{where}: the {h}×{w} input (padding {p}) is smaller than the "
+                                f"{k}×{k} kernel, so no output is left; use a smaller kernel, "
+                                "more padding or fewer pooling layers before it.")
+            o = layer["out"]
+            params = o * c * k * k + o
+            formula = f"{o}×{c}×{k}×{k} + {o} = {_fmt(params)}"
+            macs = o * oh * ow * c * k * k
+            rf, jump = rf + (k - 1) * jump, jump * s
+            shape = (o, oh, ow)
+        elif kind in ("maxpool", "avgpool"):
+            c, h, w = shape
+            k, s = layer["kernel"], layer["stride"]
+            if h < k or w < k:
+                raise SpecError(f"{where}: the {h}×{w} feature map is smaller than the {k}×{k} "
+                                "window; remove this pooling layer or an earlier one.")
+            shape = (c, (h - k) // s + 1, (w - k) // s + 1)
+            rf, jump = rf + (k - 1) * jump, jump * s
+        elif kind == "batchnorm":
+            c = shape[0]
+            params, formula = 2 * c, f"2×{c} = {_fmt(2 * c)}"
+        elif kind == "flatten":
+            if spatial:
+                c, h, w = shape
+                flatten_formula = f"{c} × {h} × {w} = {c * h * w}"
+                note = flatten_formula
+                shape = (c * h * w,)
+            rf = jump = None
+        elif kind == "linear":
+            if spatial:
+                raise SpecError(f"{where} needs a flat input but gets a {shape[0]}×{shape[1]}×"
+                                f"{shape[2]} feature map; add a flatten layer before it.")
+            n_in, n_out = shape[0], layer["out"]
+            params = n_in * n_out + n_out
+            formula = f"{n_in}×{n_out} + {n_out} = {_fmt(params)}"
+            macs = n_in * n_out
+            shape = (n_out,)
+            rf = jump = None
+        rows.append(LayerSummary(i, layer_label(spec, i), describe_layer(layer), shape, params,
+                                 formula, macs, rf if len(shape) == 3 else None,
+                                 jump if len(shape) == 3 else None, note))
+    if len(shape) != 1:
+        raise SpecError("The model must end with flatten and a linear layer that outputs one "
+                        "score per class.")
+    if num_classes is not None and shape[0] != num_classes:
+        raise SpecError(f"The last layer outputs {shape[0]} values but the dataset has "
+                        f"{num_classes} classes; set the last linear layer's out to {num_classes}.")
+    return ModelSummary(rows, tuple(input_shape), sum(r.params for r in rows),
+                        sum(r.mult_adds for r in rows), flatten_formula)
+
+
+def validate(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> Spec:
+    """The spec with defaults filled in, or SpecError explaining the first problem."""
+    summary(spec, input_shape, num_classes)
+    return [normalize_layer(layer, i) for i, layer in enumerate(spec)]
+
+
+def build_model(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> nn.Sequential:
+    """nn.Sequential whose child i implements spec layer i."""
+    layers = validate(spec, input_shape, num_classes)
+    shapes = [tuple(input_shape)] + [r.output_shape for r in summary(layers, input_shape, num_classes).layers]
+    modules: list[nn.Module] = []
+    for layer, in_shape in zip(layers, shapes):
+        kind = layer["type"]
+        if kind == "conv":
+            modules.append(nn.Conv2d(in_shape[0], layer["out"], layer["kernel"],
+                                     layer["stride"], layer["padding"]))
+        elif kind == "relu":
+            modules.append(nn.ReLU())
+        elif kind == "maxpool":
+            modules.append(nn.MaxPool2d(layer["kernel"], layer["stride"]))
+        elif kind == "avgpool":
+            modules.append(nn.AvgPool2d(layer["kernel"], layer["stride"]))
+        elif kind == "batchnorm":
+            bn = nn.BatchNorm2d if len(in_shape) == 3 else nn.BatchNorm1d
+            modules.append(bn(in_shape[0]))
+        elif kind == "dropout":
+            modules.append(nn.Dropout(layer["p"]))
+        elif kind == "flatten":
+            modules.append(nn.Flatten())
+        elif kind == "linear":
+            modules.append(nn.Linear(in_shape[0], layer["out"]))
+    return nn.Sequential(*modules)
+
+
+def conv(out, kernel=3, stride=1, padding=0):
+    return {"type": "conv", "out": out, "kernel": kernel, "stride": stride, "padding": padding}
+
+
+def pool(kernel=2, stride=None, kind="maxpool"):
+    return {"type": kind, "kernel": kernel, "stride": stride or kernel}
+
+
+RELU, FLATTEN, BN = {"type": "relu"}, {"type": "flatten"}, {"type": "batchnorm"}
+
+
+def linear(out):
+    return {"type": "linear", "out": out}
+
+
+def dropout(p):
+    return {"type": "dropout", "p": p}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    layers: tuple
+    recipe: dict  # training hyperparameters this architecture is meant to be trained with
+
+    def spec(self) -> Spec:
+        return copy.deepcopy(list(self.layers))
+
+
+_ADAM_2EP = {"optimizer": "adam", "lr": 1e-3, "batch_size": 100, "epochs": 2, "scheduler": "none"}
+PRESETS: dict[str, Preset] = {p.name: p for p in [
+    Preset(
+        "2-conv 32/64 → FC",
+        "The original material's first CNN: two 3×3 conv+pool blocks (32, 64 channels), one linear layer.",
+        (conv(32, 3, 1, 1), RELU, pool(2), conv(64, 3, 1, 1), RELU, pool(2), FLATTEN, linear(10)),
+        _ADAM_2EP,
+    ),
+    Preset(
+        "2-conv 16/32 → FC 128",
+        "The original material's second CNN: two small conv+pool blocks, then a 128-unit hidden layer.",
+        (conv(16, 3, 1, 1), RELU, pool(2), conv(32, 3, 1, 1), RELU, pool(2), FLATTEN,
+         linear(128), RELU, linear(10)),
+        {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 5, "scheduler": "none"},
+    ),
+    Preset(
+        "3-conv 5×5 16/32/64",
+        "The original material's deeper CNN: three 5×5 convolutions (16, 32, 64), two poolings.",
+        (conv(16, 5, 1, 2), RELU, pool(2), conv(32, 5, 1, 2), RELU, pool(2), conv(64, 5, 1, 2),
+         RELU, FLATTEN, linear(10)),
+        _ADAM_2EP,
+    ),
+    Preset(
+        "fast",
+        "Small batch-normed CNN with a one-cycle schedule: ≥ 99.2% on MNIST in about 10 s of CPU.",
+        (conv(16, 3, 1, 1), BN, RELU, pool(2), conv(32, 3, 1, 1), BN, RELU, pool(2),
+         FLATTEN, linear(10)),
+        {"optimizer": "adamw", "lr": 1e-2, "batch_size": 128, "epochs": 1, "scheduler": "onecycle",
+         "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": False},
+    ),
+    Preset(
+        "accurate",
+        "Wider batch-normed CNN with augmentation and label smoothing, for ≥ 99.55% on MNIST.",
+        (conv(32, 3, 1, 1), BN, RELU, conv(32, 3, 1, 1), BN, RELU, pool(2),
+         conv(64, 3, 1, 1), BN, RELU, conv(64, 3, 1, 1), BN, RELU, pool(2),
+         FLATTEN, dropout(0.25), linear(10)),
+        {"optimizer": "adamw", "lr": 5e-3, "batch_size": 128, "epochs": 6, "scheduler": "onecycle",
+         "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": True},
+    ),
+]}
+DEFAULT_PRESET = "fast"

@@ -1,0 +1,299 @@
+"""Training as a generator of metric events, and evaluation.
+
+`TrainingRun(config, dataset).events()` yields plain JSON-able dicts:
+  {"event": "start", ...}                      once, with the sizes of the run
+  {"event": "step", "step", "epoch", "loss", "accuracy", "lr", "images_per_second", ...}
+                                               every `log_every` steps
+  {"event": "epoch", "epoch", "test_loss", "test_accuracy", "train_loss", "train_accuracy", ...}
+  {"event": "done", "test_accuracy", "test_loss", "train_seconds", "stopped", ...}
+The web app consumes it in a background thread, the command line prints it as JSON lines. Between
+two steps the run checks `stop_event`; a stopped run still ends with "done" and keeps its model.
+Batches are sliced from tensors already in memory (no Dataset/DataLoader per-item work).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.data import Dataset
+from core.models import INPUT_SHAPE, PRESETS, Spec, build_model, validate
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
+SCHEDULERS = ("none", "step", "cosine", "onecycle")
+
+
+@dataclass
+class TrainConfig:
+    spec: Spec = field(default_factory=lambda: PRESETS["fast"].spec())
+    dataset: str = "mnist"
+    epochs: int = 1
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9          # SGD momentum; also RMSprop's
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    label_smoothing: float = 0.0
+    augment: bool = False          # random shift/rotate/scale on whole batches
+    fraction: float = 1.0          # share of the training set used, for quick runs
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 20            # steps between "step" events
+    eval_each_epoch: bool = True
+    preset: str | None = None      # the preset name, when the spec came from one
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ConfigError(ValueError):
+    """A training setting that cannot work, explained in one sentence."""
+
+
+def config_from_preset(name: str, **overrides) -> TrainConfig:
+    """A config with the preset's architecture and recipe, then `overrides` on top."""
+    if name not in PRESETS:
+        raise ConfigError(f"Unknown preset '{name}'; choose one of: {', '.join(PRESETS)}.")
+    preset = PRESETS[name]
+    values = {"spec": preset.spec(), "preset": name, **preset.recipe}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**values)
+
+
+def check_config(config: TrainConfig, num_classes: int = 10) -> None:
+    """Raise ConfigError / SpecError for settings that cannot train."""
+    validate(config.spec, INPUT_SHAPE, num_classes)
+    if config.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"Unknown optimizer '{config.optimizer}'; use one of {', '.join(OPTIMIZERS)}.")
+    if config.scheduler not in SCHEDULERS:
+        raise ConfigError(f"Unknown scheduler '{config.scheduler}'; use one of {', '.join(SCHEDULERS)}.")
+    if not (isinstance(config.lr, (int, float)) and math.isfinite(config.lr) and 0 < config.lr <= 10):
+        raise ConfigError(f"The learning rate must be a number above 0 and at most 10 (e.g. 0.001), not {config.lr}.")
+    if not 1 <= int(config.batch_size) <= 8192:
+        raise ConfigError(f"The batch size must be between 1 and 8192, not {config.batch_size}.")
+    if not 1 <= int(config.epochs) <= 1000:
+        raise ConfigError(f"The number of epochs must be between 1 and 1000, not {config.epochs}.")
+    if not 0 < config.fraction <= 1:
+        raise ConfigError(f"The data fraction must be above 0 and at most 1 (e.g. 0.1), not {config.fraction}.")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    lr, wd = config.lr, config.weight_decay
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd, foreach=True)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd, foreach=True)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd, foreach=True)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=wd, foreach=True)
+    return torch.optim.Adadelta(params, lr=lr, weight_decay=wd, foreach=True)
+
+
+def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
+    total = steps_per_epoch * config.epochs
+    if config.scheduler == "step":  # halve the learning rate after every epoch
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=steps_per_epoch, gamma=0.5)
+    if config.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    if config.scheduler == "onecycle":
+        # 25% warm-up then cosine down to lr/1e4: the usual super-convergence shape.
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
+                                                   pct_start=0.25, div_factor=10.0)
+    return None
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator, background: float) -> torch.Tensor:
+    """Random rotation (±10°), scale (0.9–1.1) and shift (±2 px) for a whole batch at once.
+
+    One affine_grid/grid_sample call per batch: no per-image Python work.
+    """
+    n = x.shape[0]
+    u = torch.rand(n, 4, generator=generator, device="cpu").to(x.device)
+    angle = (u[:, 0] - 0.5) * (2 * math.radians(10))
+    scale = 0.9 + 0.2 * u[:, 1]
+    shift = (u[:, 2:] - 0.5) * (2 * 2 / 14)  # ±2 px in grid_sample's [-1, 1] coordinates
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
+                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # Sample around the background value so the border fill is "no ink", not a normalized zero.
+    return F.grid_sample(x - background, grid, align_corners=False, padding_mode="zeros") + background
+
+
+@dataclass
+class EvalResult:
+    accuracy: float
+    loss: float
+    n: int
+    confusion: np.ndarray          # [true, predicted] counts
+    wrong_indices: np.ndarray      # indices into the evaluated set
+    wrong_predicted: np.ndarray
+    wrong_confidence: np.ndarray   # softmax probability of the wrong prediction
+    per_class_accuracy: np.ndarray
+
+    def metrics(self) -> dict[str, float]:
+        return {"accuracy": self.accuracy, "loss": self.loss, "n": self.n}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+             batch_size: int = 1000, num_classes: int = 10) -> EvalResult:
+    """Accuracy, mean loss, confusion matrix and the misclassified examples.
+
+    `images` are already normalized float [N, 1, 28, 28]; the model is left in eval mode.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    total_loss, preds, confs = 0.0, [], []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device)
+        y = labels[i:i + batch_size].to(device)
+        logits = model(x)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        p = logits.softmax(1)
+        conf, pred = p.max(1)
+        preds.append(pred.cpu())
+        confs.append(conf.cpu())
+    pred = torch.cat(preds).numpy()
+    conf = torch.cat(confs).numpy()
+    true = labels.numpy()
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (true, pred), 1)
+    wrong = np.flatnonzero(pred != true)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
+    n = len(true)
+    return EvalResult(float((pred == true).mean()) if n else 0.0, total_loss / max(n, 1), n,
+                      confusion, wrong, pred[wrong], conf[wrong], per_class)
+
+
+class TrainingRun:
+    """One training run: owns the model, yields events, can be stopped between steps."""
+
+    def __init__(self, config: TrainConfig, data: Dataset, stop_event: threading.Event | None = None,
+                 model: nn.Module | None = None):
+        check_config(config, len(data.info.classes))
+        self.config, self.data = config, data
+        self.stop_event = stop_event or threading.Event()
+        self.device = pick_device(config.device)
+        torch.manual_seed(config.seed)
+        self.model = (model or build_model(config.spec, INPUT_SHAPE, len(data.info.classes))).to(self.device)
+        self.history: list[dict[str, Any]] = []
+        self.last_eval: EvalResult | None = None
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def _training_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        n = len(self.data.train_labels)
+        keep = max(1, int(round(n * self.config.fraction)))
+        if keep < n:  # a seeded random subset, so a 10% run still sees every class
+            idx = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:keep]
+            images, labels = self.data.train_images[idx], self.data.train_labels[idx]
+        else:
+            images, labels = self.data.train_images, self.data.train_labels
+        return self.data.normalized(images).to(self.device), labels.to(self.device)
+
+    def test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.data.normalized(self.data.test_images), self.data.test_labels
+
+    def evaluate_test(self) -> EvalResult:
+        x, y = self.test_tensors()
+        self.last_eval = evaluate(self.model, x.to(self.device), y, num_classes=len(self.data.info.classes))
+        return self.last_eval
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        cfg = self.config
+        x, y = self._training_tensors()
+        n, bs = len(y), int(cfg.batch_size)
+        steps_per_epoch = math.ceil(n / bs)
+        total_steps = steps_per_epoch * cfg.epochs
+        opt = make_optimizer(cfg, self.model.parameters())
+        sched = make_scheduler(cfg, opt, steps_per_epoch)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        background = float(-self.data.info.mean / self.data.info.std)
+        yield self._log({"event": "start", "train_size": n, "test_size": len(self.data.test_labels),
+                         "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
+                         "epochs": cfg.epochs, "device": str(self.device), "dataset": cfg.dataset})
+        step, train_seconds, stopped, epoch = 0, 0.0, False, 0
+        for epoch in range(1, cfg.epochs + 1):
+            self.model.train()
+            order = torch.randperm(n, generator=gen).to(self.device)
+            seen = correct = 0
+            loss_sum = 0.0
+            window_t, window_images = time.perf_counter(), 0
+            for start in range(0, n, bs):
+                if self.stop_event.is_set():
+                    stopped = True
+                    break
+                t0 = time.perf_counter()
+                idx = order[start:start + bs]
+                xb, yb = x[idx], y[idx]
+                if cfg.augment:
+                    xb = augment_batch(xb, gen, background)
+                logits = self.model(xb)
+                loss = F.cross_entropy(logits, yb, label_smoothing=cfg.label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                step += 1
+                with torch.no_grad():
+                    batch_correct = int((logits.argmax(1) == yb).sum())
+                loss_value = float(loss.detach())
+                seen += len(yb)
+                correct += batch_correct
+                loss_sum += loss_value * len(yb)
+                window_images += len(yb)
+                train_seconds += time.perf_counter() - t0
+                if step % cfg.log_every == 0 or start + bs >= n:
+                    now = time.perf_counter()
+                    yield self._log({
+                        "event": "step", "step": step, "epoch": epoch,
+                        "epoch_progress": min(1.0, (start + bs) / n),
+                        "total_steps": total_steps, "loss": loss_value,
+                        "accuracy": correct / seen, "batch_accuracy": batch_correct / len(yb),
+                        "lr": opt.param_groups[0]["lr"],
+                        "images_per_second": window_images / max(now - window_t, 1e-9),
+                        "train_seconds": train_seconds,
+                    })
+                    window_t, window_images = time.perf_counter(), 0
+            if stopped:
+                break
+            if cfg.eval_each_epoch or epoch == cfg.epochs:
+                result = self.evaluate_test()
+                yield self._log({"event": "epoch", "epoch": epoch, "step": step,
+                                 "train_loss": loss_sum / max(seen, 1),
+                                 "train_accuracy": correct / max(seen, 1),
+                                 "test_loss": result.loss, "test_accuracy": result.accuracy,
+                                 "train_seconds": train_seconds})
+        if stopped or self.last_eval is None:
+            self.evaluate_test()
+        final = self.last_eval
+        yield self._log({"event": "done", "stopped": stopped, "epochs_completed": epoch - stopped,
+                         "steps": step, "test_accuracy": final.accuracy, "test_loss": final.loss,
+                         "train_seconds": train_seconds,
+                         "images_per_second": step and (min(step * bs, n * cfg.epochs) / max(train_seconds, 1e-9))})
+
+    def _log(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.history.append(event)
+        return event
