@@ -103,7 +103,10 @@ def scale_to_box(crop: np.ndarray, box: int = BOX) -> np.ndarray:
     s = box / max(h, w)
     nh, nw = max(1, round(h * s)), max(1, round(w * s))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    return np.clip(cv2.resize(crop, (nw, nh), interpolation=interp), 0, 1)
+    scaled = np.clip(cv2.resize(crop, (nw, nh), interpolation=interp), 0, 1)
+    # Thin strokes average out to grey when shrunk; MNIST ink reaches full intensity, so stretch.
+    peak = scaled.max()
+    return scaled / peak if peak > 0 else scaled
 
 
 def center_by_mass(digit: np.ndarray, size: int = FIELD) -> np.ndarray:

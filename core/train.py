@@ -114,10 +114,10 @@ def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=steps_per_epoch, gamma=0.5)
     if config.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    if config.scheduler == "onecycle":
+    if config.scheduler == "onecycle" and total >= 4:  # OneCycleLR needs ≥ 2 steps per phase
         # 25% warm-up then cosine down to lr/1e4: the usual super-convergence shape.
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   pct_start=0.25, div_factor=10.0)
+                                                   pct_start=max(0.25, 2 / total), div_factor=10.0)
     return None
 
 

@@ -1,0 +1,129 @@
+"""Training generator: events, stopping, reproducibility, evaluation."""
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from core.models import PRESETS
+from core.train import ConfigError, TrainConfig, TrainingRun, check_config, config_from_preset, evaluate
+from tests.helpers import toy_dataset
+
+SMALL = PRESETS["fast"].spec()
+
+
+def run_all(config, data):
+    run = TrainingRun(config, data)
+    return run, list(run.events())
+
+
+def test_events_and_learning():
+    data = toy_dataset()
+    cfg = TrainConfig(spec=SMALL, epochs=2, batch_size=32, lr=3e-3, optimizer="adam", log_every=5)
+    run, events = run_all(cfg, data)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done"
+    assert kinds.count("epoch") == 2
+    steps = [e for e in events if e["event"] == "step"]
+    assert {"loss", "accuracy", "lr", "images_per_second", "step", "epoch"} <= set(steps[0])
+    json.dumps(events)  # the CLI prints them: must be JSON-able
+    done = events[-1]
+    assert done["test_accuracy"] > 0.9, "the toy problem is easy; the model should learn it"
+    assert done["stopped"] is False and done["train_seconds"] > 0
+
+
+def test_stop_between_steps_keeps_a_usable_model():
+    data = toy_dataset()
+    stop = threading.Event()
+    cfg = TrainConfig(spec=SMALL, epochs=50, batch_size=16, lr=3e-3, log_every=1)
+    run = TrainingRun(cfg, data, stop_event=stop)
+    before = [p.detach().clone() for p in run.model.parameters()]
+    events = []
+    for e in run.events():
+        events.append(e)
+        if e["event"] == "step" and e["step"] == 7:
+            stop.set()
+    done = events[-1]
+    assert done["event"] == "done" and done["stopped"] is True
+    assert done["steps"] == 7, "stops before the next step"
+    changed = any(not torch.equal(a, b) for a, b in zip(before, run.model.parameters()))
+    assert changed, "the model keeps what it learned"
+    x = data.normalized(data.test_images[:4])
+    assert run.model(x).shape == (4, 10)
+    assert 0 <= done["test_accuracy"] <= 1
+
+
+def test_seed_makes_runs_reproducible():
+    data = toy_dataset(n_train=200)
+    cfg = TrainConfig(spec=SMALL, epochs=1, batch_size=32, lr=1e-3, seed=3, augment=True,
+                      fraction=0.5, scheduler="onecycle", optimizer="adamw")
+    a = [e.get("loss") for e in run_all(cfg, data)[1] if e["event"] == "step"]
+    b = [e.get("loss") for e in run_all(cfg, data)[1] if e["event"] == "step"]
+    assert a == b
+
+
+@pytest.mark.parametrize("opt", ["sgd", "adam", "adamw", "rmsprop", "adadelta"])
+@pytest.mark.parametrize("sched", ["none", "step", "cosine", "onecycle"])
+def test_every_optimizer_and_scheduler_runs(opt, sched):
+    data = toy_dataset(n_train=64, n_test=32)
+    lr = 1.0 if opt == "adadelta" else 1e-2
+    cfg = TrainConfig(spec=SMALL, epochs=1, batch_size=32, lr=lr, optimizer=opt, scheduler=sched)
+    _, events = run_all(cfg, data)
+    assert events[-1]["event"] == "done" and np.isfinite(events[-1]["test_loss"])
+
+
+def test_fraction_uses_a_subset():
+    data = toy_dataset(n_train=500)
+    cfg = TrainConfig(spec=SMALL, epochs=1, batch_size=50, fraction=0.1)
+    _, events = run_all(cfg, data)
+    assert events[0]["train_size"] == 50
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"lr": 0}, "learning rate"), ({"lr": float("nan")}, "learning rate"),
+    ({"batch_size": 0}, "batch size"), ({"epochs": 0}, "epochs"),
+    ({"fraction": 0}, "fraction"), ({"optimizer": "lbfgs"}, "optimizer"),
+])
+def test_bad_settings_are_explained(change, message):
+    cfg = TrainConfig(spec=SMALL, **change)
+    with pytest.raises(ConfigError, match=message):
+        check_config(cfg)
+
+
+def test_config_from_preset():
+    cfg = config_from_preset("2-conv 32/64 → FC", epochs=3)
+    assert cfg.epochs == 3 and cfg.batch_size == 100 and cfg.optimizer == "adam"
+    with pytest.raises(ConfigError):
+        config_from_preset("nope")
+
+
+def test_evaluate_confusion_and_mistakes():
+    class Fixed(torch.nn.Module):
+        """Predicts class 0 for everything, with known confidence."""
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            logits = torch.zeros(len(x), 10)
+            logits[:, 0] = 2.0
+            return logits + self.w
+
+    labels = torch.tensor([0, 0, 3, 7])
+    r = evaluate(Fixed(), torch.zeros(4, 1, 28, 28), labels, batch_size=3)
+    assert r.accuracy == 0.5 and r.n == 4
+    assert r.confusion[0, 0] == 2 and r.confusion[3, 0] == 1 and r.confusion[7, 0] == 1
+    assert r.wrong_indices.tolist() == [2, 3] and r.wrong_predicted.tolist() == [0, 0]
+    p0 = np.exp(2) / (np.exp(2) + 9)
+    assert r.wrong_confidence == pytest.approx([p0, p0], rel=1e-5)
+    assert r.per_class_accuracy[0] == 1 and r.per_class_accuracy[3] == 0
+
+
+def test_real_mnist_smoke(data_dir):
+    from core.data import load_dataset
+
+    data = load_dataset("mnist", data_dir)
+    cfg = config_from_preset("fast", fraction=0.03, epochs=1, log_every=10)
+    _, events = run_all(cfg, data)
+    assert events[-1]["test_accuracy"] > 0.8
