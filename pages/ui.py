@@ -23,7 +23,7 @@ def t(key: str, **values) -> str:
 def language_switch() -> None:
     """Sidebar radio English / 简体中文; the choice lives in st.session_state['lang']."""
     st.sidebar.radio(
-        "Language / 语言",
+        translate(lang(), "common.language_label"),
         options=list(LANGUAGES),
         format_func=LANGUAGES.get,
         key=LANG_KEY,

@@ -1,0 +1,41 @@
+"""App shell: every page renders through the real entry point, in both languages, without errors."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+PAGES = ["pages/home.py", "pages/convolution.py", "pages/train.py", "pages/predict.py"]
+
+
+def run_app(lang, page=None):
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = lang
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(page, lang):
+    at = run_app(lang, page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title, "each page has a title"
+
+
+def test_language_switch_changes_text():
+    at = run_app("en")
+    assert "How a CNN" in " ".join(s.value for s in at.subheader)
+    at.sidebar.radio[0].set_value("zh").run()
+    assert not at.exception
+    assert "CNN 如何" in " ".join(s.value for s in at.subheader)
+
+
+def test_home_links_to_the_three_pages():
+    at = run_app("en")
+    text = " ".join(m.value for m in at.markdown)
+    for name in ("Convolution", "Train", "Predict"):
+        assert name in text

@@ -1,0 +1,34 @@
+"""Real browser: every page in headless Chromium, both languages, no exception shown."""
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PAGES = [("home", "CNN Lab", "CNN Lab"), ("convolution", "Convolution", "卷积"),
+         ("train", "Train", "训练"), ("predict", "Predict", "预测")]
+
+
+def wait_until_idle(page):
+    page.wait_for_selector('[data-testid="stApp"]')
+    page.wait_for_selector('[data-testid="stMainBlockContainer"]')
+    # Streamlit shows a "running" status widget while the script runs.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(500)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_page_opens_without_errors(app_url, page, screenshot_dir, lang):
+    page.goto(f"{app_url}/")
+    wait_until_idle(page)
+    if lang == "zh":
+        page.get_by_text("简体中文").click()
+        wait_until_idle(page)
+    for slug, title_en, title_zh in PAGES:
+        # Navigate with the sidebar so the session (and its language) is kept.
+        nav_text = {"home": ("Home", "首页")}.get(slug, (title_en, title_zh))[lang == "zh"]
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(nav_text, exact=True).click()
+        wait_until_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, f"{slug}: exception shown"
+        heading = page.locator("h1").first.inner_text()
+        assert heading.strip(), f"{slug}: page has a title"
+        page.screenshot(path=str(screenshot_dir / f"smoke-{slug}-{lang}.png"), full_page=True)

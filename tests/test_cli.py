@@ -1,0 +1,104 @@
+"""Command line: JSON lines out, exit code 2 with one stderr line on bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "checkpoints" / "mnist-default.safetensors"
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "core", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, env=env)
+
+
+def json_lines(out):
+    return [json.loads(line) for line in out.strip().splitlines()]
+
+
+def draw_digit(path, digit, dark_on_light=True, size=300, thickness=22):
+    """A hand-drawn-looking digit: 1 is a vertical stroke, 0 an ellipse, 7 a bar and a slant."""
+    bg, ink = (255, 20) if dark_on_light else (10, 250)
+    img = np.full((size, size), bg, np.uint8)
+    c = size // 2
+    if digit == 1:
+        cv2.line(img, (c + 10, 50), (c - 5, size - 50), ink, thickness)
+    elif digit == 0:
+        cv2.ellipse(img, (c, c), (70, 105), 0, 0, 360, ink, thickness)
+    elif digit == 7:
+        cv2.line(img, (70, 60), (230, 60), ink, thickness)
+        cv2.line(img, (230, 60), (120, 250), ink, thickness)
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def test_predict_hand_drawn_digits(tmp_path):
+    files = [draw_digit(tmp_path / "one-dark.png", 1, True), draw_digit(tmp_path / "zero-light.png", 0, False),
+             draw_digit(tmp_path / "seven.png", 7, True), draw_digit(tmp_path / "one-light.png", 1, False)]
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((100, 100), 255, np.uint8))
+    r = cli("predict", *files, blank, "--checkpoint", DEFAULT)
+    assert r.returncode == 0, r.stderr
+    out = json_lines(r.stdout)
+    assert [o["digit"] for o in out] == [1, 0, 7, 1, None]
+    assert out[-1]["reason"].startswith("nothing drawn")
+    assert len(out[0]["probabilities"]) == 10 and abs(sum(out[0]["probabilities"]) - 1) < 1e-4
+
+
+def test_predict_bad_image_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("not an image")
+    r = cli("predict", bad, "--checkpoint", DEFAULT)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "not a PNG" in r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "--checkpoint", "missing.safetensors"], "does not exist"),
+    (["train", "--preset", "nope"], "Unknown preset"),
+    (["train", "--lr", "abc"], "invalid float"),
+    (["train", "--fraction", "0", "--data-dir", "/nonexistent"], "fraction"),
+    (["frobnicate"], "invalid choice"),
+    (["predict", "x.png", "--checkpoint", "README.md"], "not a safetensors"),
+])
+def test_bad_arguments(args, message):
+    r = cli(*args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], r.stderr
+
+
+def test_train_offline_without_data_is_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    r = cli("train", "--dataset", "kmnist", "--data-dir", tmp_path, env=env)
+    assert r.returncode == 2 and "CNN_LAB_DATA_DIR" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_train_prints_events_and_saves(data_dir, tmp_path):
+    out = tmp_path / "tiny.safetensors"
+    r = cli("train", "--preset", "fast", "--fraction", "0.02", "--epochs", "1", "--log-every", "5",
+            "--data-dir", data_dir, "--output", out)
+    assert r.returncode == 0, r.stderr
+    events = json_lines(r.stdout)
+    assert events[0]["event"] == "start" and any(e["event"] == "step" for e in events)
+    done = events[-1]
+    assert done["event"] == "done" and 0.5 < done["test_accuracy"] <= 1 and done["train_seconds"] > 0
+    assert Path(done["checkpoint"]) == out and out.exists()
+    again = cli("train", "--fraction", "0.01", "--data-dir", data_dir, "--output", out)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    ev = cli("evaluate", "--checkpoint", out, "--data-dir", data_dir)
+    assert ev.returncode == 0
+    result = json_lines(ev.stdout)[0]
+    assert result["n"] == 10000 and abs(result["accuracy"] - done["test_accuracy"]) < 1e-9
+
+
+def test_default_checkpoint_accuracy(data_dir):
+    r = cli("evaluate", "--checkpoint", DEFAULT, "--data-dir", data_dir)
+    assert r.returncode == 0, r.stderr
+    assert json_lines(r.stdout)[0]["accuracy"] >= 0.993
