@@ -5,9 +5,13 @@
   {"event": "step", "step", "epoch", "loss", "accuracy", "lr", "images_per_second", ...}
                                                every `log_every` steps
   {"event": "epoch", "epoch", "test_loss", "test_accuracy", "train_loss", "train_accuracy", ...}
+  {"event": "stopped", "step", "epoch", "train_seconds"}
+                                               only when stopped: training has ended, the model is
+                                               kept; the final test evaluation follows
   {"event": "done", "test_accuracy", "test_loss", "train_seconds", "stopped", ...}
 The web app consumes it in a background thread, the command line prints it as JSON lines. Between
-two steps the run checks `stop_event`; a stopped run still ends with "done" and keeps its model.
+two steps (and between test batches of an epoch-end evaluation) the run checks `stop_event`; a
+stopped run yields "stopped" at once, then still ends with "done" and keeps its model.
 Batches are sliced from tensors already in memory (no Dataset/DataLoader per-item work).
 """
 from __future__ import annotations
@@ -154,17 +158,26 @@ class EvalResult:
         return {"accuracy": self.accuracy, "loss": self.loss, "n": self.n}
 
 
+class EvaluationStopped(RuntimeError):
+    """`evaluate` was given a stop event and it was set before the last batch."""
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-             batch_size: int = 1000, num_classes: int = 10) -> EvalResult:
+             batch_size: int = 1000, num_classes: int = 10,
+             stop_event: threading.Event | None = None) -> EvalResult:
     """Accuracy, mean loss, confusion matrix and the misclassified examples.
 
     `images` are already normalized float [N, 1, 28, 28]; the model is left in eval mode.
+    With `stop_event`, raises EvaluationStopped between batches once the event is set (an
+    evaluation of the whole test set can take seconds on a busy CPU).
     """
     model.eval()
     device = next(model.parameters()).device
     total_loss, preds, confs = 0.0, [], []
     for i in range(0, len(images), batch_size):
+        if stop_event is not None and stop_event.is_set():
+            raise EvaluationStopped("evaluation stopped")
         x = images[i:i + batch_size].to(device)
         y = labels[i:i + batch_size].to(device)
         logits = model(x)
@@ -215,9 +228,10 @@ class TrainingRun:
     def test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.data.normalized(self.data.test_images), self.data.test_labels
 
-    def evaluate_test(self) -> EvalResult:
+    def evaluate_test(self, stop_event: threading.Event | None = None) -> EvalResult:
         x, y = self.test_tensors()
-        self.last_eval = evaluate(self.model, x.to(self.device), y, num_classes=len(self.data.info.classes))
+        self.last_eval = evaluate(self.model, x.to(self.device), y, num_classes=len(self.data.info.classes),
+                                  stop_event=stop_event)
         return self.last_eval
 
     def events(self) -> Iterator[dict[str, Any]]:
@@ -233,7 +247,7 @@ class TrainingRun:
         yield self._log({"event": "start", "train_size": n, "test_size": len(self.data.test_labels),
                          "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
                          "epochs": cfg.epochs, "device": str(self.device), "dataset": cfg.dataset})
-        step, train_seconds, stopped, epoch = 0, 0.0, False, 0
+        step, train_seconds, stopped, epoch, completed = 0, 0.0, False, 0, 0
         for epoch in range(1, cfg.epochs + 1):
             self.model.train()
             order = torch.randperm(n, generator=gen).to(self.device)
@@ -279,17 +293,25 @@ class TrainingRun:
                     window_t, window_images = time.perf_counter(), 0
             if stopped:
                 break
+            completed = epoch
             if cfg.eval_each_epoch or epoch == cfg.epochs:
-                result = self.evaluate_test()
+                try:  # a Stop pressed during this evaluation must not wait for all of it
+                    result = self.evaluate_test(stop_event=self.stop_event)
+                except EvaluationStopped:
+                    stopped = True
+                    break
                 yield self._log({"event": "epoch", "epoch": epoch, "step": step,
                                  "train_loss": loss_sum / max(seen, 1),
                                  "train_accuracy": correct / max(seen, 1),
                                  "test_loss": result.loss, "test_accuracy": result.accuracy,
                                  "train_seconds": train_seconds})
+        if stopped:  # training is over: say so now, before the (slow) final evaluation
+            yield self._log({"event": "stopped", "step": step, "epoch": epoch,
+                             "train_seconds": train_seconds})
         if stopped or self.last_eval is None:
             self.evaluate_test()
         final = self.last_eval
-        yield self._log({"event": "done", "stopped": stopped, "epochs_completed": epoch - stopped,
+        yield self._log({"event": "done", "stopped": stopped, "epochs_completed": completed,
                          "steps": step, "test_accuracy": final.accuracy, "test_loss": final.loss,
                          "train_seconds": train_seconds,
                          "images_per_second": step and (min(step * bs, n * cfg.epochs) / max(train_seconds, 1e-9))})

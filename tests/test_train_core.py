@@ -1,0 +1,251 @@
+"""Real training through the job manager, stop semantics of core.train, and core.metrics."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core import jobs, metrics
+from core.jobs import JobLimitError, JobManager
+from core.models import PRESETS, build_model
+from core.train import EvaluationStopped, TrainConfig, TrainingRun, evaluate
+from tests.helpers import toy_dataset
+
+SMALL = PRESETS["fast"].spec()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_dataset(n_train=400, n_test=100)
+
+
+def cfg(**kw):
+    return TrainConfig(spec=PRESETS["fast"].spec(), **{"batch_size": 16, "lr": 3e-3,
+                                                       "log_every": 1, **kw})
+
+
+# ------------------------------------------------------------------ stopping keeps the model
+
+def test_stop_between_steps_through_the_job_keeps_a_usable_model(data):
+    m = JobManager(max_jobs=1, max_epochs=50)
+    job = m.start("alice", cfg(epochs=50), data)
+    while job.progress().step < 5:
+        time.sleep(0.005)
+        assert job.active, job.error
+    m.stop(job.id, "alice")
+    deadline = time.perf_counter() + 1.0
+    while job.stopped_at is None and time.perf_counter() < deadline:
+        time.sleep(0.005)
+    assert job.stopped_at is not None, "training ends within a second of Stop"
+    assert job.stopped_at - job.stop_requested_at < 1.0
+    assert job.wait(30) and job.state == jobs.FINISHED
+    events = job.events()
+    assert [e["event"] for e in events[-2:]] == ["stopped", "done"]
+    done = job.metrics()
+    assert done["stopped"] is True and done["steps"] == events[-2]["step"] >= 5
+    assert done["steps"] < 50 * 25, "it did not run to the end"
+    torch.manual_seed(0)  # TrainingRun seeds with config.seed (0) before building the model
+    initial = build_model(SMALL)
+    assert any(not torch.equal(a, b) for a, b in zip(initial.parameters(), job.model.parameters())), \
+        "the model keeps what it learned"
+    x = data.normalized(data.test_images[:8])
+    with torch.no_grad():
+        assert job.model(x).shape == (8, 10)
+    assert job.result is not None and job.result.accuracy == done["test_accuracy"]
+    assert not m.active(), "the slot is free again"
+
+
+class StopOnCall(threading.Event):
+    """A stop event that turns itself on at its n-th is_set() check."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def is_set(self):
+        self.calls += 1
+        if self.calls >= self.n:
+            self.set()
+        return super().is_set()
+
+
+def test_stop_during_epoch_evaluation_does_not_wait_for_it(data):
+    config = cfg(epochs=3, batch_size=100)       # 4 steps per epoch, one check per step
+    run = TrainingRun(config, data, stop_event=StopOnCall(5))  # 5th check: in the evaluation
+    events = list(run.events())
+    kinds = [e["event"] for e in events]
+    assert "epoch" not in kinds, "the interrupted evaluation yields no epoch event"
+    assert kinds[-2:] == ["stopped", "done"]
+    assert events[-1]["epochs_completed"] == 1 and events[-1]["steps"] == 4
+    assert events[-1]["stopped"] is True and 0 <= events[-1]["test_accuracy"] <= 1
+
+
+def test_evaluate_honours_a_stop_event(data):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    x, y = data.normalized(data.test_images), data.test_labels
+    stop = threading.Event()
+    assert evaluate(model, x, y, batch_size=10, stop_event=stop).n == 100
+    stop.set()
+    with pytest.raises(EvaluationStopped):
+        evaluate(model, x, y, batch_size=10, stop_event=stop)
+
+
+# ------------------------------------------------------------------ the job limit
+
+def test_two_concurrent_real_starts_get_one_slot(data):
+    m = JobManager(max_jobs=1, max_epochs=30)
+    barrier = threading.Barrier(2)
+    out = {}
+
+    def press(owner):
+        barrier.wait()
+        try:
+            out[owner] = m.start(owner, cfg(epochs=30), data)
+        except JobLimitError as e:
+            out[owner] = e
+
+    threads = [threading.Thread(target=press, args=(o,)) for o in ("alice", "bob")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    started = [v for v in out.values() if isinstance(v, jobs.Job)]
+    refused = [v for v in out.values() if isinstance(v, JobLimitError)]
+    assert len(started) == 1 and len(refused) == 1
+    assert "in progress" in str(refused[0])
+    started[0].stop()
+    assert started[0].wait(30)
+    assert m.start("carol", cfg(epochs=1), data).wait(60), "a slot frees when the run ends"
+
+
+# ------------------------------------------------------------------ feature maps per epoch
+
+def test_feature_capture_does_not_change_training(data):
+    """Snapshots are taken while the generator is paused: same seed, same losses."""
+    settings = dict(epochs=2, seed=5, augment=True, fraction=0.25, batch_size=25)  # 4 steps/epoch
+    direct = [e["loss"] for e in TrainingRun(cfg(**settings), data).events() if e["event"] == "step"]
+    job = JobManager(max_jobs=1).start("alice", cfg(**settings), data)
+    assert job.wait(60), job.error
+    via_job = [e["loss"] for e in job.events() if e["event"] == "step"]
+    assert via_job == direct
+    snaps = job.snapshots()
+    assert [s.epoch for s in snaps] == [0, 1, 2]
+    assert snaps[-1].step == job.metrics()["steps"]
+    conv1 = [next(layer for layer in s.layers if layer.name == "conv1").maps for s in snaps]
+    assert conv1[0].dtype == np.float16 and conv1[0].shape == (16, 28, 28)
+    assert not np.array_equal(conv1[0], conv1[1]) and not np.array_equal(conv1[1], conv1[2])
+    probe_label = int(data.test_labels[jobs.PROBE_INDEX])
+    assert snaps[-1].probabilities[probe_label] > snaps[0].probabilities[probe_label], \
+        "the probe digit's own class gains probability as the model learns"
+
+
+def test_real_mnist_quick_run_through_a_job(data_dir):
+    from core.data import load_dataset
+
+    mnist = load_dataset("mnist", data_dir)
+    config = TrainConfig(spec=SMALL, epochs=1, fraction=0.02, batch_size=64, lr=3e-3,
+                         log_every=metrics.suggest_log_every(19))
+    job = JobManager(max_jobs=1).start("alice", config, mnist)
+    assert job.wait(120), job.error
+    assert job.metrics()["test_accuracy"] > 0.6
+    c = metrics.curves(job.events())
+    assert len(c.step) == 19 and c.epoch == [1]
+    assert int(mnist.test_labels[jobs.PROBE_INDEX]) == 7  # the probe digit the page explains
+
+
+# ------------------------------------------------------------------ core.metrics
+
+def test_ema_debiased_and_checked():
+    assert metrics.ema([4.0, 4.0, 4.0], 0.9) == pytest.approx([4.0, 4.0, 4.0])
+    assert metrics.ema([1.0, 3.0], 0.0) == [1.0, 3.0]
+    assert metrics.ema([1.0, 3.0], 0.5) == pytest.approx([1.0, 1.75 / 0.75])
+    out = metrics.ema([1.0, float("nan"), 3.0], 0.5)
+    assert math.isnan(out[1]) and out[2] == pytest.approx((0.25 + 1.5) / 0.75)
+    with pytest.raises(ValueError):
+        metrics.ema([1.0], 1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=50), st.floats(0, 0.99))
+def test_ema_stays_within_the_data_range(values, weight):
+    out = metrics.ema(values, weight)
+    assert len(out) == len(values)
+    lo, hi = min(values), max(values)
+    assert all(lo - 1e-6 * (1 + abs(lo)) <= v <= hi + 1e-6 * (1 + abs(hi)) for v in out)
+
+
+def _events():
+    ev = [{"event": "start", "total_steps": 10, "epochs": 2, "steps_per_epoch": 5, "elapsed": 1.0}]
+    for s in range(1, 11):
+        ep = 1 + (s - 1) // 5
+        ev.append({"event": "step", "step": s, "epoch": ep, "epoch_progress": ((s - 1) % 5 + 1) / 5,
+                   "loss": 1.0 / s, "accuracy": s / 10, "lr": 0.01, "images_per_second": 500.0,
+                   "elapsed": 1.0 + s})
+        if s % 5 == 0:
+            ev.append({"event": "epoch", "epoch": ep, "step": s, "test_loss": 0.5 / ep,
+                       "test_accuracy": 0.8 + 0.1 * ep, "train_loss": 0.6, "train_accuracy": 0.7,
+                       "elapsed": 1.5 + s})
+    return ev
+
+
+def test_curves_and_epoch_positions():
+    c = metrics.curves(_events())
+    assert c.step == list(range(1, 11)) and c.epoch == [1, 2] and c.epoch_step == [5, 10]
+    assert c.step_epoch[0] == pytest.approx(0.2) and c.step_epoch[-1] == pytest.approx(2.0)
+    assert c.test_accuracy == pytest.approx([0.9, 1.0])
+    assert len(c.smoothed_loss()) == 10
+
+
+def test_progress_and_time_left():
+    ev = _events()[:5]  # start + steps 1..4 (elapsed 2..5)
+    p = metrics.progress(ev, elapsed=5.0)
+    assert (p.step, p.total_steps, p.epoch, p.epochs) == (4, 10, 1, 2)
+    assert p.fraction == pytest.approx(0.4)
+    assert p.seconds_left == pytest.approx(6.0)   # 1 s per step since start, 6 steps to go
+    assert metrics.progress(ev[:1]).seconds_left is None
+    assert metrics.progress([]).fraction == 0.0
+    done = _events() + [{"event": "done", "stopped": False}]
+    assert metrics.progress(done).fraction == 1.0 and metrics.progress(done).seconds_left == 0.0
+    stopped = ev + [{"event": "stopped"}, {"event": "done", "stopped": True}]
+    assert metrics.progress(stopped).fraction == pytest.approx(0.4)
+
+
+def test_log_every_gives_a_few_hundred_points():
+    assert metrics.suggest_log_every(19) == 1
+    assert metrics.suggest_log_every(469) == 2
+    assert metrics.suggest_log_every(469 * 20) == 32
+    assert 469 * 20 / metrics.suggest_log_every(469 * 20) <= 300
+
+
+def test_history_csv_has_every_step_and_epoch():
+    text = metrics.history_csv(_events() + [{"event": "done", "stopped": False}])
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 12 and rows[0]["event"] == "step" and rows[0]["loss"] == "1"
+    epochs = [r for r in rows if r["event"] == "epoch"]
+    assert [r["test_accuracy"] for r in epochs] == ["0.9", "1"] and epochs[0]["loss"] == ""
+    assert tuple(rows[0].keys()) == metrics.CSV_COLUMNS
+
+
+def test_compact_history_thins_steps_keeps_epochs():
+    ev = []
+    for s in range(1, 1001):
+        ev.append({"event": "step", "step": s, "epoch": 1, "loss": 1 / 3 + s, "accuracy": 0.5})
+        if s % 250 == 0:
+            ev.append({"event": "epoch", "epoch": s // 250, "step": s, "test_loss": 0.123456789,
+                       "test_accuracy": 0.9})
+    out = metrics.compact_history(ev + [{"event": "done"}], max_steps=100)
+    steps = [e for e in out if e["event"] == "step"]
+    assert 100 <= len(steps) <= 101 and steps[-1]["step"] == 1000 and steps[0]["step"] == 1
+    assert len([e for e in out if e["event"] == "epoch"]) == 4
+    assert out[-1]["event"] == "epoch" and out[-1]["test_loss"] == 0.12346
+    assert [e["step"] for e in out] == sorted(e["step"] for e in out)
+    short = metrics.compact_history(ev[:5])
+    assert [e["step"] for e in short] == [1, 2, 3, 4, 5] and short[0]["loss"] == 1.3333
