@@ -1,6 +1,708 @@
+"""Predict: draw, upload or pick a digit, watch the model decide, and look inside it.
+
+The page only wires widgets to core: preprocessing (core.preprocess), models (core.checkpoint),
+activations, receptive fields and saliency (core.features). Per-user state lives in
+st.session_state under keys starting with "predict."; models are cached per server process.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
+import torch
 
-from pages.ui import t
+from core.checkpoint import CheckpointError, list_checkpoints, load_checkpoint_bytes
+from core.data import DataError
+from core.features import (
+    SCALE_MODES, grid_columns, input_gradient, layer_outputs, probabilities, receptive_field,
+    saliency, scale_maps, source_conv, tile_maps, value_ranges, conv_filters,
+)
+from core.images import EXTENSIONS, ImageError, load_image_bytes
+from core.models import describe_layer, summary
+from core.preprocess import Preprocessed, from_dataset_image, preprocess
+from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset, load_saved_checkpoint, t
 
-st.title(t("common.nav_predict"))
-st.info(t("common.coming_soon"))
+CANVAS_SIZE = 280
+LOW_CONFIDENCE = 0.5
+MAX_GRID_CHANNELS = 256
+GRID_WIDTH_PX = 560  # about the width a channel grid gets in the wide layout (colour bar excluded)
+PLOT_CONFIG = {"displayModeBar": False}
+ACTIVATION_SCALE = "Viridis"
+K_MODEL, K_SOURCE, K_INDEX = "predict.model", "predict.source", "predict.test_index"
+K_CANVAS_GEN, K_FROM_TRAIN = "predict.canvas_gen", "predict.from_train"
+K_LAYER, K_SCALE, K_CHANNEL = "predict.layer", "predict.scale", "predict.channel"
+K_RF_LAYER, K_RF_CHANNEL, K_RF_ROW, K_RF_COL = ("predict.rf_layer", "predict.rf_channel",
+                                                 "predict.rf_row", "predict.rf_col")
+K_VIEW, K_TARGET, K_UPLOADED = "predict.view", "predict.saliency_target", "predict.uploaded_model"
+
+
+# --------------------------------------------------------------------------- state helpers
+
+def _apply_train_request() -> None:
+    """A mistake sent from the Train page: select its model and test image (before any widget)."""
+    request = st.session_state.pop(PREDICT_REQUEST, None)
+    if not request:
+        return
+    st.session_state[K_MODEL] = request.get("model")
+    st.session_state[K_SOURCE] = "test"
+    st.session_state[K_INDEX] = int(request.get("test_index", 0))
+    st.session_state[K_FROM_TRAIN] = int(request.get("test_index", 0))
+    st.session_state[K_VIEW] = "maps"
+
+
+def _keep_valid(key: str, options, default) -> None:
+    """Reset a widget's stored value when it is not among the current options (model changed)."""
+    if key in st.session_state and st.session_state[key] not in options:
+        st.session_state[key] = default
+
+
+def _clamp(key: str, low: int, high: int, default: int) -> None:
+    value = st.session_state.get(key, default)
+    st.session_state[key] = int(min(max(value if isinstance(value, int) else default, low), high))
+
+
+# --------------------------------------------------------------------------- model
+
+def _accuracy(meta: dict) -> float | None:
+    metrics = meta.get("metrics") or {}
+    value = metrics.get("test_accuracy", metrics.get("accuracy"))
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _model_label(meta: dict, unsaved: bool = False) -> str:
+    acc = _accuracy(meta)
+    dataset = meta.get("dataset", "?")
+    name = meta.get("name", "model")
+    if unsaved:
+        return t("predict.model_label_session", name=name, dataset=dataset)
+    if acc is None:
+        return t("predict.model_label_noacc", name=name, dataset=dataset)
+    return t("predict.model_label", name=name, dataset=dataset, acc=f"{100 * acc:.2f}")
+
+
+def _choose_model():
+    """The model selector; returns a core.checkpoint.Checkpoint or None (with a message shown)."""
+    options: dict[str, str] = {}
+    for path, meta in list_checkpoints():
+        options[f"file:{path}"] = _model_label(meta)
+    for name, ckpt in (st.session_state.get(SESSION_MODELS) or {}).items():
+        options[f"session:{name}"] = _model_label({**ckpt.meta, "name": name}, unsaved=True)
+    requested = st.session_state.get(K_MODEL)
+    if isinstance(requested, str) and requested.startswith("file:") and requested not in options:
+        options[requested] = requested.removeprefix("file:")  # a file outside checkpoint_dir()
+    options["upload"] = t("predict.model_upload")
+    keys = list(options)
+    _keep_valid(K_MODEL, keys, keys[0])
+    choice = st.selectbox(t("predict.model"), keys, format_func=options.get, key=K_MODEL,
+                          persist_state="session", help=t("predict.model_help"))
+    if choice == "upload":
+        if len(keys) == 1:
+            st.info(t("predict.no_models"))
+        return _uploaded_model()
+    try:
+        if choice.startswith("session:"):
+            return st.session_state[SESSION_MODELS][choice.removeprefix("session:")]
+        return load_saved_checkpoint(choice.removeprefix("file:"))
+    except (CheckpointError, OSError, KeyError) as e:
+        st.error(t("predict.model_error", reason=str(e).strip("'")))
+        return None
+
+
+def _uploaded_model():
+    file = st.file_uploader(t("predict.model_upload_label"), type=["safetensors"],
+                            key="predict.model_file", help=t("predict.model_upload_help"))
+    if file is None:
+        st.session_state.pop(K_UPLOADED, None)
+        return None
+    cached = st.session_state.get(K_UPLOADED)
+    if cached and cached[0] == file.file_id:
+        return cached[1]
+    try:
+        ckpt = load_checkpoint_bytes(file.getvalue(), file.name)
+    except CheckpointError as e:
+        st.error(t("predict.model_error", reason=str(e)))
+        return None
+    st.session_state[K_UPLOADED] = (file.file_id, ckpt)
+    return ckpt
+
+
+def _model_caption(ckpt) -> str:
+    info = summary(ckpt.spec, num_classes=None)
+    convs = sum(1 for layer in ckpt.spec if layer["type"] == "conv")
+    acc = _accuracy(ckpt.meta)
+    text = t("predict.model_caption", dataset=ckpt.dataset, classes=len(ckpt.classes),
+             layers=len(ckpt.spec), convs=convs, params=f"{info.total_params:,}")
+    if acc is not None:
+        text += " · " + t("predict.model_caption_acc", acc=f"{100 * acc:.2f}")
+    return text
+
+
+# --------------------------------------------------------------------------- input
+
+def _clear_canvas() -> None:
+    st.session_state.pop(f"predict.canvas.{st.session_state.get(K_CANVAS_GEN, 0)}", None)
+    st.session_state[K_CANVAS_GEN] = st.session_state.get(K_CANVAS_GEN, 0) + 1
+
+
+def decode_canvas_png(png: bytes) -> np.ndarray:
+    """The canvas's PNG (RGBA) as an RGBA uint8 array."""
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ValueError("canvas image could not be decoded")
+    if img.ndim == 2:
+        return img
+    code = cv2.COLOR_BGRA2RGBA if img.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(img, code)
+
+
+def _draw_input(ckpt) -> tuple[Preprocessed | None, dict]:
+    from streamlit_drawable_canvas import st_canvas
+
+    width = st.slider(t("predict.stroke_width"), 4, 40, 20, key="predict.stroke",
+                      persist_state="session", help=t("predict.stroke_help"))
+    gen = st.session_state.setdefault(K_CANVAS_GEN, 0)
+    result = st_canvas(stroke_width=width, stroke_color="#000000", background_color="#FFFFFF",
+                       update_streamlit=True, height=CANVAS_SIZE, width=CANVAS_SIZE,
+                       drawing_mode="freedraw", return_image_data=True, key=f"predict.canvas.{gen}")
+    cols = st.columns([1, 2], vertical_alignment="center")
+    cols[0].button(t("predict.clear"), on_click=_clear_canvas, icon=":material/delete:",
+                   key="predict.clear")
+    cols[1].caption(t("predict.canvas_hint"))
+    objects = (result.json_data or {}).get("objects") or []
+    png = result.image_bytes if objects else None
+    if not png:
+        return None, {"kind": "draw"}
+    return preprocess(decode_canvas_png(png), ckpt.mean, ckpt.std), {"kind": "draw"}
+
+
+def _upload_input(ckpt) -> tuple[Preprocessed | None, dict]:
+    file = st.file_uploader(t("predict.upload_label"), type=list(EXTENSIONS),
+                            key="predict.image_file", help=t("predict.upload_help"))
+    if file is None:
+        return None, {"kind": "upload", "waiting": True}
+    try:
+        image = load_image_bytes(file.getvalue())
+    except ImageError as e:
+        return None, {"kind": "upload", "error": t(f"predict.image_error_{e.code}", **e.details)}
+    return preprocess(image, ckpt.mean, ckpt.std), {"kind": "upload", "name": file.name}
+
+
+def _random_index(n: int) -> None:
+    st.session_state[K_INDEX] = int(np.random.default_rng().integers(n))
+
+
+def _test_input(ckpt) -> tuple[Preprocessed | None, dict]:
+    try:
+        data = cached_dataset(ckpt.dataset)
+    except DataError as e:
+        return None, {"kind": "test", "error": t("predict.data_error", reason=str(e))}
+    n = len(data.test_labels)
+    _clamp(K_INDEX, 0, n - 1, 0)
+    cols = st.columns([3, 2], vertical_alignment="bottom")
+    index = cols[0].number_input(t("predict.test_index", last=n - 1), 0, n - 1, step=1, key=K_INDEX)
+    cols[1].button(t("predict.random"), on_click=_random_index, args=(n,), icon=":material/casino:",
+                   key="predict.random")
+    image = data.test_images[int(index)].numpy()
+    label = int(data.test_labels[int(index)])
+    st.image(_pixels(image / 255.0, 168), caption=t("predict.test_caption", index=int(index),
+                                                     label=ckpt.classes[label]))
+    if st.session_state.get(K_FROM_TRAIN) == int(index):
+        st.info(t("predict.from_train"))
+    pre = from_dataset_image(image, ckpt.mean, ckpt.std)
+    return pre, {"kind": "test", "index": int(index), "label": label}
+
+
+def _input(ckpt) -> tuple[Preprocessed | None, dict]:
+    sources = ("draw", "upload", "test")
+    _keep_valid(K_SOURCE, sources, "draw")
+    st.session_state.setdefault(K_SOURCE, "draw")
+    source = st.segmented_control(t("predict.source"), sources, required=True,
+                                  format_func=lambda s: t(f"predict.source_{s}"), key=K_SOURCE,
+                                  persist_state="session")
+    if source == "upload":
+        return _upload_input(ckpt)
+    if source == "test":
+        return _test_input(ckpt)
+    return _draw_input(ckpt)
+
+
+# --------------------------------------------------------------------------- small figures
+
+def _pixels(img: np.ndarray, size: int = 140) -> np.ndarray:
+    """A 0..1 image (grey or RGB) as a size×size uint8 RGB tile: aspect ratio kept, pixels
+    enlarged with nearest-neighbour so they stay visible, the rest filled with slate grey so
+    the image's own edges show."""
+    img = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
+    if img.ndim == 2:
+        img = np.dstack([img] * 3)
+    h, w = img.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    interp = cv2.INTER_NEAREST if scale >= 1 else cv2.INTER_AREA
+    img = cv2.resize(img, (nw, nh), interpolation=interp)
+    tile = np.empty((size, size, 3), np.float32)
+    tile[:] = (0.36, 0.40, 0.47)
+    top, left = (size - nh) // 2, (size - nw) // 2
+    tile[top:top + nh, left:left + nw] = img
+    tile[[0, -1], :] = tile[:, [0, -1]] = 0.82  # a thin frame, so a white input shows its edge
+    return (tile * 255 + 0.5).astype(np.uint8)
+
+
+def _square_axes(fig: go.Figure, show_ticks: bool = False, side: int | None = None) -> None:
+    """Image-like axes: square pixels, row 0 at the top, whole-number ticks for small maps."""
+    tick = dict(dtick=1) if side is not None and side <= 12 else {}
+    fig.update_xaxes(showgrid=False, zeroline=False, showticklabels=show_ticks, constrain="domain",
+                     **tick)
+    fig.update_yaxes(showgrid=False, zeroline=False, showticklabels=show_ticks, autorange="reversed",
+                     scaleanchor="x", constrain="domain", **tick)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def _probability_figure(probs: np.ndarray, classes: list[str], top: int, true: int | None) -> go.Figure:
+    colors = ["#9aa5b1"] * len(classes)
+    if true is not None and true != top:
+        colors[true] = "#2e9d5b"
+    colors[top] = "#e8590c" if true is not None and true != top else "#1c7ed6"
+    fig = go.Figure(go.Bar(
+        x=[str(c) for c in classes], y=probs * 100, marker_color=colors,
+        text=[f"{100 * p:.1f}%" if p >= 0.005 else "" for p in probs], textposition="outside",
+        hovertemplate="%{x}: %{y:.2f}%<extra></extra>", cliponaxis=False))
+    fig.update_layout(height=270, margin=dict(l=10, r=10, t=28, b=10), showlegend=False,
+                      yaxis=dict(range=[0, 108], title=t("predict.probability_axis"), ticksuffix="%"),
+                      xaxis=dict(type="category", title=None))
+    return fig
+
+
+# --------------------------------------------------------------------------- prediction + steps
+
+def _show_prediction(ckpt, probs: np.ndarray, info: dict) -> None:
+    top = int(probs.argmax())
+    classes = [str(c) for c in ckpt.classes]
+    st.markdown(f"### {t('predict.prediction', label=classes[top], pct=f'{100 * probs[top]:.1f}')}")
+    true = info.get("label")
+    if true is not None:
+        key = "predict.true_right" if true == top else "predict.true_wrong"
+        (st.success if true == top else st.error)(t(key, label=classes[true]))
+    if probs[top] < LOW_CONFIDENCE:
+        st.warning(t("predict.low_confidence", pct=f"{100 * probs[top]:.1f}"))
+    st.plotly_chart(_probability_figure(probs, classes, top, true), config=PLOT_CONFIG,
+                    key="predict.probs")
+
+
+def _show_steps(pre: Preprocessed, info: dict) -> None:
+    steps = pre.steps
+    if info["kind"] == "test":
+        c = st.columns([1, 4], vertical_alignment="center")
+        c[0].image(_pixels(steps["centered"]), caption=t("predict.step_dataset"), width=140)
+        c[1].caption(t("predict.steps_dataset_note"))
+        return
+    h, w = steps["input"].shape
+    ink = np.dstack([steps["ink"]] * 3)
+    if pre.bbox is not None:
+        top, left, bottom, right = pre.bbox
+        thick = max(1, round(max(h, w) / 140))
+        cv2.rectangle(ink, (left, top), (right - 1, bottom - 1), (1.0, 0.25, 0.1), thick)
+    ch, cw = steps["cropped"].shape
+    sh, sw = steps["scaled"].shape
+    shown = [
+        (steps["input"], t("predict.step_input", w=w, h=h)),
+        (ink, t("predict.step_ink_inverted") if pre.inverted else t("predict.step_ink")),
+        (steps["cropped"], t("predict.step_cropped", w=cw, h=ch)),
+        (steps["scaled"], t("predict.step_scaled", w=sw, h=sh)),
+        (steps["centered"], t("predict.step_centered")),
+    ]
+    cols = st.columns(len(shown))
+    for col, (img, caption) in zip(cols, shown):
+        col.image(_pixels(img), caption=caption, width=140)
+
+
+# --------------------------------------------------------------------------- feature maps
+
+def _layer_options(ckpt, outputs) -> dict[int, str]:
+    from core.models import normalize_layer
+
+    labels = {}
+    for i, out in enumerate(outputs):
+        shape = "×".join(str(s) for s in out.output.shape)
+        labels[i] = f"{out.name} · {describe_layer(normalize_layer(ckpt.spec[i], i))} → {shape}"
+    return labels
+
+
+def _select_channel(chart_key: str, channel_key: str) -> None:
+    """on_select callback of a channel grid: the clicked tile becomes the enlarged channel."""
+    event = st.session_state.get(chart_key)
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    for p in points:
+        if p.get("curve_number") == 1 and p.get("point_index") is not None:
+            st.session_state[channel_key] = int(p["point_index"])
+            return
+
+
+def _grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selected: int,
+                 names: str = "channel") -> go.Figure:
+    c, h, w = maps.shape
+    cols = grid_columns(c, 8 if c <= 64 else 16)
+    rows = math.ceil(c / cols)
+    gap = max(1, round(max(h, w) / 8))
+    grid = tile_maps(scale_maps(maps, ranges), cols, gap)
+    centres_x = [(i % cols) * (w + gap) + (w - 1) / 2 for i in range(c)]
+    centres_y = [(i // cols) * (h + gap) + (h - 1) / 2 for i in range(c)]
+    flat = maps.reshape(c, -1)
+    hover = [t("predict.grid_hover", channel=i, lo=_fmt(flat[i].min()), hi=_fmt(flat[i].max()),
+               mean=_fmt(flat[i].mean())) for i in range(c)]
+    if mode == "map":
+        colorbar = dict(tickvals=[0, 1], ticktext=[t("predict.cbar_min"), t("predict.cbar_max")])
+    else:
+        lo, hi = ranges[0]
+        colorbar = dict(tickvals=[0, 0.5, 1], ticktext=[_fmt(lo), _fmt((lo + hi) / 2), _fmt(hi)])
+    colorbar.update(thickness=12, len=0.9)
+    fig = go.Figure([
+        go.Heatmap(z=grid, colorscale=ACTIVATION_SCALE, zmin=0, zmax=1, hoverinfo="skip",
+                   colorbar=colorbar, xgap=0, ygap=0),
+        go.Scatter(x=centres_x, y=centres_y, mode="markers", hovertext=hover, hoverinfo="text",
+                   marker=dict(size=max(8, 300 // cols), color="rgba(0,0,0,0)", symbol="square"),
+                   selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
+                   showlegend=False),
+    ])
+    r, q = divmod(selected, cols)
+    fig.add_shape(type="rect", x0=q * (w + gap) - 0.5 - gap / 2, x1=q * (w + gap) + w - 0.5 + gap / 2,
+                  y0=r * (h + gap) - 0.5 - gap / 2, y1=r * (h + gap) + h - 0.5 + gap / 2,
+                  line=dict(color="#ff4b4b", width=3))
+    unit = GRID_WIDTH_PX / grid.shape[1]  # the plot is width-bound: size it to fit the tiles
+    height = int(min(900, max(140, grid.shape[0] * unit + 12)))
+    fig.update_layout(height=height, margin=dict(l=4, r=4, t=4, b=4), hovermode="closest",
+                      hoverdistance=-1, dragmode=False, clickmode="event+select")
+    _square_axes(fig)
+    return fig
+
+
+def _map_figure(values: np.ndarray, zmin: float, zmax: float, colorscale=ACTIVATION_SCALE,
+                height: int = 330, marker: tuple[int, int] | None = None, clickable: bool = False,
+                text: bool = False) -> go.Figure:
+    h, w = values.shape
+    traces = [go.Heatmap(z=values, zmin=zmin, zmax=zmax, colorscale=colorscale,
+                         colorbar=dict(thickness=12, len=0.9),
+                         hovertemplate=t("predict.pixel_hover") + "<extra></extra>",
+                         texttemplate="%{z:.2f}" if text else None)]
+    if clickable:
+        yy, xx = np.mgrid[0:h, 0:w]
+        traces.append(go.Scatter(
+            x=xx.ravel(), y=yy.ravel(), mode="markers", showlegend=False,
+            customdata=values.ravel(), hovertemplate=t("predict.position_hover") + "<extra></extra>",
+            marker=dict(size=max(6, 280 // max(h, w)), color="rgba(0,0,0,0)", symbol="square"),
+            selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
+    fig = go.Figure(traces)
+    if marker is not None:
+        r, c = marker
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                      line=dict(color="#ff4b4b", width=3))
+    fig.update_layout(height=height, margin=dict(l=4, r=4, t=4, b=4), hovermode="closest",
+                      hoverdistance=-1 if clickable else 20, dragmode=False,
+                      clickmode="event+select" if clickable else "event")
+    _square_axes(fig, show_ticks=True, side=max(h, w))
+    fig.update_xaxes(range=[-0.5, w - 0.5])
+    fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
+    return fig
+
+
+def _kernel_grid_figure(kernels: np.ndarray, limit: float, height_per_row: int) -> go.Figure:
+    """[N, k, k] kernels as one tiled heatmap on a symmetric red-blue scale."""
+    cols = grid_columns(len(kernels), 8)
+    grid = tile_maps(kernels, cols, gap=1)
+    fig = go.Figure(go.Heatmap(z=grid, zmin=-limit, zmax=limit, colorscale="RdBu_r",
+                               colorbar=dict(thickness=12, len=0.9),
+                               hovertemplate="%{z:.3f}<extra></extra>"))
+    fig.update_layout(height=int(max(150, math.ceil(len(kernels) / cols) * height_per_row + 20)),
+                      margin=dict(l=4, r=4, t=4, b=4))
+    _square_axes(fig)
+    return fig
+
+
+def _filter_section(ckpt, layer: int, channel: int) -> None:
+    """The weights of the filter that produced `channel` (the layer's own, or the conv before it)."""
+    src = source_conv(ckpt.spec, layer)
+    if src is None:
+        return
+    weights, bias = conv_filters(ckpt.model, src)
+    kernel = weights[channel]                     # [in, k, k]
+    n_in, k = kernel.shape[0], kernel.shape[1]
+    name = ckpt_layer_name(ckpt, src)
+    st.markdown(f"**{t('predict.filter_title', layer=name, channel=channel)}**")
+    left, right = st.columns([2, 3])
+    with left:
+        limit = float(np.abs(kernel).max()) or 1.0
+        fig = (_map_figure(kernel[0], -limit, limit, "RdBu_r", height=240, text=k <= 7) if n_in == 1
+               else _kernel_grid_figure(kernel, limit, 60))
+        st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.filter_fig")
+    with right:
+        caption = t("predict.filter_caption", n_in=n_in, k=k, bias=_fmt(float(bias[channel])))
+        if src != layer:
+            caption += " " + t("predict.filter_caption_source", src=name,
+                               layer=ckpt_layer_name(ckpt, layer))
+        st.caption(caption)
+        if n_in == 1 and weights.shape[0] > 1:
+            st.markdown(t("predict.all_filters", layer=name, n=weights.shape[0]))
+            limit = float(np.abs(weights).max()) or 1.0
+            st.plotly_chart(_kernel_grid_figure(weights[:, 0], limit, 70), config=PLOT_CONFIG,
+                            key="predict.all_filters_fig")
+
+
+def ckpt_layer_name(ckpt, index: int) -> str:
+    from core.models import layer_label
+
+    return layer_label(ckpt.spec, index)
+
+
+def _flat_section(ckpt, outputs, layer: int, mode: str) -> None:
+    values = outputs[layer].output.numpy()
+    if layer == len(outputs) - 1:
+        classes = [str(c) for c in ckpt.classes]
+        fig = go.Figure(go.Bar(x=classes, y=values, marker_color=["#1c7ed6" if v == values.max()
+                                                                   else "#9aa5b1" for v in values],
+                               hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+        fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+                          xaxis=dict(type="category"), yaxis=dict(title=t("predict.logit_axis")))
+        st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.flat_fig")
+        st.caption(t("predict.logits_caption"))
+        return
+    ranges = value_ranges(outputs, layer, "layer" if mode == "map" else mode)
+    lo, hi = ranges[0]
+    prev = outputs[layer - 1].output if layer > 0 else None
+    if ckpt.spec[layer]["type"] == "flatten" and prev is not None and prev.dim() == 3:
+        width = prev.shape[1] * prev.shape[2]
+        note = t("predict.flatten_caption", c=prev.shape[0], h=prev.shape[1], w=prev.shape[2],
+                 n=values.size)
+    else:
+        width = 32 if values.size > 32 else values.size
+        note = t("predict.flat_caption", n=values.size, width=width)
+    rows = math.ceil(values.size / width)
+    padded = np.full(rows * width, np.nan)
+    padded[:values.size] = values
+    fig = go.Figure(go.Heatmap(z=padded.reshape(rows, width), zmin=lo, zmax=hi,
+                               colorscale=ACTIVATION_SCALE, colorbar=dict(thickness=12, len=0.9),
+                               customdata=np.arange(rows * width).reshape(rows, width),
+                               hovertemplate=t("predict.unit_hover") + "<extra></extra>"))
+    fig.update_layout(height=int(min(700, max(120, rows * 900 / width + 20))),
+                      margin=dict(l=4, r=4, t=4, b=4))
+    _square_axes(fig)
+    st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.flat_fig")
+    st.caption(note + " " + t("predict.range_caption", lo=_fmt(lo), hi=_fmt(hi)))
+
+
+def _feature_maps(ckpt, outputs) -> None:
+    labels = _layer_options(ckpt, outputs)
+    _keep_valid(K_LAYER, list(labels), 0)
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    layer = c1.selectbox(t("predict.layer"), list(labels), format_func=labels.get, key=K_LAYER,
+                         persist_state="session", help=t("predict.layer_help"))
+    _keep_valid(K_SCALE, SCALE_MODES, "layer")
+    st.session_state.setdefault(K_SCALE, "layer")
+    mode = c2.segmented_control(t("predict.scale"), SCALE_MODES, required=True,
+                                format_func=lambda m: t(f"predict.scale_{m}"), key=K_SCALE,
+                                persist_state="session", help=t("predict.scale_help"))
+    st.caption(t(f"predict.kind_{outputs[layer].kind}"))
+    out = outputs[layer]
+    if not out.spatial:
+        _flat_section(ckpt, outputs, layer, mode)
+        return
+    maps = out.output.numpy()
+    n = maps.shape[0]
+    shown = min(n, MAX_GRID_CHANNELS)
+    _clamp(K_CHANNEL, 0, shown - 1, 0)
+    ranges = value_ranges(outputs, layer, mode)
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(f"**{t('predict.grid_title', n=n, h=maps.shape[1], w=maps.shape[2])}**")
+        st.plotly_chart(_grid_figure(maps[:shown], ranges[:shown], mode,
+                                     st.session_state[K_CHANNEL]),
+                        config=PLOT_CONFIG, key="predict.grid", on_select=lambda: _select_channel(
+                            "predict.grid", K_CHANNEL), selection_mode="points")
+        if mode == "map":
+            st.caption(t("predict.range_map"))
+        else:
+            st.caption(t(f"predict.range_{mode}", lo=_fmt(ranges[0, 0]), hi=_fmt(ranges[0, 1])))
+        if shown < n:
+            st.caption(t("predict.grid_truncated", shown=shown, n=n))
+    with right:
+        channel = st.number_input(t("predict.channel"), 0, shown - 1, step=1, key=K_CHANNEL,
+                                  help=t("predict.channel_help"))
+        m = maps[channel]
+        lo, hi = ranges[channel]
+        st.plotly_chart(_map_figure(m, lo, hi), config=PLOT_CONFIG, key="predict.enlarged")
+        st.caption(t("predict.channel_stats", channel=channel, lo=_fmt(m.min()), hi=_fmt(m.max()),
+                     mean=_fmt(m.mean()), active=f"{100 * (m > 0).mean():.0f}"))
+    _filter_section(ckpt, layer, channel)
+
+
+# --------------------------------------------------------------------------- receptive field
+
+def _select_position(chart_key: str) -> None:
+    event = st.session_state.get(chart_key)
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    for p in points:
+        if p.get("curve_number") == 1 and p.get("x") is not None:
+            st.session_state[K_RF_ROW], st.session_state[K_RF_COL] = int(p["y"]), int(p["x"])
+            return
+
+
+def _strongest(maps: np.ndarray, channel: int) -> None:
+    r, c = np.unravel_index(int(np.argmax(maps[channel])), maps[channel].shape)
+    st.session_state[K_RF_ROW], st.session_state[K_RF_COL] = int(r), int(c)
+
+
+def _receptive_field_view(ckpt, pre: Preprocessed, outputs) -> None:
+    spatial = [o.index for o in outputs if o.spatial]
+    labels = _layer_options(ckpt, outputs)
+    _keep_valid(K_RF_LAYER, spatial, spatial[-1])
+    c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+    st.session_state.setdefault(K_RF_LAYER, spatial[-1])
+    layer = c1.selectbox(t("predict.rf_layer"), spatial,
+                         format_func=labels.get, key=K_RF_LAYER, persist_state="session",
+                         help=t("predict.rf_layer_help"))
+    maps = outputs[layer].output.numpy()
+    n, h, w = maps.shape
+    _clamp(K_RF_CHANNEL, 0, n - 1, 0)
+    channel = c2.number_input(t("predict.channel"), 0, n - 1, step=1, key=K_RF_CHANNEL)
+    if K_RF_ROW not in st.session_state or K_RF_COL not in st.session_state:
+        _strongest(maps, channel)
+    _clamp(K_RF_ROW, 0, h - 1, h // 2)
+    _clamp(K_RF_COL, 0, w - 1, w // 2)
+    c3, c4, c5 = st.columns([1, 1, 1], vertical_alignment="bottom")
+    row = c3.number_input(t("predict.rf_row"), 0, h - 1, step=1, key=K_RF_ROW)
+    col = c4.number_input(t("predict.rf_col"), 0, w - 1, step=1, key=K_RF_COL)
+    c5.button(t("predict.rf_strongest"), on_click=_strongest, args=(maps, channel),
+              key="predict.rf_strongest", icon=":material/my_location:")
+    rf = receptive_field(ckpt.spec, layer, row, col, tuple(pre.tensor.shape[1:]))
+    st.session_state.setdefault("predict.rf_grad", True)
+    show_grad = st.toggle(t("predict.rf_gradient"), key="predict.rf_grad",
+                          help=t("predict.rf_gradient_help"))
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{t('predict.rf_map_title', layer=outputs[layer].name, channel=channel)}**")
+        lo, hi = float(maps[channel].min()), float(maps[channel].max())
+        st.plotly_chart(_map_figure(maps[channel], lo, hi if hi > lo else lo + 1, marker=(row, col),
+                                    clickable=True, height=360),
+                        config=PLOT_CONFIG, key="predict.rf_map",
+                        on_select=lambda: _select_position("predict.rf_map"), selection_mode="points")
+        st.caption(t("predict.rf_click_hint"))
+    with right:
+        st.markdown(f"**{t('predict.rf_input_title')}**")
+        view = pre.model_view
+        fig = go.Figure(go.Heatmap(z=view, colorscale="gray", zmin=0, zmax=1, showscale=False,
+                                   hovertemplate=t("predict.pixel_hover") + "<extra></extra>"))
+        if show_grad:
+            grad = np.abs(input_gradient(ckpt.model, pre.tensor, layer, channel, row, col))
+            peak = float(grad.max())
+            if peak > 0:
+                fig.add_trace(go.Heatmap(
+                    z=np.where(grad > 0, grad / peak, np.nan), zmin=0, zmax=1, showscale=False,
+                    colorscale=[[0, "rgba(255,75,75,0.15)"], [1, "rgba(255,75,75,0.85)"]],
+                    hovertemplate=t("predict.grad_hover") + "<extra></extra>"))
+        # Dim what lies outside the region, then outline it.
+        mask = rf.mask(view.shape)
+        fig.add_trace(go.Heatmap(z=np.where(mask, np.nan, 1.0), zmin=0, zmax=1, showscale=False,
+                                 colorscale=[[0, "rgba(20,30,60,0.7)"], [1, "rgba(20,30,60,0.7)"]],
+                                 hoverinfo="skip"))
+        fig.add_shape(type="rect", x0=rf.left - 0.5, x1=rf.right - 0.5, y0=rf.top - 0.5,
+                      y1=rf.bottom - 0.5, line=dict(color="#ffd43b", width=3))
+        fig.update_layout(height=360, margin=dict(l=4, r=4, t=4, b=4))
+        _square_axes(fig, show_ticks=True)
+        st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.rf_input")
+    text = t("predict.rf_text", layer=outputs[layer].name, row=row, col=col, top=rf.top,
+             bottom=rf.bottom - 1, left=rf.left, right=rf.right - 1, h=rf.height, w=rf.width,
+             size=view.shape[0])
+    if rf.clipped:
+        text += " " + t("predict.rf_clipped", fh=rf.full_height, fw=rf.full_width)
+    text += " " + t("predict.rf_jump", jump=rf.jump)
+    st.info(text)
+
+
+# --------------------------------------------------------------------------- saliency
+
+def _saliency_view(ckpt, pre: Preprocessed, probs: np.ndarray) -> None:
+    classes = [str(c) for c in ckpt.classes]
+    top = int(probs.argmax())
+    options = [-1] + list(range(len(classes)))
+    _keep_valid(K_TARGET, options, -1)
+    target = st.selectbox(
+        t("predict.saliency_target"), options, key=K_TARGET,
+        format_func=lambda i: t("predict.saliency_predicted", label=classes[top]) if i < 0
+        else f"{classes[i]} ({100 * probs[i]:.1f}%)", help=t("predict.saliency_target_help"))
+    sal = saliency(ckpt.model, pre.tensor, None if target < 0 else target)
+    view = pre.model_view
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**{t('predict.saliency_overlay', label=classes[sal.target])}**")
+        fig = go.Figure([
+            go.Heatmap(z=view, colorscale="gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip"),
+            go.Heatmap(z=sal.magnitude, zmin=0, zmax=1,
+                       colorscale=[[0, "rgba(255,210,0,0)"], [0.35, "rgba(255,150,0,0.45)"],
+                                   [1, "rgba(255,30,30,0.95)"]],
+                       colorbar=dict(thickness=12, len=0.9, tickvals=[0, 1],
+                                     ticktext=["0", t("predict.cbar_max")]),
+                       hovertemplate=t("predict.saliency_hover") + "<extra></extra>"),
+        ])
+        fig.update_layout(height=360, margin=dict(l=4, r=4, t=4, b=4))
+        _square_axes(fig, show_ticks=True)
+        st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.saliency_overlay")
+    with right:
+        st.markdown(f"**{t('predict.saliency_signed')}**")
+        limit = float(np.abs(sal.gradient).max()) or 1.0
+        st.plotly_chart(_map_figure(sal.gradient, -limit, limit, "RdBu_r", height=360),
+                        config=PLOT_CONFIG, key="predict.saliency_signed_fig")
+    st.caption(t("predict.saliency_caption", label=classes[sal.target], score=_fmt(sal.score)))
+
+
+# --------------------------------------------------------------------------- page
+
+def _explorer(ckpt, pre: Preprocessed, outputs, probs: np.ndarray) -> None:
+    st.subheader(t("predict.inside"))
+    views = ("maps", "rf", "saliency")
+    _keep_valid(K_VIEW, views, "maps")
+    st.session_state.setdefault(K_VIEW, "maps")
+    view = st.segmented_control(t("predict.view"), views, required=True,
+                                format_func=lambda v: t(f"predict.view_{v}"), key=K_VIEW,
+                                persist_state="session", label_visibility="collapsed")
+    if view == "rf":
+        _receptive_field_view(ckpt, pre, outputs)
+    elif view == "saliency":
+        _saliency_view(ckpt, pre, probs)
+    else:
+        _feature_maps(ckpt, outputs)
+
+
+def main() -> None:
+    _apply_train_request()
+    st.title(t("predict.title"))
+    st.caption(t("predict.intro"))
+    ckpt = _choose_model()
+    if ckpt is None:
+        return
+    st.caption(_model_caption(ckpt))
+    left, right = st.columns([1, 1.35], gap="large")
+    with left:
+        pre, info = _input(ckpt)
+    with right:
+        if info.get("error"):
+            st.error(info["error"])
+        elif info.get("waiting"):
+            st.info(t("predict.upload_waiting"))
+        elif pre is None or pre.blank:
+            st.info(t("predict.nothing_drawn") if info["kind"] == "draw" else t("predict.nothing_found"))
+        if pre is None or pre.blank or info.get("error"):
+            return
+        outputs = layer_outputs(ckpt.model, ckpt.spec, pre.tensor)
+        probs = probabilities(outputs)
+        _show_prediction(ckpt, probs, info)
+    st.subheader(t("predict.steps_title"))
+    _show_steps(pre, info)
+    _explorer(ckpt, pre, outputs, probs)
+
+
+main()
