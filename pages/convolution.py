@@ -1,6 +1,918 @@
+"""Convolution page: watch a convolution (and pooling) happen one output cell at a time, then see
+what kernels do to a real photo.
+
+Layout and widgets only; the step engine, the output-size formula, kernel presets, parsing of
+typed numbers, image filtering and the PyTorch snippet all live in core/conv.py and
+core/images.py. Per-user state lives in st.session_state under keys starting with "conv.".
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
+from core import conv as cv
+from core.images import EXTENSIONS, ImageError, fit_within, load_image_bytes, load_image_file
+from core.i18n import I18N_DIR
 from pages.ui import t
 
-st.title(t("common.nav_conv"))
-st.info(t("common.coming_soon"))
+ss = st.session_state
+PHOTO = I18N_DIR.parent / "astronaut.png"
+WORK_SIDE = 1024      # photos are filtered at most this big (the issue's speed target)
+GRID_SIDE = 320       # the comparison grid uses smaller copies
+SPEEDS = {"0.5": 2.0, "1": 1.0, "2": 0.5, "4": 0.25}  # steps per second → seconds per step
+
+# Colours shared by every grid: the window is orange everywhere it appears.
+WINDOW = "#f97316"
+PAD_FILL, PAD_TEXT = "#e5e7eb", "#6b7280"
+INPUT_SCALE = [[0, "#f8fbff"], [1, "#93c5fd"]]
+OUTPUT_SCALE = [[0, "#f5f3ff"], [1, "#c4b5fd"]]
+SIGNED_SCALE = [[0, "#fca5a5"], [0.5, "#ffffff"], [1, "#86efac"]]
+TEXT = "#111827"
+PERSIST = {"persist_state": "session"}
+
+
+# =========================================================================== state
+
+def _default_conv_state() -> dict:
+    return {
+        "conv.C": 1, "conv.H": 5, "conv.W": 5, "conv.kh": 3, "conv.kw": 3,
+        "conv.bias": 0.0, "conv.stride": 1, "conv.padding": 0, "conv.dilation": 1, "conv.flip": False,
+        "conv.x": np.array([cv.EXAMPLE_INPUT], dtype=float),
+        "conv.w": np.array([cv.EXAMPLE_KERNEL], dtype=float),
+    }
+
+
+def _default_pool_state() -> dict:
+    return {
+        "conv.pool.H": 4, "conv.pool.W": 4, "conv.pool.mode": "max", "conv.pool.k": 2,
+        "conv.pool.stride": 2, "conv.pool.padding": 0,
+        "conv.pool.x": np.array([cv.EXAMPLE_POOL_INPUT], dtype=float),
+    }
+
+
+def _set_state(values: dict) -> None:
+    for k, v in values.items():
+        ss[k] = v
+
+
+def _sync_texts(mat_key: str) -> None:
+    """Rewrite every channel's text area from the matrix and clear their error messages."""
+    m = ss[mat_key]
+    for c in range(cv.MAX_CHANNELS):
+        ss.pop(f"{mat_key}_err.{c}", None)
+        if c < m.shape[0]:
+            ss[f"{mat_key}_text.{c}"] = cv.format_matrix(m[c])
+
+
+def _restart(prefix: str) -> None:
+    ss[f"{prefix}.step"] = 0
+    ss[f"{prefix}.playing"] = False
+
+
+def init_state() -> None:
+    for k, v in {**_default_conv_state(), **_default_pool_state()}.items():
+        ss.setdefault(k, v)
+    for mat_key in ("conv.x", "conv.w", "conv.pool.x"):
+        if f"{mat_key}_text.0" not in ss:
+            _sync_texts(mat_key)
+    for prefix in ("conv.cs", "conv.ps"):
+        ss.setdefault(f"{prefix}.step", 0)
+        ss.setdefault(f"{prefix}.playing", False)
+        ss.setdefault(f"{prefix}.speed", "1")
+    ss.setdefault("conv.img.preset", "sobel_x")
+    ss.setdefault("conv.img.custom", cv.format_matrix(cv.KERNEL_PRESETS["sharpen"].kernel))
+    ss.setdefault("conv.img.normalize", False)
+    ss.setdefault("conv.img.gray", "color")
+    ss.setdefault("conv.img.stride", 1)
+    ss.setdefault("conv.img.padding", 1)
+    ss.setdefault("conv.img.display", "auto")
+    ss.setdefault("conv.img.compare", ["box_blur", "gaussian", "sharpen", "sobel_x", "sobel_y",
+                                       "laplacian", "emboss", "outline"])
+
+
+# --------------------------------------------------------------------------- callbacks
+
+def on_conv_reset() -> None:
+    _set_state(_default_conv_state())
+    _sync_texts("conv.x")
+    _sync_texts("conv.w")
+    _restart("conv.cs")
+
+
+def on_conv_rgb_example() -> None:
+    x = np.array(cv.EXAMPLE_RGB_INPUT, dtype=float)
+    w = np.array(cv.EXAMPLE_RGB_KERNEL, dtype=float)
+    _set_state({
+        "conv.C": 3, "conv.H": 5, "conv.W": 5, "conv.kh": 3, "conv.kw": 3, "conv.x": x, "conv.w": w,
+        "conv.bias": float(cv.EXAMPLE_RGB_BIAS), "conv.flip": False,
+        **{f"conv.{k}": v for k, v in cv.EXAMPLE_RGB_SETTINGS.items()},
+    })
+    _sync_texts("conv.x")
+    _sync_texts("conv.w")
+    _restart("conv.cs")
+
+
+def on_conv_random() -> None:
+    rng = np.random.default_rng()
+    ss["conv.x"] = cv.random_ints(rng, ss["conv.x"].shape, 0, 5)
+    ss["conv.w"] = cv.random_ints(rng, ss["conv.w"].shape, -1, 2)
+    _sync_texts("conv.x")
+    _sync_texts("conv.w")
+    _restart("conv.cs")
+
+
+def on_pool_reset() -> None:
+    _set_state(_default_pool_state())
+    _sync_texts("conv.pool.x")
+    _restart("conv.ps")
+
+
+def on_pool_random() -> None:
+    ss["conv.pool.x"] = cv.random_ints(np.random.default_rng(), ss["conv.pool.x"].shape, 0, 9)
+    _sync_texts("conv.pool.x")
+    _restart("conv.ps")
+
+
+def on_channels() -> None:
+    """1–3 input channels: new channels get random numbers, so they visibly matter."""
+    c = ss["conv.C"]
+    rng = np.random.default_rng()
+    for key, low, high in (("conv.x", 0, 3), ("conv.w", -1, 1)):
+        m = ss[key]
+        if c < m.shape[0]:
+            m = m[:c]
+        elif c > m.shape[0]:
+            m = np.concatenate([m, cv.random_ints(rng, (c - m.shape[0],) + m.shape[1:], low, high)])
+        ss[key] = m
+        _sync_texts(key)
+    _restart("conv.cs")
+
+
+def on_size(mat_key: str, rows_key: str, cols_key: str, prefix: str) -> None:
+    ss[mat_key] = cv.resize_matrix(ss[mat_key], int(ss[rows_key]), int(ss[cols_key]))
+    _sync_texts(mat_key)
+    _restart(prefix)
+
+
+def on_matrix_text(mat_key: str, c: int, rows_key: str, cols_key: str, max_side: int, prefix: str) -> None:
+    """A text area changed: parse it; on success resize the other channels to match."""
+    text_key, err_key = f"{mat_key}_text.{c}", f"{mat_key}_err.{c}"
+    try:
+        m = cv.parse_matrix(ss[text_key], max_side, max_side)
+    except cv.MatrixError as e:
+        ss[err_key] = (e.code, e.details)
+        return
+    ss.pop(err_key, None)
+    cur = ss[mat_key]
+    if m.shape != cur.shape[1:]:
+        cur = cv.resize_matrix(cur, *m.shape)
+        ss[rows_key], ss[cols_key] = m.shape
+    cur = cur.copy()
+    cur[c] = m
+    ss[mat_key] = cur
+    _sync_texts(mat_key)
+    _restart(prefix)
+
+
+def on_setting(prefix: str) -> None:
+    _restart(prefix)
+
+
+def on_pool_kernel() -> None:
+    k = ss["conv.pool.k"]
+    ss["conv.pool.padding"] = min(ss["conv.pool.padding"], cv.max_pool_padding(k))
+    _restart("conv.ps")
+
+
+# =========================================================================== figures
+
+def _font(cell: float, texts: list[str]) -> int:
+    longest = max((len(s) for s in texts), default=1)
+    size = cell * (0.38 if longest <= 3 else 0.3 if longest <= 5 else 0.24)
+    return int(max(9, min(17, size)))
+
+
+class Board:
+    """One Plotly figure laid out in pixels: grids ("panels") placed at exact positions with square
+    cells, a title above each. Plotly's own subplots stretch cells; this keeps them square."""
+
+    TITLE = 24  # pixels above a panel for its title
+
+    def __init__(self, width: float, height: float):
+        self.w, self.h = float(width), float(height)
+        self.fig = go.Figure()
+        self.fig.update_layout(
+            width=int(width), height=int(height), margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
+            plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", dragmode=False,
+            hoverlabel=dict(bgcolor="white", font_size=13),
+        )
+        self.n = 0
+
+    def panel(self, x: float, y: float, rows: int, cols: int, cell: float, title: str = "") -> tuple[str, str]:
+        """A rows×cols grid whose top-left corner is (x, y + TITLE) pixels from the figure's."""
+        self.n += 1
+        sx = "" if self.n == 1 else str(self.n)
+        top = y + (self.TITLE if title else 0)
+        self.fig.layout[f"xaxis{sx}"] = dict(
+            domain=[x / self.w, min(1.0, (x + cols * cell) / self.w)], range=[-0.5, cols - 0.5],
+            anchor=f"y{sx}", visible=False, fixedrange=True)
+        self.fig.layout[f"yaxis{sx}"] = dict(
+            domain=[max(0.0, 1 - (top + rows * cell) / self.h), 1 - top / self.h], range=[rows - 0.5, -0.5],
+            anchor=f"x{sx}", visible=False, fixedrange=True)
+        if title:
+            self.text(x + cols * cell / 2, y + self.TITLE / 2, title, size=13, color="#374151")
+        return f"x{sx}", f"y{sx}"
+
+    def text(self, x: float, y: float, s: str, size: int = 14, color: str = TEXT, bold: bool = False) -> None:
+        """Text centred at (x, y) pixels."""
+        self.fig.add_annotation(x=x / self.w, y=1 - y / self.h, xref="paper", yref="paper", text=f"<b>{s}</b>" if bold else s,
+                                showarrow=False, font=dict(size=size, color=color), xanchor="center", yanchor="middle")
+
+    def grid(self, axes: tuple[str, str], values: np.ndarray, cell: float, *, scale, zmin: float, zmax: float,
+             pad_mask: np.ndarray | None = None, blank: np.ndarray | None = None, digits: int = 2) -> None:
+        """Coloured cells with their numbers; padding cells grey; `blank` cells left empty."""
+        xa, ya = axes
+        h, w = values.shape
+        hide = np.zeros((h, w), dtype=bool)
+        if pad_mask is not None:
+            hide |= pad_mask
+        if blank is not None:
+            hide |= blank
+        z = values.astype(float).copy()
+        z[hide | ~np.isfinite(z)] = np.nan
+        self.fig.add_trace(go.Heatmap(z=z, zmin=zmin, zmax=zmax, colorscale=scale, showscale=False, xgap=2, ygap=2,
+                                      hoverinfo="skip", xaxis=xa, yaxis=ya))
+        ys, xs = np.mgrid[0:h, 0:w]
+        if blank is not None and blank.any():
+            self._squares(axes, xs[blank], ys[blank], cell, fill="#fafafa", line="#e5e7eb")
+        if pad_mask is not None and pad_mask.any():
+            texts = [cv.fmt_num(v) for v in values[pad_mask]]
+            self._squares(axes, xs[pad_mask], ys[pad_mask], cell, fill=PAD_FILL, line="#9ca3af", dash=True)
+            self.fig.add_trace(go.Scatter(x=xs[pad_mask], y=ys[pad_mask], mode="text", text=texts,
+                                          textfont=dict(color=PAD_TEXT, size=_font(cell, texts)),
+                                          hoverinfo="skip", xaxis=xa, yaxis=ya))
+        show = ~hide
+        texts = [cv.fmt_num(v, digits) for v in values[show]]
+        self.fig.add_trace(go.Scatter(x=xs[show], y=ys[show], mode="text", text=texts,
+                                      textfont=dict(color=TEXT, size=_font(cell, texts)), hoverinfo="skip",
+                                      xaxis=xa, yaxis=ya))
+
+    def _squares(self, axes, xs, ys, cell, *, fill: str, line: str, dash: bool = False) -> None:
+        for x, y in zip(xs, ys):
+            self.rect(axes, y, x, y, x, color=line, width=1, fill=fill, dash="dot" if dash else "solid",
+                      inset=0.04, below=True)
+
+    def rect(self, axes: tuple[str, str], r0: float, c0: float, r1: float, c1: float, *, color: str = WINDOW,
+             width: float = 3, dash: str = "solid", fill: str | None = None, inset: float = 0.0,
+             below: bool = False) -> None:
+        """A frame around cells (r0, c0)…(r1, c1), inclusive."""
+        xa, ya = axes
+        self.fig.add_shape(type="rect", xref=xa, yref=ya, x0=c0 - 0.5 + inset, x1=c1 + 0.5 - inset,
+                           y0=r0 - 0.5 + inset, y1=r1 + 0.5 - inset, line=dict(color=color, width=width, dash=dash),
+                           fillcolor=fill, layer="below" if below else "above")
+
+
+def _signed_range(*arrays: np.ndarray) -> float:
+    m = max((float(np.max(np.abs(a[np.isfinite(a)]))) for a in arrays if np.isfinite(a).any()), default=1.0)
+    return m if m > 0 else 1.0
+
+
+def _value_range(a: np.ndarray) -> tuple[float, float]:
+    f = a[np.isfinite(a)]
+    lo, hi = (float(f.min()), float(f.max())) if f.size else (0.0, 1.0)
+    return lo, hi if hi > lo else lo + 1
+
+
+def conv_step_figure(res: cv.ConvResult, step: cv.ConvStep, max_width: float = 640) -> go.Figure:
+    """Per channel, one row: padded input with the window → kernel → products → their sum."""
+    c_n, hp, wp = res.padded.shape
+    kh, kw = res.kernel.shape[2:]
+    gap, sum_w = 26.0, 86.0
+    cell = float(np.clip((max_width - 2 * gap - sum_w) / (wp + 2 * kw), 24, 46))
+    rows = max(hp, kh)
+    band = Board.TITLE + rows * cell + 14
+    width = (wp + 2 * kw) * cell + 2 * gap + sum_w
+    b = Board(width, c_n * band)
+    pad = cv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
+    lo, hi = _value_range(res.input)
+    k_range, p_range = _signed_range(res.kernel), _signed_range(step.products)
+    kernel_title = "conv.fig_kernel_flipped" if res.flip else "conv.fig_kernel"
+    for c in range(c_n):
+        ch = f" · {t('conv.channel_n', n=c + 1)}" if c_n > 1 else ""
+        y = c * band
+        x_k = wp * cell + gap
+        x_p = x_k + kw * cell + gap
+        y_k = y + (rows - kh) * cell / 2  # kernel and products centred on the input's height
+        a_in = b.panel(0, y, hp, wp, cell, t("conv.fig_input", ch=ch))
+        b.grid(a_in, res.padded[c], cell, scale=INPUT_SCALE, zmin=lo, zmax=hi, pad_mask=pad)
+        if res.padding:
+            p = res.padding
+            b.rect(a_in, p, p, p + res.input.shape[1] - 1, p + res.input.shape[2] - 1, color="#4b5563", width=1.5,
+                   dash="dot")
+        if res.dilation > 1:
+            b.rect(a_in, step.rows[0], step.cols[0], step.rows[-1], step.cols[-1], width=1.5, dash="dash")
+        for r in step.rows:
+            for col in step.cols:
+                b.rect(a_in, r, col, r, col, width=2.5, fill="rgba(249,115,22,0.16)")
+        a_k = b.panel(x_k, y_k, kh, kw, cell, t(kernel_title, ch=ch))
+        b.grid(a_k, res.kernel[0, c], cell, scale=SIGNED_SCALE, zmin=-k_range, zmax=k_range)
+        b.rect(a_k, 0, 0, kh - 1, kw - 1, width=2.5)
+        a_p = b.panel(x_p, y_k, kh, kw, cell, t("conv.fig_products", ch=ch))
+        b.grid(a_p, step.products[c], cell, scale=SIGNED_SCALE, zmin=-p_range, zmax=p_range)
+        mid = y_k + Board.TITLE + kh * cell / 2
+        b.text(x_k - gap / 2, mid, "×", size=18, color="#6b7280")
+        b.text(x_p - gap / 2, mid, "=", size=18, color="#6b7280")
+        b.text(x_p + kw * cell + sum_w / 2 + 4, mid, f"Σ = {cv.fmt_sum(step.partial_sums[c])}", size=16, bold=True)
+    return b.fig
+
+
+def output_figure(values: np.ndarray, done: int, current: tuple[int, int] | None, *, signed: bool,
+                  title: str, max_side: float = 330) -> go.Figure:
+    """The output grid: cells up to `done` (row-major) filled, the current one framed, row and column
+    numbers around it, every cell clickable."""
+    h, w = values.shape
+    cell = float(np.clip(max_side / max(h, w, 1), 24, 52))
+    lab = 20.0
+    b = Board(lab + w * cell + 4, Board.TITLE + lab + h * cell + 4)
+    axes = b.panel(lab, lab, h, w, cell, "")
+    b.text(lab + w * cell / 2, Board.TITLE / 2 - 2, title, size=13, color="#374151")
+    fs = 11 if cell < 30 else 12
+    for j in range(w):
+        b.text(lab + (j + 0.5) * cell, Board.TITLE + lab / 2 + 2, str(j + 1), size=fs, color="#9ca3af")
+    for i in range(h):
+        b.text(lab / 2, Board.TITLE + lab + (i + 0.5) * cell, str(i + 1), size=fs, color="#9ca3af")
+    # the title row sits above the column numbers: shift the grid down by the title height
+    b.fig.layout.yaxis.domain = [max(0.0, 1 - (Board.TITLE + lab + h * cell) / b.h), 1 - (Board.TITLE + lab) / b.h]
+    blank = np.arange(h * w).reshape(h, w) > done
+    if signed:
+        rng = _signed_range(values)
+        b.grid(axes, values, cell, scale=SIGNED_SCALE, zmin=-rng, zmax=rng, blank=blank)
+    else:
+        lo, hi = _value_range(values)
+        b.grid(axes, values, cell, scale=OUTPUT_SCALE, zmin=lo, zmax=hi, blank=blank)
+    ys, xs = np.mgrid[0:h, 0:w]
+    # Nearly transparent squares on every cell catch clicks (Plotly heatmaps report no selection).
+    b.fig.add_trace(go.Scatter(
+        x=xs.ravel(), y=ys.ravel(), mode="markers", xaxis=axes[0], yaxis=axes[1],
+        marker=dict(symbol="square", size=cell * 0.92, color="rgba(255,255,255,0.01)"),
+        customdata=np.stack([ys.ravel() + 1, xs.ravel() + 1], axis=1),
+        hovertemplate=t("conv.hover_cell") + "<extra></extra>",
+        selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)),
+    ))
+    if current is not None:
+        b.rect(axes, current[0], current[1], current[0], current[1], width=3.5)
+    b.fig.update_layout(clickmode="event+select")
+    return b.fig
+
+
+def kernel_figure(kernel: np.ndarray, title: str) -> go.Figure:
+    kh, kw = kernel.shape
+    cell = float(np.clip(200 / max(kh, kw), 24, 44))
+    b = Board(max(kw * cell, 140), Board.TITLE + kh * cell + 2)
+    axes = b.panel((b.w - kw * cell) / 2, 0, kh, kw, cell, title)
+    rng = _signed_range(kernel)
+    b.grid(axes, kernel, cell, scale=SIGNED_SCALE, zmin=-rng, zmax=rng, digits=3)
+    return b.fig
+
+
+CHART_CONFIG = {"displayModeBar": False, "responsive": True}
+
+
+# =========================================================================== pieces of the page
+
+def size_formula(sizes: tuple[cv.OutputSize, cv.OutputSize], with_dilation: bool = True) -> None:
+    """The output-size formula, then the same with the current numbers for height and width."""
+    if with_dilation:
+        st.latex(r"H_{out} = \left\lfloor \frac{H + 2P - D\,(K-1) - 1}{S} \right\rfloor + 1")
+    else:
+        st.latex(r"H_{out} = \left\lfloor \frac{H + 2P - K}{S} \right\rfloor + 1")
+    for axis, s in zip(("H", "W"), sizes):
+        if with_dilation:
+            num = rf"{s.n} + 2\cdot{s.padding} - {s.dilation}\cdot({s.k}-1) - 1"
+        else:
+            num = rf"{s.n} + 2\cdot{s.padding} - {s.k}"
+        filled = rf"{axis}_{{out}} = \left\lfloor \frac{{{num}}}{{{s.stride}}} \right\rfloor + 1"
+        if s.size:
+            tail = rf"= \left\lfloor \frac{{{s.numerator}}}{{{s.stride}}} \right\rfloor + 1 = \mathbf{{{s.size}}}"
+        else:
+            tail = rf"= \left\lfloor \frac{{{s.numerator}}}{{{s.stride}}} \right\rfloor + 1 \le 0"
+        st.latex(f"{filled} {tail}")
+
+
+def size_hints(sizes: tuple[cv.OutputSize, cv.OutputSize], kind: str) -> None:
+    """Short, situation-specific notes under the formula: padding keeps the size, stride shrinks…"""
+    sh, sw = sizes
+    notes = []
+    if sh.size and sw.size:
+        notes.append(t("conv.hint_size", ho=sh.size, wo=sw.size, h=sh.n, w=sw.n))
+    if kind == "conv":
+        notes.append(t("conv.hint_receptive", sh=sh.span, sw=sw.span))
+    if sh.stride == 1 and sh.size == sh.n and sw.size == sw.n and sh.padding > 0:
+        notes.append(t("conv.hint_same", p=sh.padding))
+    elif sh.padding == 0 and sh.stride == 1 and (sh.size < sh.n or sw.size < sw.n) and sh.size:
+        notes.append(t("conv.hint_shrink", lost=sh.n - sh.size))
+    if sh.stride > 1 and sh.size:
+        notes.append(t("conv.hint_stride", s=sh.stride))
+    if (sh.unused or sw.unused) and sh.size and sw.size:
+        notes.append(t("conv.hint_unused", n=max(sh.unused, sw.unused)))
+    for n in notes:
+        st.markdown("- " + n)
+
+
+def explain_empty(sizes: tuple[cv.OutputSize, cv.OutputSize]) -> None:
+    for axis, s in zip((t("conv.axis_height"), t("conv.axis_width")), sizes):
+        if not s.size:
+            st.warning(t("conv.empty_output", axis=axis, span=s.span, padded=s.padded, n=s.n, p=s.padding,
+                         k=s.k, d=s.dilation), icon=":material/block:")
+            return
+
+
+def matrix_editors(mat_key: str, rows_key: str, cols_key: str, max_side: int, prefix: str,
+                   label_key: str, channel_names: bool) -> None:
+    m = ss[mat_key]
+    cols = st.columns(max(m.shape[0], 1))
+    for c in range(m.shape[0]):
+        with cols[c]:
+            label = t(label_key, ch=f" · {t('conv.channel_n', n=c + 1)}" if channel_names and m.shape[0] > 1 else "")
+            st.text_area(
+                label, key=f"{mat_key}_text.{c}", height=68 + 22 * min(m.shape[1], 12),
+                on_change=on_matrix_text, args=(mat_key, c, rows_key, cols_key, max_side, prefix),
+                help=t("conv.edit_help"),
+            )
+            err = ss.get(f"{mat_key}_err.{c}")
+            if err:
+                code, details = err
+                st.error(t(f"conv.matrix_err_{code}", **details) + " " + t("conv.matrix_err_kept"),
+                         icon=":material/error:")
+
+
+def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
+            draw: Callable[[int], None]) -> None:
+    """Play/pause, step back/forward, first/last, jump to a cell, speed; `draw(i)` shows step i.
+
+    Lives in a fragment so that playing reruns only this part of the page: while playing, the
+    fragment reruns on a timer and moves one step each time. Starting, stopping or changing the
+    speed needs a new timer, hence a full rerun.
+    """
+    step_key, play_key, speed_key = f"{prefix}.step", f"{prefix}.playing", f"{prefix}.speed"
+    ss[step_key] = int(min(max(ss.get(step_key, 0), 0), n_steps - 1))
+    if n_steps <= 1:
+        ss[play_key] = False
+    interval = SPEEDS[ss[speed_key]] if ss.get(play_key) else None
+    ho, wo = out_shape
+
+    def go_to(i: int, stop: bool = True) -> None:
+        ss[step_key] = int(min(max(i, 0), n_steps - 1))
+        if stop:
+            ss[play_key] = False
+
+    def on_row_col() -> None:
+        go_to((ss[f"{prefix}.jump_row"] - 1) * wo + ss[f"{prefix}.jump_col"] - 1)
+
+    def on_play() -> None:
+        if ss.get(play_key):
+            ss[play_key] = False
+            return
+        ss[play_key] = True
+        ss[f"{prefix}.tick"] = time.monotonic()
+        if ss[step_key] >= n_steps - 1:
+            ss[step_key] = 0
+
+    @st.fragment(run_every=interval)
+    def body() -> None:
+        playing = bool(ss.get(play_key))
+        if playing and interval is not None:
+            now = time.monotonic()
+            if now - ss.get(f"{prefix}.tick", 0.0) >= 0.8 * interval:
+                ss[f"{prefix}.tick"] = now
+                go_to(ss[step_key] + 1, stop=False)
+                if ss[step_key] >= n_steps - 1:
+                    ss[play_key] = playing = False
+        want = SPEEDS[ss[speed_key]] if playing else None
+        if want != interval:
+            st.rerun()  # start, stop or re-time the animation's timer
+        i = ss[step_key]
+        at_end = i >= n_steps - 1
+        bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"{prefix}-controls")
+        with bar:
+            st.button("", key=f"{prefix}.b_first", icon=":material/first_page:", help=t("conv.btn_first"),
+                      on_click=go_to, args=(0,), disabled=i == 0)
+            st.button(t("conv.btn_back"), key=f"{prefix}.b_back", icon=":material/chevron_left:",
+                      on_click=go_to, args=(i - 1,), disabled=i == 0)
+            st.button(t("conv.btn_pause") if playing else t("conv.btn_play"), key=f"{prefix}.b_play",
+                      icon=":material/pause:" if playing else ":material/play_arrow:", type="primary",
+                      on_click=on_play, disabled=n_steps <= 1)
+            st.button(t("conv.btn_forward"), key=f"{prefix}.b_fwd", icon=":material/chevron_right:",
+                      icon_position="right", on_click=go_to, args=(i + 1,), disabled=at_end)
+            st.button("", key=f"{prefix}.b_last", icon=":material/last_page:", help=t("conv.btn_last"),
+                      on_click=go_to, args=(n_steps - 1,), disabled=at_end)
+            st.space("small")
+            st.segmented_control(t("conv.speed"), options=list(SPEEDS), key=speed_key, required=True, **PERSIST)
+            st.space("small")
+            r, c = divmod(i, wo)
+            ss[f"{prefix}.jump_row"], ss[f"{prefix}.jump_col"] = r + 1, c + 1
+            st.selectbox(t("conv.jump_row"), options=list(range(1, ho + 1)), key=f"{prefix}.jump_row",
+                         on_change=on_row_col, width=96)
+            st.selectbox(t("conv.jump_col"), options=list(range(1, wo + 1)), key=f"{prefix}.jump_col",
+                         on_change=on_row_col, width=96)
+        draw(i)
+
+    body()
+
+
+# =========================================================================== section: convolution
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def compute_conv(x: np.ndarray, w: np.ndarray, bias: float, stride: int, padding: int, dilation: int,
+                 flip: bool) -> cv.ConvResult:
+    return cv.conv_steps(x, w, bias, stride, padding, dilation, flip)
+
+
+def code_comments() -> dict[str, str]:
+    return {k: t(f"conv.code_{k}") for k in cv.CODE_COMMENTS_EN}
+
+
+def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int) -> None:
+    """The step figure and the clickable output grid: side by side when they fit, else stacked."""
+    chart_key = f"{prefix}.out_click.{ss.get(f'{prefix}.click_gen', 0)}"
+    wide = fig.layout.width > 640
+    left, right = (st.container(), st.container()) if wide else st.columns([3, 2], gap="medium")
+    with left:
+        st.plotly_chart(fig, config=CHART_CONFIG, key=f"{prefix}.fig", width="content")
+    with right:
+        st.plotly_chart(out, config=CHART_CONFIG, key=chart_key, width="content",
+                        on_select=_click_callback(prefix, chart_key, wo), selection_mode="points")
+        st.caption(t("conv.click_hint"))
+
+
+def draw_conv_step(res: cv.ConvResult, i: int) -> None:
+    step = res.steps[i]
+    ho, wo = res.out_shape
+    st.markdown(t("conv.step_title", i=i + 1, n=len(res.steps), r=step.row + 1, c=step.col + 1,
+                  r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
+    out = output_figure(res.output[0], i, (step.row, step.col), signed=bool(res.output.min() < 0),
+                        title=t("conv.fig_output", ho=ho, wo=wo))
+    _figure_and_output(conv_step_figure(res, step), out, "conv.cs", wo)
+    with st.container(border=True, key="conv-sum"):
+        c_n = res.input.shape[0]
+        for c in range(c_n):
+            name = t("conv.channel_n", n=c + 1) if c_n > 1 else t("conv.products_sum")
+            st.markdown(f"**{name[:1].upper() + name[1:]}:** {step.channel_formula(c)}")
+        parts = [cv.fmt_term(v) for v in step.partial_sums]
+        total = " + ".join(parts) + f" + {cv.fmt_term(step.bias)} = **{cv.fmt_sum(step.total)}**"
+        st.markdown(t("conv.total_line", r=step.row + 1, c=step.col + 1, formula=total))
+
+
+def _click_callback(prefix: str, chart_key: str, wo: int) -> Callable[[], None]:
+    def cb() -> None:
+        state = ss.get(chart_key)
+        points = state.selection.points if state is not None else []
+        if points and points[0].get("customdata"):
+            r, c = points[0]["customdata"][:2]
+            ss[f"{prefix}.step"] = (int(r) - 1) * wo + int(c) - 1
+            ss[f"{prefix}.playing"] = False
+            ss[f"{prefix}.click_gen"] = ss.get(f"{prefix}.click_gen", 0) + 1
+    return cb
+
+
+def size_section(res, kind: str) -> None:
+    sizes = (res.size_h, res.size_w)
+    st.subheader(t("conv.size_title", ho=sizes[0].size, wo=sizes[1].size), anchor=False)
+    size_formula(sizes, with_dilation=kind == "conv")
+    st.caption(t("conv.size_legend" if kind == "conv" else "conv.size_legend_pool"))
+    size_hints(sizes, kind)
+    if res.empty:
+        explain_empty(sizes)
+
+
+def conv_section() -> None:
+    st.markdown(t("conv.intro"))
+    with st.container(border=True):
+        row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+        with row:
+            st.segmented_control(t("conv.channels"), options=[1, 2, 3], key="conv.C", required=True,
+                                 on_change=on_channels, help=t("conv.channels_help"), **PERSIST)
+            size_args = ("conv.x", "conv.H", "conv.W", "conv.cs")
+            st.number_input(t("conv.in_rows"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.H", on_change=on_size,
+                            args=size_args, width=118, **PERSIST)
+            st.number_input(t("conv.in_cols"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.W", on_change=on_size,
+                            args=size_args, width=118, **PERSIST)
+            k_args = ("conv.w", "conv.kh", "conv.kw", "conv.cs")
+            st.number_input(t("conv.k_rows"), 1, cv.MAX_KERNEL_SIDE, step=1, key="conv.kh", on_change=on_size,
+                            args=k_args, width=118, **PERSIST)
+            st.number_input(t("conv.k_cols"), 1, cv.MAX_KERNEL_SIDE, step=1, key="conv.kw", on_change=on_size,
+                            args=k_args, width=118, **PERSIST)
+            st.number_input(t("conv.bias"), -100.0, 100.0, step=1.0, format="%g", key="conv.bias",
+                            help=t("conv.bias_help"), on_change=on_setting, args=("conv.cs",), width=130, **PERSIST)
+        row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+        with row:
+            st.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.stride", required=True,
+                                 help=t("conv.stride_help"), on_change=on_setting, args=("conv.cs",), **PERSIST)
+            st.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.padding", required=True,
+                                 help=t("conv.padding_help"), on_change=on_setting, args=("conv.cs",), **PERSIST)
+            st.segmented_control(t("conv.dilation"), options=list(cv.DILATIONS), key="conv.dilation",
+                                 required=True, help=t("conv.dilation_help"), on_change=on_setting,
+                                 args=("conv.cs",), **PERSIST)
+            st.space("small")
+            st.toggle(t("conv.flip"), key="conv.flip", on_change=on_setting, args=("conv.cs",), **PERSIST)
+        st.caption(t("conv.flip_note"))
+        with st.container(horizontal=True, gap="small"):
+            st.button(t("conv.btn_random"), icon=":material/casino:", on_click=on_conv_random, key="conv.b_random")
+            st.button(t("conv.btn_reset"), icon=":material/restart_alt:", on_click=on_conv_reset, key="conv.b_reset")
+            st.button(t("conv.btn_rgb"), icon=":material/palette:", on_click=on_conv_rgb_example, key="conv.b_rgb",
+                      help=t("conv.btn_rgb_help"))
+
+    with st.expander(t("conv.edit_numbers"), icon=":material/edit:"):
+        st.caption(t("conv.edit_intro"))
+        matrix_editors("conv.x", "conv.H", "conv.W", cv.MAX_INPUT_SIDE, "conv.cs", "conv.edit_input", True)
+        matrix_editors("conv.w", "conv.kh", "conv.kw", cv.MAX_KERNEL_SIDE, "conv.cs", "conv.edit_kernel", True)
+
+    res = compute_conv(ss["conv.x"], ss["conv.w"], float(ss["conv.bias"]), int(ss["conv.stride"]),
+                       int(ss["conv.padding"]), int(ss["conv.dilation"]), bool(ss["conv.flip"]))
+    if res.empty:
+        size_section(res, "conv")
+        return
+    st.caption(t("conv.steps_intro"))
+    stepper("conv.cs", len(res.steps), res.out_shape, lambda i: draw_conv_step(res, i))
+    size_section(res, "conv")
+    with st.expander(t("conv.code_title"), icon=":material/code:"):
+        st.caption(t("conv.code_intro"))
+        st.code(cv.conv_code(res, comments=code_comments()), language="python")
+
+
+# =========================================================================== section: pooling
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def compute_pool(x: np.ndarray, k: int, stride: int, padding: int, mode: str) -> cv.PoolResult:
+    return cv.pool_steps(x, k, stride, padding, mode)
+
+
+def pool_figure(res: cv.PoolResult, step: cv.PoolStep, max_width: float = 560) -> go.Figure:
+    """The padded input with the pooling window; the maximum (max pooling) framed in red."""
+    _, hp, wp = res.padded.shape
+    cell = float(np.clip(max_width / max(wp, 1), 26, 50))
+    b = Board(wp * cell, Board.TITLE + hp * cell + 2)
+    axes = b.panel(0, 0, hp, wp, cell, t("conv.fig_pool_input"))
+    pad = cv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
+    lo, hi = _value_range(res.input)
+    b.grid(axes, res.padded[step.channel], cell, scale=INPUT_SCALE, zmin=lo, zmax=hi, pad_mask=pad)
+    if res.padding:
+        p = res.padding
+        b.rect(axes, p, p, p + res.input.shape[1] - 1, p + res.input.shape[2] - 1, color="#4b5563", width=1.5,
+               dash="dot")
+    b.rect(axes, step.rows[0], step.cols[0], step.rows[-1], step.cols[-1], width=3, fill="rgba(249,115,22,0.16)")
+    if step.argmax is not None:
+        a, c = step.argmax
+        b.rect(axes, step.rows[a], step.cols[c], step.rows[a], step.cols[c], color="#b91c1c", width=2.5, inset=0.08)
+    return b.fig
+
+
+def draw_pool_step(res: cv.PoolResult, i: int) -> None:
+    step = res.steps[i]
+    ho, wo = res.out_shape
+    st.markdown(t("conv.step_title", i=i + 1, n=len(res.steps), r=step.row + 1, c=step.col + 1,
+                  r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
+    out = output_figure(res.output[step.channel], i, (step.row, step.col), signed=bool(res.output.min() < 0),
+                        title=t("conv.fig_output", ho=ho, wo=wo))
+    _figure_and_output(pool_figure(res, step), out, "conv.ps", wo)
+    with st.container(border=True, key="conv-pool-sum"):
+        result = cv.fmt_sum(step.result)
+        formula = step.formula(res.mode).removesuffix(f"= {result}") + f"= **{result}**"
+        st.markdown(t("conv.pool_line", r=step.row + 1, c=step.col + 1, formula=formula))
+        if res.padding:
+            st.caption(t("conv.pool_pad_max" if res.mode == "max" else "conv.pool_pad_avg"))
+
+
+def pool_section() -> None:
+    st.markdown(t("conv.pool_intro"))
+    with st.container(border=True):
+        c1, c2, c3 = st.columns([1.4, 1.6, 1.1], gap="medium")
+        with c1:
+            st.segmented_control(t("conv.pool_mode"), options=list(cv.POOL_MODES), key="conv.pool.mode",
+                                 required=True, format_func=lambda m: t(f"conv.pool_{m}"),
+                                 on_change=on_setting, args=("conv.ps",), **PERSIST)
+            a, b = st.columns(2)
+            a.number_input(t("conv.rows"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.pool.H",
+                           on_change=on_size, args=("conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.ps"),
+                           **PERSIST)
+            b.number_input(t("conv.cols"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.pool.W",
+                           on_change=on_size, args=("conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.ps"),
+                           **PERSIST)
+        with c2:
+            st.segmented_control(t("conv.pool_k"), options=[1, 2, 3, 4], key="conv.pool.k", required=True,
+                                 on_change=on_pool_kernel, **PERSIST)
+            st.segmented_control(t("conv.stride"), options=[1, 2, 3, 4], key="conv.pool.stride", required=True,
+                                 on_change=on_setting, args=("conv.ps",), **PERSIST)
+            max_p = cv.max_pool_padding(int(ss["conv.pool.k"]))
+            if ss["conv.pool.padding"] > max_p:
+                ss["conv.pool.padding"] = max_p
+            st.segmented_control(t("conv.padding"), options=list(range(max_p + 1)), key="conv.pool.padding",
+                                 required=True, help=t("conv.pool_padding_help"), on_change=on_setting,
+                                 args=("conv.ps",), **PERSIST)
+        with c3:
+            st.button(t("conv.btn_random"), icon=":material/casino:", on_click=on_pool_random,
+                      key="conv.pool.b_random", width="stretch")
+            st.button(t("conv.btn_reset"), icon=":material/restart_alt:", on_click=on_pool_reset,
+                      key="conv.pool.b_reset", width="stretch")
+    with st.expander(t("conv.edit_numbers"), icon=":material/edit:"):
+        st.caption(t("conv.edit_intro"))
+        matrix_editors("conv.pool.x", "conv.pool.H", "conv.pool.W", cv.MAX_INPUT_SIDE, "conv.ps",
+                       "conv.edit_input", False)
+
+    res = compute_pool(ss["conv.pool.x"], int(ss["conv.pool.k"]), int(ss["conv.pool.stride"]),
+                       int(ss["conv.pool.padding"]), ss["conv.pool.mode"])
+    if res.empty:
+        size_section(res, "pool")
+        return
+    st.caption(t("conv.pool_steps_intro"))
+    stepper("conv.ps", len(res.steps), res.out_shape, lambda i: draw_pool_step(res, i))
+    size_section(res, "pool")
+    with st.expander(t("conv.code_title"), icon=":material/code:"):
+        st.caption(t("conv.code_intro"))
+        st.code(cv.pool_code(res, comments=code_comments()), language="python")
+
+
+# =========================================================================== section: images
+
+@st.cache_resource(show_spinner=False)
+def sample_photo() -> np.ndarray:
+    img = load_image_file(PHOTO)
+    img.setflags(write=False)
+    return img
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def decode_upload(data: bytes) -> np.ndarray:
+    return fit_within(load_image_bytes(data), WORK_SIDE)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def filtered(img: np.ndarray, kernel: np.ndarray, stride: int, padding: int, gray: bool,
+             display: str) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    raw = cv.filter_image(img, kernel, stride, padding, gray)
+    ms = (time.perf_counter() - t0) * 1000
+    mode = cv.auto_display_mode(kernel) if display == "auto" else display
+    return cv.to_display(raw, mode), ms
+
+
+def on_upload() -> None:
+    f = ss.get("conv.img.upload")
+    if f is None:
+        ss.pop("conv.img.file", None)
+        ss.pop("conv.img.error", None)
+        return
+    data = f.getvalue()
+    try:
+        decode_upload(data)
+    except ImageError as e:
+        ss["conv.img.error"] = (e.code, e.details)
+        ss.pop("conv.img.file", None)
+        return
+    ss.pop("conv.img.error", None)
+    ss["conv.img.file"] = (f.name, data)
+
+
+def on_use_sample() -> None:
+    ss.pop("conv.img.file", None)
+    ss.pop("conv.img.error", None)
+
+
+def current_kernel() -> tuple[np.ndarray | None, str]:
+    """The chosen kernel (None if the custom one can't be read) and a caption."""
+    name = ss["conv.img.preset"]
+    if name != "custom":
+        return cv.KERNEL_PRESETS[name].kernel, t(f"conv.kernel_{name}_desc")
+    try:
+        k = cv.parse_matrix(ss["conv.img.custom"], cv.MAX_KERNEL_SIDE, cv.MAX_KERNEL_SIDE)
+    except cv.MatrixError as e:
+        st.error(t(f"conv.matrix_err_{e.code}", **e.details), icon=":material/error:")
+        return None, ""
+    note = t("conv.kernel_custom_desc")
+    if ss["conv.img.normalize"]:
+        k, ok = cv.normalize_kernel(k)
+        note = t("conv.normalized") if ok else t("conv.normalize_zero")
+    return k, note
+
+
+def kernel_title(kernel: np.ndarray) -> str:
+    frac, _ = cv.kernel_fraction_text(kernel)
+    return t("conv.kernel_with_factor", f=frac) if frac else t("conv.kernel_plain")
+
+
+def images_section() -> None:
+    st.markdown(t("conv.img_intro"))
+    with st.container(border=True):
+        c1, c2, c3 = st.columns([1.3, 1.2, 1.2], gap="medium")
+        with c1:
+            st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key="conv.img.upload",
+                             on_change=on_upload, help=t("conv.upload_help"))
+            err = ss.get("conv.img.error")
+            if err:
+                code, details = err
+                st.error(t(f"conv.img_err_{code}", **details) + " " + t("conv.img_err_kept"),
+                         icon=":material/broken_image:")
+        with c2:
+            options = list(cv.KERNEL_PRESETS) + ["custom"]
+            st.selectbox(t("conv.preset"), options, key="conv.img.preset",
+                         format_func=lambda n: t(f"conv.kernel_{n}"), **PERSIST)
+            st.segmented_control(t("conv.img_mode"), options=["color", "gray"], key="conv.img.gray",
+                                 required=True, format_func=lambda m: t(f"conv.img_mode_{m}"), **PERSIST)
+        with c3:
+            a, b = st.columns(2)
+            a.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.img.stride",
+                                required=True, **PERSIST)
+            b.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.img.padding",
+                                required=True, **PERSIST)
+            st.selectbox(t("conv.display"), list(cv.DISPLAY_MODES), key="conv.img.display",
+                         format_func=lambda m: t(f"conv.display_{m}"), help=t("conv.display_help"), **PERSIST)
+        if ss["conv.img.preset"] == "custom":
+            k1, k2 = st.columns([2, 1])
+            k1.text_area(t("conv.custom_kernel"), key="conv.img.custom", height=150, help=t("conv.edit_help"),
+                         **PERSIST)
+            k2.checkbox(t("conv.normalize"), key="conv.img.normalize", help=t("conv.normalize_help"), **PERSIST)
+
+    upload = ss.get("conv.img.file")
+    if upload is not None:
+        name, data = upload
+        img = decode_upload(data)
+        source = t("conv.source_upload", name=name, w=img.shape[1], h=img.shape[0])
+    else:
+        img = sample_photo()
+        source = t("conv.source_sample", w=img.shape[1], h=img.shape[0])
+    kernel, note = current_kernel()
+    gray = ss["conv.img.gray"] == "gray"
+    stride, padding = int(ss["conv.img.stride"]), int(ss["conv.img.padding"])
+
+    cols = st.columns([2, 1, 2], gap="medium")
+    with cols[0]:
+        st.markdown(t("conv.original"))
+        shown = cv.to_gray(img).round().astype(np.uint8) if gray else img
+        st.image(shown, width="stretch")
+        st.caption(source)
+        if upload is not None:
+            st.button(t("conv.use_sample"), icon=":material/undo:", on_click=on_use_sample, key="conv.img.b_sample")
+    with cols[1]:
+        if kernel is not None:
+            st.plotly_chart(kernel_figure(cv.kernel_fraction_text(kernel)[1], kernel_title(kernel)),
+                            config={**CHART_CONFIG, "staticPlot": True}, key="conv.img.kfig")
+            st.caption(note)
+    with cols[2]:
+        st.markdown(t("conv.result"))
+        if kernel is None:
+            st.info(t("conv.fix_kernel"))
+        else:
+            out, ms = filtered(img, kernel, stride, padding, gray, ss["conv.img.display"])
+            if out.size == 0:
+                st.warning(t("conv.img_too_small"))
+            else:
+                st.image(out, width="stretch")
+                st.caption(t("conv.result_caption", w=out.shape[1], h=out.shape[0], ms=f"{ms:.0f}"))
+
+    st.subheader(t("conv.compare_title"), anchor=False)
+    st.multiselect(t("conv.compare_pick"), list(cv.KERNEL_PRESETS), key="conv.img.compare",
+                   format_func=lambda n: t(f"conv.kernel_{n}"), **PERSIST)
+    st.caption(t("conv.compare_note"))
+    small = fit_within(img, GRID_SIDE)
+    names = ss["conv.img.compare"]
+    per_row = 4
+    for start in range(0, len(names), per_row):
+        row = st.columns(per_row)
+        for col, name in zip(row, names[start:start + per_row]):
+            k = cv.KERNEL_PRESETS[name].kernel
+            out, _ = filtered(small, k, 1, k.shape[0] // 2, gray, "auto")
+            with col:
+                st.image(out, width="stretch")
+                st.caption(f"**{t(f'conv.kernel_{name}')}** — {t(f'conv.kernel_{name}_desc')}")
+
+
+# =========================================================================== section: ideas
+
+def ideas_section() -> None:
+    for key in ("feature", "receptive", "shared", "padding", "stride", "pooling", "channels"):
+        st.markdown(f"#### {t(f'conv.idea_{key}_title')}")
+        st.markdown(t(f"conv.idea_{key}"))
+
+
+# =========================================================================== page
+
+init_state()
+st.title(t("conv.title"), anchor=False)
+st.caption(t("conv.subtitle"))
+
+TAB_NAMES = ("steps", "pool", "images", "ideas")
+labels = [t(f"conv.tab_{n}") for n in TAB_NAMES]
+# The tab remembers its label; after a language switch map the old label to the new one.
+if ss.get("conv.tab") not in labels:
+    ss["conv.tab"] = labels[ss.get("conv.tab_index", 0)]
+tabs = st.tabs(labels, key="conv.tab", on_change="rerun")
+ss["conv.tab_index"] = labels.index(ss["conv.tab"]) if ss.get("conv.tab") in labels else 0
+for tab, name in zip(tabs, TAB_NAMES):
+    if tab.open:
+        with tab:
+            {"steps": conv_section, "pool": pool_section, "images": images_section,
+             "ideas": ideas_section}[name]()
