@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 from core.checkpoint import CheckpointError, list_checkpoints, load_checkpoint_bytes
-from core.data import DataError
+from core.data import DATASETS, DataError
 from core.features import (
     SCALE_MODES, grid_columns, input_gradient, layer_outputs, probabilities, receptive_field,
     saliency, scale_maps, source_conv, tile_maps, value_ranges, conv_filters,
@@ -59,6 +59,11 @@ def _keep_valid(key: str, options, default) -> None:
         st.session_state[key] = default
 
 
+def _labels(group: str, options) -> dict[str, str]:
+    """Option -> translated label, computed now (a format_func must not depend on when it runs)."""
+    return {o: t(f"predict.{group}_{o}") for o in options}
+
+
 def _clamp(key: str, low: int, high: int, default: int) -> None:
     value = st.session_state.get(key, default)
     st.session_state[key] = int(min(max(value if isinstance(value, int) else default, low), high))
@@ -72,9 +77,14 @@ def _accuracy(meta: dict) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def _dataset_title(name: str) -> str:
+    info = DATASETS.get(name)
+    return info.title if info else str(name)
+
+
 def _model_label(meta: dict, unsaved: bool = False) -> str:
     acc = _accuracy(meta)
-    dataset = meta.get("dataset", "?")
+    dataset = _dataset_title(meta.get("dataset", "?"))
     name = meta.get("name", "model")
     if unsaved:
         return t("predict.model_label_session", name=name, dataset=dataset)
@@ -133,7 +143,7 @@ def _model_caption(ckpt) -> str:
     info = summary(ckpt.spec, num_classes=None)
     convs = sum(1 for layer in ckpt.spec if layer["type"] == "conv")
     acc = _accuracy(ckpt.meta)
-    text = t("predict.model_caption", dataset=ckpt.dataset, classes=len(ckpt.classes),
+    text = t("predict.model_caption", dataset=_dataset_title(ckpt.dataset), classes=len(ckpt.classes),
              layers=len(ckpt.spec), convs=convs, params=f"{info.total_params:,}")
     if acc is not None:
         text += " · " + t("predict.model_caption_acc", acc=f"{100 * acc:.2f}")
@@ -220,7 +230,7 @@ def _input(ckpt) -> tuple[Preprocessed | None, dict]:
     _keep_valid(K_SOURCE, sources, "draw")
     st.session_state.setdefault(K_SOURCE, "draw")
     source = st.segmented_control(t("predict.source"), sources, required=True,
-                                  format_func=lambda s: t(f"predict.source_{s}"), key=K_SOURCE,
+                                  format_func=_labels("source", sources).get, key=K_SOURCE,
                                   persist_state="session")
     if source == "upload":
         return _upload_input(ckpt)
@@ -298,9 +308,7 @@ def _show_prediction(ckpt, probs: np.ndarray, info: dict) -> None:
 def _show_steps(pre: Preprocessed, info: dict) -> None:
     steps = pre.steps
     if info["kind"] == "test":
-        c = st.columns([1, 4], vertical_alignment="center")
-        c[0].image(_pixels(steps["centered"]), caption=t("predict.step_dataset"), width=140)
-        c[1].caption(t("predict.steps_dataset_note"))
+        st.caption(t("predict.steps_dataset_note"))
         return
     h, w = steps["input"].shape
     ink = np.dstack([steps["ink"]] * 3)
@@ -504,7 +512,7 @@ def _feature_maps(ckpt, outputs) -> None:
     _keep_valid(K_SCALE, SCALE_MODES, "layer")
     st.session_state.setdefault(K_SCALE, "layer")
     mode = c2.segmented_control(t("predict.scale"), SCALE_MODES, required=True,
-                                format_func=lambda m: t(f"predict.scale_{m}"), key=K_SCALE,
+                                format_func=_labels("scale", SCALE_MODES).get, key=K_SCALE,
                                 persist_state="session", help=t("predict.scale_help"))
     st.caption(t(f"predict.kind_{outputs[layer].kind}"))
     out = outputs[layer]
@@ -630,10 +638,10 @@ def _saliency_view(ckpt, pre: Preprocessed, probs: np.ndarray) -> None:
     top = int(probs.argmax())
     options = [-1] + list(range(len(classes)))
     _keep_valid(K_TARGET, options, -1)
-    target = st.selectbox(
-        t("predict.saliency_target"), options, key=K_TARGET,
-        format_func=lambda i: t("predict.saliency_predicted", label=classes[top]) if i < 0
-        else f"{classes[i]} ({100 * probs[i]:.1f}%)", help=t("predict.saliency_target_help"))
+    names = {i: f"{classes[i]} ({100 * probs[i]:.1f}%)" for i in options[1:]}
+    names[-1] = t("predict.saliency_predicted", label=classes[top])
+    target = st.selectbox(t("predict.saliency_target"), options, key=K_TARGET, format_func=names.get,
+                          help=t("predict.saliency_target_help"))
     sal = saliency(ckpt.model, pre.tensor, None if target < 0 else target)
     view = pre.model_view
     left, right = st.columns(2)
@@ -642,8 +650,8 @@ def _saliency_view(ckpt, pre: Preprocessed, probs: np.ndarray) -> None:
         fig = go.Figure([
             go.Heatmap(z=view, colorscale="gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip"),
             go.Heatmap(z=sal.magnitude, zmin=0, zmax=1,
-                       colorscale=[[0, "rgba(255,210,0,0)"], [0.35, "rgba(255,150,0,0.45)"],
-                                   [1, "rgba(255,30,30,0.95)"]],
+                       colorscale=[[0, "rgba(255,210,0,0)"], [0.2, "rgba(255,210,0,0)"],
+                                   [0.5, "rgba(255,140,0,0.55)"], [1, "rgba(255,30,30,0.95)"]],
                        colorbar=dict(thickness=12, len=0.9, tickvals=[0, 1],
                                      ticktext=["0", t("predict.cbar_max")]),
                        hovertemplate=t("predict.saliency_hover") + "<extra></extra>"),
@@ -667,7 +675,7 @@ def _explorer(ckpt, pre: Preprocessed, outputs, probs: np.ndarray) -> None:
     _keep_valid(K_VIEW, views, "maps")
     st.session_state.setdefault(K_VIEW, "maps")
     view = st.segmented_control(t("predict.view"), views, required=True,
-                                format_func=lambda v: t(f"predict.view_{v}"), key=K_VIEW,
+                                format_func=_labels("view", views).get, key=K_VIEW,
                                 persist_state="session", label_visibility="collapsed")
     if view == "rf":
         _receptive_field_view(ckpt, pre, outputs)

@@ -237,7 +237,10 @@ def test_tile_maps_places_channels_row_major():
 
 
 def test_filters_and_the_conv_that_made_a_map():
-    spec = PRESETS["fast"].spec()  # conv, bn, relu, pool, conv, bn, relu, pool, flatten, linear
+    spec = [{"type": "conv", "out": 16, "kernel": 3, "padding": 1}, {"type": "batchnorm"}, {"type": "relu"},
+            {"type": "maxpool", "kernel": 2}, {"type": "conv", "out": 32, "kernel": 3, "padding": 1},
+            {"type": "batchnorm"}, {"type": "relu"}, {"type": "maxpool", "kernel": 2},
+            {"type": "flatten"}, {"type": "linear", "out": 10}]
     model = _model(spec)
     assert [source_conv(spec, i) for i in range(len(spec))] == [0, 0, 0, 0, 4, 4, 4, 4, None, None]
     w, b = conv_filters(model, 4)

@@ -1,0 +1,279 @@
+"""Predict page through Streamlit's AppTest, in English and Simplified Chinese.
+
+The page runs against a temporary checkpoint folder holding the bundled default model (or, while
+that is not trained yet, an untrained model of the "fast" preset: the page must work with any
+model; only the checks of *which* class is predicted need the trained one). The drawing canvas
+is a custom component AppTest cannot draw on, so a drawing is injected the way the component
+reports it: a PNG data URL in the widget's session-state value.
+"""
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, make_metadata, save_checkpoint
+from core.data import load_dataset
+from core.features import layer_outputs, receptive_field, value_ranges
+from core.models import PRESETS, build_model
+from core.preprocess import from_dataset_image
+from pages.ui import PREDICT_REQUEST, SESSION_MODELS
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "predict.py")
+PREDICTION = {"en": re.compile(r"^### Prediction: (\S+) \((\d{1,3}\.\d)%\)$"),
+              "zh": re.compile(r"^### 预测：(\S+)（(\d{1,3}\.\d)%）$")}
+NOTHING_DRAWN = {"en": "Nothing drawn yet", "zh": "还没有画任何内容"}
+NOT_AN_IMAGE = {"en": "This file is not a PNG, JPEG, WebP or BMP image.",
+                "zh": "此文件不是 PNG、JPEG、WebP 或 BMP 图像。"}
+TRAINED = DEFAULT_CHECKPOINT.exists()
+needs_trained = pytest.mark.skipif(not TRAINED, reason=f"{DEFAULT_CHECKPOINT.name} not trained yet")
+
+
+@pytest.fixture
+def checkpoints(tmp_path, monkeypatch) -> Path:
+    """A checkpoint folder with one model: the bundled default, else an untrained stand-in."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    if TRAINED:
+        path = folder / DEFAULT_CHECKPOINT.name
+        shutil.copy(DEFAULT_CHECKPOINT, path)
+    else:
+        torch.manual_seed(0)
+        spec = PRESETS["fast"].spec()
+        path = save_checkpoint(folder / "untrained.safetensors", build_model(spec),
+                               make_metadata(spec, "mnist", name="untrained"))
+    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(folder))
+    return path
+
+
+@pytest.fixture
+def mnist(data_dir, monkeypatch):
+    monkeypatch.setenv("CNN_LAB_DATA_DIR", str(data_dir))
+    return load_dataset("mnist", data_dir, progress=False)
+
+
+def run_page(lang: str = "en", **state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["lang"] = lang
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def prediction(at: AppTest, lang: str = "en") -> tuple[str, float] | None:
+    for md in at.markdown:
+        m = PREDICTION[lang].match(md.value)
+        if m:
+            return m.group(1), float(m.group(2))
+    return None
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    ok_, buf = cv2.imencode(".png", image)
+    assert ok_
+    return buf.tobytes()
+
+
+def digit_photo(mnist_image: np.ndarray) -> bytes:
+    """An MNIST digit as a user would upload it: 10× larger, dark ink on light paper, off-centre."""
+    big = cv2.resize(mnist_image, (280, 280), interpolation=cv2.INTER_CUBIC)
+    paper = np.full((360, 320), 235, np.uint8)
+    paper[30:310, 10:290] = 235 - (big.astype(np.float32) * 200 / 255).astype(np.uint8)
+    return png_bytes(paper)
+
+
+def canvas_state(image_rgba: np.ndarray | None) -> dict:
+    """The drawable canvas's widget value: Fabric objects plus the PNG as a data URL."""
+    if image_rgba is None:
+        return {"drawing": {"raw": {"objects": [], "background": "#FFFFFF"}, "data": None},
+                "backgroundFit": None}
+    bgra = cv2.cvtColor(image_rgba, cv2.COLOR_RGBA2BGRA)
+    url = "data:image/png;base64," + base64.b64encode(png_bytes(bgra)).decode()
+    return {"drawing": {"raw": {"objects": [{"type": "path"}], "background": "#FFFFFF"}, "data": url},
+            "backgroundFit": None}
+
+
+def drawn(strokes) -> np.ndarray:
+    img = np.full((280, 280, 4), 255, np.uint8)
+    for a, b in strokes:
+        cv2.line(img, a, b, (0, 0, 0, 255), 20, cv2.LINE_AA)
+    return img
+
+
+# --------------------------------------------------------------------------- input paths
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_test_set_image_gives_a_prediction(lang, checkpoints, mnist):
+    at = ok(run_page(lang, **{"predict.source": "test", "predict.test_index": 0}))
+    label, pct = prediction(at, lang)
+    assert label in [str(c) for c in range(10)] and 0 < pct <= 100
+    # The bar chart and the "what the model sees" and explorer sections are there.
+    assert len(at.get("plotly_chart")) >= 3
+    if TRAINED:
+        assert label == "7" and pct > 90  # test image 0 is a 7
+        assert (at.success[0].value.startswith("Correct") if lang == "en" else "正确" in at.success[0].value)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_canvas_blank_drawing_and_clear(lang, checkpoints):
+    at = ok(run_page(lang))
+    assert NOTHING_DRAWN[lang] in texts(at.info)
+    assert prediction(at, lang) is None
+    at.session_state["predict.canvas.0"] = canvas_state(drawn([((140, 40), (140, 240))]))
+    at = ok(at.run())
+    label, _ = prediction(at, lang)
+    if TRAINED:
+        assert label == "1"
+    # Clear gives a fresh, empty canvas: back to "nothing drawn", never a guess.
+    at.button(key="predict.clear").click()
+    at = ok(at.run())
+    assert at.session_state["predict.canvas_gen"] == 1
+    assert NOTHING_DRAWN[lang] in texts(at.info) and prediction(at, lang) is None
+
+
+def test_a_drawing_with_no_ink_is_nothing_drawn(checkpoints):
+    at = run_page(**{"predict.canvas.0": canvas_state(np.full((280, 280, 4), 255, np.uint8))})
+    assert NOTHING_DRAWN["en"] in texts(ok(at).info) and prediction(at) is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_bad_upload_gives_one_sentence(lang, checkpoints):
+    at = ok(run_page(lang, **{"predict.source": "upload"}))
+    at.file_uploader(key="predict.image_file").set_value(("digit.png", b"this is not a picture", "image/png"))
+    at = ok(at.run())
+    assert [e.value for e in at.error] == [NOT_AN_IMAGE[lang]]
+    assert prediction(at, lang) is None
+
+
+def test_upload_errors_are_specific(checkpoints):
+    at = ok(run_page(**{"predict.source": "upload"}))
+    huge = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">IIBBBBB", 5000, 300, 8, 0, 0, 0, 0)
+            + struct.pack(">I", zlib.crc32(b"IHDR")) + b"\0" * 64)
+    at.file_uploader(key="predict.image_file").set_value(("huge.png", huge, "image/png"))
+    assert [e.value for e in ok(at.run()).error] == [
+        "The image is 5000×300 pixels; images may be at most 4096×4096."]
+    truncated = png_bytes(np.full((50, 50), 200, np.uint8))[:-30]
+    at.file_uploader(key="predict.image_file").set_value(("cut.png", truncated, "image/png"))
+    assert [e.value for e in ok(at.run()).error] == [
+        "This PNG file is damaged or incomplete and cannot be read."]
+    blank = png_bytes(np.full((200, 200, 3), 240, np.uint8))
+    at.file_uploader(key="predict.image_file").set_value(("blank.png", blank, "image/png"))
+    at = ok(at.run())
+    assert not at.error and "No digit found" in texts(at.info) and prediction(at) is None
+
+
+def test_uploaded_photo_is_preprocessed_and_predicted(checkpoints, mnist):
+    image = mnist.test_images[0].numpy()  # a 7
+    at = ok(run_page(**{"predict.source": "upload"}))
+    at.file_uploader(key="predict.image_file").set_value(("seven.png", digit_photo(image), "image/png"))
+    at = ok(at.run())
+    label, _ = prediction(at)
+    captions = [c for img in at.image for c in img.captions]
+    assert len(captions) == 5 and captions[0] == "1. Input (320×360)"
+    assert "inverted from dark-on-light" in captions[1] and "Longest side scaled to 20 px" in captions[3]
+    if TRAINED:
+        assert label == "7"
+
+
+# --------------------------------------------------------------------------- models
+
+def test_uploaded_checkpoint_is_used_and_garbage_is_rejected(checkpoints, mnist):
+    at = ok(run_page(**{"predict.source": "test", "predict.model": "upload"}))
+    assert prediction(at) is None  # no model yet: nothing is guessed
+    at.file_uploader(key="predict.model_file").set_value(("model.safetensors", b"\x00" * 100, "application/octet-stream"))
+    at = ok(at.run())
+    assert len(at.error) == 1 and at.error[0].value.startswith("This model cannot be used: model.safetensors")
+    at.file_uploader(key="predict.model_file").set_value(("model.safetensors", checkpoints.read_bytes(),
+                                                          "application/octet-stream"))
+    at = ok(at.run())
+    assert "cannot be used" not in texts(at.error) and prediction(at) is not None
+
+
+def test_session_model_and_train_page_request(checkpoints, mnist):
+    """A mistake sent from the Train page opens that model and test image."""
+    ckpt = load_checkpoint(checkpoints)
+    run = {"my run": ckpt}
+    at = ok(run_page(**{SESSION_MODELS: run, PREDICT_REQUEST: {"model": "session:my run", "test_index": 8}}))
+    assert at.selectbox(key="predict.model").value == "session:my run"
+    assert at.number_input(key="predict.test_index").value == 8
+    assert "mistakes sent from the Train page" in texts(at.info)
+    assert prediction(at) is not None and PREDICT_REQUEST not in at.session_state
+
+
+# --------------------------------------------------------------------------- explorer
+
+def test_feature_map_explorer_controls(checkpoints, mnist):
+    ckpt = load_checkpoint(checkpoints)
+    pre = from_dataset_image(mnist.test_images[0].numpy(), ckpt.mean, ckpt.std)
+    outs = layer_outputs(ckpt.model, ckpt.spec, pre.tensor)
+    at = ok(run_page(**{"predict.source": "test", "predict.test_index": 0}))
+    layer_box = at.selectbox(key="predict.layer")
+    assert layer_box.options == [str(i) for i in range(len(ckpt.spec))] or len(layer_box.options) == len(ckpt.spec)
+    for i, out in enumerate(outs):  # every layer renders: grid + enlarged map, or the vector view
+        at = ok(at.selectbox(key="predict.layer").set_value(i).run())
+        md = texts(at.markdown)
+        if out.spatial:
+            assert f"All {out.output.shape[0]} channels ({out.output.shape[1]}×{out.output.shape[2]} each)" in md
+        else:
+            assert "channels" not in md.split("Inside")[-1]
+    # Colour-scale modes change the written value range.
+    at = ok(at.selectbox(key="predict.layer").set_value(2).run())
+    at = ok(at.segmented_control(key="predict.scale").set_value("global").run())
+    lo, hi = value_ranges(outs, 2, "global")[0]
+    assert f"every layer of the network: {lo:.3g} … {hi:.3g}." in texts(at.caption)
+    at = ok(at.segmented_control(key="predict.scale").set_value("map").run())
+    assert "Each map uses its own range" in texts(at.caption)
+    # Choosing a channel enlarges it and shows the filter that made it.
+    at = ok(at.number_input(key="predict.channel").set_value(3).run())
+    m = outs[2].output[3]
+    assert f"Channel 3: min {float(m.min()):.3g}, max {float(m.max()):.3g}" in texts(at.caption)
+    assert "Filter 3 of conv1" in texts(at.markdown)
+
+
+def test_receptive_field_and_saliency_views(checkpoints, mnist):
+    ckpt = load_checkpoint(checkpoints)
+    at = ok(run_page(**{"predict.source": "test", "predict.test_index": 0}))
+    at = ok(at.segmented_control(key="predict.view").set_value("rf").run())
+    deepest = max(i for i, layer in enumerate(ckpt.spec) if layer["type"] in ("conv", "maxpool", "avgpool"))
+    assert at.selectbox(key="predict.rf_layer").value == deepest
+    at.number_input(key="predict.rf_row").set_value(1)
+    at.number_input(key="predict.rf_col").set_value(2)
+    at = ok(at.run())
+    rf = receptive_field(ckpt.spec, deepest, 1, 2)
+    assert (f"depends on input rows {rf.top}–{rf.bottom - 1} and columns {rf.left}–{rf.right - 1}: "
+            f"a {rf.height}×{rf.width} pixel region" in texts(at.info))
+    at = ok(at.selectbox(key="predict.rf_layer").set_value(0).run())  # the first conv: one kernel
+    rf = receptive_field(ckpt.spec, 0, 1, 2)
+    k = ckpt.spec[0]["kernel"]
+    assert f"a {rf.height}×{rf.width} pixel region" in texts(at.info) and rf.width == k
+    at = ok(at.segmented_control(key="predict.view").set_value("saliency").run())
+    assert any(md.value.startswith("**Saliency for “") for md in at.markdown)
+    at = ok(at.selectbox(key="predict.saliency_target").set_value(3).run())
+    assert "**Saliency for “3” over the input**" in texts(at.markdown)
+
+
+def test_explorer_in_chinese(checkpoints, mnist):
+    at = ok(run_page("zh", **{"predict.source": "test", "predict.test_index": 0}))
+    assert "个通道" in texts(at.markdown)
+    at = ok(at.segmented_control(key="predict.view").set_value("rf").run())
+    assert "像素区域" in texts(at.info)
+    at = ok(at.segmented_control(key="predict.view").set_value("saliency").run())
+    assert "的显著性" in texts(at.markdown)
