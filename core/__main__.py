@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -85,7 +86,7 @@ def make_config(args) -> TrainConfig:
     return config
 
 
-def cmd_train(args) -> int:
+def cmd_train(args, argv=None) -> int:
     import torch
 
     if args.threads:
@@ -105,7 +106,7 @@ def cmd_train(args) -> int:
                     metrics={k: event[k] for k in ("test_accuracy", "test_loss", "train_seconds", "steps")},
                     history=[e for e in run.history if e["event"] in ("step", "epoch")],
                     name=args.name or args.output.stem,
-                    recipe=f"python -m core train --preset {args.preset} " + " ".join(sys.argv[2:]),
+                    recipe="python -m core " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
                     torch_version=torch.__version__,
                 )
                 event["checkpoint"] = str(save_checkpoint(args.output, run.model, meta, args.overwrite))
@@ -161,6 +162,8 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "train":
+            return cmd_train(args, argv)
         return COMMANDS[args.command](args)
     except (UsageError, DataError, CheckpointError, SpecError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -264,6 +264,10 @@ class Preset:
         return copy.deepcopy(list(self.layers))
 
 
+# Stride 2 in the first layer: the 28×28 map is the costliest on a CPU, and MNIST strokes are wide
+# enough that a 5×5 window with stride 2 loses nothing the later layers need.
+_FAST_LAYERS = (conv(24, 5, 2, 2), BN, RELU, conv(48, 3, 1, 1), BN, RELU, pool(2),
+                conv(96, 3, 1, 1), BN, RELU, pool(2), FLATTEN, linear(10))
 _ADAM_2EP = {"optimizer": "adam", "lr": 1e-3, "batch_size": 100, "epochs": 2, "scheduler": "none"}
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset(
@@ -288,19 +292,20 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     ),
     Preset(
         "fast",
-        "Small batch-normed CNN with a one-cycle schedule: ≥ 99.2% on MNIST in about 10 s of CPU.",
-        (conv(16, 3, 1, 1), BN, RELU, pool(2), conv(32, 3, 1, 1), BN, RELU, pool(2),
-         FLATTEN, linear(10)),
-        {"optimizer": "adamw", "lr": 1e-2, "batch_size": 128, "epochs": 1, "scheduler": "onecycle",
+        "Stride-2 5×5 stem, then 48 and 96 channels with batch norm; one epoch, one-cycle: ≈ 99.3% in seconds.",
+        _FAST_LAYERS,
+        # AdamW + one-cycle (peak lr 0.02, 25% warm-up) converges in a single epoch with batch norm;
+        # label smoothing 0.1 keeps the last steps from overfitting the noisy, high-lr phase.
+        {"optimizer": "adamw", "lr": 0.02, "batch_size": 128, "epochs": 1, "scheduler": "onecycle",
          "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": False},
     ),
     Preset(
         "accurate",
-        "Wider batch-normed CNN with augmentation and label smoothing, for ≥ 99.55% on MNIST.",
-        (conv(32, 3, 1, 1), BN, RELU, conv(32, 3, 1, 1), BN, RELU, pool(2),
-         conv(64, 3, 1, 1), BN, RELU, conv(64, 3, 1, 1), BN, RELU, pool(2),
-         FLATTEN, dropout(0.25), linear(10)),
-        {"optimizer": "adamw", "lr": 5e-3, "batch_size": 128, "epochs": 6, "scheduler": "onecycle",
+        "The fast architecture trained longer on randomly shifted, rotated and scaled digits: ≈ 99.6%.",
+        _FAST_LAYERS,
+        # Augmentation (±10°, ±10% scale, ±2 px) is what lifts MNIST past 99.5%; it also makes the
+        # model tolerant of off-centre canvas drawings. Five epochs fit the 180 s CPU budget.
+        {"optimizer": "adamw", "lr": 0.01, "batch_size": 128, "epochs": 5, "scheduler": "onecycle",
          "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": True},
     ),
 ]}

@@ -1,0 +1,151 @@
+"""Training benchmark: CNN Lab's presets against the original material's recipes, side by side.
+
+Each run is a fresh `python -m core train` process (the same code path users run), so its peak
+memory (ru_maxrss via os.wait4) and its wall time are its own. Evaluation is excluded from the
+training time: the figure is the "train_seconds" the trainer reports (forward/backward/step only).
+
+    python bench/train_bench.py                    # 3 seeds, full MNIST (≈ 15 min on 2 cores)
+    python bench/train_bench.py --quick            # smoke run: 1 seed, 5% of the data
+    python bench/train_bench.py --seeds 5 --only fast accurate
+
+Prints a table and writes JSON (default bench/results/train_bench.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name -> CLI arguments. The baselines are the original material's two recipes.
+RECIPES = {
+    "fast": ["--preset", "fast"],
+    "accurate": ["--preset", "accurate"],
+    "baseline A: 2-conv 32/64 → FC": ["--preset", "2-conv 32/64 → FC", "--optimizer", "adam",
+                                      "--lr", "1e-3", "--batch-size", "100", "--epochs", "2",
+                                      "--scheduler", "none"],
+    "baseline B: 2-conv 16/32 → FC 128": ["--preset", "2-conv 16/32 → FC 128", "--optimizer", "adam",
+                                          "--lr", "1e-3", "--batch-size", "64", "--epochs", "5",
+                                          "--scheduler", "none"],
+}
+BASELINES = [k for k in RECIPES if k.startswith("baseline")]
+
+
+def run_once(args: list[str], seed: int, data_dir: str | None, quick: bool) -> dict:
+    cmd = [sys.executable, "-m", "core", "train", *args, "--seed", str(seed), "--log-every", "100000"]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    if quick:
+        cmd += ["--fraction", "0.05", "--epochs", "1"]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as errf:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=errf, text=True)
+        out = proc.stdout.read()
+        # wait4 instead of proc.wait(): it also returns this child's own peak memory (ru_maxrss).
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errf.seek(0)
+        err = errf.read()
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"run failed: {' '.join(cmd)}\n{err.strip()}")
+    done = json.loads(out.strip().splitlines()[-1])
+    done["wall_seconds"] = wall
+    done["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    return done
+
+
+def summarize(runs: list[dict]) -> dict:
+    accs = [r["test_accuracy"] for r in runs]
+    secs = [r["train_seconds"] for r in runs]
+    return {
+        "runs": len(runs),
+        "accuracy_mean": statistics.mean(accs),
+        "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+        "error_mean": 1 - statistics.mean(accs),
+        "train_seconds_median": statistics.median(secs),
+        "images_per_second_median": statistics.median(r["images_per_second"] for r in runs),
+        "peak_rss_mb_max": max((r["peak_rss_mb"] or 0) for r in runs),
+        "accuracies": accs,
+        "train_seconds": secs,
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="1 seed, 5%% of the data, 1 epoch: a smoke run")
+    p.add_argument("--only", nargs="+", help="run only recipes whose name starts with one of these")
+    p.add_argument("--data-dir", default=os.environ.get("CNN_LAB_DATA_DIR"))
+    p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "train_bench.json")
+    args = p.parse_args(argv)
+    seeds = list(range(1 if args.quick else args.seeds))
+    names = [n for n in RECIPES if not args.only or any(n.startswith(o) for o in args.only)]
+
+    results = {}
+    for name in names:
+        runs = []
+        for seed in seeds:
+            r = run_once(RECIPES[name], seed, args.data_dir, args.quick)
+            print(f"  {name:36s} seed {seed}: {r['test_accuracy'] * 100:.2f}%  "
+                  f"{r['train_seconds']:.1f} s  {r['images_per_second']:.0f} img/s  "
+                  f"peak {r['peak_rss_mb']:.0f} MB", flush=True)
+            runs.append(r)
+        results[name] = {"args": RECIPES[name], **summarize(runs)}
+
+    print()
+    header = f"{'recipe':36s} {'test acc (mean ± std)':>22s} {'train s (median)':>17s} {'img/s':>7s} {'peak MB':>8s}"
+    print(header)
+    print("-" * len(header))
+    for name, s in results.items():
+        print(f"{name:36s} {s['accuracy_mean'] * 100:>14.2f} ± {s['accuracy_std'] * 100:.2f}% "
+              f"{s['train_seconds_median']:>17.1f} {s['images_per_second_median']:>7.0f} {s['peak_rss_mb_max']:>8.0f}")
+    ratios = {}
+    for name in results:
+        if name in BASELINES:
+            continue
+        for base in BASELINES:
+            if base in results:
+                b, s = results[base], results[name]
+                ratios[f"{name} vs {base}"] = {
+                    "time_ratio": s["train_seconds_median"] / b["train_seconds_median"],
+                    "error_ratio": s["error_mean"] / b["error_mean"] if b["error_mean"] else None,
+                }
+    if ratios:
+        print("\nratios (preset / baseline; below 1 is better):")
+        for k, v in ratios.items():
+            er = f"{v['error_ratio']:.2f}" if v["error_ratio"] is not None else "n/a"
+            print(f"  {k}: time ×{v['time_ratio']:.2f}, error rate ×{er}")
+    report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+              "quick": args.quick, "seeds": seeds, "results": results, "ratios": ratios}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"\nmachine: {report['machine']}\nwritten: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
