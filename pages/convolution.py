@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import conv as cv
-from core.images import EXTENSIONS, ImageError, fit_within, load_image_bytes, load_image_file
+from core.images import EXTENSIONS, MAX_BYTES, ImageError, fit_within, load_image_bytes, load_image_file
 from core.i18n import I18N_DIR
 from pages.ui import t
 
@@ -198,39 +198,52 @@ def _font(cell: float, texts: list[str]) -> int:
 
 class Board:
     """One Plotly figure laid out in pixels: grids ("panels") placed at exact positions with square
-    cells, a title above each. Plotly's own subplots stretch cells; this keeps them square."""
+    cells and a title above each (Plotly's own subplots stretch cells; this keeps them square).
+
+    Traces, shapes and annotations are collected as plain dicts and turned into a figure once:
+    adding hundreds of shapes one by one through Plotly's API takes seconds.
+    """
 
     TITLE = 24  # pixels above a panel for its title
 
     def __init__(self, width: float, height: float):
         self.w, self.h = float(width), float(height)
-        self.fig = go.Figure()
-        self.fig.update_layout(
-            width=int(width), height=int(height), margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
-            plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", dragmode=False,
-            hoverlabel=dict(bgcolor="white", font_size=13),
-        )
+        self.data: list[dict] = []
+        self.shapes: list[dict] = []
+        self.annotations: list[dict] = []
+        self.axes: dict[str, dict] = {}
         self.n = 0
+
+    @property
+    def fig(self) -> go.Figure:
+        layout = dict(
+            width=int(self.w), height=int(self.h), margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
+            plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", dragmode=False,
+            hoverlabel=dict(bgcolor="white", font_size=13), shapes=self.shapes, annotations=self.annotations,
+            **self.axes,
+        )
+        return go.Figure(data=self.data, layout=layout)
 
     def panel(self, x: float, y: float, rows: int, cols: int, cell: float, title: str = "") -> tuple[str, str]:
         """A rows×cols grid whose top-left corner is (x, y + TITLE) pixels from the figure's."""
         self.n += 1
         sx = "" if self.n == 1 else str(self.n)
         top = y + (self.TITLE if title else 0)
-        self.fig.layout[f"xaxis{sx}"] = dict(
-            domain=[x / self.w, min(1.0, (x + cols * cell) / self.w)], range=[-0.5, cols - 0.5],
+        self.axes[f"xaxis{sx}"] = dict(
+            domain=[max(0.0, x / self.w), min(1.0, (x + cols * cell) / self.w)], range=[-0.5, cols - 0.5],
             anchor=f"y{sx}", visible=False, fixedrange=True)
-        self.fig.layout[f"yaxis{sx}"] = dict(
-            domain=[max(0.0, 1 - (top + rows * cell) / self.h), 1 - top / self.h], range=[rows - 0.5, -0.5],
-            anchor=f"x{sx}", visible=False, fixedrange=True)
+        self.axes[f"yaxis{sx}"] = dict(
+            domain=[max(0.0, 1 - (top + rows * cell) / self.h), min(1.0, 1 - top / self.h)],
+            range=[rows - 0.5, -0.5], anchor=f"x{sx}", visible=False, fixedrange=True)
         if title:
             self.text(x + cols * cell / 2, y + self.TITLE / 2, title, size=13, color="#374151")
         return f"x{sx}", f"y{sx}"
 
     def text(self, x: float, y: float, s: str, size: int = 14, color: str = TEXT, bold: bool = False) -> None:
         """Text centred at (x, y) pixels."""
-        self.fig.add_annotation(x=x / self.w, y=1 - y / self.h, xref="paper", yref="paper", text=f"<b>{s}</b>" if bold else s,
-                                showarrow=False, font=dict(size=size, color=color), xanchor="center", yanchor="middle")
+        self.annotations.append(dict(
+            x=x / self.w, y=1 - y / self.h, xref="paper", yref="paper", text=f"<b>{s}</b>" if bold else s,
+            showarrow=False, font=dict(size=size, color=color), xanchor="center", yanchor="middle"))
 
     def grid(self, axes: tuple[str, str], values: np.ndarray, cell: float, *, scale, zmin: float, zmax: float,
              pad_mask: np.ndarray | None = None, blank: np.ndarray | None = None, digits: int = 2) -> None:
@@ -244,36 +257,40 @@ class Board:
             hide |= blank
         z = values.astype(float).copy()
         z[hide | ~np.isfinite(z)] = np.nan
-        self.fig.add_trace(go.Heatmap(z=z, zmin=zmin, zmax=zmax, colorscale=scale, showscale=False, xgap=2, ygap=2,
-                                      hoverinfo="skip", xaxis=xa, yaxis=ya))
+        self.data.append(dict(type="heatmap", z=z, zmin=zmin, zmax=zmax, colorscale=scale, showscale=False,
+                              xgap=2, ygap=2, hoverinfo="skip", xaxis=xa, yaxis=ya))
         ys, xs = np.mgrid[0:h, 0:w]
         if blank is not None and blank.any():
-            self._squares(axes, xs[blank], ys[blank], cell, fill="#fafafa", line="#e5e7eb")
+            self.squares(axes, xs[blank], ys[blank], cell, fill="#fafafa", line="#e5e7eb")
         if pad_mask is not None and pad_mask.any():
+            self.squares(axes, xs[pad_mask], ys[pad_mask], cell, fill=PAD_FILL, line="#b6bcc6")
             texts = [cv.fmt_num(v) for v in values[pad_mask]]
-            self._squares(axes, xs[pad_mask], ys[pad_mask], cell, fill=PAD_FILL, line="#9ca3af", dash=True)
-            self.fig.add_trace(go.Scatter(x=xs[pad_mask], y=ys[pad_mask], mode="text", text=texts,
-                                          textfont=dict(color=PAD_TEXT, size=_font(cell, texts)),
-                                          hoverinfo="skip", xaxis=xa, yaxis=ya))
+            self.data.append(dict(type="scatter", x=xs[pad_mask], y=ys[pad_mask], mode="text", text=texts,
+                                  textfont=dict(color=PAD_TEXT, size=_font(cell, texts)), hoverinfo="skip",
+                                  xaxis=xa, yaxis=ya))
         show = ~hide
         texts = [cv.fmt_num(v, digits) for v in values[show]]
-        self.fig.add_trace(go.Scatter(x=xs[show], y=ys[show], mode="text", text=texts,
-                                      textfont=dict(color=TEXT, size=_font(cell, texts)), hoverinfo="skip",
-                                      xaxis=xa, yaxis=ya))
+        self.data.append(dict(type="scatter", x=xs[show], y=ys[show], mode="text", text=texts,
+                              textfont=dict(color=TEXT, size=_font(cell, texts)), hoverinfo="skip",
+                              xaxis=xa, yaxis=ya))
 
-    def _squares(self, axes, xs, ys, cell, *, fill: str, line: str, dash: bool = False) -> None:
-        for x, y in zip(xs, ys):
-            self.rect(axes, y, x, y, x, color=line, width=1, fill=fill, dash="dot" if dash else "solid",
-                      inset=0.04, below=True)
+    def squares(self, axes: tuple[str, str], xs, ys, cell: float, *, fill: str, line: str, width: float = 1,
+                shrink: float = 0.12) -> None:
+        """Square markers filling cells (x, y): one trace however many cells."""
+        xa, ya = axes
+        self.data.append(dict(
+            type="scatter", x=np.asarray(xs), y=np.asarray(ys), mode="markers", hoverinfo="skip", xaxis=xa, yaxis=ya,
+            marker=dict(symbol="square", size=max(cell * (1 - shrink) - width, 4), color=fill,
+                        line=dict(color=line, width=width))))
 
     def rect(self, axes: tuple[str, str], r0: float, c0: float, r1: float, c1: float, *, color: str = WINDOW,
-             width: float = 3, dash: str = "solid", fill: str | None = None, inset: float = 0.0,
-             below: bool = False) -> None:
+             width: float = 3, dash: str = "solid", fill: str | None = None, inset: float = 0.0) -> None:
         """A frame around cells (r0, c0)…(r1, c1), inclusive."""
         xa, ya = axes
-        self.fig.add_shape(type="rect", xref=xa, yref=ya, x0=c0 - 0.5 + inset, x1=c1 + 0.5 - inset,
-                           y0=r0 - 0.5 + inset, y1=r1 + 0.5 - inset, line=dict(color=color, width=width, dash=dash),
-                           fillcolor=fill, layer="below" if below else "above")
+        self.shapes.append(dict(type="rect", xref=xa, yref=ya, x0=c0 - 0.5 + inset, x1=c1 + 0.5 - inset,
+                                y0=r0 - 0.5 + inset, y1=r1 + 0.5 - inset,
+                                line=dict(color=color, width=width, dash=dash),
+                                fillcolor=fill or "rgba(0,0,0,0)", layer="above"))
 
 
 def _signed_range(*arrays: np.ndarray) -> float:
@@ -287,27 +304,37 @@ def _value_range(a: np.ndarray) -> tuple[float, float]:
     return lo, hi if hi > lo else lo + 1
 
 
+def _text_width(s: str, size: int = 13) -> float:
+    """Rough pixel width of a title (CJK characters are about twice as wide as Latin ones)."""
+    return sum(size * (1.0 if ord(ch) > 0x2E80 else 0.55) for ch in s)
+
+
 def conv_step_figure(res: cv.ConvResult, step: cv.ConvStep, max_width: float = 640) -> go.Figure:
     """Per channel, one row: padded input with the window → kernel → products → their sum."""
     c_n, hp, wp = res.padded.shape
     kh, kw = res.kernel.shape[2:]
-    gap, sum_w = 26.0, 86.0
+    gap, sum_w = 26.0, 90.0
+    t_in = [t("conv.fig_input", ch=f" · {t('conv.channel_n', n=c + 1)}" if c_n > 1 else "") for c in range(c_n)]
+    t_k = t("conv.fig_kernel_flipped" if res.flip else "conv.fig_kernel", ch="")
+    t_p = t("conv.fig_products", ch="")
     cell = float(np.clip((max_width - 2 * gap - sum_w) / (wp + 2 * kw), 24, 46))
+    # each grid sits in a slot wide enough for its title, centred in it
+    slot_in = max(wp * cell, max(_text_width(x) for x in t_in))
+    slot_k = max(kw * cell, _text_width(t_k))
+    slot_p = max(kw * cell, _text_width(t_p))
     rows = max(hp, kh)
     band = Board.TITLE + rows * cell + 14
-    width = (wp + 2 * kw) * cell + 2 * gap + sum_w
-    b = Board(width, c_n * band)
+    b = Board(slot_in + slot_k + slot_p + 2 * gap + sum_w, c_n * band)
     pad = cv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
     lo, hi = _value_range(res.input)
     k_range, p_range = _signed_range(res.kernel), _signed_range(step.products)
-    kernel_title = "conv.fig_kernel_flipped" if res.flip else "conv.fig_kernel"
+    x_in = (slot_in - wp * cell) / 2
+    x_k = slot_in + gap + (slot_k - kw * cell) / 2
+    x_p = slot_in + gap + slot_k + gap + (slot_p - kw * cell) / 2
     for c in range(c_n):
-        ch = f" · {t('conv.channel_n', n=c + 1)}" if c_n > 1 else ""
         y = c * band
-        x_k = wp * cell + gap
-        x_p = x_k + kw * cell + gap
         y_k = y + (rows - kh) * cell / 2  # kernel and products centred on the input's height
-        a_in = b.panel(0, y, hp, wp, cell, t("conv.fig_input", ch=ch))
+        a_in = b.panel(x_in, y, hp, wp, cell, t_in[c])
         b.grid(a_in, res.padded[c], cell, scale=INPUT_SCALE, zmin=lo, zmax=hi, pad_mask=pad)
         if res.padding:
             p = res.padding
@@ -315,18 +342,18 @@ def conv_step_figure(res: cv.ConvResult, step: cv.ConvStep, max_width: float = 6
                    dash="dot")
         if res.dilation > 1:
             b.rect(a_in, step.rows[0], step.cols[0], step.rows[-1], step.cols[-1], width=1.5, dash="dash")
-        for r in step.rows:
-            for col in step.cols:
-                b.rect(a_in, r, col, r, col, width=2.5, fill="rgba(249,115,22,0.16)")
-        a_k = b.panel(x_k, y_k, kh, kw, cell, t(kernel_title, ch=ch))
+        taps_r, taps_c = np.meshgrid(step.rows, step.cols, indexing="ij")
+        b.squares(a_in, taps_c.ravel(), taps_r.ravel(), cell, fill="rgba(249,115,22,0.22)", line=WINDOW,
+                  width=2.5, shrink=0.04)
+        a_k = b.panel(x_k, y_k, kh, kw, cell, t_k)
         b.grid(a_k, res.kernel[0, c], cell, scale=SIGNED_SCALE, zmin=-k_range, zmax=k_range)
         b.rect(a_k, 0, 0, kh - 1, kw - 1, width=2.5)
-        a_p = b.panel(x_p, y_k, kh, kw, cell, t("conv.fig_products", ch=ch))
+        a_p = b.panel(x_p, y_k, kh, kw, cell, t_p)
         b.grid(a_p, step.products[c], cell, scale=SIGNED_SCALE, zmin=-p_range, zmax=p_range)
         mid = y_k + Board.TITLE + kh * cell / 2
-        b.text(x_k - gap / 2, mid, "×", size=18, color="#6b7280")
-        b.text(x_p - gap / 2, mid, "=", size=18, color="#6b7280")
-        b.text(x_p + kw * cell + sum_w / 2 + 4, mid, f"Σ = {cv.fmt_sum(step.partial_sums[c])}", size=16, bold=True)
+        b.text(slot_in + gap / 2, mid, "×", size=18, color="#6b7280")
+        b.text(slot_in + gap + slot_k + gap / 2, mid, "=", size=18, color="#6b7280")
+        b.text(b.w - sum_w / 2, mid, f"Σ = {cv.fmt_sum(step.partial_sums[c])}", size=16, bold=True)
     return b.fig
 
 
@@ -337,16 +364,16 @@ def output_figure(values: np.ndarray, done: int, current: tuple[int, int] | None
     h, w = values.shape
     cell = float(np.clip(max_side / max(h, w, 1), 24, 52))
     lab = 20.0
-    b = Board(lab + w * cell + 4, Board.TITLE + lab + h * cell + 4)
-    axes = b.panel(lab, lab, h, w, cell, "")
-    b.text(lab + w * cell / 2, Board.TITLE / 2 - 2, title, size=13, color="#374151")
+    grid_w = lab + w * cell
+    b = Board(max(grid_w + 4, _text_width(title) + 16, 170), Board.TITLE + lab + h * cell + 4)
+    x0 = (b.w - grid_w) / 2  # left edge of the row numbers; the grid starts at x0 + lab
+    axes = b.panel(x0 + lab, Board.TITLE + lab, h, w, cell, "")
+    b.text(x0 + lab + w * cell / 2, Board.TITLE / 2, title, size=13, color="#374151")
     fs = 11 if cell < 30 else 12
     for j in range(w):
-        b.text(lab + (j + 0.5) * cell, Board.TITLE + lab / 2 + 2, str(j + 1), size=fs, color="#9ca3af")
+        b.text(x0 + lab + (j + 0.5) * cell, Board.TITLE + lab / 2 + 1, str(j + 1), size=fs, color="#9ca3af")
     for i in range(h):
-        b.text(lab / 2, Board.TITLE + lab + (i + 0.5) * cell, str(i + 1), size=fs, color="#9ca3af")
-    # the title row sits above the column numbers: shift the grid down by the title height
-    b.fig.layout.yaxis.domain = [max(0.0, 1 - (Board.TITLE + lab + h * cell) / b.h), 1 - (Board.TITLE + lab) / b.h]
+        b.text(x0 + lab / 2, Board.TITLE + lab + (i + 0.5) * cell, str(i + 1), size=fs, color="#9ca3af")
     blank = np.arange(h * w).reshape(h, w) > done
     if signed:
         rng = _signed_range(values)
@@ -356,8 +383,8 @@ def output_figure(values: np.ndarray, done: int, current: tuple[int, int] | None
         b.grid(axes, values, cell, scale=OUTPUT_SCALE, zmin=lo, zmax=hi, blank=blank)
     ys, xs = np.mgrid[0:h, 0:w]
     # Nearly transparent squares on every cell catch clicks (Plotly heatmaps report no selection).
-    b.fig.add_trace(go.Scatter(
-        x=xs.ravel(), y=ys.ravel(), mode="markers", xaxis=axes[0], yaxis=axes[1],
+    b.data.append(dict(
+        type="scatter", x=xs.ravel(), y=ys.ravel(), mode="markers", xaxis=axes[0], yaxis=axes[1],
         marker=dict(symbol="square", size=cell * 0.92, color="rgba(255,255,255,0.01)"),
         customdata=np.stack([ys.ravel() + 1, xs.ravel() + 1], axis=1),
         hovertemplate=t("conv.hover_cell") + "<extra></extra>",
@@ -365,14 +392,15 @@ def output_figure(values: np.ndarray, done: int, current: tuple[int, int] | None
     ))
     if current is not None:
         b.rect(axes, current[0], current[1], current[0], current[1], width=3.5)
-    b.fig.update_layout(clickmode="event+select")
-    return b.fig
+    fig = b.fig
+    fig.update_layout(clickmode="event+select")
+    return fig
 
 
 def kernel_figure(kernel: np.ndarray, title: str) -> go.Figure:
     kh, kw = kernel.shape
     cell = float(np.clip(200 / max(kh, kw), 24, 44))
-    b = Board(max(kw * cell, 140), Board.TITLE + kh * cell + 2)
+    b = Board(max(kw * cell, _text_width(title) + 10, 170), Board.TITLE + kh * cell + 2)
     axes = b.panel((b.w - kw * cell) / 2, 0, kh, kw, cell, title)
     rng = _signed_range(kernel)
     b.grid(axes, kernel, cell, scale=SIGNED_SCALE, zmin=-rng, zmax=rng, digits=3)
@@ -542,9 +570,9 @@ def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int) -> 
     wide = fig.layout.width > 640
     left, right = (st.container(), st.container()) if wide else st.columns([3, 2], gap="medium")
     with left:
-        st.plotly_chart(fig, config=CHART_CONFIG, key=f"{prefix}.fig", width="content")
+        st.plotly_chart(fig, config=CHART_CONFIG, key=f"{prefix}.fig", width="content", theme=None)
     with right:
-        st.plotly_chart(out, config=CHART_CONFIG, key=chart_key, width="content",
+        st.plotly_chart(out, config=CHART_CONFIG, key=chart_key, width="content", theme=None,
                         on_select=_click_callback(prefix, chart_key, wo), selection_mode="points")
         st.caption(t("conv.click_hint"))
 
@@ -810,7 +838,7 @@ def images_section() -> None:
         c1, c2, c3 = st.columns([1.3, 1.2, 1.2], gap="medium")
         with c1:
             st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key="conv.img.upload",
-                             on_change=on_upload, help=t("conv.upload_help"))
+                             on_change=on_upload, help=t("conv.upload_help"), max_upload_size=MAX_BYTES // 2**20)
             err = ss.get("conv.img.error")
             if err:
                 code, details = err
@@ -823,11 +851,11 @@ def images_section() -> None:
             st.segmented_control(t("conv.img_mode"), options=["color", "gray"], key="conv.img.gray",
                                  required=True, format_func=lambda m: t(f"conv.img_mode_{m}"), **PERSIST)
         with c3:
-            a, b = st.columns(2)
-            a.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.img.stride",
-                                required=True, **PERSIST)
-            b.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.img.padding",
-                                required=True, **PERSIST)
+            with st.container(horizontal=True, gap="medium"):
+                st.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.img.stride",
+                                     required=True, **PERSIST)
+                st.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.img.padding",
+                                     required=True, help=t("conv.img_padding_help"), **PERSIST)
             st.selectbox(t("conv.display"), list(cv.DISPLAY_MODES), key="conv.img.display",
                          format_func=lambda m: t(f"conv.display_{m}"), help=t("conv.display_help"), **PERSIST)
         if ss["conv.img.preset"] == "custom":
@@ -859,7 +887,8 @@ def images_section() -> None:
     with cols[1]:
         if kernel is not None:
             st.plotly_chart(kernel_figure(cv.kernel_fraction_text(kernel)[1], kernel_title(kernel)),
-                            config={**CHART_CONFIG, "staticPlot": True}, key="conv.img.kfig")
+                            config={**CHART_CONFIG, "staticPlot": True}, key="conv.img.kfig", width="content",
+                            theme=None)
             st.caption(note)
     with cols[2]:
         st.markdown(t("conv.result"))
