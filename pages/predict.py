@@ -17,8 +17,8 @@ import torch
 from core.checkpoint import CheckpointError, list_checkpoints, load_checkpoint_bytes
 from core.data import DATASETS, DataError
 from core.features import (
-    SCALE_MODES, grid_columns, input_gradient, layer_outputs, probabilities, receptive_field,
-    saliency, scale_maps, source_conv, tile_maps, value_ranges, conv_filters,
+    SCALE_MODES, conv_filters, grid_columns, input_gradient, layer_outputs, probabilities,
+    receptive_field, run_inference, saliency, scale_maps, source_conv, tile_maps, value_ranges,
 )
 from core.images import EXTENSIONS, ImageError, load_image_bytes
 from core.models import describe_layer, summary
@@ -158,14 +158,21 @@ def _clear_canvas() -> None:
 
 
 def decode_canvas_png(png: bytes) -> np.ndarray:
-    """The canvas's PNG (RGBA) as an RGBA uint8 array."""
+    """The canvas's PNG as a uint8 greyscale image, transparency laid on white (the strokes are
+    black). Greyscale uint8 is what preprocess handles fastest: ~1 ms instead of ~7 ms for RGBA."""
     img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ValueError("canvas image could not be decoded")
+        raise ValueError("the canvas image could not be decoded")
     if img.ndim == 2:
         return img
-    code = cv2.COLOR_BGRA2RGBA if img.shape[2] == 4 else cv2.COLOR_BGR2RGB
-    return cv2.cvtColor(img, code)
+    if img.shape[2] == 4:
+        alpha = img[..., 3]
+        grey = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+        if alpha.min() < 255:
+            a = alpha.astype(np.float32) / 255.0
+            grey = (grey.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+        return grey
+    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
 
 
 def _draw_input(ckpt) -> tuple[Preprocessed | None, dict]:
@@ -605,7 +612,7 @@ def _receptive_field_view(ckpt, pre: Preprocessed, outputs) -> None:
         fig = go.Figure(go.Heatmap(z=view, colorscale="gray", zmin=0, zmax=1, showscale=False,
                                    hovertemplate=t("predict.pixel_hover") + "<extra></extra>"))
         if show_grad:
-            grad = np.abs(input_gradient(ckpt.model, pre.tensor, layer, channel, row, col))
+            grad = np.abs(run_inference(input_gradient, ckpt.model, pre.tensor, layer, channel, row, col))
             peak = float(grad.max())
             if peak > 0:
                 fig.add_trace(go.Heatmap(
@@ -642,7 +649,7 @@ def _saliency_view(ckpt, pre: Preprocessed, probs: np.ndarray) -> None:
     names[-1] = t("predict.saliency_predicted", label=classes[top])
     target = st.selectbox(t("predict.saliency_target"), options, key=K_TARGET, format_func=names.get,
                           help=t("predict.saliency_target_help"))
-    sal = saliency(ckpt.model, pre.tensor, None if target < 0 else target)
+    sal = run_inference(saliency, ckpt.model, pre.tensor, None if target < 0 else target)
     view = pre.model_view
     left, right = st.columns(2)
     with left:
@@ -705,7 +712,7 @@ def main() -> None:
             st.info(t("predict.nothing_drawn") if info["kind"] == "draw" else t("predict.nothing_found"))
         if pre is None or pre.blank or info.get("error"):
             return
-        outputs = layer_outputs(ckpt.model, ckpt.spec, pre.tensor)
+        outputs = run_inference(layer_outputs, ckpt.model, ckpt.spec, pre.tensor)
         probs = probabilities(outputs)
         _show_prediction(ckpt, probs, info)
     st.subheader(t("predict.steps_title"))
@@ -713,4 +720,5 @@ def main() -> None:
     _explorer(ckpt, pre, outputs, probs)
 
 
-main()
+if __name__ == "__main__":  # Streamlit runs pages as __main__; importing (bench, tests) doesn't
+    main()

@@ -10,7 +10,7 @@ from torch import nn
 
 from core.features import (
     conv_filters, input_gradient, layer_outputs, probabilities, receptive_field, saliency,
-    scale_maps, source_conv, tile_maps, value_ranges,
+    run_inference, scale_maps, source_conv, tile_maps, value_ranges,
 )
 from core.models import PRESETS, build_model, normalize_layer, summary
 
@@ -248,3 +248,22 @@ def test_filters_and_the_conv_that_made_a_map():
     np.testing.assert_array_equal(w, model[4].weight.detach().numpy())
     with pytest.raises(ValueError, match="not a convolution"):
         conv_filters(model, 2)
+
+
+def test_inference_worker_is_single_threaded_and_leaves_other_threads_alone():
+    import threading
+
+    before = torch.get_num_threads()
+    assert run_inference(torch.get_num_threads) == 1
+    assert torch.get_num_threads() == before
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    t.start()
+    t.join()
+    assert seen == [before], "threads started later (training) must keep the normal pool"
+    assert run_inference(lambda: run_inference(lambda: 42)) == 42  # nesting runs inline
+    spec = PRESETS["2-conv 16/32 → FC 128"].spec()
+    model, x = _model(spec), torch.randn(1, 1, 28, 28)
+    torch.testing.assert_close(run_inference(layer_outputs, model, spec, x)[-1].output, model(x)[0].detach())
+    with pytest.raises(ValueError, match="does not exist"):
+        run_inference(saliency, model, x, target=99)
