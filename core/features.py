@@ -9,6 +9,7 @@ writes the parameters' .grad fields, so several sessions can probe one model at 
 """
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -85,6 +86,13 @@ class LayerOutput:
         return self.output.dim() == 3
 
 
+def for_inference(model: nn.Module) -> nn.Module:
+    """The model in eval mode (batch norm uses its running statistics, dropout is off) without
+    switching a model that is in training mode, which someone may be training right now: that
+    one is copied instead (a snapshot of its current weights)."""
+    return copy.deepcopy(model).eval() if model.training else model
+
+
 @torch.no_grad()
 def layer_outputs(model: nn.Sequential, spec: Spec, x: torch.Tensor) -> list[LayerOutput]:
     """Every layer's output for a single normalized input x of shape [1, C, H, W] (or [C, H, W]).
@@ -92,8 +100,7 @@ def layer_outputs(model: nn.Sequential, spec: Spec, x: torch.Tensor) -> list[Lay
     The last entry is the logits. Each output is a view of the activation the next layer
     consumed (no copy is needed: layers here never modify their input in place).
     """
-    if model.training:
-        model.eval()
+    model = for_inference(model)
     if x.dim() == 3:
         x = x.unsqueeze(0)
     outputs = []
@@ -203,12 +210,14 @@ def input_gradient(model: nn.Sequential, x: torch.Tensor, layer: int, channel: i
     For a flat layer leave row/col None (`channel` is then the unit index). Used by the tests to
     check `receptive_field` and available to the UI as the "effective" receptive field.
     """
+    model = for_inference(model)
     x = (x.unsqueeze(0) if x.dim() == 3 else x).detach().clone().requires_grad_(True)
     y = x
-    for i, module in enumerate(model):
-        y = module(y)
-        if i == layer:
-            break
+    with torch.enable_grad():
+        for i, module in enumerate(model):
+            y = module(y)
+            if i == layer:
+                break
     target = y[0, channel] if row is None else y[0, channel, row, col]
     (grad,) = torch.autograd.grad(target, x)
     return grad[0].sum(0).numpy()
@@ -238,8 +247,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: int | None = None) -> Sa
     predictions), with respect to the normalized input; multiply by 1/std for raw pixel units.
     `target` None means the predicted class. Multi-channel inputs are summed to one map.
     """
-    if model.training:
-        model.eval()
+    model = for_inference(model)
     x = (x.unsqueeze(0) if x.dim() == 3 else x).detach().clone().requires_grad_(True)
     with torch.enable_grad():
         logits = model(x)[0]

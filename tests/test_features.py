@@ -267,3 +267,18 @@ def test_inference_worker_is_single_threaded_and_leaves_other_threads_alone():
     torch.testing.assert_close(run_inference(layer_outputs, model, spec, x)[-1].output, model(x)[0].detach())
     with pytest.raises(ValueError, match="does not exist"):
         run_inference(saliency, model, x, target=99)
+
+
+def test_a_model_in_training_mode_is_probed_as_in_eval_but_left_training():
+    """A Train-page run may still be training: probing must not switch it to eval mode."""
+    spec = PRESETS["accurate"].spec()  # batch norm and dropout: train and eval modes differ
+    model = _model(spec)
+    x = torch.randn(1, 1, 28, 28)
+    expected = model(x)[0].detach()    # eval mode
+    model.train()
+    outs = layer_outputs(model, spec, x)
+    s = saliency(model, x)
+    grad = input_gradient(model, x, 0, 0, 3, 3)
+    assert model.training and all(m.training for m in model.modules())
+    torch.testing.assert_close(outs[-1].output, expected)
+    assert s.target == int(expected.argmax()) and grad.shape == (28, 28)

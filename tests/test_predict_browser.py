@@ -1,0 +1,156 @@
+"""Predict page in headless Chromium: draw with the mouse, clear, upload, click into the explorer.
+
+Uses the shared server from conftest (a temporary copy of checkpoints/, MNIST from the data dir).
+The digits drawn here are only recognised by a trained model, so these tests need the bundled
+checkpoints/mnist-default.safetensors. Screenshots go to the folder conftest prints.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from core.checkpoint import DEFAULT_CHECKPOINT
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not DEFAULT_CHECKPOINT.exists(),
+                       reason=f"needs the bundled trained model {DEFAULT_CHECKPOINT.name}"),
+]
+TIMEOUT = 30_000
+
+
+def open_predict(page, app_url, lang="en"):
+    """Open the app at its root (the shell sets up the sidebar and language), then the page."""
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    page.goto(app_url)
+    page.get_by_text("简体中文").wait_for(timeout=60_000)
+    if lang == "zh":
+        page.get_by_text("简体中文").click()
+        page.locator("[data-testid=stSidebarNav] a", has_text="预测").wait_for()
+    page.locator("[data-testid=stSidebarNav] a", has_text="预测" if lang == "zh" else "Predict").click()
+    page.locator("canvas.upper-canvas").wait_for(timeout=TIMEOUT)
+
+
+def draw(page, points):
+    """One stroke through `points` (canvas pixels, 0..280) with the mouse."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x0 + x, y0 + y, steps=3)
+    page.mouse.up()
+
+
+def vertical_stroke():
+    return [(140, 45 + 10 * i) for i in range(20)]
+
+
+def closed_loop():
+    return [(140 + 62 * math.sin(2 * math.pi * i / 48), 140 - 95 * math.cos(2 * math.pi * i / 48))
+            for i in range(49)]
+
+
+def heading(page, pattern: str):
+    return page.get_by_role("heading", name=re.compile(pattern))
+
+
+def clear(page):
+    page.locator(".st-key-predict-clear button").click()
+
+
+def no_exception(page):
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
+    open_predict(page, app_url)
+    nothing = page.get_by_text("Nothing drawn yet")
+    nothing.wait_for(timeout=TIMEOUT)
+
+    draw(page, vertical_stroke())
+    heading(page, r"^Prediction: 1 \(\d+\.\d%\)").wait_for(timeout=TIMEOUT)
+    no_exception(page)
+    page.screenshot(path=str(screenshot_dir / "predict_en_drawn_1.png"))
+
+    clear(page)
+    nothing.wait_for(timeout=TIMEOUT)
+    draw(page, closed_loop())
+    heading(page, r"^Prediction: 0 \(\d+\.\d%\)").wait_for(timeout=TIMEOUT)
+    page.screenshot(path=str(screenshot_dir / "predict_en_drawn_0.png"))
+
+    clear(page)
+    nothing.wait_for(timeout=TIMEOUT)
+    assert heading(page, r"^Prediction:").count() == 0
+    assert page.locator("canvas.upper-canvas").count() == 1  # a fresh, empty canvas
+
+    # Upload: an MNIST test digit as a photo would look: 10× larger, dark ink on light paper.
+    from core.data import load_dataset
+
+    data = load_dataset("mnist", data_dir, progress=False)
+    index = 0
+    label = str(int(data.test_labels[index]))
+    big = cv2.resize(data.test_images[index].numpy(), (280, 280), interpolation=cv2.INTER_CUBIC)
+    paper = np.full((400, 360), 240, np.uint8)
+    paper[60:340, 40:320] = 240 - (big.astype(np.float32) * 0.85).astype(np.uint8)
+    path = screenshot_dir / "predict_upload_digit.png"
+    cv2.imwrite(str(path), paper)
+    page.get_by_role("radio", name="Upload an image").click()
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(path))
+    heading(page, rf"^Prediction: {label} \(\d+\.\d%\)").wait_for(timeout=TIMEOUT)
+    page.get_by_text("inverted from dark-on-light").wait_for()
+    no_exception(page)
+    page.screenshot(path=str(screenshot_dir / "predict_en_upload.png"), full_page=True)
+
+
+def test_explorer_clicks(page, app_url, screenshot_dir, data_dir):
+    """Clicking a map in the channel grid enlarges it; clicking a position traces its field."""
+    open_predict(page, app_url)
+    page.get_by_role("radio", name="Test-set image").click()
+    heading(page, r"^Prediction: 7 ").wait_for(timeout=TIMEOUT)  # test image 0 is a 7
+    channel = page.get_by_role("spinbutton", name="Channel")
+    assert channel.input_value() == "0"
+    grid = page.locator(".st-key-predict-grid .nsewdrag").first
+    grid.wait_for()
+    box = grid.bounding_box()
+    # The grid has up to 8 maps per row: the third map of the first row is channel 2.
+    page.mouse.click(box["x"] + box["width"] * 2.5 / 8, box["y"] + 6)
+    page.wait_for_function("() => [...document.querySelectorAll('input[aria-label=Channel]')]"
+                           ".some(e => e.value === '2')", timeout=TIMEOUT)
+    assert page.get_by_text(re.compile(r"^Channel 2: min")).count() == 1
+    page.screenshot(path=str(screenshot_dir / "predict_en_feature_maps.png"))
+
+    page.get_by_role("radio", name="Receptive field").click()
+    rf_map = page.locator(".st-key-predict-rf_map .nsewdrag").first
+    rf_map.wait_for(timeout=TIMEOUT)
+    row = page.get_by_role("spinbutton", name="Row")
+    col = page.get_by_role("spinbutton", name="Column")
+    n = int(row.get_attribute("max")) + 1  # map height (square maps)
+    box = rf_map.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5 / n, box["y"] + box["height"] * 0.5 / n)  # (0, 0)
+    page.wait_for_function("() => document.querySelector('input[aria-label=Row]').value === '0' &&"
+                           " document.querySelector('input[aria-label=Column]').value === '0'",
+                           timeout=TIMEOUT)
+    assert row.input_value() == col.input_value() == "0"
+    page.get_by_text(re.compile(r"at row 0, column 0 depends on input rows 0–")).wait_for()
+    page.screenshot(path=str(screenshot_dir / "predict_en_receptive_field.png"))
+
+    page.get_by_role("radio", name="Saliency").click()
+    page.get_by_text("Saliency for “7” over the input").wait_for(timeout=TIMEOUT)
+    no_exception(page)
+    page.screenshot(path=str(screenshot_dir / "predict_en_saliency.png"))
+
+
+def test_chinese(page, app_url, screenshot_dir):
+    open_predict(page, app_url, "zh")
+    page.get_by_text("还没有画任何内容").wait_for(timeout=TIMEOUT)
+    draw(page, vertical_stroke())
+    heading(page, r"^预测：1（\d+\.\d%）").wait_for(timeout=TIMEOUT)
+    no_exception(page)
+    page.screenshot(path=str(screenshot_dir / "predict_zh_drawn_1.png"))
+    clear(page)
+    page.get_by_text("还没有画任何内容").wait_for(timeout=TIMEOUT)
