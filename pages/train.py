@@ -480,7 +480,7 @@ def hyperparameter_block(n_train: int | None):
     c1, c2, c3, c4 = st.columns(4)
     with c1:
         st.selectbox(t("train.optimizer"), OPTIMIZERS, key=K_OPT,
-                     format_func=lambda o: t(f"train.opt_{o}"), help=t("train.optimizer_help"))
+                     format_func={o: t(f"train.opt_{o}") for o in OPTIMIZERS}.get, help=t("train.optimizer_help"))
         lr_text = st.text_input(t("train.lr"), key=K_LR, help=t("train.lr_help"))
     with c2:
         st.select_slider(t("train.batch"), BATCH_SIZES, key=K_BATCH, help=t("train.batch_help"))
@@ -488,7 +488,7 @@ def hyperparameter_block(n_train: int | None):
                         key=K_EPOCHS, help=t("train.epochs_help", max=manager.max_epochs))
     with c3:
         st.selectbox(t("train.scheduler"), SCHEDULERS, key=K_SCHED,
-                     format_func=lambda s: t(f"train.sched_{s}"), help=t("train.scheduler_help"))
+                     format_func={s: t(f"train.sched_{s}") for s in SCHEDULERS}.get, help=t("train.scheduler_help"))
         st.toggle(t("train.augment"), key=K_AUG, help=t("train.augment_help"))
     with c4:
         st.select_slider(t("train.fraction"), FRACTIONS, key=K_FRACTION,
@@ -539,8 +539,7 @@ def start_run(fields: dict) -> None:
     else:
         ss[K_RUN] = job.id
         ss[K_TAB_IDX] = 1
-        ss[K_FM_EPOCH] = 0
-        ss.pop(K_FM_LAST, None)
+        ss.pop(K_FM_LAST, None)  # the feature-map slider follows the new run's newest epoch
 
 
 def setup_tab() -> None:
@@ -549,7 +548,7 @@ def setup_tab() -> None:
     fields, hyper_error = hyperparameter_block(len(data.train_labels) if data is not None else None)
     problems = [p for p in (arch_error and t("train.problem_arch"), hyper_error,
                             data is None and t("train.problem_data")) if p]
-    if spec is not None and not hyper_error:
+    if spec is not None and not arch_error and not hyper_error:
         try:
             check_config(TrainConfig(spec=spec, **fields), len(classes_of(ss[K_DATASET])))
         except (ConfigError, SpecError) as e:
@@ -634,7 +633,7 @@ def feature_maps(job: jobs.Job) -> None:
         return
     epochs = [s.epoch for s in snaps]
     # Follow the newest epoch unless the learner has moved the slider back.
-    if ss.get(K_FM_EPOCH) not in epochs or ss.get(K_FM_EPOCH) == ss.get(K_FM_LAST):
+    if K_FM_LAST not in ss or ss.get(K_FM_EPOCH) not in epochs or ss.get(K_FM_EPOCH) == ss[K_FM_LAST]:
         ss[K_FM_EPOCH] = epochs[-1]
     ss[K_FM_LAST] = epochs[-1]
     classes = classes_of(job.config.dataset)
@@ -645,7 +644,8 @@ def feature_maps(job: jobs.Job) -> None:
         c1, c2 = st.columns([3, 2])
         if len(epochs) > 1:
             c1.select_slider(t("train.fm_epoch"), epochs, key=K_FM_EPOCH,
-                             format_func=lambda e: t("train.fm_epoch_0") if e == 0 else t("train.fm_epoch_n", n=e),
+                             format_func={e: t("train.fm_epoch_0") if e == 0 else t("train.fm_epoch_n", n=e)
+                                          for e in epochs}.get,
                              help=t("train.fm_epoch_help"))
         else:
             c1.markdown(t("train.fm_only_before"))
@@ -706,7 +706,7 @@ def results_tab() -> None:
         ss[K_RESULT_RUN] = cur if cur in ids else ids[-1]
     by_id = {j.id: j for j in finished}
     st.columns([1, 1])[0].selectbox(t("train.result_run"), ids[::-1], key=K_RESULT_RUN,
-                                    format_func=lambda i: run_label(by_id[i]))
+                                    format_func={i: run_label(j) for i, j in by_id.items()}.get)
     job = by_id[ss[K_RESULT_RUN]]
     r, m = job.result, job.metrics()
     classes = classes_of(job.config.dataset)
@@ -736,7 +736,8 @@ def gallery(job: jobs.Job, classes) -> None:
         st.success(t("train.gallery_none"))
         return
     options = [None] + list(range(len(classes)))
-    fmt = lambda k: t("train.any_class") if k is None else str(classes[k])  # noqa: E731
+    names = {k: t("train.any_class") if k is None else str(classes[k]) for k in options}
+    fmt = names.get
     f1, f2, f3 = st.columns([1, 1, 2], vertical_alignment="bottom")
     true_f = f1.selectbox(t("train.filter_true"), options, key=K_WRONG_TRUE, format_func=fmt)
     pred_f = f2.selectbox(t("train.filter_pred"), options, key=K_WRONG_PRED, format_func=fmt)
@@ -804,7 +805,8 @@ def keep_model(job: jobs.Job) -> None:
     elif exists and not overwrite:
         st.warning(t("train.exists", file=path.name), icon="⚠️")
     if ss.get(K_SAVED, {}).get(job.id):
-        st.page_link("pages/predict.py", label=t("train.goto_predict"), icon="✍️")
+        if st.button(t("train.goto_predict"), icon="✍️", key=f"train.goto_predict.{job.id}"):
+            st.switch_page("pages/predict.py")
     b2.download_button(t("train.download_ckpt"), data=lambda: to_bytes(job.model, job.checkpoint_metadata(name)),
                        file_name=f"{stem}.safetensors", mime="application/octet-stream", icon="⬇️",
                        on_click="ignore", key=f"train.dl_ckpt.{job.id}", width="stretch")
@@ -838,13 +840,13 @@ def compare_tab() -> None:
     ss[K_COMPARE] = [k for k in ss[K_COMPARE] if k in sources]
     c1, c2 = st.columns([3, 2])
     chosen = c1.multiselect(t("train.compare_pick"), keys, key=K_COMPARE,
-                            format_func=lambda k: sources[k]["label"], help=t("train.compare_pick_help"))
+                            format_func={k: v["label"] for k, v in sources.items()}.get, help=t("train.compare_pick_help"))
     kinds = ("test_accuracy", "test_loss", "loss", "accuracy")
     if K_COMPARE_METRIC not in ss:  # one-epoch runs have a single test point: show their curves
         many = any(len(metrics.curves(sources[k]["events"]).epoch) > 1 for k in ss[K_COMPARE])
         ss[K_COMPARE_METRIC] = "test_accuracy" if many else "loss"
     metric = c2.radio(t("train.compare_metric"), kinds, key=K_COMPARE_METRIC, horizontal=True,
-                      format_func=lambda k: t(f"train.cmp_{k}"))
+                      format_func={k: t(f"train.cmp_{k}") for k in kinds}.get)
     if not chosen:
         st.caption(t("train.compare_empty"))
         return
