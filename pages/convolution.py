@@ -16,8 +16,8 @@ import streamlit as st
 
 from core import conv as cv
 from core.images import EXTENSIONS, MAX_BYTES, ImageError, fit_within, load_image_bytes, load_image_file
-from core.i18n import I18N_DIR
-from pages.ui import t
+from core.i18n import I18N_DIR, translate
+from pages.ui import lang, t
 
 ss = st.session_state
 PHOTO = I18N_DIR.parent / "astronaut.png"
@@ -52,6 +52,14 @@ def _default_pool_state() -> dict:
         "conv.pool.stride": 2, "conv.pool.padding": 0,
         "conv.pool.x": np.array([cv.EXAMPLE_POOL_INPUT], dtype=float),
     }
+
+
+def option_labels(prefix: str) -> Callable[[object], str]:
+    """format_func for option widgets: option value → its text in the current language.
+
+    The language is read now, not when Streamlit (or AppTest) later calls the function."""
+    current = lang()
+    return lambda value: translate(current, f"{prefix}{value}")
 
 
 def _set_state(values: dict) -> None:
@@ -721,7 +729,7 @@ def pool_section() -> None:
         c1, c2, c3 = st.columns([1.4, 1.6, 1.1], gap="medium")
         with c1:
             st.segmented_control(t("conv.pool_mode"), options=list(cv.POOL_MODES), key="conv.pool.mode",
-                                 required=True, format_func=lambda m: t(f"conv.pool_{m}"),
+                                 required=True, format_func=option_labels("conv.pool_"),
                                  on_change=on_setting, args=("conv.ps",), **PERSIST)
             a, b = st.columns(2)
             a.number_input(t("conv.rows"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.pool.H",
@@ -847,9 +855,9 @@ def images_section() -> None:
         with c2:
             options = list(cv.KERNEL_PRESETS) + ["custom"]
             st.selectbox(t("conv.preset"), options, key="conv.img.preset",
-                         format_func=lambda n: t(f"conv.kernel_{n}"), **PERSIST)
+                         format_func=option_labels("conv.kernel_"), **PERSIST)
             st.segmented_control(t("conv.img_mode"), options=["color", "gray"], key="conv.img.gray",
-                                 required=True, format_func=lambda m: t(f"conv.img_mode_{m}"), **PERSIST)
+                                 required=True, format_func=option_labels("conv.img_mode_"), **PERSIST)
         with c3:
             with st.container(horizontal=True, gap="medium"):
                 st.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.img.stride",
@@ -857,7 +865,7 @@ def images_section() -> None:
                 st.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.img.padding",
                                      required=True, help=t("conv.img_padding_help"), **PERSIST)
             st.selectbox(t("conv.display"), list(cv.DISPLAY_MODES), key="conv.img.display",
-                         format_func=lambda m: t(f"conv.display_{m}"), help=t("conv.display_help"), **PERSIST)
+                         format_func=option_labels("conv.display_"), help=t("conv.display_help"), **PERSIST)
         if ss["conv.img.preset"] == "custom":
             k1, k2 = st.columns([2, 1])
             k1.text_area(t("conv.custom_kernel"), key="conv.img.custom", height=150, help=t("conv.edit_help"),
@@ -904,7 +912,7 @@ def images_section() -> None:
 
     st.subheader(t("conv.compare_title"), anchor=False)
     st.multiselect(t("conv.compare_pick"), list(cv.KERNEL_PRESETS), key="conv.img.compare",
-                   format_func=lambda n: t(f"conv.kernel_{n}"), **PERSIST)
+                   format_func=option_labels("conv.kernel_"), **PERSIST)
     st.caption(t("conv.compare_note"))
     small = fit_within(img, GRID_SIDE)
     names = ss["conv.img.compare"]
@@ -934,14 +942,14 @@ st.title(t("conv.title"), anchor=False)
 st.caption(t("conv.subtitle"))
 
 TAB_NAMES = ("steps", "pool", "images", "ideas")
-labels = [t(f"conv.tab_{n}") for n in TAB_NAMES]
-# The tab remembers its label; after a language switch map the old label to the new one.
-if ss.get("conv.tab") not in labels:
-    ss["conv.tab"] = labels[ss.get("conv.tab_index", 0)]
-tabs = st.tabs(labels, key="conv.tab", on_change="rerun")
-ss["conv.tab_index"] = labels.index(ss["conv.tab"]) if ss.get("conv.tab") in labels else 0
+SECTIONS = {"steps": conv_section, "pool": pool_section, "images": images_section, "ideas": ideas_section}
+tab_labels = [t(f"conv.tab_{n}") for n in TAB_NAMES]
+# The tab remembers its label; after a language switch, map the old label to the new one.
+if ss.get("conv.tab") not in tab_labels:
+    ss["conv.tab"] = tab_labels[ss.get("conv.tab_index", 0)]
+tabs = st.tabs(tab_labels, key="conv.tab", on_change="rerun")
+ss["conv.tab_index"] = tab_labels.index(ss["conv.tab"]) if ss.get("conv.tab") in tab_labels else 0
 for tab, name in zip(tabs, TAB_NAMES):
-    if tab.open:
+    if tab.open:  # only the open tab runs (lazy tabs)
         with tab:
-            {"steps": conv_section, "pool": pool_section, "images": images_section,
-             "ideas": ideas_section}[name]()
+            SECTIONS[name]()

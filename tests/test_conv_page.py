@@ -1,0 +1,378 @@
+"""The Convolution page under Streamlit's AppTest: numbers shown, editing, settings, bad entries,
+pooling, photos, both languages. Each test drives the page the way a user would (widgets only)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import conv as cv
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "convolution.py")
+TABS_EN = {"steps": "Step by step", "pool": "Pooling", "images": "Kernels on photos", "ideas": "Key ideas"}
+
+
+def open_page(lang: str = "en", tab: str | None = None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["lang"] = lang
+    if tab is not None:
+        at.session_state["conv.tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [s.value for s in at.subheader] + [c.value for c in at.caption]
+    return "\n".join(parts)
+
+
+def total_line(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith(("**Output[", "**输出[")))
+
+
+def step_title(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if m.value.startswith(("**Step ", "**第 ")))
+
+
+# --------------------------------------------------------------------------- default example
+
+def test_opens_on_the_original_example():
+    at = open_page()
+    assert at.title[0].value == "Convolution"
+    assert [t.label for t in at.tabs] == list(TABS_EN.values())
+    body = texts(at)
+    assert "Output size: 3 × 3" in body
+    assert "1×1 + 2×2 + 0×1 + 0×0 + 1×1 + 2×0 + 1×2 + 2×1 + 1×0 = 10" in body  # how 10 is made
+    assert total_line(at) == "**Output[1, 1]** = sum + bias = 10 + 0 = **10**"
+    assert step_title(at).startswith("**Step 1 of 9**")
+    assert at.text_area(key="conv.x_text.0").value.splitlines()[0].split() == ["1", "2", "0", "3", "1"]
+    assert at.text_area(key="conv.w_text.0").value.split() == ["1", "2", "1", "0", "1", "0", "2", "1", "0"]
+    # the formula is written out with the current numbers
+    latex = [x.value for x in at.latex]
+    assert any(r"\frac{5 + 2\cdot0 - 1\cdot(3-1) - 1}{1}" in x and r"\mathbf{3}" in x for x in latex)
+    # the runnable code panel holds the same tensors and settings
+    code = at.code[0].value
+    assert "F.conv2d(x, weight, bias, stride=1, padding=0, dilation=1)" in code
+    ns: dict = {}
+    exec(code, ns)  # noqa: S102
+    assert ns["out"].tolist() == [cv.EXAMPLE_OUTPUT]
+
+
+def test_step_forward_three_times_shows_18_then_jump_and_back():
+    at = open_page()
+    for _ in range(3):
+        at.button(key="conv.cs.b_fwd").click()
+        run(at)
+    assert step_title(at).startswith("**Step 4 of 9**: output cell row 2, column 1")
+    assert total_line(at).endswith("= **18**")
+    at.button(key="conv.cs.b_back").click()
+    run(at)
+    assert total_line(at).endswith("= **12**")
+    # jump by row and column
+    at.selectbox(key="conv.cs.jump_row").set_value(3)
+    run(at)
+    at.selectbox(key="conv.cs.jump_col").set_value(3)
+    run(at)
+    assert step_title(at).startswith("**Step 9 of 9**")
+    assert total_line(at).endswith("= **3**")
+    assert at.button(key="conv.cs.b_fwd").disabled and at.button(key="conv.cs.b_last").disabled
+    at.button(key="conv.cs.b_first").click()
+    run(at)
+    assert total_line(at).endswith("= **10**")
+    assert at.button(key="conv.cs.b_back").disabled
+
+
+def test_play_starts_and_pause_stops():
+    at = open_page()
+    at.button(key="conv.cs.b_play").click()
+    run(at)
+    assert at.session_state["conv.cs.playing"] is True
+    assert at.button(key="conv.cs.b_play").label == "Pause"
+    at.button(key="conv.cs.b_play").click()
+    run(at)
+    assert at.session_state["conv.cs.playing"] is False
+    assert at.button(key="conv.cs.b_play").label == "Play"
+
+
+# --------------------------------------------------------------------------- settings
+
+def test_stride_two_and_padding_one():
+    at = open_page()
+    at.segmented_control(key="conv.stride").set_value(2)
+    run(at)
+    assert "Output size: 2 × 2" in texts(at)
+    at.button(key="conv.cs.b_last").click()
+    run(at)
+    assert total_line(at).endswith("= **3**")  # [[10, 12], [13, 3]]
+    at.segmented_control(key="conv.stride").set_value(1)
+    at.segmented_control(key="conv.padding").set_value(1)
+    run(at)
+    body = texts(at)
+    assert "Output size: 5 × 5" in body and "Padding 1 keeps the size" in body
+    assert step_title(at).startswith("**Step 1 of 25**")
+    assert "padding=1" in at.code[0].value
+
+
+def test_dilation_bias_and_true_convolution():
+    at = open_page()
+    at.segmented_control(key="conv.dilation").set_value(2)
+    run(at)
+    assert "Output size: 1 × 1" in texts(at)
+    want = cv.conv_steps(cv.EXAMPLE_INPUT, cv.EXAMPLE_KERNEL, dilation=2).output[0, 0, 0]
+    assert total_line(at).endswith(f"= **{cv.fmt_num(want)}**")
+    at.segmented_control(key="conv.dilation").set_value(1)
+    at.number_input(key="conv.bias").set_value(-2.5)
+    at.toggle(key="conv.flip").set_value(True)
+    run(at)
+    flipped = cv.conv_steps(cv.EXAMPLE_INPUT, cv.EXAMPLE_KERNEL, -2.5, flip=True)
+    assert total_line(at).endswith(f"+ (−2.5) = **{cv.fmt_sum(flipped.output[0, 0, 0])}**")
+    assert "torch.flip(weight, dims=[2, 3])" in at.code[0].value
+    ns: dict = {}
+    exec(at.code[0].value, ns)  # noqa: S102
+    np.testing.assert_allclose(ns["out"].numpy(), flipped.output, atol=1e-5)
+
+
+def test_no_output_is_explained():
+    at = open_page()
+    at.number_input(key="conv.kh").set_value(7)
+    run(at)
+    assert "Output size: 0 × 3" in texts(at)
+    warning = at.warning[0].value
+    assert "No output" in warning and "7 cells" in warning and "only 5 cells" in warning
+    assert not [b for b in at.button if b.key == "conv.cs.b_fwd"]  # no stepper for nothing
+    at.segmented_control(key="conv.padding").set_value(1)
+    run(at)
+    assert "Output size: 1 × 5" in texts(at) and not at.warning
+
+
+def test_three_channel_example_random_and_reset():
+    at = open_page()
+    at.button(key="conv.b_rgb").click()
+    run(at)
+    r = cv.conv_steps(cv.EXAMPLE_RGB_INPUT, cv.EXAMPLE_RGB_KERNEL, cv.EXAMPLE_RGB_BIAS, **cv.EXAMPLE_RGB_SETTINGS)
+    body = texts(at)
+    assert "Output size: 3 × 3" in body
+    assert all(f"**Channel {c}:**" in body for c in (1, 2, 3))
+    assert total_line(at).endswith(f"+ 1 = **{cv.fmt_sum(r.output[0, 0, 0])}**")
+    assert len([ta for ta in at.text_area if ta.key.startswith("conv.x_text.")]) == 3
+    ns: dict = {}
+    exec(at.code[0].value, ns)  # noqa: S102
+    np.testing.assert_allclose(ns["out"].numpy(), r.output)
+    # fewer channels keeps the first ones
+    at.segmented_control(key="conv.C").set_value(1)
+    run(at)
+    assert len([ta for ta in at.text_area if ta.key.startswith("conv.x_text.")]) == 1
+    at.button(key="conv.b_random").click()
+    run(at)
+    x = cv.parse_matrix(at.text_area(key="conv.x_text.0").value)
+    assert x.shape == (5, 5) and x.min() >= 0 and x.max() <= 5
+    at.button(key="conv.b_reset").click()
+    run(at)
+    assert total_line(at) == "**Output[1, 1]** = sum + bias = 10 + 0 = **10**"
+    assert at.segmented_control(key="conv.stride").value == 1
+
+
+# --------------------------------------------------------------------------- editing numbers
+
+def test_editing_cells_changes_the_result():
+    at = open_page()
+    at.text_area(key="conv.x_text.0").input("1 1 1 1 1\n1 1 1 1 1\n1 1 1 1 1\n1 1 1 1 1\n1 1 1 1 1")
+    run(at)
+    assert total_line(at).endswith("= **8**")  # the kernel's weights add up to 8
+    at.text_area(key="conv.w_text.0").input("0 0 0\n0 2 0\n0 0 0")
+    run(at)
+    assert total_line(at).endswith("= **2**")
+    assert not at.error
+
+
+def test_typing_a_bigger_grid_resizes_and_size_inputs_resize():
+    at = open_page()
+    at.text_area(key="conv.x_text.0").input("[[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]," + " [0, 0, 0, 0, 0, 0]," * 3 + " [1/2, 1, 1, 1, 1, 1]]")
+    run(at)
+    assert at.number_input(key="conv.H").value == 6 and at.number_input(key="conv.W").value == 6
+    assert "Output size: 4 × 4" in texts(at)
+    at.number_input(key="conv.W").set_value(3)
+    run(at)
+    assert "Output size: 4 × 1" in texts(at)
+    assert at.text_area(key="conv.x_text.0").value.splitlines()[0].split() == ["1", "2", "3"]
+    at.number_input(key="conv.kw").set_value(1)
+    run(at)
+    assert "Output size: 4 × 3" in texts(at)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1 2 0 3 1\n0 1 x 3 1", "Row 2, entry 3: “x” is not a number."),
+    ("", "This box is empty"),
+    ("1,,2", "Row 1, entry 2 is empty"),
+    ("1 2 3\n4 5", "Row 2 has 2 numbers but row 1 has 3"),
+    ("\n".join(["1 " * 13] * 2), "at most 12×12"),
+])
+def test_invalid_entries_show_an_inline_message_and_keep_the_page(text, message):
+    at = open_page()
+    at.text_area(key="conv.x_text.0").input(text)
+    run(at)
+    assert len(at.error) == 1
+    assert message in at.error[0].value and "last valid numbers" in at.error[0].value
+    assert total_line(at).endswith("= **10**")  # still the last valid input
+    assert "Output size: 3 × 3" in texts(at)
+    # the user fixes the entry: the message goes away
+    at.text_area(key="conv.x_text.0").input("1 2\n3 4")
+    at.number_input(key="conv.kh").set_value(2)
+    run(at)
+    at.text_area(key="conv.w_text.0").input("1 1\n1 1")
+    run(at)
+    assert not at.error and total_line(at).endswith("= **10**")
+
+
+def test_invalid_kernel_entry_inline_in_chinese():
+    at = open_page("zh")
+    at.text_area(key="conv.w_text.0").input("1 2 1\n0 abc 0\n2 1 0")
+    run(at)
+    assert at.error[0].value.startswith("第 2 行第 2 个：“abc”不是数字。")
+    assert total_line(at) == "**输出[1, 1]** = 求和 + 偏置 = 10 + 0 = **10**"
+
+
+# --------------------------------------------------------------------------- Chinese
+
+def test_chinese_page():
+    at = open_page("zh")
+    assert at.title[0].value == "卷积"
+    assert [t.label for t in at.tabs] == ["逐步演示", "池化", "卷积核作用于照片", "核心概念"]
+    body = texts(at)
+    assert "输出尺寸：3 × 3" in body and "乘积之和" in body
+    assert step_title(at).startswith("**第 1 步，共 9 步**")
+    assert at.button(key="conv.cs.b_fwd").label == "下一步"
+    assert "# 函数形式" in at.code[0].value
+    at.segmented_control(key="conv.stride").set_value(2)
+    run(at)
+    assert "输出尺寸：2 × 2" in texts(at)
+
+
+def test_language_switch_keeps_the_tab():
+    at = open_page("en", tab=TABS_EN["pool"])
+    at.session_state["lang"] = "zh"
+    run(at)
+    assert at.session_state["conv.tab"] == "池化"
+    assert "最大池化" in texts(at) or "max(" in texts(at)
+
+
+# --------------------------------------------------------------------------- pooling
+
+def test_pooling_max_and_average():
+    at = open_page(tab=TABS_EN["pool"])
+    assert total_line(at) == "**Output[1, 1]** = max(1, 1, 5, 6) = **6**"
+    assert "Output size: 2 × 2" in texts(at)
+    at.button(key="conv.ps.b_fwd").click()
+    run(at)
+    assert total_line(at).endswith("= **8**")
+    at.segmented_control(key="conv.pool.mode").set_value("avg")
+    run(at)
+    assert total_line(at) == "**Output[1, 1]** = (1 + 1 + 5 + 6) / 4 = **3.25**"
+    assert "F.avg_pool2d(x, kernel_size=2, stride=2, padding=0)" in at.code[0].value
+    at.segmented_control(key="conv.pool.k").set_value(3)
+    at.segmented_control(key="conv.pool.stride").set_value(1)
+    run(at)
+    at.segmented_control(key="conv.pool.padding").set_value(1)
+    run(at)
+    assert "Output size: 4 × 4" in texts(at)
+    assert "count the padded zeros" in texts(at) or "counts the padded zeros" in texts(at)
+    ns: dict = {}
+    exec(at.code[0].value, ns)  # noqa: S102
+    want = cv.pool_steps(cv.EXAMPLE_POOL_INPUT, 3, 1, 1, "avg").output
+    np.testing.assert_allclose(ns["out"].numpy(), want, atol=1e-6)
+    # a window size whose allowed padding is smaller clamps the padding
+    at.segmented_control(key="conv.pool.k").set_value(1)
+    run(at)
+    assert at.segmented_control(key="conv.pool.padding").value == 0
+
+
+def test_pooling_invalid_entry():
+    at = open_page(tab=TABS_EN["pool"])
+    at.text_area(key="conv.pool.x_text.0").input("1 2\n3 ?")
+    run(at)
+    assert "“?” is not a number" in at.error[0].value
+    assert total_line(at).endswith("= **6**")
+
+
+# --------------------------------------------------------------------------- photos
+
+def png_bytes(img: np.ndarray, ext: str = ".png") -> bytes:
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    assert ok
+    return buf.tobytes()
+
+
+def test_photo_tab_sample_upload_and_bad_files():
+    at = open_page(tab=TABS_EN["images"])
+    body = texts(at)
+    assert "Sample photo: astronaut Eileen Collins" in body and "512 × 512 pixels, filtered in" in body
+    assert len(at.get("image")) >= 10  # original, result and the 8-kernel comparison grid
+    uploader = at.file_uploader(key="conv.img.upload")
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:, 32:] = 255  # one vertical edge
+    uploader.set_value(("edge.png", png_bytes(img), "image/png"))
+    run(at)
+    body = texts(at)
+    assert "Your photo edge.png, 64 × 48 pixels." in body
+    assert "64 × 48 pixels, filtered in" in body  # Sobel X, padding 1: same size
+    assert not at.error
+    # grey mode, stride 2, no padding
+    at.segmented_control(key="conv.img.gray").set_value("gray")
+    at.segmented_control(key="conv.img.stride").set_value(2)
+    at.segmented_control(key="conv.img.padding").set_value(0)
+    run(at)
+    assert "31 × 23 pixels, filtered in" in texts(at)
+    # a text file renamed .png: one sentence, the previous photo stays
+    at.file_uploader(key="conv.img.upload").set_value(("notes.png", b"just some text\n" * 20, "image/png"))
+    run(at)
+    assert at.error[0].value.startswith("This file is not a PNG, JPEG, WebP or BMP image.")
+    assert "Sample photo" in texts(at)
+    # a cut-off JPEG
+    data = png_bytes(cv2.resize(img, (256, 256)), ".jpg")
+    at.file_uploader(key="conv.img.upload").set_value(("cut.jpg", data[: len(data) // 2], "image/jpeg"))
+    run(at)
+    assert "This JPEG file is damaged or incomplete" in at.error[0].value
+    # too many pixels
+    at.file_uploader(key="conv.img.upload").set_value(("wide.png", png_bytes(np.zeros((2, 4200, 3), np.uint8)),
+                                                        "image/png"))
+    run(at)
+    assert "4200×2 pixels" in at.error[0].value and "4096×4096" in at.error[0].value
+
+
+def test_photo_custom_kernel_and_errors_in_chinese():
+    at = open_page("zh", tab="卷积核作用于照片")
+    assert at.selectbox(key="conv.img.preset").options[-1] == "自定义…"
+    at.session_state["conv.img.preset"] = "custom"  # AppTest cannot map translated labels back
+    run(at)
+    at.text_area(key="conv.img.custom").input("1 1 1\n1 1 1\n1 1 1")
+    at.checkbox(key="conv.img.normalize").check()
+    run(at)
+    body = texts(at)
+    assert "已除以权重之和。" in body and "512 × 512 像素" in body
+    at.text_area(key="conv.img.custom").input("1 1\n1 x")
+    run(at)
+    assert "“x”不是数字" in at.error[0].value
+    assert "请先修正上面的卷积核" in "\n".join(i.value for i in at.info)
+    at.file_uploader(key="conv.img.upload").set_value(("a.bmp", b"BM" + b"\x00" * 10, "image/bmp"))
+    run(at)
+    assert any("这个文件不是 PNG" in e.value or "已损坏" in e.value for e in at.error)
+
+
+def test_key_ideas_tab_in_both_languages():
+    at = open_page(tab=TABS_EN["ideas"])
+    body = texts(at)
+    for phrase in ("feature detector", "Receptive field", "Shared weights", "padding keeps the size",
+                   "stride shrinks it"):
+        assert phrase in body
+    at = open_page("zh", tab="核心概念")
+    assert "感受野" in texts(at) and "权重共享" in texts(at)
