@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from core.checkpoint import CheckpointError, list_checkpoints, load_checkpoint_bytes
 from core.data import DATASETS, DataError
@@ -21,7 +20,7 @@ from core.features import (
     receptive_field, run_inference, saliency, scale_maps, source_conv, tile_maps, value_ranges,
 )
 from core.images import EXTENSIONS, ImageError, load_image_bytes
-from core.models import describe_layer, summary
+from core.models import describe_layer, layer_label, normalize_layer, summary
 from core.preprocess import Preprocessed, from_dataset_image, preprocess
 from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset, load_saved_checkpoint, t
 
@@ -340,12 +339,13 @@ def _show_steps(pre: Preprocessed, info: dict) -> None:
 # --------------------------------------------------------------------------- feature maps
 
 def _layer_options(ckpt, outputs) -> dict[int, str]:
-    from core.models import normalize_layer
-
+    """Layer index -> "conv2 · conv 32, 3×3, stride 1, pad 1 → 32×14×14"."""
     labels = {}
     for i, out in enumerate(outputs):
-        shape = "×".join(str(s) for s in out.output.shape)
-        labels[i] = f"{out.name} · {describe_layer(normalize_layer(ckpt.spec[i], i))} → {shape}"
+        text = f"{out.name} · {describe_layer(normalize_layer(ckpt.spec[i], i))}"
+        if ckpt.spec[i]["type"] != "linear":  # "linear → 10" already says its size
+            text += " → " + "×".join(str(s) for s in out.output.shape)
+        labels[i] = text
     return labels
 
 
@@ -469,8 +469,6 @@ def _filter_section(ckpt, layer: int, channel: int) -> None:
 
 
 def ckpt_layer_name(ckpt, index: int) -> str:
-    from core.models import layer_label
-
     return layer_label(ckpt.spec, index)
 
 
@@ -520,7 +518,8 @@ def _feature_maps(ckpt, outputs) -> None:
     st.session_state.setdefault(K_SCALE, "layer")
     mode = c2.segmented_control(t("predict.scale"), SCALE_MODES, required=True,
                                 format_func=_labels("scale", SCALE_MODES).get, key=K_SCALE,
-                                persist_state="session", help=t("predict.scale_help"))
+                                persist_state="session", help=t("predict.scale_help"),
+                                disabled=layer == len(outputs) - 1)  # logits: a bar chart
     st.caption(t(f"predict.kind_{outputs[layer].kind}"))
     out = outputs[layer]
     if not out.spatial:
