@@ -125,6 +125,10 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict[str, A
     data = to_bytes(model, meta)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp creates 0600; a checkpoint is an ordinary shareable file (umask applies).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
