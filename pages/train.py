@@ -35,6 +35,10 @@ K_START_MSG, K_DL_FAILED, K_PUBLISHED = "train.start_msg", "train.download_faile
 K_SAVED, K_RESULT_RUN, K_FM_EPOCH, K_FM_LAYER = "train.saved", "train.result_run", "train.fm_epoch", "train.fm_layer"
 K_FM_LAST, K_WRONG_TRUE, K_WRONG_PRED = "train.fm_last", "train.wrong_true", "train.wrong_pred"
 K_COMPARE, K_COMPARE_METRIC = "train.compare", "train.compare_metric"
+K_LAYERS_DRAFT = "train.layers_draft"
+KEEP = (K_DATASET, K_PRESET, K_OPT, K_LR, K_BATCH, K_EPOCHS, K_SCHED, K_AUG, K_FRACTION, K_SEED, K_WD,
+        K_LS, K_MOMENTUM, K_RESULT_RUN, K_WRONG_TRUE, K_WRONG_PRED, K_COMPARE, K_COMPARE_METRIC,
+        K_FM_LAYER, K_FM_EPOCH)
 
 PARAM_COLUMNS = ("out", "kernel", "stride", "padding", "p")
 NEW_LAYER = {"conv": {"out": 16, "kernel": 3, "stride": 1, "padding": 1}, "linear": {"out": 10},
@@ -124,7 +128,8 @@ def publish_finished_runs() -> None:
     for job in manager.jobs(owner):
         if job.id in published or job.active or job.state == jobs.FAILED or job.model is None:
             continue
-        name = run_label(job)
+        name = t("train.model_name", n=job.number, arch=job.preset or t("train.custom"),
+                 acc=pct(job.metrics().get("test_accuracy")))
         models[name] = from_model(job.model, job.checkpoint_metadata(name))
         published[job.id] = name
 
@@ -203,7 +208,7 @@ def editor_key() -> str:
 
 
 def set_layers(rows: list[dict]) -> None:
-    ss[K_LAYERS] = canonical_rows(rows)
+    ss[K_LAYERS] = ss[K_LAYERS_DRAFT] = canonical_rows(rows)
     ss[K_EDITOR_V] = ss.get(K_EDITOR_V, 0) + 1
 
 
@@ -237,6 +242,11 @@ def load_preset() -> None:
 
 
 def init_form() -> None:
+    """First visit: the default preset on 10% of MNIST. Later visits: keep every choice.
+
+    Streamlit forgets a widget's value in any run that doesn't draw the widget (another tab or
+    page is open); writing the values back into session state first keeps them.
+    """
     if K_PRESET not in ss:
         ss[K_PRESET] = DEFAULT_PRESET
         ss[K_DATASET] = "mnist"
@@ -244,6 +254,13 @@ def init_form() -> None:
         ss[K_SEED] = 0
         ss[K_EDITOR_V] = 0
         load_preset()
+    for key in KEEP:
+        if key in ss:
+            ss[key] = ss[key]
+    # Pending edits of the layer table live in its widget state, which is dropped the same way:
+    # fold the last table the learner saw back into the base rows.
+    if editor_key() not in ss and ss.get(K_LAYERS_DRAFT) not in (None, ss[K_LAYERS]):
+        set_layers(ss[K_LAYERS_DRAFT])
 
 
 # --------------------------------------------------------------------------- charts
@@ -421,6 +438,7 @@ def architecture_block(num_classes: int):
             })
         rows = normalized_rows(edited.to_dict("records"))
         canon = canonical_rows(rows)
+        ss[K_LAYERS_DRAFT] = canon
         if canon != rows:
             set_layers(canon)  # a type was chosen or changed: show its parameters, with defaults
             st.rerun()
@@ -600,6 +618,8 @@ def live_panel(job_id: str, polling: bool) -> None:
                         on_click=manager.stop, args=(job.id, owner), help=t("train.stop_help"))
     if job.state == jobs.STARTING or (job.state == jobs.RUNNING and p.total_steps == 0):
         st.progress(0.0, text=t("train.preparing"))
+    elif job.state == jobs.RUNNING and p.step == 0:
+        st.progress(0.0, text=t("train.first_steps", steps=f"{p.total_steps:,}"))
     elif job.state == jobs.RUNNING:
         st.progress(p.fraction, text=t("train.progress", epoch=p.epoch, epochs=p.epochs, step=f"{p.step:,}",
                                        total=f"{p.total_steps:,}",

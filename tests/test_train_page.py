@@ -338,3 +338,19 @@ def test_a_mistake_opens_in_the_predict_page():
     assert at.session_state["predict.model"] == f"session:{name}"
     assert at.session_state["predict.test_index"] == index
     assert name in at.session_state[SESSION_MODELS]
+
+
+def test_the_form_survives_a_visit_to_another_tab():
+    at = page()
+    at.select_slider(key="train.fraction").set_value(0.05).run()
+    at.text_input(key="train.lr").set_value("0.003").run()
+    key = at.data_editor[0].key
+    at.session_state[key] = {"edited_rows": {0: {"out": 20}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert "20×1×5×5" in " ".join(at.dataframe[-1].value.iloc[:, 3].astype(str))
+    at = show_tab(at, 3)  # the set-up widgets are not drawn in this run
+    at = show_tab(at, 0)
+    assert at.select_slider(key="train.fraction").value == 0.05
+    assert at.text_input(key="train.lr").value == "0.003"
+    assert at.session_state["train.layers"][0]["out"] == 20, "the edited table is kept"
+    assert "20×1×5×5" in " ".join(at.dataframe[-1].value.iloc[:, 3].astype(str))
