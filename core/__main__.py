@@ -13,9 +13,10 @@ import time
 from pathlib import Path
 
 from core.checkpoint import CheckpointError, load_checkpoint, make_metadata, save_checkpoint
-from core.data import DATASETS, DataError, load_dataset
+from core.data import DATASETS, DataError, get_info, load_dataset
 from core.models import PRESETS, SpecError
-from core.train import OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, TrainingRun, config_from_preset, evaluate
+from core.train import (OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, TrainingRun, check_config,
+                        config_from_preset, evaluate)
 
 
 class UsageError(Exception):
@@ -94,6 +95,8 @@ def cmd_train(args, argv=None) -> int:
     config = make_config(args)
     if args.output and args.output.exists() and not args.overwrite:
         raise UsageError(f"{args.output} already exists; pass --overwrite or choose another --output")
+    # Settings are checked before the (possibly slow) dataset load, so mistakes fail fast.
+    check_config(config, len(get_info(config.dataset).classes))
     data = load_dataset(config.dataset, args.data_dir)
     run = TrainingRun(config, data)
     t0 = time.perf_counter()

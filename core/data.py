@@ -196,6 +196,8 @@ def download(info: DatasetInfo, progress: ProgressCallback | bool = True) -> Pat
     """
     import pooch
 
+    # pooch logs every download attempt; the progress bar (or callback) already says it.
+    pooch.get_logger().setLevel("WARNING")
     root = cache_dir()
     target = root / info.folder / "raw"
     for fname in SPLIT_FILES.values():

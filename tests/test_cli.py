@@ -82,7 +82,7 @@ def test_train_offline_without_data_is_one_line(tmp_path):
 
 def test_train_prints_events_and_saves(data_dir, tmp_path):
     out = tmp_path / "tiny.safetensors"
-    r = cli("train", "--preset", "fast", "--fraction", "0.02", "--epochs", "1", "--log-every", "5",
+    r = cli("train", "--preset", "2-conv 16/32 → FC 128", "--fraction", "0.03", "--epochs", "1", "--log-every", "5",
             "--data-dir", data_dir, "--output", out)
     assert r.returncode == 0, r.stderr
     events = json_lines(r.stdout)
