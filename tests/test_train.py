@@ -124,6 +124,6 @@ def test_real_mnist_smoke(data_dir):
     from core.data import load_dataset
 
     data = load_dataset("mnist", data_dir)
-    cfg = config_from_preset("fast", fraction=0.03, epochs=1, log_every=10)
+    cfg = config_from_preset("2-conv 16/32 → FC 128", fraction=0.03, epochs=1, log_every=10)
     _, events = run_all(cfg, data)
     assert events[-1]["test_accuracy"] > 0.8
