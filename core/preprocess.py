@@ -64,18 +64,66 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return np.clip(grey, 0, 1)
 
 
+UNEVEN_BORDER = 0.06     # border brightness spread (10th..90th percentile) that means uneven light
+
+
+def smooth_background(ink: np.ndarray) -> np.ndarray:
+    """The slowly varying paper level under the ink (bright ink on dark), for photos.
+
+    A morphological opening with a disc wider than a pen stroke removes the strokes and keeps
+    the lighting gradient, shadows and vignetting; it runs on a copy shrunk to ≤ 200 px (fast,
+    and a disc of 1/6 of the image is wider than any digit stroke) and is then blurred and
+    enlarged back.
+    """
+    h, w = ink.shape
+    scale = min(1.0, 200 / max(h, w))
+    small = cv2.resize(ink, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    k = max(5, min(small.shape) // 6) | 1
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    background = cv2.morphologyEx(small, cv2.MORPH_OPEN, disc, borderType=cv2.BORDER_REPLICATE)
+    background = cv2.GaussianBlur(background, (0, 0), k / 3)
+    return cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def ink_is_dark(grey: np.ndarray) -> bool:
+    """Whether the ink is darker than the background (paper) rather than lighter (chalkboard,
+    the MNIST convention).
+
+    The background level is the border's median; the ink is whichever extreme lies further from
+    it. (A plain "border brighter than 50%" test fails on a dimly lit photo of white paper,
+    whose border can be darker than mid-grey while the ink is darker still.) Extremes are read
+    from a copy shrunk to ≤ 256 px, which averages sensor noise away; when nothing stands out,
+    the border brightness decides.
+    """
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    level = float(np.median(border))
+    h, w = grey.shape
+    scale = min(1.0, 256 / max(h, w))
+    small = grey if scale == 1.0 else cv2.resize(
+        grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    darker, lighter = level - float(small.min()), float(small.max()) - level
+    if max(darker, lighter) < 0.1:
+        return level > 0.5
+    return darker > lighter
+
+
 def ink_image(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     """Bright ink on black, background removed; also whether the input had to be inverted.
 
-    The background is read off the border (a digit rarely touches all four edges); a light
-    border means dark ink on paper, so the image is inverted. Otsu's threshold then separates
-    ink from paper texture and uneven lighting, and the ink is stretched to reach full intensity.
+    The background is read off the border (a digit rarely touches all four edges); dark ink on
+    lighter paper is inverted (`ink_is_dark`). When the border is uneven (a photo:
+    a lighting gradient, a shadow) the background is estimated locally (`smooth_background`)
+    instead of as one level, so a darker corner of the paper is not mistaken for ink. Otsu's
+    threshold then separates ink from paper texture, and the ink is stretched to full intensity.
     """
-    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    inverted = bool(np.median(border) > 0.5)
+    inverted = ink_is_dark(grey)
     ink = 1.0 - grey if inverted else grey.copy()
-    background = float(np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])))
-    ink = np.clip(ink - background, 0, None)
+    border_ink = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    low, high = np.percentile(border_ink, [10, 90])
+    if high - low > UNEVEN_BORDER and min(ink.shape) >= 16:
+        ink = np.clip(ink - smooth_background(ink), 0, None)
+    else:
+        ink = np.clip(ink - float(np.median(border_ink)), 0, None)
     peak = float(ink.max())
     if peak < 0.1:  # nothing stands out from the background
         return np.zeros_like(ink), inverted
@@ -85,7 +133,24 @@ def ink_image(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     cut = max(otsu * 0.5, 20) / 255.0
     ink = ink / peak
     ink[ink < cut] = 0.0
-    return np.clip(ink, 0, 1).astype(np.float32), inverted
+    return drop_specks(np.clip(ink, 0, 1).astype(np.float32)), inverted
+
+
+SPECK_SHARE = 0.02       # ink blobs with < 2% of the largest blob's ink are noise, not strokes
+
+
+def drop_specks(ink: np.ndarray) -> np.ndarray:
+    """Remove isolated specks (sensor noise, paper grain, dust) that would otherwise stretch the
+    ink's bounding box and shrink the digit: connected blobs whose total ink is under
+    SPECK_SHARE of the largest blob's. Separate strokes of one digit are far heavier than that."""
+    count, labels = cv2.connectedComponents((ink > 0).astype(np.uint8), connectivity=8)
+    if count <= 2:  # background plus at most one blob
+        return ink
+    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count)
+    mass[0] = 0.0
+    keep = mass >= SPECK_SHARE * mass.max()
+    keep[0] = False
+    return np.where(keep[labels], ink, 0.0).astype(np.float32)
 
 
 def crop_to_ink(ink: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
