@@ -19,7 +19,7 @@ from core.features import (
     SCALE_MODES, conv_filters, grid_columns, input_gradient, layer_outputs, probabilities,
     receptive_field, run_inference, saliency, scale_maps, source_conv, tile_maps, value_ranges,
 )
-from core.images import EXTENSIONS, ImageError, load_image_bytes
+from core.images import EXTENSIONS, ImageError, fit_within, load_image_bytes
 from core.models import describe_layer, layer_label, normalize_layer, summary
 from core.preprocess import Preprocessed, from_dataset_image, preprocess
 from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset, load_saved_checkpoint, t
@@ -36,6 +36,8 @@ K_LAYER, K_SCALE, K_CHANNEL = "predict.layer", "predict.scale", "predict.channel
 K_RF_LAYER, K_RF_CHANNEL, K_RF_ROW, K_RF_COL = ("predict.rf_layer", "predict.rf_channel",
                                                  "predict.rf_row", "predict.rf_col")
 K_VIEW, K_TARGET, K_UPLOADED = "predict.view", "predict.saliency_target", "predict.uploaded_model"
+K_UPLOAD_CACHE = "predict.upload_cache"
+MAX_UPLOAD_SIDE = 1024  # photos are shrunk to this first: the digit ends up 20 px tall anyway
 
 
 # --------------------------------------------------------------------------- state helpers
@@ -198,12 +200,21 @@ def _upload_input(ckpt) -> tuple[Preprocessed | None, dict]:
     file = st.file_uploader(t("predict.upload_label"), type=list(EXTENSIONS),
                             key="predict.image_file", help=t("predict.upload_help"))
     if file is None:
+        st.session_state.pop(K_UPLOAD_CACHE, None)
         return None, {"kind": "upload", "waiting": True}
+    # Every click in the explorer reruns the page: decode and preprocess each upload only once.
+    key = (file.file_id, ckpt.mean, ckpt.std)
+    cached = st.session_state.get(K_UPLOAD_CACHE)
+    if cached and cached[0] == key:
+        return cached[1], cached[2]
     try:
         image = load_image_bytes(file.getvalue())
     except ImageError as e:
         return None, {"kind": "upload", "error": t(f"predict.image_error_{e.code}", **e.details)}
-    return preprocess(image, ckpt.mean, ckpt.std), {"kind": "upload", "name": file.name}
+    info = {"kind": "upload", "name": file.name, "original": image.shape[:2]}
+    pre = preprocess(fit_within(image, MAX_UPLOAD_SIDE), ckpt.mean, ckpt.std)
+    st.session_state[K_UPLOAD_CACHE] = (key, pre, info)
+    return pre, info
 
 
 def _random_index(n: int) -> None:
@@ -325,7 +336,8 @@ def _show_steps(pre: Preprocessed, info: dict) -> None:
     ch, cw = steps["cropped"].shape
     sh, sw = steps["scaled"].shape
     shown = [
-        (steps["input"], t("predict.step_input", w=w, h=h)),
+        (steps["input"], t("predict.step_input", w=w, h=h) if info.get("original", (h, w)) == (h, w)
+         else t("predict.step_input_shrunk", w=w, h=h, ow=info["original"][1], oh=info["original"][0])),
         (ink, t("predict.step_ink_inverted") if pre.inverted else t("predict.step_ink")),
         (steps["cropped"], t("predict.step_cropped", w=cw, h=ch)),
         (steps["scaled"], t("predict.step_scaled", w=sw, h=sh)),
