@@ -67,6 +67,20 @@ def no_exception(page):
     assert page.locator("[data-testid=stException]").count() == 0
 
 
+def settled(page):
+    """Wait until every chart is drawn and every image loaded (before a screenshot)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
+        ".every(c => c.querySelector('.main-svg')) && [...document.images].every(i => i.complete)"
+        " && !document.querySelector('[data-testid=stSkeleton]')", timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+
+
+def shot(page, screenshot_dir, name):
+    settled(page)
+    page.screenshot(path=str(screenshot_dir / name))
+
+
 def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
     open_predict(page, app_url)
     nothing = page.get_by_text("Nothing drawn yet")
@@ -75,13 +89,13 @@ def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
     draw(page, vertical_stroke())
     heading(page, r"^Prediction: 1 \(\d+\.\d%\)").wait_for(timeout=TIMEOUT)
     no_exception(page)
-    page.screenshot(path=str(screenshot_dir / "predict_en_drawn_1.png"))
+    shot(page, screenshot_dir, "predict_en_drawn_1.png")
 
     clear(page)
     nothing.wait_for(timeout=TIMEOUT)
     draw(page, closed_loop())
     heading(page, r"^Prediction: 0 \(\d+\.\d%\)").wait_for(timeout=TIMEOUT)
-    page.screenshot(path=str(screenshot_dir / "predict_en_drawn_0.png"))
+    shot(page, screenshot_dir, "predict_en_drawn_0.png")
 
     clear(page)
     nothing.wait_for(timeout=TIMEOUT)
@@ -104,7 +118,7 @@ def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
     heading(page, rf"^Prediction: {label} \(\d+\.\d%\)").wait_for(timeout=TIMEOUT)
     page.get_by_text("inverted from dark-on-light").wait_for()
     no_exception(page)
-    page.screenshot(path=str(screenshot_dir / "predict_en_upload.png"), full_page=True)
+    shot(page, screenshot_dir, "predict_en_upload.png")
 
 
 def test_explorer_clicks(page, app_url, screenshot_dir, data_dir):
@@ -122,7 +136,7 @@ def test_explorer_clicks(page, app_url, screenshot_dir, data_dir):
     page.wait_for_function("() => [...document.querySelectorAll('input[aria-label=Channel]')]"
                            ".some(e => e.value === '2')", timeout=TIMEOUT)
     assert page.get_by_text(re.compile(r"^Channel 2: min")).count() == 1
-    page.screenshot(path=str(screenshot_dir / "predict_en_feature_maps.png"))
+    shot(page, screenshot_dir, "predict_en_feature_maps.png")
 
     page.get_by_role("radio", name="Receptive field").click()
     rf_map = page.locator(".st-key-predict-rf_map .nsewdrag").first
@@ -137,12 +151,12 @@ def test_explorer_clicks(page, app_url, screenshot_dir, data_dir):
                            timeout=TIMEOUT)
     assert row.input_value() == col.input_value() == "0"
     page.get_by_text(re.compile(r"at row 0, column 0 depends on input rows 0–")).wait_for()
-    page.screenshot(path=str(screenshot_dir / "predict_en_receptive_field.png"))
+    shot(page, screenshot_dir, "predict_en_receptive_field.png")
 
     page.get_by_role("radio", name="Saliency").click()
     page.get_by_text("Saliency for “7” over the input").wait_for(timeout=TIMEOUT)
     no_exception(page)
-    page.screenshot(path=str(screenshot_dir / "predict_en_saliency.png"))
+    shot(page, screenshot_dir, "predict_en_saliency.png")
 
 
 def test_chinese(page, app_url, screenshot_dir):
@@ -151,6 +165,6 @@ def test_chinese(page, app_url, screenshot_dir):
     draw(page, vertical_stroke())
     heading(page, r"^预测：1（\d+\.\d%）").wait_for(timeout=TIMEOUT)
     no_exception(page)
-    page.screenshot(path=str(screenshot_dir / "predict_zh_drawn_1.png"))
+    shot(page, screenshot_dir, "predict_zh_drawn_1.png")
     clear(page)
     page.get_by_text("还没有画任何内容").wait_for(timeout=TIMEOUT)
