@@ -37,7 +37,7 @@ def test_every_key_used_in_code_exists():
     catalog = load_catalog("en")
     used = set()
     for path in [root / "streamlit_app.py", *(root / "pages").glob("*.py")]:
-        used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[\w.]+)["']""", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[\w.]+)["']\s*[,)]""", path.read_text(encoding="utf-8")))
     missing = sorted(k for k in used if k not in catalog)
     assert not missing, f"keys used in pages but missing from the catalogs: {missing}"
 
