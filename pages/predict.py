@@ -193,7 +193,11 @@ def _draw_input(ckpt) -> tuple[Preprocessed | None, dict]:
     png = result.image_bytes if objects else None
     if not png:
         return None, {"kind": "draw"}
-    return preprocess(decode_canvas_png(png), ckpt.mean, ckpt.std), {"kind": "draw"}
+    try:
+        image = decode_canvas_png(png)
+    except ValueError:  # a truncated message from the browser: treat as not drawn yet
+        return None, {"kind": "draw"}
+    return preprocess(image, ckpt.mean, ckpt.std), {"kind": "draw"}
 
 
 def _upload_input(ckpt) -> tuple[Preprocessed | None, dict]:
@@ -371,8 +375,9 @@ def _select_channel(chart_key: str, channel_key: str) -> None:
             return
 
 
-def _grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selected: int,
-                 names: str = "channel") -> go.Figure:
+def _grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selected: int) -> go.Figure:
+    """All channels tiled in one heatmap, scaled per `ranges`, plus an invisible marker per
+    tile so a click selects the channel (Plotly cannot select heatmap cells)."""
     c, h, w = maps.shape
     cols = grid_columns(c, 8 if c <= 64 else 16)
     rows = math.ceil(c / cols)
@@ -459,7 +464,7 @@ def _filter_section(ckpt, layer: int, channel: int) -> None:
     weights, bias = conv_filters(ckpt.model, src)
     kernel = weights[channel]                     # [in, k, k]
     n_in, k = kernel.shape[0], kernel.shape[1]
-    name = ckpt_layer_name(ckpt, src)
+    name = _layer_name(ckpt, src)
     st.markdown(f"**{t('predict.filter_title', layer=name, channel=channel)}**")
     left, right = st.columns([2, 3])
     with left:
@@ -471,7 +476,7 @@ def _filter_section(ckpt, layer: int, channel: int) -> None:
         caption = t("predict.filter_caption", n_in=n_in, k=k, bias=_fmt(float(bias[channel])))
         if src != layer:
             caption += " " + t("predict.filter_caption_source", src=name,
-                               layer=ckpt_layer_name(ckpt, layer))
+                               layer=_layer_name(ckpt, layer))
         st.caption(caption)
         if n_in == 1 and weights.shape[0] > 1:
             st.markdown(t("predict.all_filters", layer=name, n=weights.shape[0]))
@@ -480,8 +485,8 @@ def _filter_section(ckpt, layer: int, channel: int) -> None:
                             key="predict.all_filters_fig")
 
 
-def ckpt_layer_name(ckpt, index: int) -> str:
-    return layer_label(ckpt.spec, index)
+def _layer_name(ckpt, index: int) -> str:
+    return layer_label(ckpt.spec, index)  # "conv2"
 
 
 def _flat_section(ckpt, outputs, layer: int, mode: str) -> None:
@@ -595,8 +600,9 @@ def _receptive_field_view(ckpt, pre: Preprocessed, outputs) -> None:
     n, h, w = maps.shape
     _clamp(K_RF_CHANNEL, 0, n - 1, 0)
     channel = c2.number_input(t("predict.channel"), 0, n - 1, step=1, key=K_RF_CHANNEL)
-    if K_RF_ROW not in st.session_state or K_RF_COL not in st.session_state:
-        _strongest(maps, channel)
+    if st.session_state.get("predict.rf_shown") != (layer, channel):
+        _strongest(maps, channel)  # a new map: start where it responds most
+        st.session_state["predict.rf_shown"] = (layer, channel)
     _clamp(K_RF_ROW, 0, h - 1, h // 2)
     _clamp(K_RF_COL, 0, w - 1, w // 2)
     c3, c4, c5 = st.columns([1, 1, 1], vertical_alignment="bottom")

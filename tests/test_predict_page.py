@@ -319,10 +319,16 @@ def test_receptive_field_and_saliency_views(checkpoints, mnist):
     rf = receptive_field(ckpt.spec, deepest, 1, 2)
     assert (f"depends on input rows {rf.top}–{rf.bottom - 1} and columns {rf.left}–{rf.right - 1}: "
             f"a {rf.height}×{rf.width} pixel region" in texts(at.info))
+    # Another map: the position jumps to where that map responds most.
     at = ok(at.selectbox(key="predict.rf_layer").set_value(0).run())  # the first conv: one kernel
-    rf = receptive_field(ckpt.spec, 0, 1, 2)
-    k = ckpt.spec[0]["kernel"]
-    assert f"a {rf.height}×{rf.width} pixel region" in texts(at.info) and rf.width == k
+    ckpt_pre = from_dataset_image(mnist.test_images[0].numpy(), ckpt.mean, ckpt.std)
+    first = layer_outputs(ckpt.model, ckpt.spec, ckpt_pre.tensor)[0].output[0]
+    r, c = (int(v) for v in np.unravel_index(int(first.argmax()), first.shape))
+    assert (at.number_input(key="predict.rf_row").value, at.number_input(key="predict.rf_col").value) == (r, c)
+    rf = receptive_field(ckpt.spec, 0, r, c)
+    assert f"at row {r}, column {c} depends on input rows {rf.top}–{rf.bottom - 1}" in texts(at.info)
+    if not rf.clipped:
+        assert rf.width == rf.height == ckpt.spec[0]["kernel"]
     at = ok(at.segmented_control(key="predict.view").set_value("saliency").run())
     assert any(md.value.startswith("**Saliency for “") for md in at.markdown)
     at = ok(at.selectbox(key="predict.saliency_target").set_value(3).run())
