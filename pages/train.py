@@ -354,7 +354,7 @@ def per_class_figure(acc: np.ndarray, classes) -> go.Figure:
 def dataset_block():
     """Dataset choice; returns the loaded Dataset or None (with the reason shown)."""
     names = list(data_mod.DATASETS)
-    c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+    c1, c2 = st.columns([1, 2], vertical_alignment="top")
     name = c1.selectbox(t("train.dataset"), names, key=K_DATASET,
                         format_func=lambda n: data_mod.DATASETS[n].title, help=t("train.dataset_help"))
     info = data_mod.DATASETS[name]
@@ -734,8 +734,8 @@ def results_tab() -> None:
     c[0].metric(t("train.m_test_acc"), pct(r.accuracy, 2))
     c[1].metric(t("train.m_test_loss"), f"{r.loss:.4f}")
     c[2].metric(t("train.m_mistakes", n=f"{r.n:,}"), f"{len(r.wrong_indices):,}")
-    c[3].metric(t("train.m_epochs"), f"{m.get('epochs_completed', 0)} / {job.config.epochs}"
-                + (" ⏹" if job.stopped else ""))
+    c[3].metric(t("train.m_epochs_stopped") if job.stopped else t("train.m_epochs"),
+                f"{m.get('epochs_completed', 0)} / {job.config.epochs}")
     c[4].metric(t("train.m_time"), fmt_seconds(m.get("train_seconds")),
                 help=t("train.m_time_help", ips=f"{m.get('images_per_second', 0):,.0f}"))
     left, right = st.columns([6, 5])
