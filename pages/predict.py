@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.checkpoint import CheckpointError, list_checkpoints, load_checkpoint_bytes
-from core.data import DATASETS, DataError
+from core.data import DATASETS, DataError, is_available
 from core.features import (
     SCALE_MODES, conv_filters, grid_columns, input_gradient, layer_outputs, probabilities,
     receptive_field, run_inference, saliency, scale_maps, source_conv, tile_maps, value_ranges,
@@ -36,7 +36,7 @@ K_LAYER, K_SCALE, K_CHANNEL = "predict.layer", "predict.scale", "predict.channel
 K_RF_LAYER, K_RF_CHANNEL, K_RF_ROW, K_RF_COL = ("predict.rf_layer", "predict.rf_channel",
                                                  "predict.rf_row", "predict.rf_col")
 K_VIEW, K_TARGET, K_UPLOADED = "predict.view", "predict.saliency_target", "predict.uploaded_model"
-K_UPLOAD_CACHE = "predict.upload_cache"
+K_UPLOAD_CACHE, K_DATA_FAILED = "predict.upload_cache", "predict.data_failed"
 MAX_UPLOAD_SIDE = 1024  # photos are shrunk to this first: the digit ends up 20 px tall anyway
 
 
@@ -225,11 +225,34 @@ def _random_index(n: int) -> None:
     st.session_state[K_INDEX] = int(np.random.default_rng().integers(n))
 
 
+def _retry_data(dataset: str) -> None:
+    st.session_state.get(K_DATA_FAILED, {}).pop(dataset, None)
+
+
+def _test_data(dataset: str):
+    """The model's dataset (downloaded on first use, with a spinner), or None after showing why not.
+
+    A failed download is remembered for the session: without it every rerun of the page would
+    wait for the network again. A button tries again."""
+    failed = st.session_state.setdefault(K_DATA_FAILED, {})
+    if dataset not in failed:
+        try:
+            if is_available(dataset):
+                return cached_dataset(dataset)
+            with st.spinner(t("predict.downloading", dataset=_dataset_title(dataset))):
+                return cached_dataset(dataset)
+        except DataError as e:
+            failed[dataset] = str(e)
+    st.error(t("predict.data_error", reason=failed[dataset]))
+    st.button(t("predict.data_retry"), on_click=_retry_data, args=(dataset,), key="predict.data_retry",
+              icon=":material/refresh:")
+    return None
+
+
 def _test_input(ckpt) -> tuple[Preprocessed | None, dict]:
-    try:
-        data = cached_dataset(ckpt.dataset)
-    except DataError as e:
-        return None, {"kind": "test", "error": t("predict.data_error", reason=str(e))}
+    data = _test_data(ckpt.dataset)
+    if data is None:
+        return None, {"kind": "test", "error_shown": True}
     n = len(data.test_labels)
     _clamp(K_INDEX, 0, n - 1, 0)
     cols = st.columns([3, 2], vertical_alignment="bottom")
@@ -709,6 +732,21 @@ def _explorer(ckpt, pre: Preprocessed, outputs, probs: np.ndarray) -> None:
         _feature_maps(ckpt, outputs)
 
 
+def _ready(pre: Preprocessed | None, info: dict) -> bool:
+    """True when there is an input to predict; otherwise say why not, in one sentence."""
+    if info.get("error"):
+        st.error(info["error"])
+    elif info.get("error_shown"):
+        pass
+    elif info.get("waiting"):
+        st.info(t("predict.upload_waiting"))
+    elif pre is None or pre.blank:
+        st.info(t("predict.nothing_drawn") if info["kind"] == "draw" else t("predict.nothing_found"))
+    else:
+        return True
+    return False
+
+
 def main() -> None:
     _apply_train_request()
     st.title(t("predict.title"))
@@ -721,14 +759,8 @@ def main() -> None:
     with left:
         pre, info = _input(ckpt)
     with right:
-        if info.get("error"):
-            st.error(info["error"])
-        elif info.get("waiting"):
-            st.info(t("predict.upload_waiting"))
-        elif pre is None or pre.blank:
-            st.info(t("predict.nothing_drawn") if info["kind"] == "draw" else t("predict.nothing_found"))
-        if pre is None or pre.blank or info.get("error"):
-            return
+        if not _ready(pre, info):
+            return  # never a guess: no prediction, no explorer
         outputs = run_inference(layer_outputs, ckpt.model, ckpt.spec, pre.tensor)
         probs = probabilities(outputs)
         _show_prediction(ckpt, probs, info)

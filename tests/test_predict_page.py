@@ -265,6 +265,50 @@ def test_uploaded_checkpoint_is_used_and_garbage_is_rejected(checkpoints, mnist)
     assert "cannot be used" not in texts(at.error) and prediction(at) is not None
 
 
+def test_class_names_come_from_the_models_dataset(checkpoints, monkeypatch):
+    """A Fashion-MNIST model names clothes; its test set, absent offline, gives one sentence."""
+    import core.data
+
+    calls = []
+
+    def no_network(info, progress=True):
+        calls.append(info.name)
+        raise core.data.DataError(f"Could not download {info.title} — no internet here?")
+
+    monkeypatch.setattr(core.data, "download", no_network)
+    monkeypatch.setattr(core.data, "is_available", lambda name, data_dir=None: False)
+    torch.manual_seed(0)
+    spec = PRESETS["2-conv 16/32 → FC 128"].spec()
+    from core.checkpoint import from_model
+
+    fashion = from_model(build_model(spec), make_metadata(spec, "fashion-mnist", name="clothes"))
+    at = ok(run_page(**{SESSION_MODELS: {"clothes": fashion}, "predict.model": "session:clothes",
+                        "predict.canvas.0": canvas_state(drawn([((140, 40), (140, 240))]))}))
+    head = next(md.value for md in at.markdown if md.value.startswith("### Prediction: "))
+    assert re.match(r"^### Prediction: (.+) \(\d+\.\d%\)$", head).group(1) in fashion.classes
+    assert "Dataset Fashion-MNIST" in texts(at.caption)
+    at = ok(at.segmented_control(key="predict.source").set_value("test").run())
+    assert [e.value for e in at.error] == [
+        "The test set is not available: Could not download Fashion-MNIST — no internet here?"]
+    assert prediction(at) is None
+    ok(at.run())
+    assert calls == ["fashion-mnist"], "a failed download must not be retried on every rerun"
+    at = ok(at.button(key="predict.data_retry").click().run())
+    assert calls == ["fashion-mnist"] * 2 and len(at.error) == 1
+
+
+def test_random_test_image(checkpoints, mnist):
+    at = ok(run_page(**{"predict.source": "test"}))
+    seen = set()
+    for _ in range(3):
+        at = ok(at.button(key="predict.random").click().run())
+        index = at.number_input(key="predict.test_index").value
+        assert 0 <= index < len(mnist.test_labels)
+        assert at.image[0].captions == [f"Test image {index}, labelled {int(mnist.test_labels[index])}"]
+        seen.add(index)
+    assert len(seen) > 1
+
+
 def test_session_model_and_train_page_request(checkpoints, mnist):
     """A mistake sent from the Train page opens that model and test image."""
     ckpt = load_checkpoint(checkpoints)
