@@ -93,8 +93,11 @@ def run_label(job: jobs.Job) -> str:
 
 
 def blank(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or (
-        not isinstance(v, (str, int, float)) and pd.isna(v))
+    """An empty table cell: None, NaN or pandas' NA."""
+    try:
+        return v is None or bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
 
 
 # --------------------------------------------------------------------------- owner and run id
@@ -586,7 +589,7 @@ def setup_tab() -> None:
         c2.caption(t("train.server_busy", eta=fmt_seconds(left)))
     else:
         c2.caption(t("train.start_hint"))
-    msg = ss.get(K_START_MSG)
+    msg = ss.pop(K_START_MSG, None)  # shown once, right after pressing Start
     if msg:
         (st.warning if msg[0] == "warning" else st.error)(msg[1])
 

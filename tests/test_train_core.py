@@ -15,11 +15,10 @@ from hypothesis import strategies as st
 
 from core import jobs, metrics
 from core.jobs import JobLimitError, JobManager
-from core.models import PRESETS, build_model
+from core.models import build_model
 from core.train import EvaluationStopped, TrainConfig, TrainingRun, evaluate
 from tests.helpers import toy_dataset
-
-SMALL = PRESETS["fast"].spec()
+from tests.test_jobs import SPEC as SMALL
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def data():
 
 
 def cfg(**kw):
-    return TrainConfig(spec=PRESETS["fast"].spec(), **{"batch_size": 16, "lr": 3e-3,
+    return TrainConfig(spec=[dict(layer) for layer in SMALL], **{"batch_size": 16, "lr": 3e-3,
                                                        "log_every": 1, **kw})
 
 

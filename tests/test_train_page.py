@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import core.data
 import core.jobs
 from core.data import DataError
+from core.models import DEFAULT_PRESET, PRESETS, summary
 from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset
 from tests.helpers import toy_dataset
 from tests.test_jobs import FakeRun
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "train.py")
 APP = str(ROOT / "streamlit_app.py")
 TOY = toy_dataset(n_train=300, n_test=60)
+DEFAULT = summary(PRESETS[DEFAULT_PRESET].spec())  # the page starts from the default preset
 
 
 @pytest.fixture(autouse=True)
@@ -103,7 +105,8 @@ def test_setup_renders_in_both_languages(lang, title, start):
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == title
     assert start_button(at).label == start and not start_button(at).disabled
-    assert "1568" in texts(at.success) or "×" in texts(at.success), "totals with the flatten size"
+    assert DEFAULT.flatten_formula in texts(at.success), "totals with the flatten size written out"
+    assert f"{DEFAULT.total_params:,}" in texts(at.success)
     assert at.data_editor, "the layer table is editable"
     assert len(at.dataframe) >= 1, "the summary table"
     frame = at.dataframe[-1].value
@@ -142,9 +145,10 @@ def test_removing_the_classifier_is_explained():
     at.session_state[at.data_editor[0].key] = {"edited_rows": {}, "added_rows": [],
                                                "deleted_rows": [n - 1]}
     at.run()
+    flat = DEFAULT.layers[-2].output_shape[0]  # what the flatten layer now outputs
     errors = texts(at.error)
-    assert "outputs 864 values but the dataset has 10 classes" in errors
-    assert errors.count("864") == 1, "explained once"
+    assert f"outputs {flat} values but the dataset has 10 classes" in errors
+    assert errors.count(f"outputs {flat} values") == 1, "explained once"
     assert start_button(at).disabled
 
 
@@ -243,7 +247,7 @@ def test_a_finished_run_shows_results_and_feature_maps():
     at.run()
     assert "Finished" in texts(at.success)
     assert at.select_slider(key="train.fm_epoch").value == 1, "follows the newest epoch"
-    assert at.selectbox(key="train.fm_layer").value == "conv1"
+    assert at.selectbox(key="train.fm_layer").value == DEFAULT.layers[0].name  # the first spatial layer
     at.select_slider(key="train.fm_epoch").set_value(0).run()
     assert not at.exception and at.select_slider(key="train.fm_epoch").value == 0
     at = show_tab(at, 3)
@@ -347,10 +351,11 @@ def test_the_form_survives_a_visit_to_another_tab():
     key = at.data_editor[0].key
     at.session_state[key] = {"edited_rows": {0: {"out": 20}}, "added_rows": [], "deleted_rows": []}
     at.run()
-    assert "20×1×5×5" in " ".join(at.dataframe[-1].value.iloc[:, 3].astype(str))
+    k = PRESETS[DEFAULT_PRESET].spec()[0]["kernel"]
+    assert f"20×1×{k}×{k}" in " ".join(at.dataframe[-1].value.iloc[:, 3].astype(str))
     at = show_tab(at, 3)  # the set-up widgets are not drawn in this run
     at = show_tab(at, 0)
     assert at.select_slider(key="train.fraction").value == 0.05
     assert at.text_input(key="train.lr").value == "0.003"
     assert at.session_state["train.layers"][0]["out"] == 20, "the edited table is kept"
-    assert "20×1×5×5" in " ".join(at.dataframe[-1].value.iloc[:, 3].astype(str))
+    assert f"20×1×{k}×{k}" in " ".join(at.dataframe[-1].value.iloc[:, 3].astype(str))
