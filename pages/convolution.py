@@ -275,12 +275,12 @@ class Board:
             texts = [cv.fmt_num(v) for v in values[pad_mask]]
             self.data.append(dict(type="scatter", x=xs[pad_mask], y=ys[pad_mask], mode="text", text=texts,
                                   textfont=dict(color=PAD_TEXT, size=_font(cell, texts)), hoverinfo="skip",
-                                  xaxis=xa, yaxis=ya))
+                                  unselected=dict(textfont=dict(color=PAD_TEXT)), xaxis=xa, yaxis=ya))
         show = ~hide
         texts = [cv.fmt_num(v, digits) for v in values[show]]
         self.data.append(dict(type="scatter", x=xs[show], y=ys[show], mode="text", text=texts,
                               textfont=dict(color=TEXT, size=_font(cell, texts)), hoverinfo="skip",
-                              xaxis=xa, yaxis=ya))
+                              unselected=dict(textfont=dict(color=TEXT)), xaxis=xa, yaxis=ya))
 
     def squares(self, axes: tuple[str, str], xs, ys, cell: float, *, fill: str, line: str, width: float = 1,
                 shrink: float = 0.12) -> None:
@@ -288,6 +288,7 @@ class Board:
         xa, ya = axes
         self.data.append(dict(
             type="scatter", x=np.asarray(xs), y=np.asarray(ys), mode="markers", hoverinfo="skip", xaxis=xa, yaxis=ya,
+            unselected=dict(marker=dict(opacity=1)),
             marker=dict(symbol="square", size=max(cell * (1 - shrink) - width, 4), color=fill,
                         line=dict(color=line, width=width))))
 
@@ -503,20 +504,26 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
 
     def go_to(i: int, stop: bool = True) -> None:
         ss[step_key] = int(min(max(i, 0), n_steps - 1))
-        if stop:
+        if stop and ss.get(play_key):
             ss[play_key] = False
+            st.rerun()  # from a callback: a full rerun, which also removes the timer
 
     def on_row_col() -> None:
-        go_to((ss[f"{prefix}.jump_row"] - 1) * wo + ss[f"{prefix}.jump_col"] - 1)
+        r, c = ss.get(f"{prefix}.jump_row") or 1, ss.get(f"{prefix}.jump_col") or 1
+        go_to((min(r, ho) - 1) * wo + min(c, wo) - 1)
 
-    def on_play() -> None:
+    def set_playing(on: bool) -> None:
+        """Play or pause, then a full rerun so that the timer starts or stops."""
+        if on and not ss.get(play_key):
+            ss[f"{prefix}.tick"] = time.monotonic()
+            if ss[step_key] >= n_steps - 1:
+                ss[step_key] = 0
+        ss[play_key] = on
+        st.rerun()
+
+    def on_speed() -> None:
         if ss.get(play_key):
-            ss[play_key] = False
-            return
-        ss[play_key] = True
-        ss[f"{prefix}.tick"] = time.monotonic()
-        if ss[step_key] >= n_steps - 1:
-            ss[step_key] = 0
+            st.rerun()  # a new timer
 
     @st.fragment(run_every=interval)
     def body() -> None:
@@ -528,33 +535,39 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
                 go_to(ss[step_key] + 1, stop=False)
                 if ss[step_key] >= n_steps - 1:
                     ss[play_key] = playing = False
-        want = SPEEDS[ss[speed_key]] if playing else None
-        if want != interval:
-            st.rerun()  # start, stop or re-time the animation's timer
+        if (SPEEDS[ss[speed_key]] if playing else None) != interval:
+            st.rerun()  # the animation just ended (or its state changed): new timer, or none
         i = ss[step_key]
         at_end = i >= n_steps - 1
         bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"{prefix}-controls")
         with bar:
-            st.button("", key=f"{prefix}.b_first", icon=":material/first_page:", help=t("conv.btn_first"),
+            st.button(t("conv.btn_first"), key=f"{prefix}.b_first", icon=":material/first_page:",
                       on_click=go_to, args=(0,), disabled=i == 0)
             st.button(t("conv.btn_back"), key=f"{prefix}.b_back", icon=":material/chevron_left:",
                       on_click=go_to, args=(i - 1,), disabled=i == 0)
-            st.button(t("conv.btn_pause") if playing else t("conv.btn_play"), key=f"{prefix}.b_play",
-                      icon=":material/pause:" if playing else ":material/play_arrow:", type="primary",
-                      on_click=on_play, disabled=n_steps <= 1)
+            # Two buttons with their own keys, not one that changes label: the browser may show a
+            # frame or two behind the server, and a click on a stale "Pause" must never mean "Play".
+            if playing:
+                st.button(t("conv.btn_pause"), key=f"{prefix}.b_pause", icon=":material/pause:", type="primary",
+                          on_click=set_playing, args=(False,))
+            else:
+                st.button(t("conv.btn_play"), key=f"{prefix}.b_play", icon=":material/play_arrow:", type="primary",
+                          on_click=set_playing, args=(True,), disabled=n_steps <= 1)
             st.button(t("conv.btn_forward"), key=f"{prefix}.b_fwd", icon=":material/chevron_right:",
                       icon_position="right", on_click=go_to, args=(i + 1,), disabled=at_end)
-            st.button("", key=f"{prefix}.b_last", icon=":material/last_page:", help=t("conv.btn_last"),
-                      on_click=go_to, args=(n_steps - 1,), disabled=at_end)
-            st.space("small")
-            st.segmented_control(t("conv.speed"), options=list(SPEEDS), key=speed_key, required=True, **PERSIST)
-            st.space("small")
-            r, c = divmod(i, wo)
-            ss[f"{prefix}.jump_row"], ss[f"{prefix}.jump_col"] = r + 1, c + 1
-            st.selectbox(t("conv.jump_row"), options=list(range(1, ho + 1)), key=f"{prefix}.jump_row",
-                         on_change=on_row_col, width=96)
-            st.selectbox(t("conv.jump_col"), options=list(range(1, wo + 1)), key=f"{prefix}.jump_col",
-                         on_change=on_row_col, width=96)
+            st.button(t("conv.btn_last"), key=f"{prefix}.b_last", icon=":material/last_page:",
+                      icon_position="right", on_click=go_to, args=(n_steps - 1,), disabled=at_end)
+            st.segmented_control(t("conv.speed"), options=list(SPEEDS), key=speed_key, required=True,
+                                 on_change=on_speed, **PERSIST)
+            # The jump pickers belong to the user (never set by the page: a value pushed from here
+            # while the animation runs would come back as a spurious change).
+            for key, n in ((f"{prefix}.jump_row", ho), (f"{prefix}.jump_col", wo)):
+                if not 1 <= ss.get(key, 1) <= n:  # the grid shrank
+                    ss[key] = 1
+            st.selectbox(t("conv.jump_row"), options=list(range(1, ho + 1)), key=f"{prefix}.jump_row", width=82)
+            st.selectbox(t("conv.jump_col"), options=list(range(1, wo + 1)), key=f"{prefix}.jump_col", width=82)
+            st.button(t("conv.jump_go"), key=f"{prefix}.b_jump", icon=":material/my_location:",
+                      on_click=on_row_col, help=t("conv.jump_help"))
         draw(i)
 
     body()
@@ -604,14 +617,19 @@ def draw_conv_step(res: cv.ConvResult, i: int) -> None:
 
 
 def _click_callback(prefix: str, chart_key: str, wo: int) -> Callable[[], None]:
+    """on_select for the output grid: jump to the clicked cell, then reset the chart's selection."""
     def cb() -> None:
         state = ss.get(chart_key)
         points = state.selection.points if state is not None else []
-        if points and points[0].get("customdata"):
-            r, c = points[0]["customdata"][:2]
-            ss[f"{prefix}.step"] = (int(r) - 1) * wo + int(c) - 1
-            ss[f"{prefix}.playing"] = False
-            ss[f"{prefix}.click_gen"] = ss.get(f"{prefix}.click_gen", 0) + 1
+        # only the click-catching squares carry customdata; x, y are the cell's column and row
+        hits = [p for p in points if p.get("customdata") is not None and "x" in p and "y" in p]
+        if hits:
+            r, c = int(round(hits[0]["y"])), int(round(hits[0]["x"]))
+            ss[f"{prefix}.step"] = r * wo + c
+            ss[f"{prefix}.click_gen"] = ss.get(f"{prefix}.click_gen", 0) + 1  # a fresh chart, no selection
+            if ss.get(f"{prefix}.playing"):
+                ss[f"{prefix}.playing"] = False
+                st.rerun()
     return cb
 
 

@@ -80,8 +80,14 @@ def test_step_forward_three_times_shows_18_then_jump_and_back():
     assert total_line(at).endswith("= **12**")
     # jump by row and column
     at.selectbox(key="conv.cs.jump_row").set_value(3)
+    at.selectbox(key="conv.cs.jump_col").set_value(2)
     run(at)
+    assert step_title(at).startswith("**Step 3 of 9**")  # choosing alone does not move
+    at.button(key="conv.cs.b_jump").click()
+    run(at)
+    assert step_title(at).startswith("**Step 8 of 9**") and total_line(at).endswith("= **9**")
     at.selectbox(key="conv.cs.jump_col").set_value(3)
+    at.button(key="conv.cs.b_jump").click()
     run(at)
     assert step_title(at).startswith("**Step 9 of 9**")
     assert total_line(at).endswith("= **3**")
@@ -97,11 +103,18 @@ def test_play_starts_and_pause_stops():
     at.button(key="conv.cs.b_play").click()
     run(at)
     assert at.session_state["conv.cs.playing"] is True
-    assert at.button(key="conv.cs.b_play").label == "Pause"
-    at.button(key="conv.cs.b_play").click()
+    assert at.button(key="conv.cs.b_pause").label == "Pause"
+    assert not [b for b in at.button if b.key == "conv.cs.b_play"]
+    at.button(key="conv.cs.b_pause").click()
     run(at)
     assert at.session_state["conv.cs.playing"] is False
     assert at.button(key="conv.cs.b_play").label == "Play"
+    # a manual step while playing stops the animation
+    at.button(key="conv.cs.b_play").click()
+    run(at)
+    at.button(key="conv.cs.b_fwd").click()
+    run(at)
+    assert at.session_state["conv.cs.playing"] is False
 
 
 # --------------------------------------------------------------------------- settings
