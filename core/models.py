@@ -265,9 +265,17 @@ class Preset:
 
 
 # Stride 2 in the first layer: the 28×28 map is the costliest on a CPU, and MNIST strokes are wide
-# enough that a 5×5 window with stride 2 loses nothing the later layers need.
-_FAST_LAYERS = (conv(24, 5, 2, 2), BN, RELU, conv(48, 3, 1, 1), BN, RELU, pool(2),
-                conv(96, 3, 1, 1), BN, RELU, pool(2), FLATTEN, linear(10))
+# enough that a 5×5 window with stride 2 loses nothing the later layers need. Max-pooling before
+# batch norm and ReLU gives the same kind of features at a quarter of their element-wise cost.
+def _stem_net(width: int) -> tuple:
+    return (conv(width, 5, 2, 2), BN, RELU,
+            conv(2 * width, 3, 1, 1), pool(2), BN, RELU,
+            conv(4 * width, 3, 1, 1), pool(2), BN, RELU,
+            FLATTEN, linear(10))
+
+
+_FAST_LAYERS = _stem_net(16)
+_ACCURATE_LAYERS = _stem_net(24)
 _ADAM_2EP = {"optimizer": "adam", "lr": 1e-3, "batch_size": 100, "epochs": 2, "scheduler": "none"}
 PRESETS: dict[str, Preset] = {p.name: p for p in [
     Preset(
@@ -292,20 +300,21 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     ),
     Preset(
         "fast",
-        "Stride-2 5×5 stem, then 48 and 96 channels with batch norm; one epoch, one-cycle: ≈ 99.3% in seconds.",
+        "Stride-2 5×5 stem, 32 and 64 channels, pooling before batch norm; one epoch: ≈ 99.3% in ≈ 10 s of CPU.",
         _FAST_LAYERS,
-        # AdamW + one-cycle (peak lr 0.02, 25% warm-up) converges in a single epoch with batch norm;
-        # label smoothing 0.1 keeps the last steps from overfitting the noisy, high-lr phase.
-        {"optimizer": "adamw", "lr": 0.02, "batch_size": 128, "epochs": 1, "scheduler": "onecycle",
+        # AdamW + one-cycle (peak lr 0.03, 25% warm-up) converges in a single epoch thanks to batch
+        # norm; batch 256 is the fastest per image on 2 CPU cores; label smoothing 0.1 calms the
+        # high-lr phase. (Measured on MNIST: bench/train_bench.py, README "Performance".)
+        {"optimizer": "adamw", "lr": 0.03, "batch_size": 256, "epochs": 1, "scheduler": "onecycle",
          "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": False},
     ),
     Preset(
         "accurate",
-        "The fast architecture trained longer on randomly shifted, rotated and scaled digits: ≈ 99.6%.",
-        _FAST_LAYERS,
-        # Augmentation (±10°, ±10% scale, ±2 px) is what lifts MNIST past 99.5%; it also makes the
-        # model tolerant of off-centre canvas drawings. Five epochs fit the 180 s CPU budget.
-        {"optimizer": "adamw", "lr": 0.01, "batch_size": 128, "epochs": 5, "scheduler": "onecycle",
+        "1.5× wider than fast, trained 7 epochs on randomly shifted, rotated and scaled digits: ≈ 99.5%.",
+        _ACCURATE_LAYERS,
+        # Augmentation (±10°, ±10% scale, ±2 px) is what lifts MNIST past 99.4%; it also makes the
+        # model tolerant of off-centre canvas drawings. Seven epochs fit the 180 s CPU budget.
+        {"optimizer": "adamw", "lr": 0.02, "batch_size": 256, "epochs": 7, "scheduler": "onecycle",
          "weight_decay": 5e-4, "label_smoothing": 0.1, "augment": True},
     ),
 ]}

@@ -209,6 +209,10 @@ class TrainingRun:
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
         self.model = (model or build_model(config.spec, INPUT_SHAPE, len(data.info.classes))).to(self.device)
+        if self.device.type == "cpu":
+            # oneDNN's convolutions are 30–40% faster in channels-last layout on these CPUs
+            # (measured with bench/train_bench.py; see the README performance table).
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.history: list[dict[str, Any]] = []
         self.last_eval: EvalResult | None = None
 
