@@ -488,8 +488,9 @@ def matrix_editors(mat_key: str, rows_key: str, cols_key: str, max_side: int, pr
 
 
 def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
-            draw: Callable[[int], None]) -> None:
-    """Play/pause, step back/forward, first/last, jump to a cell, speed; `draw(i)` shows step i.
+            draw: Callable[[int, Callable[[], None]], None]) -> None:
+    """Play/pause, step back/forward, first/last, speed, jump to a cell; `draw(i, jump)` shows step i
+    and places the jump controls (`jump()`) next to its output grid.
 
     Lives in a fragment so that playing reruns only this part of the page: while playing, the
     fragment reruns on a timer and moves one step each time. Starting, stopping or changing the
@@ -525,6 +526,19 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
         if ss.get(play_key):
             st.rerun()  # a new timer
 
+    def jump_controls() -> None:
+        """Row and column pickers and a Go button, shown above the output grid."""
+        for key, n in ((f"{prefix}.jump_row", ho), (f"{prefix}.jump_col", wo)):
+            if not 1 <= ss.get(key, 1) <= n:  # the grid shrank
+                ss[key] = 1
+        # The pickers belong to the user (never set by the page: a value pushed from here while
+        # the animation runs would come back as a spurious change).
+        with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
+            st.selectbox(t("conv.jump_row"), options=list(range(1, ho + 1)), key=f"{prefix}.jump_row", width=80)
+            st.selectbox(t("conv.jump_col"), options=list(range(1, wo + 1)), key=f"{prefix}.jump_col", width=80)
+            st.button(t("conv.jump_go"), key=f"{prefix}.b_jump", icon=":material/my_location:",
+                      on_click=on_row_col, help=t("conv.jump_help"))
+
     @st.fragment(run_every=interval)
     def body() -> None:
         playing = bool(ss.get(play_key))
@@ -559,16 +573,7 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
                       icon_position="right", on_click=go_to, args=(n_steps - 1,), disabled=at_end)
             st.segmented_control(t("conv.speed"), options=list(SPEEDS), key=speed_key, required=True,
                                  on_change=on_speed, **PERSIST)
-            # The jump pickers belong to the user (never set by the page: a value pushed from here
-            # while the animation runs would come back as a spurious change).
-            for key, n in ((f"{prefix}.jump_row", ho), (f"{prefix}.jump_col", wo)):
-                if not 1 <= ss.get(key, 1) <= n:  # the grid shrank
-                    ss[key] = 1
-            st.selectbox(t("conv.jump_row"), options=list(range(1, ho + 1)), key=f"{prefix}.jump_row", width=82)
-            st.selectbox(t("conv.jump_col"), options=list(range(1, wo + 1)), key=f"{prefix}.jump_col", width=82)
-            st.button(t("conv.jump_go"), key=f"{prefix}.b_jump", icon=":material/my_location:",
-                      on_click=on_row_col, help=t("conv.jump_help"))
-        draw(i)
+        draw(i, jump_controls)
 
     body()
 
@@ -585,7 +590,7 @@ def code_comments() -> dict[str, str]:
     return {k: t(f"conv.code_{k}") for k in cv.CODE_COMMENTS_EN}
 
 
-def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int) -> None:
+def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int, jump: Callable[[], None]) -> None:
     """The step figure and the clickable output grid: side by side when they fit, else stacked."""
     chart_key = f"{prefix}.out_click.{ss.get(f'{prefix}.click_gen', 0)}"
     wide = fig.layout.width > 640
@@ -593,19 +598,20 @@ def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int) -> 
     with left:
         st.plotly_chart(fig, config=CHART_CONFIG, key=f"{prefix}.fig", width="content", theme=None)
     with right:
+        jump()
         st.plotly_chart(out, config=CHART_CONFIG, key=chart_key, width="content", theme=None,
                         on_select=_click_callback(prefix, chart_key, wo), selection_mode="points")
         st.caption(t("conv.click_hint"))
 
 
-def draw_conv_step(res: cv.ConvResult, i: int) -> None:
+def draw_conv_step(res: cv.ConvResult, i: int, jump: Callable[[], None]) -> None:
     step = res.steps[i]
     ho, wo = res.out_shape
     st.markdown(t("conv.step_title", i=i + 1, n=len(res.steps), r=step.row + 1, c=step.col + 1,
                   r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
     out = output_figure(res.output[0], i, (step.row, step.col), signed=bool(res.output.min() < 0),
                         title=t("conv.fig_output", ho=ho, wo=wo))
-    _figure_and_output(conv_step_figure(res, step), out, "conv.cs", wo)
+    _figure_and_output(conv_step_figure(res, step), out, "conv.cs", wo, jump)
     with st.container(border=True, key="conv-sum"):
         c_n = res.input.shape[0]
         for c in range(c_n):
@@ -691,7 +697,7 @@ def conv_section() -> None:
         size_section(res, "conv")
         return
     st.caption(t("conv.steps_intro"))
-    stepper("conv.cs", len(res.steps), res.out_shape, lambda i: draw_conv_step(res, i))
+    stepper("conv.cs", len(res.steps), res.out_shape, lambda i, jump: draw_conv_step(res, i, jump))
     size_section(res, "conv")
     with st.expander(t("conv.code_title"), icon=":material/code:"):
         st.caption(t("conv.code_intro"))
@@ -725,14 +731,14 @@ def pool_figure(res: cv.PoolResult, step: cv.PoolStep, max_width: float = 560) -
     return b.fig
 
 
-def draw_pool_step(res: cv.PoolResult, i: int) -> None:
+def draw_pool_step(res: cv.PoolResult, i: int, jump: Callable[[], None]) -> None:
     step = res.steps[i]
     ho, wo = res.out_shape
     st.markdown(t("conv.step_title", i=i + 1, n=len(res.steps), r=step.row + 1, c=step.col + 1,
                   r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
     out = output_figure(res.output[step.channel], i, (step.row, step.col), signed=bool(res.output.min() < 0),
                         title=t("conv.fig_output", ho=ho, wo=wo))
-    _figure_and_output(pool_figure(res, step), out, "conv.ps", wo)
+    _figure_and_output(pool_figure(res, step), out, "conv.ps", wo, jump)
     with st.container(border=True, key="conv-pool-sum"):
         result = cv.fmt_sum(step.result)
         formula = step.formula(res.mode).removesuffix(f"= {result}") + f"= **{result}**"
@@ -783,7 +789,7 @@ def pool_section() -> None:
         size_section(res, "pool")
         return
     st.caption(t("conv.pool_steps_intro"))
-    stepper("conv.ps", len(res.steps), res.out_shape, lambda i: draw_pool_step(res, i))
+    stepper("conv.ps", len(res.steps), res.out_shape, lambda i, jump: draw_pool_step(res, i, jump))
     size_section(res, "pool")
     with st.expander(t("conv.code_title"), icon=":material/code:"):
         st.caption(t("conv.code_intro"))
