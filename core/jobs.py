@@ -257,13 +257,13 @@ class JobManager:
 
     def __init__(self, max_jobs: int | None = None, max_epochs: int | None = None,
                  run_factory: RunFactory | None = None, keep_per_owner: int = 12,
-                 keep_seconds: float = 12 * 3600):
+                 keep_seconds: float = 12 * 3600, keep_total: int = 200):
         self.max_jobs = max_jobs if max_jobs is not None else env_int(MAX_JOBS_ENV, DEFAULT_MAX_JOBS)
         self.max_epochs = (max_epochs if max_epochs is not None
                            else env_int(MAX_EPOCHS_ENV, DEFAULT_MAX_EPOCHS))
         self.run_factory: RunFactory = run_factory or (
             lambda config, data, stop_event: TrainingRun(config, data, stop_event))
-        self.keep_per_owner, self.keep_seconds = keep_per_owner, keep_seconds
+        self.keep_per_owner, self.keep_seconds, self.keep_total = keep_per_owner, keep_seconds, keep_total
         self._jobs: dict[str, Job] = {}
         self._numbers: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -317,8 +317,9 @@ class JobManager:
             self._prune()
 
     def _prune(self) -> None:
-        """Forget finished jobs beyond `keep_per_owner` per owner or older than `keep_seconds`
-        (call with the lock held). Active jobs are never dropped."""
+        """Forget finished jobs beyond `keep_per_owner` per owner, beyond `keep_total` on the
+        server, or older than `keep_seconds`, oldest first (call with the lock held). Active jobs
+        are never dropped. A finished job holds its model, curves and feature maps (a few MB)."""
         now = time.time()
         per_owner: dict[str, list[Job]] = {}
         for job in self._jobs.values():
@@ -330,6 +331,9 @@ class JobManager:
                 if extra > 0 or now - j.created > self.keep_seconds:
                     self._jobs.pop(j.id, None)
                     extra -= 1
+        finished = [j for j in self._jobs.values() if not j.active]  # oldest first
+        for j in finished[:max(0, len(self._jobs) - self.keep_total)]:
+            self._jobs.pop(j.id, None)
 
     # ----------------------------------------------------------------- reading
     def get(self, job_id: str | None, owner: str) -> Job | None:
