@@ -471,7 +471,7 @@ def explain_empty(sizes: tuple[cv.OutputSize, cv.OutputSize]) -> None:
 def matrix_editors(mat_key: str, rows_key: str, cols_key: str, max_side: int, prefix: str,
                    label_key: str, channel_names: bool) -> None:
     m = ss[mat_key]
-    cols = st.columns(max(m.shape[0], 1))
+    cols = st.columns(cv.MAX_CHANNELS, gap="medium")  # always thirds: a box as wide as a grid needs
     for c in range(m.shape[0]):
         with cols[c]:
             label = t(label_key, ch=f" · {t('conv.channel_n', n=c + 1)}" if channel_names and m.shape[0] > 1 else "")
@@ -962,6 +962,9 @@ def ideas_section() -> None:
 # =========================================================================== page
 
 init_state()
+# Typed grids line up in a fixed-width font (format_matrix aligns the columns with spaces).
+st.html('<style>[class*="st-key-conv-"][class*="_text-"] textarea, .st-key-conv-img-custom textarea '
+        '{font-family: "Source Code Pro", ui-monospace, monospace; font-size: 0.95rem;}</style>')
 st.title(t("conv.title"), anchor=False)
 st.caption(t("conv.subtitle"))
 
