@@ -45,7 +45,7 @@ def wait_output(page, expected: str) -> None:
         ".map(t => t.textContent).join(' ') === want", arg=expected, timeout=TIMEOUT)
 
 
-def test_step_forward_three_times_then_stride_two(page, app_url, screenshot_dir):
+def test_step_forward_click_a_cell_play_and_stride_two(page, app_url, screenshot_dir):
     open_conv(page, app_url)
     wait_output(page, "10")
     page.get_by_text("1×1 + 2×2 + 0×1 + 0×0 + 1×1 + 2×0 + 1×2 + 2×1 + 1×0 = 10").wait_for()
@@ -53,35 +53,23 @@ def test_step_forward_three_times_then_stride_two(page, app_url, screenshot_dir)
     for n in (2, 3, 4):
         forward.click()
         page.get_by_text(f"Step {n} of 9").wait_for(timeout=TIMEOUT)
-    settle(page)
     # the fourth output cell (row 2, column 1) is 18, and the cells before it stay filled
     page.get_by_text("0×1 + 1×2 + 2×1 + 1×0 + 2×1 + 1×0 + 5×2 + 2×1 + 3×0 = 18").wait_for()
     page.locator('[class*="st-key-conv-sum"]', has_text="sum + bias = 18 + 0 = 18").wait_for(timeout=TIMEOUT)
     wait_output(page, "10 12 12 18")
+    settle(page)
     shot(page, screenshot_dir / "conv_en_step4.png")
 
-    # stride 2: the output shrinks to 2 × 2 and the stepper starts again
-    page.locator(".st-key-conv-stride").get_by_role("radio", name="2", exact=True).click()
-    page.get_by_text("Output size: 2 × 2").wait_for(timeout=TIMEOUT)
-    page.get_by_text("Step 1 of 4").wait_for(timeout=TIMEOUT)
-    settle(page)
-    assert page.get_by_text("Output (2 × 2)").count() >= 1
-    shot(page, screenshot_dir / "conv_en_stride2.png")
-
-
-def test_click_an_output_cell_and_play(page, app_url):
-    open_conv(page, app_url)
-    # click the bottom-right cell of the 3 × 3 output grid
+    # click the bottom-right cell of the 3 × 3 output grid: jump to the last step
     chart = page.locator('[class*="st-key-conv-cs-out_click"] .nsewdrag').first
-    chart.wait_for(timeout=TIMEOUT)
     chart.scroll_into_view_if_needed()
     box = chart.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 5 / 6, box["y"] + box["height"] * 5 / 6)
     page.get_by_text("Step 9 of 9").wait_for(timeout=TIMEOUT)
     page.locator('[class*="st-key-conv-sum"]', has_text="sum + bias = 3 + 0 = 3").wait_for(timeout=TIMEOUT)
     wait_output(page, "10 12 12 18 16 16 13 9 3")
-    settle(page)
-    # play from the start: the fragment's timer moves the window on its own
+
+    # play from the start: the fragment's timer moves the window on its own; pause stops it
     page.get_by_role("button", name="First").click()
     page.get_by_text("Step 1 of 9").wait_for(timeout=TIMEOUT)
     page.locator(".st-key-conv-cs-speed").get_by_role("radio", name="2", exact=True).click()
@@ -92,9 +80,17 @@ def test_click_an_output_cell_and_play(page, app_url):
     page.get_by_role("button", name="Play").wait_for(timeout=TIMEOUT)
     settle(page)
     shown = page.get_by_text(re.compile(r"Step \d of 9")).inner_text()
-    page.wait_for_timeout(1500)  # paused: nothing moves any more
+    page.wait_for_timeout(1200)  # paused: nothing moves any more
     assert page.get_by_text(re.compile(r"Step \d of 9")).inner_text() == shown
     assert page.get_by_role("button", name="Play").count() == 1
+
+    # stride 2: the output shrinks to 2 × 2 and the stepper starts again
+    page.locator(".st-key-conv-stride").get_by_role("radio", name="2", exact=True).click()
+    page.get_by_text("Output size: 2 × 2").wait_for(timeout=TIMEOUT)
+    page.get_by_text("Step 1 of 4").wait_for(timeout=TIMEOUT)
+    page.get_by_text("Output (2 × 2)").wait_for(timeout=TIMEOUT)
+    settle(page)
+    shot(page, screenshot_dir / "conv_en_stride2.png")
 
 
 def test_upload_a_photo_and_see_it_filtered(page, app_url, screenshot_dir, tmp_path):
