@@ -6,8 +6,10 @@ Plain NumPy and PyTorch, no Streamlit. Two engines live here:
   cell, where the window sits on the padded input, the element-wise products per channel, each
   channel's partial sum, the bias and the total. It is what the page animates, and the tests check
   it against `torch.nn.functional.conv2d` / `max_pool2d` / `avg_pool2d`.
-* the *fast path* (`conv2d`, `filter_image`): the same convolution through `F.conv2d`, used for
-  photos (a 1024×1024 colour image in a few tens of milliseconds).
+* the *fast paths*: `conv2d` (one `F.conv2d` call, same result as the step engine) and
+  `filter_image` for photos (OpenCV's filter2D with the same zero padding, stride and
+  cross-correlation sums; a 1024×1024 colour photo in a few tens of milliseconds). Tests check
+  both against the step engine.
 
 Everything else the Convolution page needs is here too: the output-size formula, kernel presets,
 parsing of the numbers a user types, and the PyTorch snippet that reproduces the page.

@@ -326,6 +326,27 @@ def test_presets_are_the_textbook_kernels():
     assert conv.kernel_fraction_text(KERNEL_PRESETS["sobel_x"].kernel)[0] == ""
 
 
+def test_keys_the_page_builds_at_run_time_exist_in_both_languages():
+    """The page composes some keys (error codes, options, presets); the catalog test cannot see them."""
+    wanted = (
+        [f"code_{k}" for k in conv.CODE_COMMENTS_EN]
+        + [f"matrix_err_{c}" for c in MatrixError._MESSAGES]
+        + [f"img_err_{c}" for c in ("empty", "too_many_bytes", "not_image", "corrupt", "too_many_pixels")]
+        + [f"display_{m}" for m in conv.DISPLAY_MODES]
+        + [f"pool_{m}" for m in conv.POOL_MODES]
+        + ["img_mode_color", "img_mode_gray", "kernel_custom", "kernel_custom_desc"]
+        + [f"tab_{n}" for n in ("steps", "pool", "images", "ideas")]
+        + [f"idea_{n}{sfx}" for n in ("feature", "receptive", "shared", "padding", "stride", "pooling", "channels")
+           for sfx in ("", "_title")]
+    )
+    import core.images as images
+    assert set(images._MESSAGES) == {"empty", "too_many_bytes", "not_image", "corrupt", "too_many_pixels"}
+    for lang in ("en", "zh"):
+        names = json.loads((I18N_DIR / lang / "conv.json").read_text(encoding="utf-8"))
+        missing = [k for k in wanted if k not in names]
+        assert not missing, f"{lang}: {missing}"
+
+
 def test_every_preset_has_a_name_in_both_languages():
     for lang in ("en", "zh"):
         names = json.loads((I18N_DIR / lang / "conv.json").read_text(encoding="utf-8"))
