@@ -45,7 +45,7 @@ def pipeline_figure(stages) -> go.Figure:
 
 st.subheader(t("common.pipeline_title"))
 st.plotly_chart(pipeline_figure(pipeline_stages(st.session_state.get("lang", "en"))),
-                use_container_width=True, config={"displayModeBar": False})
+                width="stretch", config={"displayModeBar": False})
 st.caption(t("common.pipeline_caption"))
 
 cols = st.columns(3)

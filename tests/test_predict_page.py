@@ -21,6 +21,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from core.models import summary
 from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, make_metadata, save_checkpoint
 from core.data import load_dataset
 from core.features import layer_outputs, receptive_field, value_ranges
@@ -355,7 +356,8 @@ def test_receptive_field_and_saliency_views(checkpoints, mnist):
     ckpt = load_checkpoint(checkpoints)
     at = ok(run_page(**{"predict.source": "test", "predict.test_index": 0}))
     at = ok(at.segmented_control(key="predict.view").set_value("rf").run())
-    deepest = max(i for i, layer in enumerate(ckpt.spec) if layer["type"] in ("conv", "maxpool", "avgpool"))
+    # The view opens on the deepest layer that still has a spatial map (whatever its type).
+    deepest = max(r.index for r in summary(ckpt.spec).layers if len(r.output_shape) == 3)
     assert at.selectbox(key="predict.rf_layer").value == deepest
     at.number_input(key="predict.rf_row").set_value(1)
     at.number_input(key="predict.rf_col").set_value(2)
