@@ -62,3 +62,29 @@ def load_saved_checkpoint(path):
 
 SESSION_MODELS = "session_models"      # {display name: core.checkpoint.Checkpoint} unsaved runs
 PREDICT_REQUEST = "predict.request"    # {"model": "file:<path>" | "session:<name>", "test_index": int}
+
+
+SHELL_FLAG = "_shell_running"   # set by streamlit_app.py while it runs the chosen page
+DEEP_LINK = "_deep_link"        # page a direct link asked for, replayed through the shell
+
+
+def ensure_app_shell(page_file: str) -> None:
+    """Send a page that runs without streamlit_app.py back through it.
+
+    On a fresh server, a direct link such as /convolution can reach Streamlit before the entry
+    script has ever called st.navigation; Streamlit then treats pages/ as an old-style page folder
+    and runs the page alone (no language switch, no layout). We remember the page, run the entry
+    script, and it switches to the page. A page run on its own as the main script (AppTest) is
+    left alone.
+    """
+    from pathlib import Path
+
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or st.session_state.get(SHELL_FLAG):
+        return
+    if Path(ctx.main_script_path).resolve() == Path(page_file).resolve():
+        return
+    st.session_state[DEEP_LINK] = f"pages/{Path(page_file).name}"
+    st.switch_page(ctx.main_script_path)
