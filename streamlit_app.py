@@ -4,7 +4,7 @@ Run with `streamlit run streamlit_app.py`. Every page lives in pages/ and calls 
 """
 import streamlit as st
 
-from pages.ui import DEEP_LINK, SHELL_FLAG, language_switch, t
+from pages.ui import DEEP_LINK, language_switch, mark_shell_run, t
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
@@ -17,11 +17,8 @@ pages = [
     st.Page("pages/predict.py", title=t("common.nav_predict"), icon="✍️", url_path="predict"),
 ]
 page = st.navigation(pages)
-if link := st.session_state.pop(DEEP_LINK, None):  # see pages.ui.ensure_app_shell
-    st.switch_page(link)
+if DEEP_LINK in st.session_state:  # see pages.ui.ensure_app_shell
+    st.switch_page(st.session_state.pop(DEEP_LINK))
 st.sidebar.caption(t("common.sidebar_caption"))
-st.session_state[SHELL_FLAG] = True
-try:
+with mark_shell_run():
     page.run()
-finally:
-    st.session_state.pop(SHELL_FLAG, None)

@@ -4,6 +4,8 @@ Not a page itself: streamlit_app.py lists the pages explicitly with st.navigatio
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import streamlit as st
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
@@ -64,7 +66,7 @@ SESSION_MODELS = "session_models"      # {display name: core.checkpoint.Checkpoi
 PREDICT_REQUEST = "predict.request"    # {"model": "file:<path>" | "session:<name>", "test_index": int}
 
 
-SHELL_FLAG = "_shell_running"   # set by streamlit_app.py while it runs the chosen page
+SHELL_ATTR = "_cnn_lab_shell"   # set on this run's context while streamlit_app.py runs the page
 DEEP_LINK = "_deep_link"        # page a direct link asked for, replayed through the shell
 
 
@@ -82,9 +84,28 @@ def ensure_app_shell(page_file: str) -> None:
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    if ctx is None or st.session_state.get(SHELL_FLAG):
+    if ctx is None or getattr(ctx, SHELL_ATTR, False):
         return
     if Path(ctx.main_script_path).resolve() == Path(page_file).resolve():
         return
     st.session_state[DEEP_LINK] = f"pages/{Path(page_file).name}"
     st.switch_page(ctx.main_script_path)
+
+
+@contextmanager
+def mark_shell_run():
+    """Mark the current script run as going through the app shell (for ensure_app_shell).
+
+    Kept on the run's context rather than in st.session_state: writing session state around the
+    page would interfere with widget state (AppTest's set_value on the language switch).
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        setattr(ctx, SHELL_ATTR, True)
+    try:
+        yield
+    finally:
+        if ctx is not None:
+            setattr(ctx, SHELL_ATTR, False)
