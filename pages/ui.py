@@ -38,7 +38,7 @@ def cached_dataset(name: str, data_dir: str | None = None):
     """One in-memory copy of a dataset per server process, shared read-only by every session.
 
     Raises core.data.DataError (one human sentence) when it is neither on disk nor downloadable.
-    Call `dataset_status(name)` first when you want to show a download progress bar.
+    To show a download progress bar, call core.data.download(info, callback) first.
     """
     from core.data import load_dataset
 
