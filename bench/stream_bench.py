@@ -201,7 +201,12 @@ def main(argv=None) -> int:
     def slower(base, other, table):  # how much slower `other` trains than `base`, in percent
         return 100 * (table[base] - table[other]) / table[base]
 
+    # Per round (the three runs back to back, so under similar background load): jobs vs the others.
+    paired = {base: statistics.median(100 * (1 - results["jobs"][i]["images_per_second"]
+                                             / results[base][i]["images_per_second"])
+                                      for i in range(args.repeats)) for base in ("cli", "thread")}
     overhead = {"vs_cli": slower("cli", "jobs", med), "vs_thread": slower("thread", "jobs", med),
+                "vs_cli_paired": paired["cli"], "vs_thread_paired": paired["thread"],
                 "vs_cli_steps": slower("cli", "jobs", med_step),
                 "vs_thread_steps": slower("thread", "jobs", med_step),
                 "vs_cli_best": slower("cli", "jobs", best), "vs_thread_best": slower("thread", "jobs", best)}
@@ -215,6 +220,7 @@ def main(argv=None) -> int:
     print(f"  vs the same worker thread: {overhead['vs_thread']:+.1f}%  (step time only "
           f"{overhead['vs_thread_steps']:+.1f}%)")
     print(f"  best runs: {overhead['vs_cli_best']:+.1f}% vs CLI, {overhead['vs_thread_best']:+.1f}% vs worker thread")
+    print(f"  median of per-round differences: {paired['cli']:+.1f}% vs CLI, {paired['thread']:+.1f}% vs worker thread")
     poll_ms = statistics.median(r["poll_cpu_ms"] for r in results["jobs"])
     print(f"one page refresh costs {poll_ms:.1f} ms of CPU ({poll_ms / (10 * args.poll_seconds):.1f}% of one "
           f"core at one refresh per {args.poll_seconds:g} s)")
