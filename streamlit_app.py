@@ -4,7 +4,7 @@ Run with `streamlit run streamlit_app.py`. Every page lives in pages/ and calls 
 """
 import streamlit as st
 
-from pages.ui import DEEP_LINK, language_switch, mark_shell_run, t
+from pages.ui import language_switch, t
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
@@ -17,8 +17,5 @@ pages = [
     st.Page("pages/predict.py", title=t("common.nav_predict"), icon="✍️", url_path="predict"),
 ]
 page = st.navigation(pages)
-if DEEP_LINK in st.session_state:  # see pages.ui.ensure_app_shell
-    st.switch_page(st.session_state.pop(DEEP_LINK))
 st.sidebar.caption(t("common.sidebar_caption"))
-with mark_shell_run():
-    page.run()
+page.run()

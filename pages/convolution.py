@@ -17,9 +17,7 @@ import streamlit as st
 from core import conv as cv
 from core.images import EXTENSIONS, MAX_BYTES, ImageError, fit_within, load_image_bytes, load_image_file
 from core.i18n import I18N_DIR, translate
-from pages.ui import ensure_app_shell, lang, t
-
-ensure_app_shell(__file__)
+from pages.ui import lang, t
 
 ss = st.session_state
 PHOTO = I18N_DIR.parent / "astronaut.png"

@@ -3,9 +3,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.models import PRESETS, summary
-from pages.ui import ensure_app_shell, t
-
-ensure_app_shell(__file__)
+from pages.ui import t
 
 st.title(t("common.home_title"))
 st.markdown(t("common.home_intro"))
