@@ -39,6 +39,8 @@ test: dev-venv browser
 bench: dev-venv
 	$(PY) bench/train_bench.py --quick
 	$(PY) bench/predict_bench.py
+	$(PY) bench/conv_bench.py
+	$(PY) bench/stream_bench.py --fraction 0.05
 
 clean-venv:
 	rm -rf $(VENV)
