@@ -338,6 +338,8 @@ def test_a_mistake_opens_in_the_predict_page():
     index = int(str(wrong[0].key).rsplit(".", 1)[1])
     wrong[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
+    assert at.title and at.title[0].value == "Predict", (
+        [t.value for t in at.title], [b.key for b in at.button][:3], dict(at.query_params))
     name = at.session_state["train.published"][job.id]
     assert at.session_state["predict.model"] == f"session:{name}"
     assert at.session_state["predict.test_index"] == index
