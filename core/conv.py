@@ -289,6 +289,26 @@ def padding_mask(h: int, w: int, padding: int) -> np.ndarray:
     return mask
 
 
+class _StepGrid:
+    """What convolution and pooling results share: steps laid out channel by row by column."""
+
+    output: np.ndarray
+    steps: list
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        return self.output.shape[1], self.output.shape[2]
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps
+
+    def step_at(self, row: int, col: int, channel: int = 0) -> int:
+        """The index of the step that fills output cell (row, col) of `channel`."""
+        ho, wo = self.out_shape
+        return (channel * ho + row) * wo + col
+
+
 @dataclass(frozen=True, eq=False)
 class ConvStep:
     """How one output cell is made. Indices count from 0; `rows`/`cols` are on the padded input."""
@@ -324,7 +344,7 @@ class ConvStep:
 
 
 @dataclass(frozen=True, eq=False)
-class ConvResult:
+class ConvResult(_StepGrid):
     """Everything the page shows for one convolution: settings, padded input, every step."""
 
     input: np.ndarray        # C×H×W as given
@@ -347,18 +367,6 @@ class ConvResult:
     def size_w(self) -> OutputSize:
         return OutputSize(self.input.shape[2], self.weight.shape[3], self.stride, self.padding, self.dilation)
 
-    @property
-    def out_shape(self) -> tuple[int, int]:
-        return self.output.shape[1], self.output.shape[2]
-
-    @property
-    def empty(self) -> bool:
-        return not self.steps
-
-    def step_at(self, row: int, col: int, out_channel: int = 0) -> int:
-        """The index of the step that fills output cell (row, col) of `out_channel`."""
-        ho, wo = self.out_shape
-        return (out_channel * ho + row) * wo + col
 
 
 def conv_steps(x, weight, bias=None, stride: int = 1, padding: int = 0, dilation: int = 1,
@@ -462,7 +470,7 @@ class PoolStep:
 
 
 @dataclass(frozen=True, eq=False)
-class PoolResult:
+class PoolResult(_StepGrid):
     input: np.ndarray        # C×H×W
     mode: str
     kernel: int
@@ -480,17 +488,6 @@ class PoolResult:
     def size_w(self) -> OutputSize:
         return OutputSize(self.input.shape[2], self.kernel, self.stride, self.padding, 1)
 
-    @property
-    def out_shape(self) -> tuple[int, int]:
-        return self.output.shape[1], self.output.shape[2]
-
-    @property
-    def empty(self) -> bool:
-        return not self.steps
-
-    def step_at(self, row: int, col: int, channel: int = 0) -> int:
-        ho, wo = self.out_shape
-        return (channel * ho + row) * wo + col
 
 
 def max_pool_padding(kernel: int) -> int:
