@@ -649,6 +649,19 @@ def size_section(res, kind: str) -> None:
         explain_empty(sizes)
 
 
+def steps_and_code(res, kind: str, step_key: str, intro_key: str, draw, make_code) -> None:
+    """The part convolution and pooling share: stepper, output-size formula, PyTorch code."""
+    if res.empty:
+        size_section(res, kind)
+        return
+    st.caption(t(intro_key))
+    stepper(step_key, len(res.steps), res.out_shape, lambda i, jump: draw(res, i, jump))
+    size_section(res, kind)
+    with st.expander(t("conv.code_title"), icon=":material/code:"):
+        st.caption(t("conv.code_intro"))
+        st.code(make_code(res, comments=code_comments()), language="python")
+
+
 def conv_section() -> None:
     st.markdown(t("conv.intro"))
     with st.container(border=True):
@@ -693,15 +706,7 @@ def conv_section() -> None:
 
     res = compute_conv(ss["conv.x"], ss["conv.w"], float(ss["conv.bias"]), int(ss["conv.stride"]),
                        int(ss["conv.padding"]), int(ss["conv.dilation"]), bool(ss["conv.flip"]))
-    if res.empty:
-        size_section(res, "conv")
-        return
-    st.caption(t("conv.steps_intro"))
-    stepper("conv.cs", len(res.steps), res.out_shape, lambda i, jump: draw_conv_step(res, i, jump))
-    size_section(res, "conv")
-    with st.expander(t("conv.code_title"), icon=":material/code:"):
-        st.caption(t("conv.code_intro"))
-        st.code(cv.conv_code(res, comments=code_comments()), language="python")
+    steps_and_code(res, "conv", "conv.cs", "conv.steps_intro", draw_conv_step, cv.conv_code)
 
 
 # =========================================================================== section: pooling
@@ -785,15 +790,7 @@ def pool_section() -> None:
 
     res = compute_pool(ss["conv.pool.x"], int(ss["conv.pool.k"]), int(ss["conv.pool.stride"]),
                        int(ss["conv.pool.padding"]), ss["conv.pool.mode"])
-    if res.empty:
-        size_section(res, "pool")
-        return
-    st.caption(t("conv.pool_steps_intro"))
-    stepper("conv.ps", len(res.steps), res.out_shape, lambda i, jump: draw_pool_step(res, i, jump))
-    size_section(res, "pool")
-    with st.expander(t("conv.code_title"), icon=":material/code:"):
-        st.caption(t("conv.code_intro"))
-        st.code(cv.pool_code(res, comments=code_comments()), language="python")
+    steps_and_code(res, "pool", "conv.ps", "conv.pool_steps_intro", draw_pool_step, cv.pool_code)
 
 
 # =========================================================================== section: images
