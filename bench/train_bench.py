@@ -40,12 +40,38 @@ RECIPES = {
 BASELINES = [k for k in RECIPES if k.startswith("baseline")]
 
 
+# A fixed float32 matmul loop on all threads, run in its own process so that no torch thread pool
+# lingers in this one while a recipe trains.
+_SPEED_PROBE = """
+import time, torch
+a, b = torch.randn(512, 512), torch.randn(512, 512)
+torch.mm(a, b)
+n, t0 = 0, time.perf_counter()
+while time.perf_counter() - t0 < 0.5:
+    torch.mm(a, b)
+    n += 1
+print(n * 2 * 512 ** 3 / (time.perf_counter() - t0) / 1e9)
+"""
+
+
+def machine_speed() -> float:
+    """GFLOP/s of `_SPEED_PROBE`: how fast this machine is right now.
+
+    These are virtual machines: the same run can take 1.5× longer when the host is busy, and no
+    counter inside the VM (load, CPU steal) shows it. Measured just before each run, this figure
+    tells a slow recipe from a slow moment.
+    """
+    out = subprocess.run([sys.executable, "-c", _SPEED_PROBE], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
 def run_once(args: list[str], seed: int, data_dir: str | None, quick: bool) -> dict:
     cmd = [sys.executable, "-m", "core", "train", *args, "--seed", str(seed), "--log-every", "100000"]
     if data_dir:
         cmd += ["--data-dir", data_dir]
     if quick:
         cmd += ["--fraction", "0.05", "--epochs", "1"]
+    speed = machine_speed()
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as errf:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=errf, text=True)
@@ -61,6 +87,7 @@ def run_once(args: list[str], seed: int, data_dir: str | None, quick: bool) -> d
     done = json.loads(out.strip().splitlines()[-1])
     done["wall_seconds"] = wall
     done["peak_rss_mb"] = usage.ru_maxrss / 1024  # Linux reports KiB
+    done["machine_gflops"] = speed
     return done
 
 
@@ -75,6 +102,7 @@ def summarize(runs: list[dict]) -> dict:
         "train_seconds_median": statistics.median(secs),
         "images_per_second_median": statistics.median(r["images_per_second"] for r in runs),
         "peak_rss_mb_max": max((r["peak_rss_mb"] or 0) for r in runs),
+        "machine_gflops_median": statistics.median(r["machine_gflops"] for r in runs),
         "accuracies": accs,
         "train_seconds": secs,
     }
@@ -105,24 +133,27 @@ def main(argv=None) -> int:
     seeds = list(range(1 if args.quick else args.seeds))
     names = [n for n in RECIPES if not args.only or any(n.startswith(o) for o in args.only)]
 
-    results = {}
-    for name in names:
-        runs = []
-        for seed in seeds:
+    # Round-robin over seeds (seed 0 of every recipe, then seed 1, ...) rather than recipe after
+    # recipe: a shared or throttled machine speeds up and slows down over minutes, and interleaving
+    # spreads those phases over all recipes instead of handing them to whichever ran then.
+    runs = {name: [] for name in names}
+    for seed in seeds:
+        for name in names:
             r = run_once(RECIPES[name], seed, args.data_dir, args.quick)
             print(f"  {name:36s} seed {seed}: {r['test_accuracy'] * 100:.2f}%  "
                   f"{r['train_seconds']:.1f} s  {r['images_per_second']:.0f} img/s  "
-                  f"peak {r['peak_rss_mb']:.0f} MB", flush=True)
-            runs.append(r)
-        results[name] = {"args": RECIPES[name], **summarize(runs)}
+                  f"peak {r['peak_rss_mb']:.0f} MB"
+                  f"  (machine {r['machine_gflops']:.0f} GFLOP/s)", flush=True)
+            runs[name].append(r)
+    results = {name: {"args": RECIPES[name], **summarize(runs[name])} for name in names}
 
     print()
-    header = f"{'recipe':36s} {'test acc (mean ± std)':>22s} {'train s (median)':>17s} {'img/s':>7s} {'peak MB':>8s}"
+    header = f"{'recipe':36s} {'test acc (mean ± std)':>22s} {'train s (median)':>17s} {'img/s':>7s} {'peak MB':>8s} {'machine GFLOP/s':>16s}"
     print(header)
     print("-" * len(header))
     for name, s in results.items():
         print(f"{name:36s} {s['accuracy_mean'] * 100:>14.2f} ± {s['accuracy_std'] * 100:.2f}% "
-              f"{s['train_seconds_median']:>17.1f} {s['images_per_second_median']:>7.0f} {s['peak_rss_mb_max']:>8.0f}")
+              f"{s['train_seconds_median']:>17.1f} {s['images_per_second_median']:>7.0f} {s['peak_rss_mb_max']:>8.0f} {s['machine_gflops_median']:>16.0f}")
     ratios = {}
     for name in results:
         if name in BASELINES:

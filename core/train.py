@@ -31,7 +31,7 @@ from core.data import Dataset
 from core.models import INPUT_SHAPE, PRESETS, Spec, build_model, validate
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
-SCHEDULERS = ("none", "step", "cosine", "onecycle")
+SCHEDULERS = ("none", "step", "cosine", "onecycle", "onecycle_linear")
 
 
 @dataclass
@@ -118,10 +118,13 @@ def make_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=steps_per_epoch, gamma=0.5)
     if config.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
-    if config.scheduler == "onecycle" and total >= 4:  # OneCycleLR needs ≥ 2 steps per phase
-        # 25% warm-up then cosine down to lr/1e4: the usual super-convergence shape.
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
-                                                   pct_start=max(0.25, 2 / total), div_factor=10.0)
+    if config.scheduler.startswith("onecycle") and total >= 4:  # OneCycleLR needs ≥ 2 steps per phase
+        # 25% warm-up then down to lr/1e5: the super-convergence shape. "onecycle" anneals along a
+        # cosine; "onecycle_linear" is Smith's original triangle, which keeps a higher rate through
+        # the second half of the decay: in one epoch on MNIST that gave ≈ +0.05 points (README).
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=total, pct_start=max(0.25, 2 / total),
+            div_factor=10.0, anneal_strategy="linear" if config.scheduler == "onecycle_linear" else "cos")
     return None
 
 

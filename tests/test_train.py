@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from core.models import PRESETS
-from core.train import ConfigError, TrainConfig, TrainingRun, check_config, config_from_preset, evaluate
+from core.train import (ConfigError, TrainConfig, TrainingRun, check_config, config_from_preset, evaluate,
+                        make_optimizer, make_scheduler)
 from tests.helpers import toy_dataset
 
 SMALL = PRESETS["fast"].spec()
@@ -64,13 +65,39 @@ def test_seed_makes_runs_reproducible():
 
 
 @pytest.mark.parametrize("opt", ["sgd", "adam", "adamw", "rmsprop", "adadelta"])
-@pytest.mark.parametrize("sched", ["none", "step", "cosine", "onecycle"])
+@pytest.mark.parametrize("sched", ["none", "step", "cosine", "onecycle", "onecycle_linear"])
 def test_every_optimizer_and_scheduler_runs(opt, sched):
     data = toy_dataset(n_train=64, n_test=32)
     lr = 1.0 if opt == "adadelta" else 1e-2
     cfg = TrainConfig(spec=SMALL, epochs=1, batch_size=32, lr=lr, optimizer=opt, scheduler=sched)
     _, events = run_all(cfg, data)
     assert events[-1]["event"] == "done" and np.isfinite(events[-1]["test_loss"])
+
+
+def _lr_curve(scheduler: str, steps: int = 100, lr: float = 0.04) -> np.ndarray:
+    param = torch.nn.Parameter(torch.zeros(1))
+    cfg = TrainConfig(spec=SMALL, lr=lr, scheduler=scheduler, optimizer="adamw")
+    opt = make_optimizer(cfg, [param])
+    sched = make_scheduler(cfg, opt, steps_per_epoch=steps)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    return np.array(lrs)
+
+
+def test_one_cycle_warms_up_to_the_peak_then_anneals_linearly_or_along_a_cosine():
+    linear, cosine = _lr_curve("onecycle_linear"), _lr_curve("onecycle")
+    for lrs in (linear, cosine):
+        assert lrs[0] == pytest.approx(0.004)        # starts at lr / 10
+        assert lrs.argmax() == 24                     # 25% warm-up: the 25th step is the peak
+        assert lrs.max() == pytest.approx(0.04)
+        assert lrs[-1] < 0.04 * 1e-3                  # ends near zero (lr / 1e5)
+    decay = linear[24:]
+    assert np.allclose(np.diff(decay, 2), 0, atol=1e-9)  # a straight line down
+    # The cosine lingers near the peak, then drops below the straight line in the second half.
+    assert cosine[44] > linear[44] and cosine[85] < linear[85]
 
 
 def test_fraction_uses_a_subset():
