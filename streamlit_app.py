@@ -4,10 +4,11 @@ Run with `streamlit run streamlit_app.py`. Every page lives in pages/ and calls 
 """
 import streamlit as st
 
-from pages.ui import language_switch, t
+from pages.ui import language_switch, mark_app_shell, t
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
+mark_app_shell()
 language_switch()
 
 pages = [

@@ -17,8 +17,9 @@ import streamlit as st
 from core import conv as cv
 from core.images import EXTENSIONS, MAX_BYTES, ImageError, fit_within, load_image_bytes, load_image_file
 from core.i18n import I18N_DIR, translate
-from pages.ui import lang, t
+from pages.ui import ensure_app_shell, lang, t
 
+ensure_app_shell()
 ss = st.session_state
 PHOTO = I18N_DIR.parent / "astronaut.png"
 WORK_SIDE = 1024      # photos are filtered at most this big (the speed target)

@@ -3,8 +3,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.models import PRESETS, summary
-from pages.ui import t
+from pages.ui import ensure_app_shell, t
 
+ensure_app_shell()
 st.title(t("common.home_title"))
 st.markdown(t("common.home_intro"))
 

@@ -22,7 +22,8 @@ from core.features import (
 from core.images import EXTENSIONS, ImageError, fit_within, load_image_bytes
 from core.models import describe_layer, layer_label, normalize_layer, summary
 from core.preprocess import Preprocessed, from_dataset_image, preprocess
-from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset, load_saved_checkpoint, t
+from pages.ui import (PREDICT_REQUEST, SESSION_MODELS, cached_dataset, ensure_app_shell, load_saved_checkpoint,
+                      t)
 
 CANVAS_SIZE = 280
 LOW_CONFIDENCE = 0.5
@@ -748,6 +749,7 @@ def _ready(pre: Preprocessed | None, info: dict) -> bool:
 
 
 def main() -> None:
+    ensure_app_shell()
     _apply_train_request()
     st.title(t("predict.title"))
     st.caption(t("predict.intro"))

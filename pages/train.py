@@ -23,8 +23,9 @@ from core.features import grid_columns, scale_maps, tile_maps
 from core.jobs import JobLimitError, JobManager
 from core.models import LAYER_PARAMS, PRESETS, DEFAULT_PRESET, SpecError, summary, validate
 from core.train import OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, check_config
-from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset, t
+from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset, ensure_app_shell, t
 
+ensure_app_shell()
 # --------------------------------------------------------------------------- session keys
 K_OWNER, K_RUN, K_TAB, K_TAB_IDX = "train.owner", "train.run", "train.tab", "train.tab_idx"
 K_LAYERS, K_EDITOR_V, K_PRESET = "train.layers", "train.editor_v", "train.preset"

@@ -6,6 +6,7 @@ CNN_LAB_DATA_DIR (or ../shared/data beside the project when present).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -57,20 +58,23 @@ def screenshot_dir() -> Path:
     return SCREENSHOT_DIR
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """Base URL of a real Streamlit server running this app (checkpoints dir is a temp copy
-    so browser tests that save models never touch the repo's checkpoints/)."""
+@contextlib.contextmanager
+def streamlit_server(tmp_dir: Path):
+    """A real `streamlit run streamlit_app.py` on a free port, yielding its base URL.
+
+    Its checkpoints dir is a temp copy, so browser tests that save models never touch the repo's
+    checkpoints/."""
     port = _free_port()
     env = dict(os.environ)
     d = shared_data_dir()
     if d is not None:
         env["CNN_LAB_DATA_DIR"] = str(d)
-    ckpt_dir = tmp_path_factory.mktemp("checkpoints")
+    ckpt_dir = tmp_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
     for f in (ROOT / "checkpoints").glob("*.safetensors"):
         (ckpt_dir / f.name).write_bytes(f.read_bytes())
     env["CNN_LAB_CHECKPOINT_DIR"] = str(ckpt_dir)
-    log = open(tmp_path_factory.mktemp("streamlit") / "server.log", "w")
+    log = open(tmp_dir / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
          "--server.port", str(port), "--server.headless", "true",
@@ -78,24 +82,33 @@ def app_url(tmp_path_factory):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited early, see {log.name}")
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not start within 60 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"streamlit exited early, see {log.name}")
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("streamlit did not start within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """Base URL of the Streamlit server that the browser tests share."""
+    with streamlit_server(tmp_path_factory.mktemp("server")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -32,3 +32,27 @@ def test_every_page_opens_without_errors(app_url, page, screenshot_dir, lang):
         heading = page.locator("h1").first.inner_text()
         assert heading.strip(), f"{slug}: page has a title"
         page.screenshot(path=str(screenshot_dir / f"smoke-{slug}-{lang}.png"), full_page=True)
+
+
+def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app(browser, tmp_path, screenshot_dir):
+    """The first request after a server start goes straight to /predict (a shared link): the page
+    must come with the app's navigation and language switch, not as a bare script from pages/."""
+    from tests.conftest import streamlit_server
+
+    with streamlit_server(tmp_path) as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        try:
+            page.goto(f"{url}/predict")
+            wait_until_idle(page)
+            assert page.url.rstrip("/").endswith("/predict")
+            assert page.locator("h1").first.inner_text().strip() == "Predict"
+            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+            assert "Home" in nav and "Train" in nav, nav
+            assert "ui" not in nav.split(), f"the raw pages/ folder is listed: {nav}"
+            assert page.get_by_text("简体中文").count() == 1  # the shared sidebar's language switch
+            page.locator("canvas.upper-canvas").wait_for()  # the drawing canvas works too
+            page.screenshot(path=str(screenshot_dir / "deep-link-predict.png"))
+        finally:
+            context.close()
