@@ -4,7 +4,7 @@ Each run is a fresh `python -m core train` process (the same code path users run
 memory (ru_maxrss via os.wait4) and its wall time are its own. Evaluation is excluded from the
 training time: the figure is the "train_seconds" the trainer reports (forward/backward/step only).
 
-    python bench/train_bench.py                    # 3 seeds, full MNIST (≈ 15 min on 2 cores)
+    python bench/train_bench.py                    # 3 seeds, full MNIST (≈ 20 min on 2 cores)
     python bench/train_bench.py --quick            # smoke run: 1 seed, 5% of the data
     python bench/train_bench.py --seeds 5 --only fast accurate
 
