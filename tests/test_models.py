@@ -51,6 +51,21 @@ def test_three_conv_5x5():
     assert r["conv3"].receptive_field == 32 and r["conv3"].jump == 4
 
 
+def test_fast_preset_drops_the_stem_border_but_still_sees_the_whole_digit_box():
+    r = rows("fast")
+    # unpadded 5×5, stride 2 on 28×28: (28 − 5) // 2 + 1 = 12 windows per row
+    assert r["conv1"].output_shape == (16, 12, 12)
+    assert r["pool1"].output_shape == (32, 6, 6) and r["pool2"].output_shape == (64, 3, 3)
+    # windows start at 0, 2, …, 22 and so cover rows 0..26, which include MNIST's central
+    # 20×20 digit box (rows 4..23)
+    covered = {start + k for start in range(0, 2 * 12, 2) for k in range(5)}
+    assert set(range(4, 24)) <= covered
+    # the point of it: ≈ 0.74× the multiply-adds of the padded stem (12² / 14² = 0.73)
+    padded = [dict(layer, padding=2) if i == 0 else layer for i, layer in enumerate(PRESETS["fast"].spec())]
+    ratio = summary(PRESETS["fast"].spec()).total_mult_adds / summary(padded).total_mult_adds
+    assert 0.70 < ratio < 0.78
+
+
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_presets_build_and_match_parameter_count(name):
     spec = PRESETS[name].spec()
