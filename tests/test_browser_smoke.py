@@ -1,5 +1,6 @@
 """Real browser: every page in headless Chromium, both languages, no exception shown."""
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -46,13 +47,23 @@ def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app(browser, tm
         try:
             page.goto(f"{url}/predict")
             wait_until_idle(page)
+            # The first run goes through the app shell by a rerun (pages.ui.ensure_app_shell); on a
+            # busy machine the status widget may not be up yet when wait_until_idle looks, so the
+            # checks below retry (expect) instead of reading the page once.
+            # A cold server's first run imports torch, OpenCV and Plotly: allow a minute.
+            wait = {"timeout": 60_000}
+            expect(page.locator("h1").first).to_have_text("Predict", **wait)
+            nav = page.locator('[data-testid="stSidebarNav"]')
+            expect(nav).to_contain_text("Home", **wait)
+            expect(nav).to_contain_text("Train", **wait)
+            # the shared sidebar's language switch, drawn only by streamlit_app.py
+            expect(page.get_by_text("简体中文")).to_have_count(1, **wait)
             assert page.url.rstrip("/").endswith("/predict")
-            assert page.locator("h1").first.inner_text().strip() == "Predict"
-            nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-            assert "Home" in nav and "Train" in nav, nav
-            assert "ui" not in nav.split(), f"the raw pages/ folder is listed: {nav}"
-            assert page.get_by_text("简体中文").count() == 1  # the shared sidebar's language switch
-            page.locator("canvas.upper-canvas").wait_for()  # the drawing canvas works too
+            assert "ui" not in nav.inner_text().split(), f"the raw pages/ folder is listed: {nav.inner_text()}"
+            page.locator("canvas.upper-canvas").wait_for(**wait)  # the drawing canvas works too
             page.screenshot(path=str(screenshot_dir / "deep-link-predict.png"))
+        except Exception:
+            page.screenshot(path=str(screenshot_dir / "deep-link-predict-FAILED.png"), full_page=True)
+            raise
         finally:
             context.close()

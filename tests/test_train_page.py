@@ -35,11 +35,11 @@ def faked(monkeypatch, tmp_path):
     runs = []
 
     def fake_run(config, data, stop_event):
-        run = FakeRun(config, data, stop_event, steps=8, step_seconds=fake_run.step_seconds)
+        run = FakeRun(config, data, stop_event, steps=fake_run.steps, step_seconds=fake_run.step_seconds)
         runs.append(run)
         return run
 
-    fake_run.step_seconds = 0.01
+    fake_run.steps, fake_run.step_seconds = 8, 0.01
     monkeypatch.setattr(core.data, "is_available", lambda name, data_dir=None: name == "mnist")
     monkeypatch.setattr(core.data, "load_dataset", lambda name="mnist", data_dir=None, progress=True: TOY)
     monkeypatch.setattr(core.jobs, "TrainingRun", fake_run)
@@ -210,7 +210,9 @@ def test_epochs_are_capped_by_the_server(monkeypatch):
 
 def test_start_watch_and_stop_a_faked_run(faked):
     fake_run, runs = faked
-    fake_run.step_seconds = 0.2  # 10 epochs of 8 steps: 16 s, long enough to stop it
+    # 10 epochs of 1000 steps of 0.2 s: the run cannot end on its own however slowly the three
+    # page runs below go on a busy CI machine (8 steps an epoch once did: 16 s went by).
+    fake_run.steps, fake_run.step_seconds = 1000, 0.2
     at = page(**{"train.epochs": 10})
     start_button(at).click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -225,7 +227,7 @@ def test_start_watch_and_stop_a_faked_run(faked):
     at.button(key="train.stop").click().run()
     assert job.stop_event.is_set()
     assert wait_until(lambda: not job.active)
-    assert job.stopped and runs[0].updates < 80
+    assert job.stopped and runs[0].updates < fake_run.steps, "stopped within the first epoch"
     at.run()
     assert "Stopped early" in texts(at.success)
     # the kept model is offered to the Predict page
@@ -257,8 +259,8 @@ def test_a_finished_run_shows_results_and_feature_maps():
 
 def test_a_second_user_is_told_a_run_is_in_progress(faked):
     fake_run, runs = faked
-    fake_run.step_seconds = 0.2
-    alice = page(**{"train.epochs": 20})  # 160 steps of 0.2 s: still going while bob tries
+    fake_run.steps, fake_run.step_seconds = 1000, 0.2  # still going while bob tries, however slow CI is
+    alice = page(**{"train.epochs": 20})
     start_button(alice).click().run()
     job = job_of(alice)
     assert wait_until(lambda: job.progress().step >= 2)
