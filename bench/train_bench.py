@@ -7,6 +7,7 @@ training time: the figure is the "train_seconds" the trainer reports (forward/ba
     python bench/train_bench.py                    # 3 seeds, full MNIST (≈ 20 min on 2 cores)
     python bench/train_bench.py --quick            # smoke run: 1 seed, 5% of the data
     python bench/train_bench.py --seeds 5 --only fast accurate
+    python bench/train_bench.py --only fast ablation --first-seed 3 --seeds 9   # held-out seeds
 
 Prints a table and writes JSON (default bench/results/train_bench.json).
 """
@@ -25,6 +26,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.models import PRESETS  # noqa: E402  (training itself runs in child processes)
 
 # name -> CLI arguments. The baselines are the original material's two recipes.
 RECIPES = {
@@ -38,6 +42,25 @@ RECIPES = {
                                           "--scheduler", "none"],
 }
 BASELINES = [k for k in RECIPES if k.startswith("baseline")]
+
+
+# name -> (preset, how its layer list changes). An ablation changes one thing of a preset, to measure
+# what that thing gives (README "Performance"); it runs only when --only names it. The fast preset's
+# layers: 0 conv 16 (the stem), 1 batchnorm, 2 relu, 3 conv 32, 4 maxpool, 5 batchnorm, 6 relu, …
+# ("conv2 stride 2" also drops the max pool that follows conv2: the stride does its downsampling.)
+ABLATIONS = {
+    "ablation: fast with a padded stem": ("fast", lambda spec: spec[0].update(padding=2)),
+    "ablation: fast, unpadded conv2": ("fast", lambda spec: spec[3].update(padding=0)),
+    "ablation: fast, average pooling": ("fast", lambda spec: [spec[i].update(type="avgpool") for i in (4, 8)]),
+    "ablation: fast, conv2 stride 2": ("fast", lambda spec: (spec[3].update(stride=2), spec.pop(4))),
+}
+
+
+def ablation_spec(name: str) -> list[dict]:
+    preset, edit = ABLATIONS[name]
+    spec = PRESETS[preset].spec()
+    edit(spec)
+    return spec
 
 
 # A fixed float32 matmul loop on all threads, run in its own process so that no torch thread pool
@@ -125,27 +148,40 @@ def machine() -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds run from here (choose recipes on seeds the reported table doesn't use)")
     p.add_argument("--quick", action="store_true", help="1 seed, 5%% of the data, 1 epoch: a smoke run")
     p.add_argument("--only", nargs="+", help="run only recipes whose name starts with one of these")
     p.add_argument("--data-dir", default=os.environ.get("CNN_LAB_DATA_DIR"))
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "train_bench.json")
     args = p.parse_args(argv)
-    seeds = list(range(1 if args.quick else args.seeds))
-    names = [n for n in RECIPES if not args.only or any(n.startswith(o) for o in args.only)]
+    seeds = list(range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds)))
+    specs = {name: ablation_spec(name) for name in ABLATIONS}
+    every = [*RECIPES, *ABLATIONS]
+    names = [n for n in every if any(n.startswith(o) for o in args.only)] if args.only else list(RECIPES)
 
     # Round-robin over seeds (seed 0 of every recipe, then seed 1, ...) rather than recipe after
     # recipe: a shared or throttled machine speeds up and slows down over minutes, and interleaving
     # spreads those phases over all recipes instead of handing them to whichever ran then.
     runs = {name: [] for name in names}
-    for seed in seeds:
-        for name in names:
-            r = run_once(RECIPES[name], seed, args.data_dir, args.quick)
-            print(f"  {name:36s} seed {seed}: {r['test_accuracy'] * 100:.2f}%  "
-                  f"{r['train_seconds']:.1f} s  {r['images_per_second']:.0f} img/s  "
-                  f"peak {r['peak_rss_mb']:.0f} MB"
-                  f"  (machine {r['machine_gflops']:.0f} GFLOP/s)", flush=True)
-            runs[name].append(r)
-    results = {name: {"args": RECIPES[name], **summarize(runs[name])} for name in names}
+    with tempfile.TemporaryDirectory() as spec_dir:
+        cli = dict(RECIPES)
+        for i, (name, spec) in enumerate(specs.items()):  # an ablation: its preset with these layers
+            path = Path(spec_dir) / f"ablation{i}.json"
+            path.write_text(json.dumps(spec))
+            cli[name] = RECIPES[ABLATIONS[name][0]] + ["--spec", str(path)]
+        for seed in seeds:
+            for name in names:
+                r = run_once(cli[name], seed, args.data_dir, args.quick)
+                print(f"  {name:36s} seed {seed}: {r['test_accuracy'] * 100:.2f}%  "
+                      f"{r['train_seconds']:.1f} s  {r['images_per_second']:.0f} img/s  "
+                      f"peak {r['peak_rss_mb']:.0f} MB"
+                      f"  (machine {r['machine_gflops']:.0f} GFLOP/s)", flush=True)
+                runs[name].append(r)
+    results = {}
+    for name in names:  # an ablation keeps its layers, not the path of its temporary spec file
+        ablation = {"args": RECIPES[ABLATIONS[name][0]], "spec": specs[name]} if name in ABLATIONS else {}
+        results[name] = {"args": RECIPES.get(name), **ablation, **summarize(runs[name])}
 
     print()
     header = f"{'recipe':36s} {'test acc (mean ± std)':>22s} {'train s (median)':>17s} {'img/s':>7s} {'peak MB':>8s} {'machine GFLOP/s':>16s}"
@@ -154,19 +190,20 @@ def main(argv=None) -> int:
     for name, s in results.items():
         print(f"{name:36s} {s['accuracy_mean'] * 100:>14.2f} ± {s['accuracy_std'] * 100:.2f}% "
               f"{s['train_seconds_median']:>17.1f} {s['images_per_second_median']:>7.0f} {s['peak_rss_mb_max']:>8.0f} {s['machine_gflops_median']:>16.0f}")
+    # Presets against the baselines, and each preset against its ablations (what the change gives).
+    pairs = [(name, base) for name in results if name not in BASELINES and name not in ABLATIONS
+             for base in BASELINES]
+    pairs += [(ABLATIONS[name][0], name) for name in results if name in ABLATIONS]
     ratios = {}
-    for name in results:
-        if name in BASELINES:
-            continue
-        for base in BASELINES:
-            if base in results:
-                b, s = results[base], results[name]
-                ratios[f"{name} vs {base}"] = {
-                    "time_ratio": s["train_seconds_median"] / b["train_seconds_median"],
-                    "error_ratio": s["error_mean"] / b["error_mean"] if b["error_mean"] else None,
-                }
+    for name, base in pairs:
+        if name in results and base in results:
+            b, s = results[base], results[name]
+            ratios[f"{name} vs {base}"] = {
+                "time_ratio": s["train_seconds_median"] / b["train_seconds_median"],
+                "error_ratio": s["error_mean"] / b["error_mean"] if b["error_mean"] else None,
+            }
     if ratios:
-        print("\nratios (preset / baseline; below 1 is better):")
+        print("\nratios (preset / baseline or ablation; below 1 is better):")
         for k, v in ratios.items():
             er = f"{v['error_ratio']:.2f}" if v["error_ratio"] is not None else "n/a"
             print(f"  {k}: time ×{v['time_ratio']:.2f}, error rate ×{er}")
