@@ -65,3 +65,12 @@ def test_the_stride_2_ablation_replaces_conv2s_pool_by_its_stride():
     # the same map sizes after the block: stride 2 downsamples as the pool did
     assert strided.layers[-1].output_shape == fast.layers[-1].output_shape
     assert strided.flatten_formula == fast.flatten_formula
+
+
+def test_the_old_accurate_recipe_is_the_padded_7_epoch_batch_256_one():
+    [(i, before, after)] = changed("ablation: accurate, old recipe")
+    assert i == 0 and (before["padding"], after["padding"]) == (0, 2)
+    args = train_bench.ablation_args("ablation: accurate, old recipe")
+    assert args[:2] == ["--preset", "accurate"]
+    options = dict(zip(args[2::2], args[3::2]))
+    assert options == {"--epochs": "7", "--batch-size": "256", "--scheduler": "onecycle"}
