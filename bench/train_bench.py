@@ -4,7 +4,7 @@ Each run is a fresh `python -m core train` process (the same code path users run
 memory (ru_maxrss via os.wait4) and its wall time are its own. Evaluation is excluded from the
 training time: the figure is the "train_seconds" the trainer reports (forward/backward/step only).
 
-    python bench/train_bench.py                    # 3 seeds, full MNIST (≈ 20 min on 2 cores)
+    python bench/train_bench.py                    # 3 seeds, full MNIST (≈ 12–20 min on 2 cores)
     python bench/train_bench.py --quick            # smoke run: 1 seed, 5% of the data
     python bench/train_bench.py --seeds 5 --only fast accurate
     python bench/train_bench.py --only fast "ablation: fast" --first-seed 3 --seeds 5   # held-out seeds
@@ -166,9 +166,11 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "train_bench.json")
     args = p.parse_args(argv)
     seeds = list(range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds)))
-    specs = {name: ablation_spec(name) for name in ABLATIONS}
     every = [*RECIPES, *ABLATIONS]
     names = [n for n in every if any(n.startswith(o) for o in args.only)] if args.only else list(RECIPES)
+    if not names:
+        p.error(f"--only {' '.join(args.only)} matches no recipe; recipes: {'; '.join(every)}")
+    specs = {name: ablation_spec(name) for name in names if name in ABLATIONS}
 
     # Round-robin over seeds (seed 0 of every recipe, then seed 1, ...) rather than recipe after
     # recipe: a shared or throttled machine speeds up and slows down over minutes, and interleaving
@@ -190,8 +192,10 @@ def main(argv=None) -> int:
                 runs[name].append(r)
     results = {}
     for name in names:  # an ablation keeps its layers, not the path of its temporary spec file
-        ablation = {"args": ablation_args(name), "spec": specs[name]} if name in ABLATIONS else {}
-        results[name] = {"args": RECIPES.get(name), **ablation, **summarize(runs[name])}
+        if name in ABLATIONS:
+            results[name] = {"args": ablation_args(name), "spec": specs[name], **summarize(runs[name])}
+        else:
+            results[name] = {"args": RECIPES[name], **summarize(runs[name])}
 
     print()
     header = f"{'recipe':36s} {'test acc (mean ± std)':>22s} {'train s (median)':>17s} {'img/s':>7s} {'peak MB':>8s} {'machine GFLOP/s':>16s}"

@@ -74,3 +74,9 @@ def test_the_old_accurate_recipe_is_the_padded_7_epoch_batch_256_one():
     assert args[:2] == ["--preset", "accurate"]
     options = dict(zip(args[2::2], args[3::2]))
     assert options == {"--epochs": "7", "--batch-size": "256", "--scheduler": "onecycle"}
+
+
+def test_an_only_that_matches_nothing_is_an_error_not_an_empty_table(capsys):
+    with pytest.raises(SystemExit):
+        train_bench.main(["--only", "nonsense"])
+    assert "matches no recipe" in capsys.readouterr().err
