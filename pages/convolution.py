@@ -17,7 +17,8 @@ import streamlit as st
 from core import conv as cv
 from core.images import EXTENSIONS, MAX_BYTES, ImageError, fit_within, load_image_bytes, load_image_file
 from core.i18n import I18N_DIR, translate
-from pages.ui import ensure_app_shell, lang, t
+from app.shell import ensure_app_shell
+from app.ui import lang, t
 
 ensure_app_shell()
 ss = st.session_state

@@ -22,8 +22,9 @@ from core.features import (
 from core.images import EXTENSIONS, ImageError, fit_within, load_image_bytes
 from core.models import describe_layer, layer_label, normalize_layer, summary
 from core.preprocess import Preprocessed, from_dataset_image, preprocess
-from pages.ui import (PREDICT_REQUEST, SESSION_MODELS, cached_dataset, ensure_app_shell, load_saved_checkpoint,
-                      t)
+from app.shell import ensure_app_shell
+from app.state import PREDICT_REQUEST, SESSION_MODELS
+from app.ui import cached_dataset, load_saved_checkpoint, t
 
 CANVAS_SIZE = 280
 LOW_CONFIDENCE = 0.5

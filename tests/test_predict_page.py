@@ -28,7 +28,7 @@ from core.features import layer_outputs, receptive_field, value_ranges
 from core.models import PRESETS, build_model
 from core.preprocess import from_dataset_image
 from pages.predict import decode_canvas_png
-from pages.ui import PREDICT_REQUEST, SESSION_MODELS
+from app.state import PREDICT_REQUEST, SESSION_MODELS
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "predict.py")
 PREDICTION = {"en": re.compile(r"^### Prediction: (\S+) \((\d{1,3}\.\d)%\)$"),
