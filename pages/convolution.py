@@ -14,18 +14,19 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import conv as cv
+from core import conv
 from core.images import EXTENSIONS, MAX_BYTES, ImageError, fit_within, load_image_bytes, load_image_file
-from core.i18n import I18N_DIR, translate
+from core.i18n import I18N_DIR
+from core.stepper import SPEEDS, Stepper
 from app.shell import ensure_app_shell
-from app.ui import lang, t
+from app.state import PERSIST
+from app.ui import option_labels, t
 
 ensure_app_shell()
 ss = st.session_state
 PHOTO = I18N_DIR.parent / "astronaut.png"
 WORK_SIDE = 1024      # photos are filtered at most this big (the issue's speed target)
 GRID_SIDE = 320       # the comparison grid uses smaller copies
-SPEEDS = {"0.5": 2.0, "1": 1.0, "2": 0.5, "4": 0.25}  # steps per second → seconds per step
 
 # Colours shared by every grid: the window is orange everywhere it appears.
 WINDOW = "#f97316"
@@ -34,7 +35,6 @@ INPUT_SCALE = [[0, "#f8fbff"], [1, "#93c5fd"]]
 OUTPUT_SCALE = [[0, "#f5f3ff"], [1, "#c4b5fd"]]
 SIGNED_SCALE = [[0, "#fca5a5"], [0.5, "#ffffff"], [1, "#86efac"]]
 TEXT = "#111827"
-PERSIST = {"persist_state": "session"}
 
 
 # =========================================================================== state
@@ -43,8 +43,8 @@ def _default_conv_state() -> dict:
     return {
         "conv.C": 1, "conv.H": 5, "conv.W": 5, "conv.kh": 3, "conv.kw": 3,
         "conv.bias": 0.0, "conv.stride": 1, "conv.padding": 0, "conv.dilation": 1, "conv.flip": False,
-        "conv.x": np.array([cv.EXAMPLE_INPUT], dtype=float),
-        "conv.w": np.array([cv.EXAMPLE_KERNEL], dtype=float),
+        "conv.x": np.array([conv.EXAMPLE_INPUT], dtype=float),
+        "conv.w": np.array([conv.EXAMPLE_KERNEL], dtype=float),
     }
 
 
@@ -52,16 +52,8 @@ def _default_pool_state() -> dict:
     return {
         "conv.pool.H": 4, "conv.pool.W": 4, "conv.pool.mode": "max", "conv.pool.k": 2,
         "conv.pool.stride": 2, "conv.pool.padding": 0,
-        "conv.pool.x": np.array([cv.EXAMPLE_POOL_INPUT], dtype=float),
+        "conv.pool.x": np.array([conv.EXAMPLE_POOL_INPUT], dtype=float),
     }
-
-
-def option_labels(prefix: str) -> Callable[[object], str]:
-    """format_func for option widgets: option value → its text in the current language.
-
-    The language is read now, not when Streamlit (or AppTest) later calls the function."""
-    current = lang()
-    return lambda value: translate(current, f"{prefix}{value}")
 
 
 def _set_state(values: dict) -> None:
@@ -72,15 +64,14 @@ def _set_state(values: dict) -> None:
 def _sync_texts(mat_key: str) -> None:
     """Rewrite every channel's text area from the matrix and clear their error messages."""
     m = ss[mat_key]
-    for c in range(cv.MAX_CHANNELS):
+    for c in range(conv.MAX_CHANNELS):
         ss.pop(f"{mat_key}_err.{c}", None)
         if c < m.shape[0]:
-            ss[f"{mat_key}_text.{c}"] = cv.format_matrix(m[c])
+            ss[f"{mat_key}_text.{c}"] = conv.format_matrix(m[c])
 
 
 def _restart(prefix: str) -> None:
-    ss[f"{prefix}.step"] = 0
-    ss[f"{prefix}.playing"] = False
+    Stepper(ss, prefix, 1).restart()
 
 
 def init_state() -> None:
@@ -90,11 +81,9 @@ def init_state() -> None:
         if f"{mat_key}_text.0" not in ss:
             _sync_texts(mat_key)
     for prefix in ("conv.cs", "conv.ps"):
-        ss.setdefault(f"{prefix}.step", 0)
-        ss.setdefault(f"{prefix}.playing", False)
-        ss.setdefault(f"{prefix}.speed", "1")
+        Stepper(ss, prefix, 1).init()
     ss.setdefault("conv.img.preset", "sobel_x")
-    ss.setdefault("conv.img.custom", cv.format_matrix(cv.KERNEL_PRESETS["sharpen"].kernel))
+    ss.setdefault("conv.img.custom", conv.format_matrix(conv.KERNEL_PRESETS["sharpen"].kernel))
     ss.setdefault("conv.img.normalize", False)
     ss.setdefault("conv.img.gray", "color")
     ss.setdefault("conv.img.stride", 1)
@@ -114,12 +103,12 @@ def on_conv_reset() -> None:
 
 
 def on_conv_rgb_example() -> None:
-    x = np.array(cv.EXAMPLE_RGB_INPUT, dtype=float)
-    w = np.array(cv.EXAMPLE_RGB_KERNEL, dtype=float)
+    x = np.array(conv.EXAMPLE_RGB_INPUT, dtype=float)
+    w = np.array(conv.EXAMPLE_RGB_KERNEL, dtype=float)
     _set_state({
         "conv.C": 3, "conv.H": 5, "conv.W": 5, "conv.kh": 3, "conv.kw": 3, "conv.x": x, "conv.w": w,
-        "conv.bias": float(cv.EXAMPLE_RGB_BIAS), "conv.flip": False,
-        **{f"conv.{k}": v for k, v in cv.EXAMPLE_RGB_SETTINGS.items()},
+        "conv.bias": float(conv.EXAMPLE_RGB_BIAS), "conv.flip": False,
+        **{f"conv.{k}": v for k, v in conv.EXAMPLE_RGB_SETTINGS.items()},
     })
     _sync_texts("conv.x")
     _sync_texts("conv.w")
@@ -128,8 +117,8 @@ def on_conv_rgb_example() -> None:
 
 def on_conv_random() -> None:
     rng = np.random.default_rng()
-    ss["conv.x"] = cv.random_ints(rng, ss["conv.x"].shape, 0, 5)
-    ss["conv.w"] = cv.random_ints(rng, ss["conv.w"].shape, -1, 2)
+    ss["conv.x"] = conv.random_ints(rng, ss["conv.x"].shape, 0, 5)
+    ss["conv.w"] = conv.random_ints(rng, ss["conv.w"].shape, -1, 2)
     _sync_texts("conv.x")
     _sync_texts("conv.w")
     _restart("conv.cs")
@@ -142,7 +131,7 @@ def on_pool_reset() -> None:
 
 
 def on_pool_random() -> None:
-    ss["conv.pool.x"] = cv.random_ints(np.random.default_rng(), ss["conv.pool.x"].shape, 0, 9)
+    ss["conv.pool.x"] = conv.random_ints(np.random.default_rng(), ss["conv.pool.x"].shape, 0, 9)
     _sync_texts("conv.pool.x")
     _restart("conv.ps")
 
@@ -156,14 +145,14 @@ def on_channels() -> None:
         if c < m.shape[0]:
             m = m[:c]
         elif c > m.shape[0]:
-            m = np.concatenate([m, cv.random_ints(rng, (c - m.shape[0],) + m.shape[1:], low, high)])
+            m = np.concatenate([m, conv.random_ints(rng, (c - m.shape[0],) + m.shape[1:], low, high)])
         ss[key] = m
         _sync_texts(key)
     _restart("conv.cs")
 
 
 def on_size(mat_key: str, rows_key: str, cols_key: str, prefix: str) -> None:
-    ss[mat_key] = cv.resize_matrix(ss[mat_key], int(ss[rows_key]), int(ss[cols_key]))
+    ss[mat_key] = conv.resize_matrix(ss[mat_key], int(ss[rows_key]), int(ss[cols_key]))
     _sync_texts(mat_key)
     _restart(prefix)
 
@@ -172,14 +161,14 @@ def on_matrix_text(mat_key: str, c: int, rows_key: str, cols_key: str, max_side:
     """A text area changed: parse it; on success resize the other channels to match."""
     text_key, err_key = f"{mat_key}_text.{c}", f"{mat_key}_err.{c}"
     try:
-        m = cv.parse_matrix(ss[text_key], max_side, max_side)
-    except cv.MatrixError as e:
+        m = conv.parse_matrix(ss[text_key], max_side, max_side)
+    except conv.MatrixError as e:
         ss[err_key] = (e.code, e.details)
         return
     ss.pop(err_key, None)
     cur = ss[mat_key]
     if m.shape != cur.shape[1:]:
-        cur = cv.resize_matrix(cur, *m.shape)
+        cur = conv.resize_matrix(cur, *m.shape)
         ss[rows_key], ss[cols_key] = m.shape
     cur = cur.copy()
     cur[c] = m
@@ -194,7 +183,7 @@ def on_setting(prefix: str) -> None:
 
 def on_pool_kernel() -> None:
     k = ss["conv.pool.k"]
-    ss["conv.pool.padding"] = min(ss["conv.pool.padding"], cv.max_pool_padding(k))
+    ss["conv.pool.padding"] = min(ss["conv.pool.padding"], conv.max_pool_padding(k))
     _restart("conv.ps")
 
 
@@ -274,12 +263,12 @@ class Board:
             self.squares(axes, xs[blank], ys[blank], cell, fill="#fafafa", line="#e5e7eb")
         if pad_mask is not None and pad_mask.any():
             self.squares(axes, xs[pad_mask], ys[pad_mask], cell, fill=PAD_FILL, line="#b6bcc6")
-            texts = [cv.fmt_num(v) for v in values[pad_mask]]
+            texts = [conv.fmt_num(v) for v in values[pad_mask]]
             self.data.append(dict(type="scatter", x=xs[pad_mask], y=ys[pad_mask], mode="text", text=texts,
                                   textfont=dict(color=PAD_TEXT, size=_font(cell, texts)), hoverinfo="skip",
                                   unselected=dict(textfont=dict(color=PAD_TEXT)), xaxis=xa, yaxis=ya))
         show = ~hide
-        texts = [cv.fmt_num(v, digits) for v in values[show]]
+        texts = [conv.fmt_num(v, digits) for v in values[show]]
         self.data.append(dict(type="scatter", x=xs[show], y=ys[show], mode="text", text=texts,
                               textfont=dict(color=TEXT, size=_font(cell, texts)), hoverinfo="skip",
                               unselected=dict(textfont=dict(color=TEXT)), xaxis=xa, yaxis=ya))
@@ -320,7 +309,7 @@ def _text_width(s: str, size: int = 13) -> float:
     return sum(size * (1.0 if ord(ch) > 0x2E80 else 0.55) for ch in s)
 
 
-def conv_step_figure(res: cv.ConvResult, step: cv.ConvStep, max_width: float = 640) -> go.Figure:
+def conv_step_figure(res: conv.ConvResult, step: conv.ConvStep, max_width: float = 640) -> go.Figure:
     """Per channel, one row: padded input with the window → kernel → products → their sum."""
     c_n, hp, wp = res.padded.shape
     kh, kw = res.kernel.shape[2:]
@@ -336,7 +325,7 @@ def conv_step_figure(res: cv.ConvResult, step: cv.ConvStep, max_width: float = 6
     rows = max(hp, kh)
     band = Board.TITLE + rows * cell + 14
     b = Board(slot_in + slot_k + slot_p + 2 * gap + sum_w, c_n * band)
-    pad = cv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
+    pad = conv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
     lo, hi = _value_range(res.input)
     k_range, p_range = _signed_range(res.kernel), _signed_range(step.products)
     x_in = (slot_in - wp * cell) / 2
@@ -364,7 +353,7 @@ def conv_step_figure(res: cv.ConvResult, step: cv.ConvStep, max_width: float = 6
         mid = y_k + Board.TITLE + kh * cell / 2
         b.text(slot_in + gap / 2, mid, "×", size=18, color="#6b7280")
         b.text(slot_in + gap + slot_k + gap / 2, mid, "=", size=18, color="#6b7280")
-        b.text(b.w - sum_w / 2, mid, f"Σ = {cv.fmt_sum(step.partial_sums[c])}", size=16, bold=True)
+        b.text(b.w - sum_w / 2, mid, f"Σ = {conv.fmt_sum(step.partial_sums[c])}", size=16, bold=True)
     return b.fig
 
 
@@ -423,7 +412,7 @@ CHART_CONFIG = {"displayModeBar": False, "responsive": True}
 
 # =========================================================================== pieces of the page
 
-def size_formula(sizes: tuple[cv.OutputSize, cv.OutputSize], with_dilation: bool = True) -> None:
+def size_formula(sizes: tuple[conv.OutputSize, conv.OutputSize], with_dilation: bool = True) -> None:
     """The output-size formula, then the same with the current numbers for height and width."""
     if with_dilation:
         st.latex(r"H_{out} = \left\lfloor \frac{H + 2P - D\,(K-1) - 1}{S} \right\rfloor + 1")
@@ -442,7 +431,7 @@ def size_formula(sizes: tuple[cv.OutputSize, cv.OutputSize], with_dilation: bool
         st.latex(f"{filled} {tail}")
 
 
-def size_hints(sizes: tuple[cv.OutputSize, cv.OutputSize], kind: str) -> None:
+def size_hints(sizes: tuple[conv.OutputSize, conv.OutputSize], kind: str) -> None:
     """Short, situation-specific notes under the formula: padding keeps the size, stride shrinks…"""
     sh, sw = sizes
     notes = []
@@ -462,7 +451,7 @@ def size_hints(sizes: tuple[cv.OutputSize, cv.OutputSize], kind: str) -> None:
         st.markdown("- " + n)
 
 
-def explain_empty(sizes: tuple[cv.OutputSize, cv.OutputSize]) -> None:
+def explain_empty(sizes: tuple[conv.OutputSize, conv.OutputSize]) -> None:
     for axis, s in zip((t("conv.axis_height"), t("conv.axis_width")), sizes):
         if not s.size:
             st.warning(t("conv.empty_output", axis=axis, span=s.span, padded=s.padded, n=s.n, p=s.padding,
@@ -473,7 +462,7 @@ def explain_empty(sizes: tuple[cv.OutputSize, cv.OutputSize]) -> None:
 def matrix_editors(mat_key: str, rows_key: str, cols_key: str, max_side: int, prefix: str,
                    label_key: str, channel_names: bool) -> None:
     m = ss[mat_key]
-    cols = st.columns(cv.MAX_CHANNELS, gap="medium")  # always thirds: a box as wide as a grid needs
+    cols = st.columns(conv.MAX_CHANNELS, gap="medium")  # always thirds: a box as wide as a grid needs
     for c in range(m.shape[0]):
         with cols[c]:
             label = t(label_key, ch=f" · {t('conv.channel_n', n=c + 1)}" if channel_names and m.shape[0] > 1 else "")
@@ -498,35 +487,29 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
     fragment reruns on a timer and moves one step each time. Starting, stopping or changing the
     speed needs a new timer, hence a full rerun.
     """
-    step_key, play_key, speed_key = f"{prefix}.step", f"{prefix}.playing", f"{prefix}.speed"
-    ss[step_key] = int(min(max(ss.get(step_key, 0), 0), n_steps - 1))
-    if n_steps <= 1:
-        ss[play_key] = False
-    interval = SPEEDS[ss[speed_key]] if ss.get(play_key) else None
+    player = Stepper(ss, prefix, n_steps)
+    player.clamp()
+    interval = player.interval()
     ho, wo = out_shape
 
-    def go_to(i: int, stop: bool = True) -> None:
-        ss[step_key] = int(min(max(i, 0), n_steps - 1))
-        if stop and ss.get(play_key):
-            ss[play_key] = False
-            st.rerun()  # from a callback: a full rerun, which also removes the timer
+    # st.rerun() in these callbacks is not a no-op (checked on Streamlit 1.67): the buttons live
+    # in the fragment below, whose widgets rerun only the fragment; a plain st.rerun() from their
+    # callback turns that into a full rerun, the only way to start, stop or re-time its timer.
+    def go_to(i: int) -> None:
+        if player.go_to(i):
+            st.rerun()
 
     def on_row_col() -> None:
         r, c = ss.get(f"{prefix}.jump_row") or 1, ss.get(f"{prefix}.jump_col") or 1
         go_to((min(r, ho) - 1) * wo + min(c, wo) - 1)
 
     def set_playing(on: bool) -> None:
-        """Play or pause, then a full rerun so that the timer starts or stops."""
-        if on and not ss.get(play_key):
-            ss[f"{prefix}.tick"] = time.monotonic()
-            if ss[step_key] >= n_steps - 1:
-                ss[step_key] = 0
-        ss[play_key] = on
-        st.rerun()
+        if player.set_playing(on):
+            st.rerun()
 
     def on_speed() -> None:
-        if ss.get(play_key):
-            st.rerun()  # a new timer
+        if player.speed_changed():
+            st.rerun()
 
     def jump_controls() -> None:
         """Row and column pickers and a Go button, shown above the output grid."""
@@ -543,18 +526,11 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
 
     @st.fragment(run_every=interval)
     def body() -> None:
-        playing = bool(ss.get(play_key))
-        if playing and interval is not None:
-            now = time.monotonic()
-            if now - ss.get(f"{prefix}.tick", 0.0) >= 0.8 * interval:
-                ss[f"{prefix}.tick"] = now
-                go_to(ss[step_key] + 1, stop=False)
-                if ss[step_key] >= n_steps - 1:
-                    ss[play_key] = playing = False
-        if (SPEEDS[ss[speed_key]] if playing else None) != interval:
+        if interval is not None:
+            player.advance()
+        if player.interval() != interval:
             st.rerun()  # the animation just ended (or its state changed): new timer, or none
-        i = ss[step_key]
-        at_end = i >= n_steps - 1
+        i, playing, at_end = player.step, player.playing, player.at_end
         bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"{prefix}-controls")
         with bar:
             st.button(t("conv.btn_first"), key=f"{prefix}.b_first", icon=":material/first_page:",
@@ -573,7 +549,7 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
                       icon_position="right", on_click=go_to, args=(i + 1,), disabled=at_end)
             st.button(t("conv.btn_last"), key=f"{prefix}.b_last", icon=":material/last_page:",
                       icon_position="right", on_click=go_to, args=(n_steps - 1,), disabled=at_end)
-            st.segmented_control(t("conv.speed"), options=list(SPEEDS), key=speed_key, required=True,
+            st.segmented_control(t("conv.speed"), options=list(SPEEDS), key=player.key("speed"), required=True,
                                  on_change=on_speed, **PERSIST)
         draw(i, jump_controls)
 
@@ -584,15 +560,16 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def compute_conv(x: np.ndarray, w: np.ndarray, bias: float, stride: int, padding: int, dilation: int,
-                 flip: bool) -> cv.ConvResult:
-    return cv.conv_steps(x, w, bias, stride, padding, dilation, flip)
+                 flip: bool) -> conv.ConvResult:
+    return conv.conv_steps(x, w, bias, stride, padding, dilation, flip)
 
 
 def code_comments() -> dict[str, str]:
-    return {k: t(f"conv.code_{k}") for k in cv.CODE_COMMENTS_EN}
+    return {k: t(f"conv.code_{k}") for k in conv.CODE_COMMENTS_EN}
 
 
-def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int, jump: Callable[[], None]) -> None:
+def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int, n_steps: int,
+                       jump: Callable[[], None]) -> None:
     """The step figure and the clickable output grid: side by side when they fit, else stacked."""
     chart_key = f"{prefix}.out_click.{ss.get(f'{prefix}.click_gen', 0)}"
     wide = fig.layout.width > 640
@@ -602,29 +579,29 @@ def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int, jum
     with right:
         jump()
         st.plotly_chart(out, config=CHART_CONFIG, key=chart_key, width="content", theme=None,
-                        on_select=_click_callback(prefix, chart_key, wo), selection_mode="points")
+                        on_select=_click_callback(prefix, chart_key, wo, n_steps), selection_mode="points")
         st.caption(t("conv.click_hint"))
 
 
-def draw_conv_step(res: cv.ConvResult, i: int, jump: Callable[[], None]) -> None:
+def draw_conv_step(res: conv.ConvResult, i: int, jump: Callable[[], None]) -> None:
     step = res.steps[i]
     ho, wo = res.out_shape
     st.markdown(t("conv.step_title", i=i + 1, n=len(res.steps), r=step.row + 1, c=step.col + 1,
                   r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
     out = output_figure(res.output[0], i, (step.row, step.col), signed=bool(res.output.min() < 0),
                         title=t("conv.fig_output", ho=ho, wo=wo))
-    _figure_and_output(conv_step_figure(res, step), out, "conv.cs", wo, jump)
+    _figure_and_output(conv_step_figure(res, step), out, "conv.cs", wo, len(res.steps), jump)
     with st.container(border=True, key="conv-sum"):
         c_n = res.input.shape[0]
         for c in range(c_n):
             name = t("conv.channel_n", n=c + 1) if c_n > 1 else t("conv.products_sum")
             st.markdown(f"**{name[:1].upper() + name[1:]}:** {step.channel_formula(c)}")
-        parts = [cv.fmt_term(v) for v in step.partial_sums]
-        total = " + ".join(parts) + f" + {cv.fmt_term(step.bias)} = **{cv.fmt_sum(step.total)}**"
+        parts = [conv.fmt_term(v) for v in step.partial_sums]
+        total = " + ".join(parts) + f" + {conv.fmt_term(step.bias)} = **{conv.fmt_sum(step.total)}**"
         st.markdown(t("conv.total_line", r=step.row + 1, c=step.col + 1, formula=total))
 
 
-def _click_callback(prefix: str, chart_key: str, wo: int) -> Callable[[], None]:
+def _click_callback(prefix: str, chart_key: str, wo: int, n_steps: int) -> Callable[[], None]:
     """on_select for the output grid: jump to the clicked cell, then reset the chart's selection."""
     def cb() -> None:
         state = ss.get(chart_key)
@@ -633,11 +610,9 @@ def _click_callback(prefix: str, chart_key: str, wo: int) -> Callable[[], None]:
         hits = [p for p in points if p.get("customdata") is not None and "x" in p and "y" in p]
         if hits:
             r, c = int(round(hits[0]["y"])), int(round(hits[0]["x"]))
-            ss[f"{prefix}.step"] = r * wo + c
             ss[f"{prefix}.click_gen"] = ss.get(f"{prefix}.click_gen", 0) + 1  # a fresh chart, no selection
-            if ss.get(f"{prefix}.playing"):
-                ss[f"{prefix}.playing"] = False
-                st.rerun()
+            if Stepper(ss, prefix, n_steps).go_to_cell(r, c, wo):
+                st.rerun()  # it was playing: a full rerun stops the fragment's timer (see stepper)
     return cb
 
 
@@ -672,24 +647,24 @@ def conv_section() -> None:
             st.segmented_control(t("conv.channels"), options=[1, 2, 3], key="conv.C", required=True,
                                  on_change=on_channels, help=t("conv.channels_help"), **PERSIST)
             size_args = ("conv.x", "conv.H", "conv.W", "conv.cs")
-            st.number_input(t("conv.in_rows"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.H", on_change=on_size,
+            st.number_input(t("conv.in_rows"), 1, conv.MAX_INPUT_SIDE, step=1, key="conv.H", on_change=on_size,
                             args=size_args, width=118, **PERSIST)
-            st.number_input(t("conv.in_cols"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.W", on_change=on_size,
+            st.number_input(t("conv.in_cols"), 1, conv.MAX_INPUT_SIDE, step=1, key="conv.W", on_change=on_size,
                             args=size_args, width=118, **PERSIST)
             k_args = ("conv.w", "conv.kh", "conv.kw", "conv.cs")
-            st.number_input(t("conv.k_rows"), 1, cv.MAX_KERNEL_SIDE, step=1, key="conv.kh", on_change=on_size,
+            st.number_input(t("conv.k_rows"), 1, conv.MAX_KERNEL_SIDE, step=1, key="conv.kh", on_change=on_size,
                             args=k_args, width=118, **PERSIST)
-            st.number_input(t("conv.k_cols"), 1, cv.MAX_KERNEL_SIDE, step=1, key="conv.kw", on_change=on_size,
+            st.number_input(t("conv.k_cols"), 1, conv.MAX_KERNEL_SIDE, step=1, key="conv.kw", on_change=on_size,
                             args=k_args, width=118, **PERSIST)
             st.number_input(t("conv.bias"), -100.0, 100.0, step=1.0, format="%g", key="conv.bias",
                             help=t("conv.bias_help"), on_change=on_setting, args=("conv.cs",), width=130, **PERSIST)
         row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
         with row:
-            st.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.stride", required=True,
+            st.segmented_control(t("conv.stride"), options=list(conv.STRIDES), key="conv.stride", required=True,
                                  help=t("conv.stride_help"), on_change=on_setting, args=("conv.cs",), **PERSIST)
-            st.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.padding", required=True,
+            st.segmented_control(t("conv.padding"), options=list(conv.PADDINGS), key="conv.padding", required=True,
                                  help=t("conv.padding_help"), on_change=on_setting, args=("conv.cs",), **PERSIST)
-            st.segmented_control(t("conv.dilation"), options=list(cv.DILATIONS), key="conv.dilation",
+            st.segmented_control(t("conv.dilation"), options=list(conv.DILATIONS), key="conv.dilation",
                                  required=True, help=t("conv.dilation_help"), on_change=on_setting,
                                  args=("conv.cs",), **PERSIST)
             st.space("small")
@@ -703,28 +678,28 @@ def conv_section() -> None:
 
     with st.expander(t("conv.edit_numbers"), icon=":material/edit:"):
         st.caption(t("conv.edit_intro"))
-        matrix_editors("conv.x", "conv.H", "conv.W", cv.MAX_INPUT_SIDE, "conv.cs", "conv.edit_input", True)
-        matrix_editors("conv.w", "conv.kh", "conv.kw", cv.MAX_KERNEL_SIDE, "conv.cs", "conv.edit_kernel", True)
+        matrix_editors("conv.x", "conv.H", "conv.W", conv.MAX_INPUT_SIDE, "conv.cs", "conv.edit_input", True)
+        matrix_editors("conv.w", "conv.kh", "conv.kw", conv.MAX_KERNEL_SIDE, "conv.cs", "conv.edit_kernel", True)
 
     res = compute_conv(ss["conv.x"], ss["conv.w"], float(ss["conv.bias"]), int(ss["conv.stride"]),
                        int(ss["conv.padding"]), int(ss["conv.dilation"]), bool(ss["conv.flip"]))
-    steps_and_code(res, "conv", "conv.cs", "conv.steps_intro", draw_conv_step, cv.conv_code)
+    steps_and_code(res, "conv", "conv.cs", "conv.steps_intro", draw_conv_step, conv.conv_code)
 
 
 # =========================================================================== section: pooling
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def compute_pool(x: np.ndarray, k: int, stride: int, padding: int, mode: str) -> cv.PoolResult:
-    return cv.pool_steps(x, k, stride, padding, mode)
+def compute_pool(x: np.ndarray, k: int, stride: int, padding: int, mode: str) -> conv.PoolResult:
+    return conv.pool_steps(x, k, stride, padding, mode)
 
 
-def pool_figure(res: cv.PoolResult, step: cv.PoolStep, max_width: float = 560) -> go.Figure:
+def pool_figure(res: conv.PoolResult, step: conv.PoolStep, max_width: float = 560) -> go.Figure:
     """The padded input with the pooling window; the maximum (max pooling) framed in red."""
     _, hp, wp = res.padded.shape
     cell = float(np.clip(max_width / max(wp, 1), 26, 50))
     b = Board(wp * cell, Board.TITLE + hp * cell + 2)
     axes = b.panel(0, 0, hp, wp, cell, t("conv.fig_pool_input"))
-    pad = cv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
+    pad = conv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
     lo, hi = _value_range(res.input)
     b.grid(axes, res.padded[step.channel], cell, scale=INPUT_SCALE, zmin=lo, zmax=hi, pad_mask=pad)
     if res.padding:
@@ -738,16 +713,16 @@ def pool_figure(res: cv.PoolResult, step: cv.PoolStep, max_width: float = 560) -
     return b.fig
 
 
-def draw_pool_step(res: cv.PoolResult, i: int, jump: Callable[[], None]) -> None:
+def draw_pool_step(res: conv.PoolResult, i: int, jump: Callable[[], None]) -> None:
     step = res.steps[i]
     ho, wo = res.out_shape
     st.markdown(t("conv.step_title", i=i + 1, n=len(res.steps), r=step.row + 1, c=step.col + 1,
                   r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
     out = output_figure(res.output[step.channel], i, (step.row, step.col), signed=bool(res.output.min() < 0),
                         title=t("conv.fig_output", ho=ho, wo=wo))
-    _figure_and_output(pool_figure(res, step), out, "conv.ps", wo, jump)
+    _figure_and_output(pool_figure(res, step), out, "conv.ps", wo, len(res.steps), jump)
     with st.container(border=True, key="conv-pool-sum"):
-        result = cv.fmt_sum(step.result)
+        result = conv.fmt_sum(step.result)
         formula = step.formula(res.mode).removesuffix(f"= {result}") + f"= **{result}**"
         st.markdown(t("conv.pool_line", r=step.row + 1, c=step.col + 1, formula=formula))
         if res.padding:
@@ -759,14 +734,14 @@ def pool_section() -> None:
     with st.container(border=True):
         c1, c2, c3 = st.columns([1.4, 1.6, 1.1], gap="medium")
         with c1:
-            st.segmented_control(t("conv.pool_mode"), options=list(cv.POOL_MODES), key="conv.pool.mode",
+            st.segmented_control(t("conv.pool_mode"), options=list(conv.POOL_MODES), key="conv.pool.mode",
                                  required=True, format_func=option_labels("conv.pool_"),
                                  on_change=on_setting, args=("conv.ps",), **PERSIST)
             a, b = st.columns(2)
-            a.number_input(t("conv.rows"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.pool.H",
+            a.number_input(t("conv.rows"), 1, conv.MAX_INPUT_SIDE, step=1, key="conv.pool.H",
                            on_change=on_size, args=("conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.ps"),
                            **PERSIST)
-            b.number_input(t("conv.cols"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.pool.W",
+            b.number_input(t("conv.cols"), 1, conv.MAX_INPUT_SIDE, step=1, key="conv.pool.W",
                            on_change=on_size, args=("conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.ps"),
                            **PERSIST)
         with c2:
@@ -774,7 +749,7 @@ def pool_section() -> None:
                                  on_change=on_pool_kernel, **PERSIST)
             st.segmented_control(t("conv.stride"), options=[1, 2, 3, 4], key="conv.pool.stride", required=True,
                                  on_change=on_setting, args=("conv.ps",), **PERSIST)
-            max_p = cv.max_pool_padding(int(ss["conv.pool.k"]))
+            max_p = conv.max_pool_padding(int(ss["conv.pool.k"]))
             if ss["conv.pool.padding"] > max_p:
                 ss["conv.pool.padding"] = max_p
             st.segmented_control(t("conv.padding"), options=list(range(max_p + 1)), key="conv.pool.padding",
@@ -787,12 +762,12 @@ def pool_section() -> None:
                       key="conv.pool.b_reset", width="stretch")
     with st.expander(t("conv.edit_numbers"), icon=":material/edit:"):
         st.caption(t("conv.edit_intro"))
-        matrix_editors("conv.pool.x", "conv.pool.H", "conv.pool.W", cv.MAX_INPUT_SIDE, "conv.ps",
+        matrix_editors("conv.pool.x", "conv.pool.H", "conv.pool.W", conv.MAX_INPUT_SIDE, "conv.ps",
                        "conv.edit_input", False)
 
     res = compute_pool(ss["conv.pool.x"], int(ss["conv.pool.k"]), int(ss["conv.pool.stride"]),
                        int(ss["conv.pool.padding"]), ss["conv.pool.mode"])
-    steps_and_code(res, "pool", "conv.ps", "conv.pool_steps_intro", draw_pool_step, cv.pool_code)
+    steps_and_code(res, "pool", "conv.ps", "conv.pool_steps_intro", draw_pool_step, conv.pool_code)
 
 
 # =========================================================================== section: images
@@ -809,14 +784,22 @@ def decode_upload(data: bytes) -> np.ndarray:
     return fit_within(load_image_bytes(data), WORK_SIDE)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def filtered(img: np.ndarray, kernel: np.ndarray, stride: int, padding: int, gray: bool,
              display: str) -> tuple[np.ndarray, float]:
+    """The filtered image ready to show, and how many milliseconds the filtering took.
+
+    Not cached: the caption reports this run's time (a cached one would repeat the first)."""
     t0 = time.perf_counter()
-    raw = cv.filter_image(img, kernel, stride, padding, gray)
+    raw = conv.filter_image(img, kernel, stride, padding, gray)
     ms = (time.perf_counter() - t0) * 1000
-    mode = cv.auto_display_mode(kernel) if display == "auto" else display
-    return cv.to_display(raw, mode), ms
+    mode = conv.auto_display_mode(kernel) if display == "auto" else display
+    return conv.to_display(raw, mode), ms
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def filtered_thumbnail(img: np.ndarray, kernel: np.ndarray, gray: bool) -> np.ndarray:
+    """One tile of the comparison grid (small copies, 'same' padding, automatic display)."""
+    return filtered(img, kernel, 1, kernel.shape[0] // 2, gray, "auto")[0]
 
 
 def on_upload() -> None:
@@ -845,21 +828,21 @@ def current_kernel() -> tuple[np.ndarray | None, str]:
     """The chosen kernel (None if the custom one can't be read) and a caption."""
     name = ss["conv.img.preset"]
     if name != "custom":
-        return cv.KERNEL_PRESETS[name].kernel, t(f"conv.kernel_{name}_desc")
+        return conv.KERNEL_PRESETS[name].kernel, t(f"conv.kernel_{name}_desc")
     try:
-        k = cv.parse_matrix(ss["conv.img.custom"], cv.MAX_KERNEL_SIDE, cv.MAX_KERNEL_SIDE)
-    except cv.MatrixError as e:
+        k = conv.parse_matrix(ss["conv.img.custom"], conv.MAX_KERNEL_SIDE, conv.MAX_KERNEL_SIDE)
+    except conv.MatrixError as e:
         st.error(t(f"conv.matrix_err_{e.code}", **e.details), icon=":material/error:")
         return None, ""
     note = t("conv.kernel_custom_desc")
     if ss["conv.img.normalize"]:
-        k, ok = cv.normalize_kernel(k)
+        k, ok = conv.normalize_kernel(k)
         note = t("conv.normalized") if ok else t("conv.normalize_zero")
     return k, note
 
 
 def kernel_title(kernel: np.ndarray) -> str:
-    frac, _ = cv.kernel_fraction_text(kernel)
+    frac, _ = conv.kernel_fraction_text(kernel)
     return t("conv.kernel_with_factor", f=frac) if frac else t("conv.kernel_plain")
 
 
@@ -876,18 +859,18 @@ def images_section() -> None:
                 st.error(t(f"conv.img_err_{code}", **details) + " " + t("conv.img_err_kept"),
                          icon=":material/broken_image:")
         with c2:
-            options = list(cv.KERNEL_PRESETS) + ["custom"]
+            options = list(conv.KERNEL_PRESETS) + ["custom"]
             st.selectbox(t("conv.preset"), options, key="conv.img.preset",
                          format_func=option_labels("conv.kernel_"), **PERSIST)
             st.segmented_control(t("conv.img_mode"), options=["color", "gray"], key="conv.img.gray",
                                  required=True, format_func=option_labels("conv.img_mode_"), **PERSIST)
         with c3:
             with st.container(horizontal=True, gap="medium"):
-                st.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.img.stride",
+                st.segmented_control(t("conv.stride"), options=list(conv.STRIDES), key="conv.img.stride",
                                      required=True, **PERSIST)
-                st.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.img.padding",
+                st.segmented_control(t("conv.padding"), options=list(conv.PADDINGS), key="conv.img.padding",
                                      required=True, help=t("conv.img_padding_help"), **PERSIST)
-            st.selectbox(t("conv.display"), list(cv.DISPLAY_MODES), key="conv.img.display",
+            st.selectbox(t("conv.display"), list(conv.DISPLAY_MODES), key="conv.img.display",
                          format_func=option_labels("conv.display_"), help=t("conv.display_help"), **PERSIST)
         if ss["conv.img.preset"] == "custom":
             k1, k2 = st.columns([2, 1])
@@ -910,14 +893,14 @@ def images_section() -> None:
     cols = st.columns([2, 1, 2], gap="medium")
     with cols[0]:
         st.markdown(t("conv.original"))
-        shown = cv.to_gray(img).round().astype(np.uint8) if gray else img
+        shown = conv.to_gray(img).round().astype(np.uint8) if gray else img
         st.image(shown, width="stretch")
         st.caption(source)
         if upload is not None:
             st.button(t("conv.use_sample"), icon=":material/undo:", on_click=on_use_sample, key="conv.img.b_sample")
     with cols[1]:
         if kernel is not None:
-            st.plotly_chart(kernel_figure(cv.kernel_fraction_text(kernel)[1], kernel_title(kernel)),
+            st.plotly_chart(kernel_figure(conv.kernel_fraction_text(kernel)[1], kernel_title(kernel)),
                             config={**CHART_CONFIG, "staticPlot": True}, key="conv.img.kfig", width="content",
                             theme=None)
             st.caption(note)
@@ -934,7 +917,7 @@ def images_section() -> None:
                 st.caption(t("conv.result_caption", w=out.shape[1], h=out.shape[0], ms=f"{ms:.0f}"))
 
     st.subheader(t("conv.compare_title"), anchor=False)
-    st.multiselect(t("conv.compare_pick"), list(cv.KERNEL_PRESETS), key="conv.img.compare",
+    st.multiselect(t("conv.compare_pick"), list(conv.KERNEL_PRESETS), key="conv.img.compare",
                    format_func=option_labels("conv.kernel_"), **PERSIST)
     st.caption(t("conv.compare_note"))
     small = fit_within(img, GRID_SIDE)
@@ -943,8 +926,8 @@ def images_section() -> None:
     for start in range(0, len(names), per_row):
         row = st.columns(per_row)
         for col, name in zip(row, names[start:start + per_row]):
-            k = cv.KERNEL_PRESETS[name].kernel
-            out, _ = filtered(small, k, 1, k.shape[0] // 2, gray, "auto")
+            k = conv.KERNEL_PRESETS[name].kernel
+            out = filtered_thumbnail(small, k, gray)
             with col:
                 st.image(out, width="stretch")
                 st.caption(f"**{t(f'conv.kernel_{name}')}** — {t(f'conv.kernel_{name}_desc')}")
