@@ -39,20 +39,49 @@ TEXT = "#111827"
 
 # =========================================================================== state
 
+class K:
+    """This page's session-state keys ("conv.<name>"; the convention is in app/state.py).
+
+    A matrix key (INPUT, KERNEL, POOL_X) holds the numbers; its text areas and their errors are
+    "<matrix key>_text.<channel>" and "<matrix key>_err.<channel>". A stepper prefix
+    (CONV_STEPS, POOL_STEPS) holds its core.stepper.Stepper state under "<prefix>.<name>"."""
+    C, H, W, KH, KW = "conv.C", "conv.H", "conv.W", "conv.kh", "conv.kw"
+    INPUT, KERNEL, BIAS, FLIP = "conv.x", "conv.w", "conv.bias", "conv.flip"
+    STRIDE, PADDING, DILATION = "conv.stride", "conv.padding", "conv.dilation"
+    POOL_X, POOL_H, POOL_W, POOL_MODE = "conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.pool.mode"
+    POOL_K, POOL_STRIDE, POOL_PADDING = "conv.pool.k", "conv.pool.stride", "conv.pool.padding"
+    IMG_PRESET, IMG_CUSTOM, IMG_NORMALIZE, IMG_GRAY = ("conv.img.preset", "conv.img.custom", "conv.img.normalize",
+                                                       "conv.img.gray")
+    IMG_STRIDE, IMG_PADDING, IMG_DISPLAY, IMG_COMPARE = ("conv.img.stride", "conv.img.padding", "conv.img.display",
+                                                         "conv.img.compare")
+    IMG_UPLOAD, IMG_FILE, IMG_ERROR = "conv.img.upload", "conv.img.file", "conv.img.error"
+    TAB, TAB_INDEX = "conv.tab", "conv.tab_index"
+    CONV_STEPS, POOL_STEPS = "conv.cs", "conv.ps"
+
+    @staticmethod
+    def text(mat_key: str, channel: int) -> str:
+        return f"{mat_key}_text.{channel}"
+
+    @staticmethod
+    def error(mat_key: str, channel: int) -> str:
+        return f"{mat_key}_err.{channel}"
+
+
+
 def _default_conv_state() -> dict:
     return {
-        "conv.C": 1, "conv.H": 5, "conv.W": 5, "conv.kh": 3, "conv.kw": 3,
-        "conv.bias": 0.0, "conv.stride": 1, "conv.padding": 0, "conv.dilation": 1, "conv.flip": False,
-        "conv.x": np.array([conv.EXAMPLE_INPUT], dtype=float),
-        "conv.w": np.array([conv.EXAMPLE_KERNEL], dtype=float),
+        K.C: 1, K.H: 5, K.W: 5, K.KH: 3, K.KW: 3,
+        K.BIAS: 0.0, K.STRIDE: 1, K.PADDING: 0, K.DILATION: 1, K.FLIP: False,
+        K.INPUT: np.array([conv.EXAMPLE_INPUT], dtype=float),
+        K.KERNEL: np.array([conv.EXAMPLE_KERNEL], dtype=float),
     }
 
 
 def _default_pool_state() -> dict:
     return {
-        "conv.pool.H": 4, "conv.pool.W": 4, "conv.pool.mode": "max", "conv.pool.k": 2,
-        "conv.pool.stride": 2, "conv.pool.padding": 0,
-        "conv.pool.x": np.array([conv.EXAMPLE_POOL_INPUT], dtype=float),
+        K.POOL_H: 4, K.POOL_W: 4, K.POOL_MODE: "max", K.POOL_K: 2,
+        K.POOL_STRIDE: 2, K.POOL_PADDING: 0,
+        K.POOL_X: np.array([conv.EXAMPLE_POOL_INPUT], dtype=float),
     }
 
 
@@ -65,9 +94,9 @@ def _sync_texts(mat_key: str) -> None:
     """Rewrite every channel's text area from the matrix and clear their error messages."""
     m = ss[mat_key]
     for c in range(conv.MAX_CHANNELS):
-        ss.pop(f"{mat_key}_err.{c}", None)
+        ss.pop(K.error(mat_key, c), None)
         if c < m.shape[0]:
-            ss[f"{mat_key}_text.{c}"] = conv.format_matrix(m[c])
+            ss[K.text(mat_key, c)] = conv.format_matrix(m[c])
 
 
 def _restart(prefix: str) -> None:
@@ -77,19 +106,19 @@ def _restart(prefix: str) -> None:
 def init_state() -> None:
     for k, v in {**_default_conv_state(), **_default_pool_state()}.items():
         ss.setdefault(k, v)
-    for mat_key in ("conv.x", "conv.w", "conv.pool.x"):
-        if f"{mat_key}_text.0" not in ss:
+    for mat_key in (K.INPUT, K.KERNEL, K.POOL_X):
+        if K.text(mat_key, 0) not in ss:
             _sync_texts(mat_key)
-    for prefix in ("conv.cs", "conv.ps"):
+    for prefix in (K.CONV_STEPS, K.POOL_STEPS):
         Stepper(ss, prefix, 1).init()
-    ss.setdefault("conv.img.preset", "sobel_x")
-    ss.setdefault("conv.img.custom", conv.format_matrix(conv.KERNEL_PRESETS["sharpen"].kernel))
-    ss.setdefault("conv.img.normalize", False)
-    ss.setdefault("conv.img.gray", "color")
-    ss.setdefault("conv.img.stride", 1)
-    ss.setdefault("conv.img.padding", 1)
-    ss.setdefault("conv.img.display", "auto")
-    ss.setdefault("conv.img.compare", ["box_blur", "gaussian", "sharpen", "sobel_x", "sobel_y",
+    ss.setdefault(K.IMG_PRESET, "sobel_x")
+    ss.setdefault(K.IMG_CUSTOM, conv.format_matrix(conv.KERNEL_PRESETS["sharpen"].kernel))
+    ss.setdefault(K.IMG_NORMALIZE, False)
+    ss.setdefault(K.IMG_GRAY, "color")
+    ss.setdefault(K.IMG_STRIDE, 1)
+    ss.setdefault(K.IMG_PADDING, 1)
+    ss.setdefault(K.IMG_DISPLAY, "auto")
+    ss.setdefault(K.IMG_COMPARE, ["box_blur", "gaussian", "sharpen", "sobel_x", "sobel_y",
                                        "laplacian", "emboss", "outline"])
 
 
@@ -97,50 +126,50 @@ def init_state() -> None:
 
 def on_conv_reset() -> None:
     _set_state(_default_conv_state())
-    _sync_texts("conv.x")
-    _sync_texts("conv.w")
-    _restart("conv.cs")
+    _sync_texts(K.INPUT)
+    _sync_texts(K.KERNEL)
+    _restart(K.CONV_STEPS)
 
 
 def on_conv_rgb_example() -> None:
     x = np.array(conv.EXAMPLE_RGB_INPUT, dtype=float)
     w = np.array(conv.EXAMPLE_RGB_KERNEL, dtype=float)
     _set_state({
-        "conv.C": 3, "conv.H": 5, "conv.W": 5, "conv.kh": 3, "conv.kw": 3, "conv.x": x, "conv.w": w,
-        "conv.bias": float(conv.EXAMPLE_RGB_BIAS), "conv.flip": False,
+        K.C: 3, K.H: 5, K.W: 5, K.KH: 3, K.KW: 3, K.INPUT: x, K.KERNEL: w,
+        K.BIAS: float(conv.EXAMPLE_RGB_BIAS), K.FLIP: False,
         **{f"conv.{k}": v for k, v in conv.EXAMPLE_RGB_SETTINGS.items()},
     })
-    _sync_texts("conv.x")
-    _sync_texts("conv.w")
-    _restart("conv.cs")
+    _sync_texts(K.INPUT)
+    _sync_texts(K.KERNEL)
+    _restart(K.CONV_STEPS)
 
 
 def on_conv_random() -> None:
     rng = np.random.default_rng()
-    ss["conv.x"] = conv.random_ints(rng, ss["conv.x"].shape, 0, 5)
-    ss["conv.w"] = conv.random_ints(rng, ss["conv.w"].shape, -1, 2)
-    _sync_texts("conv.x")
-    _sync_texts("conv.w")
-    _restart("conv.cs")
+    ss[K.INPUT] = conv.random_ints(rng, ss[K.INPUT].shape, 0, 5)
+    ss[K.KERNEL] = conv.random_ints(rng, ss[K.KERNEL].shape, -1, 2)
+    _sync_texts(K.INPUT)
+    _sync_texts(K.KERNEL)
+    _restart(K.CONV_STEPS)
 
 
 def on_pool_reset() -> None:
     _set_state(_default_pool_state())
-    _sync_texts("conv.pool.x")
-    _restart("conv.ps")
+    _sync_texts(K.POOL_X)
+    _restart(K.POOL_STEPS)
 
 
 def on_pool_random() -> None:
-    ss["conv.pool.x"] = conv.random_ints(np.random.default_rng(), ss["conv.pool.x"].shape, 0, 9)
-    _sync_texts("conv.pool.x")
-    _restart("conv.ps")
+    ss[K.POOL_X] = conv.random_ints(np.random.default_rng(), ss[K.POOL_X].shape, 0, 9)
+    _sync_texts(K.POOL_X)
+    _restart(K.POOL_STEPS)
 
 
 def on_channels() -> None:
     """1–3 input channels: new channels get random numbers, so they visibly matter."""
-    c = ss["conv.C"]
+    c = ss[K.C]
     rng = np.random.default_rng()
-    for key, low, high in (("conv.x", 0, 3), ("conv.w", -1, 1)):
+    for key, low, high in ((K.INPUT, 0, 3), (K.KERNEL, -1, 1)):
         m = ss[key]
         if c < m.shape[0]:
             m = m[:c]
@@ -148,7 +177,7 @@ def on_channels() -> None:
             m = np.concatenate([m, conv.random_ints(rng, (c - m.shape[0],) + m.shape[1:], low, high)])
         ss[key] = m
         _sync_texts(key)
-    _restart("conv.cs")
+    _restart(K.CONV_STEPS)
 
 
 def on_size(mat_key: str, rows_key: str, cols_key: str, prefix: str) -> None:
@@ -159,7 +188,7 @@ def on_size(mat_key: str, rows_key: str, cols_key: str, prefix: str) -> None:
 
 def on_matrix_text(mat_key: str, c: int, rows_key: str, cols_key: str, max_side: int, prefix: str) -> None:
     """A text area changed: parse it; on success resize the other channels to match."""
-    text_key, err_key = f"{mat_key}_text.{c}", f"{mat_key}_err.{c}"
+    text_key, err_key = K.text(mat_key, c), K.error(mat_key, c)
     try:
         m = conv.parse_matrix(ss[text_key], max_side, max_side)
     except conv.MatrixError as e:
@@ -182,9 +211,9 @@ def on_setting(prefix: str) -> None:
 
 
 def on_pool_kernel() -> None:
-    k = ss["conv.pool.k"]
-    ss["conv.pool.padding"] = min(ss["conv.pool.padding"], conv.max_pool_padding(k))
-    _restart("conv.ps")
+    k = ss[K.POOL_K]
+    ss[K.POOL_PADDING] = min(ss[K.POOL_PADDING], conv.max_pool_padding(k))
+    _restart(K.POOL_STEPS)
 
 
 # =========================================================================== figures
@@ -467,11 +496,11 @@ def matrix_editors(mat_key: str, rows_key: str, cols_key: str, max_side: int, pr
         with cols[c]:
             label = t(label_key, ch=f" · {t('conv.channel_n', n=c + 1)}" if channel_names and m.shape[0] > 1 else "")
             st.text_area(
-                label, key=f"{mat_key}_text.{c}", height=68 + 22 * min(m.shape[1], 12),
+                label, key=K.text(mat_key, c), height=68 + 22 * min(m.shape[1], 12),
                 on_change=on_matrix_text, args=(mat_key, c, rows_key, cols_key, max_side, prefix),
                 help=t("conv.edit_help"),
             )
-            err = ss.get(f"{mat_key}_err.{c}")
+            err = ss.get(K.error(mat_key, c))
             if err:
                 code, details = err
                 st.error(t(f"conv.matrix_err_{code}", **details) + " " + t("conv.matrix_err_kept"),
@@ -590,7 +619,7 @@ def draw_conv_step(res: conv.ConvResult, i: int, jump: Callable[[], None]) -> No
                   r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
     out = output_figure(res.output[0], i, (step.row, step.col), signed=bool(res.output.min() < 0),
                         title=t("conv.fig_output", ho=ho, wo=wo))
-    _figure_and_output(conv_step_figure(res, step), out, "conv.cs", wo, len(res.steps), jump)
+    _figure_and_output(conv_step_figure(res, step), out, K.CONV_STEPS, wo, len(res.steps), jump)
     with st.container(border=True, key="conv-sum"):
         c_n = res.input.shape[0]
         for c in range(c_n):
@@ -644,31 +673,31 @@ def conv_section() -> None:
     with st.container(border=True):
         row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
         with row:
-            st.segmented_control(t("conv.channels"), options=[1, 2, 3], key="conv.C", required=True,
+            st.segmented_control(t("conv.channels"), options=[1, 2, 3], key=K.C, required=True,
                                  on_change=on_channels, help=t("conv.channels_help"), **PERSIST)
-            size_args = ("conv.x", "conv.H", "conv.W", "conv.cs")
-            st.number_input(t("conv.in_rows"), 1, conv.MAX_INPUT_SIDE, step=1, key="conv.H", on_change=on_size,
+            size_args = (K.INPUT, K.H, K.W, K.CONV_STEPS)
+            st.number_input(t("conv.in_rows"), 1, conv.MAX_INPUT_SIDE, step=1, key=K.H, on_change=on_size,
                             args=size_args, width=118, **PERSIST)
-            st.number_input(t("conv.in_cols"), 1, conv.MAX_INPUT_SIDE, step=1, key="conv.W", on_change=on_size,
+            st.number_input(t("conv.in_cols"), 1, conv.MAX_INPUT_SIDE, step=1, key=K.W, on_change=on_size,
                             args=size_args, width=118, **PERSIST)
-            k_args = ("conv.w", "conv.kh", "conv.kw", "conv.cs")
-            st.number_input(t("conv.k_rows"), 1, conv.MAX_KERNEL_SIDE, step=1, key="conv.kh", on_change=on_size,
+            k_args = (K.KERNEL, K.KH, K.KW, K.CONV_STEPS)
+            st.number_input(t("conv.k_rows"), 1, conv.MAX_KERNEL_SIDE, step=1, key=K.KH, on_change=on_size,
                             args=k_args, width=118, **PERSIST)
-            st.number_input(t("conv.k_cols"), 1, conv.MAX_KERNEL_SIDE, step=1, key="conv.kw", on_change=on_size,
+            st.number_input(t("conv.k_cols"), 1, conv.MAX_KERNEL_SIDE, step=1, key=K.KW, on_change=on_size,
                             args=k_args, width=118, **PERSIST)
-            st.number_input(t("conv.bias"), -100.0, 100.0, step=1.0, format="%g", key="conv.bias",
-                            help=t("conv.bias_help"), on_change=on_setting, args=("conv.cs",), width=130, **PERSIST)
+            st.number_input(t("conv.bias"), -100.0, 100.0, step=1.0, format="%g", key=K.BIAS,
+                            help=t("conv.bias_help"), on_change=on_setting, args=(K.CONV_STEPS,), width=130, **PERSIST)
         row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
         with row:
-            st.segmented_control(t("conv.stride"), options=list(conv.STRIDES), key="conv.stride", required=True,
-                                 help=t("conv.stride_help"), on_change=on_setting, args=("conv.cs",), **PERSIST)
-            st.segmented_control(t("conv.padding"), options=list(conv.PADDINGS), key="conv.padding", required=True,
-                                 help=t("conv.padding_help"), on_change=on_setting, args=("conv.cs",), **PERSIST)
-            st.segmented_control(t("conv.dilation"), options=list(conv.DILATIONS), key="conv.dilation",
+            st.segmented_control(t("conv.stride"), options=list(conv.STRIDES), key=K.STRIDE, required=True,
+                                 help=t("conv.stride_help"), on_change=on_setting, args=(K.CONV_STEPS,), **PERSIST)
+            st.segmented_control(t("conv.padding"), options=list(conv.PADDINGS), key=K.PADDING, required=True,
+                                 help=t("conv.padding_help"), on_change=on_setting, args=(K.CONV_STEPS,), **PERSIST)
+            st.segmented_control(t("conv.dilation"), options=list(conv.DILATIONS), key=K.DILATION,
                                  required=True, help=t("conv.dilation_help"), on_change=on_setting,
-                                 args=("conv.cs",), **PERSIST)
+                                 args=(K.CONV_STEPS,), **PERSIST)
             st.space("small")
-            st.toggle(t("conv.flip"), key="conv.flip", on_change=on_setting, args=("conv.cs",), **PERSIST)
+            st.toggle(t("conv.flip"), key=K.FLIP, on_change=on_setting, args=(K.CONV_STEPS,), **PERSIST)
         st.caption(t("conv.flip_note"))
         with st.container(horizontal=True, gap="small"):
             st.button(t("conv.btn_random"), icon=":material/casino:", on_click=on_conv_random, key="conv.b_random")
@@ -678,12 +707,12 @@ def conv_section() -> None:
 
     with st.expander(t("conv.edit_numbers"), icon=":material/edit:"):
         st.caption(t("conv.edit_intro"))
-        matrix_editors("conv.x", "conv.H", "conv.W", conv.MAX_INPUT_SIDE, "conv.cs", "conv.edit_input", True)
-        matrix_editors("conv.w", "conv.kh", "conv.kw", conv.MAX_KERNEL_SIDE, "conv.cs", "conv.edit_kernel", True)
+        matrix_editors(K.INPUT, K.H, K.W, conv.MAX_INPUT_SIDE, K.CONV_STEPS, "conv.edit_input", True)
+        matrix_editors(K.KERNEL, K.KH, K.KW, conv.MAX_KERNEL_SIDE, K.CONV_STEPS, "conv.edit_kernel", True)
 
-    res = compute_conv(ss["conv.x"], ss["conv.w"], float(ss["conv.bias"]), int(ss["conv.stride"]),
-                       int(ss["conv.padding"]), int(ss["conv.dilation"]), bool(ss["conv.flip"]))
-    steps_and_code(res, "conv", "conv.cs", "conv.steps_intro", draw_conv_step, conv.conv_code)
+    res = compute_conv(ss[K.INPUT], ss[K.KERNEL], float(ss[K.BIAS]), int(ss[K.STRIDE]),
+                       int(ss[K.PADDING]), int(ss[K.DILATION]), bool(ss[K.FLIP]))
+    steps_and_code(res, "conv", K.CONV_STEPS, "conv.steps_intro", draw_conv_step, conv.conv_code)
 
 
 # =========================================================================== section: pooling
@@ -720,7 +749,7 @@ def draw_pool_step(res: conv.PoolResult, i: int, jump: Callable[[], None]) -> No
                   r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
     out = output_figure(res.output[step.channel], i, (step.row, step.col), signed=bool(res.output.min() < 0),
                         title=t("conv.fig_output", ho=ho, wo=wo))
-    _figure_and_output(pool_figure(res, step), out, "conv.ps", wo, len(res.steps), jump)
+    _figure_and_output(pool_figure(res, step), out, K.POOL_STEPS, wo, len(res.steps), jump)
     with st.container(border=True, key="conv-pool-sum"):
         result = conv.fmt_sum(step.result)
         formula = step.formula(res.mode).removesuffix(f"= {result}") + f"= **{result}**"
@@ -734,27 +763,27 @@ def pool_section() -> None:
     with st.container(border=True):
         c1, c2, c3 = st.columns([1.4, 1.6, 1.1], gap="medium")
         with c1:
-            st.segmented_control(t("conv.pool_mode"), options=list(conv.POOL_MODES), key="conv.pool.mode",
+            st.segmented_control(t("conv.pool_mode"), options=list(conv.POOL_MODES), key=K.POOL_MODE,
                                  required=True, format_func=option_labels("conv.pool_"),
-                                 on_change=on_setting, args=("conv.ps",), **PERSIST)
+                                 on_change=on_setting, args=(K.POOL_STEPS,), **PERSIST)
             a, b = st.columns(2)
-            a.number_input(t("conv.rows"), 1, conv.MAX_INPUT_SIDE, step=1, key="conv.pool.H",
-                           on_change=on_size, args=("conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.ps"),
+            a.number_input(t("conv.rows"), 1, conv.MAX_INPUT_SIDE, step=1, key=K.POOL_H,
+                           on_change=on_size, args=(K.POOL_X, K.POOL_H, K.POOL_W, K.POOL_STEPS),
                            **PERSIST)
-            b.number_input(t("conv.cols"), 1, conv.MAX_INPUT_SIDE, step=1, key="conv.pool.W",
-                           on_change=on_size, args=("conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.ps"),
+            b.number_input(t("conv.cols"), 1, conv.MAX_INPUT_SIDE, step=1, key=K.POOL_W,
+                           on_change=on_size, args=(K.POOL_X, K.POOL_H, K.POOL_W, K.POOL_STEPS),
                            **PERSIST)
         with c2:
-            st.segmented_control(t("conv.pool_k"), options=[1, 2, 3, 4], key="conv.pool.k", required=True,
+            st.segmented_control(t("conv.pool_k"), options=[1, 2, 3, 4], key=K.POOL_K, required=True,
                                  on_change=on_pool_kernel, **PERSIST)
-            st.segmented_control(t("conv.stride"), options=[1, 2, 3, 4], key="conv.pool.stride", required=True,
-                                 on_change=on_setting, args=("conv.ps",), **PERSIST)
-            max_p = conv.max_pool_padding(int(ss["conv.pool.k"]))
-            if ss["conv.pool.padding"] > max_p:
-                ss["conv.pool.padding"] = max_p
-            st.segmented_control(t("conv.padding"), options=list(range(max_p + 1)), key="conv.pool.padding",
+            st.segmented_control(t("conv.stride"), options=[1, 2, 3, 4], key=K.POOL_STRIDE, required=True,
+                                 on_change=on_setting, args=(K.POOL_STEPS,), **PERSIST)
+            max_p = conv.max_pool_padding(int(ss[K.POOL_K]))
+            if ss[K.POOL_PADDING] > max_p:
+                ss[K.POOL_PADDING] = max_p
+            st.segmented_control(t("conv.padding"), options=list(range(max_p + 1)), key=K.POOL_PADDING,
                                  required=True, help=t("conv.pool_padding_help"), on_change=on_setting,
-                                 args=("conv.ps",), **PERSIST)
+                                 args=(K.POOL_STEPS,), **PERSIST)
         with c3:
             st.button(t("conv.btn_random"), icon=":material/casino:", on_click=on_pool_random,
                       key="conv.pool.b_random", width="stretch")
@@ -762,12 +791,12 @@ def pool_section() -> None:
                       key="conv.pool.b_reset", width="stretch")
     with st.expander(t("conv.edit_numbers"), icon=":material/edit:"):
         st.caption(t("conv.edit_intro"))
-        matrix_editors("conv.pool.x", "conv.pool.H", "conv.pool.W", conv.MAX_INPUT_SIDE, "conv.ps",
+        matrix_editors(K.POOL_X, K.POOL_H, K.POOL_W, conv.MAX_INPUT_SIDE, K.POOL_STEPS,
                        "conv.edit_input", False)
 
-    res = compute_pool(ss["conv.pool.x"], int(ss["conv.pool.k"]), int(ss["conv.pool.stride"]),
-                       int(ss["conv.pool.padding"]), ss["conv.pool.mode"])
-    steps_and_code(res, "pool", "conv.ps", "conv.pool_steps_intro", draw_pool_step, conv.pool_code)
+    res = compute_pool(ss[K.POOL_X], int(ss[K.POOL_K]), int(ss[K.POOL_STRIDE]),
+                       int(ss[K.POOL_PADDING]), ss[K.POOL_MODE])
+    steps_and_code(res, "pool", K.POOL_STEPS, "conv.pool_steps_intro", draw_pool_step, conv.pool_code)
 
 
 # =========================================================================== section: images
@@ -803,39 +832,39 @@ def filtered_thumbnail(img: np.ndarray, kernel: np.ndarray, gray: bool) -> np.nd
 
 
 def on_upload() -> None:
-    f = ss.get("conv.img.upload")
+    f = ss.get(K.IMG_UPLOAD)
     if f is None:
-        ss.pop("conv.img.file", None)
-        ss.pop("conv.img.error", None)
+        ss.pop(K.IMG_FILE, None)
+        ss.pop(K.IMG_ERROR, None)
         return
     data = f.getvalue()
     try:
         decode_upload(data)
     except ImageError as e:
-        ss["conv.img.error"] = (e.code, e.details)
-        ss.pop("conv.img.file", None)
+        ss[K.IMG_ERROR] = (e.code, e.details)
+        ss.pop(K.IMG_FILE, None)
         return
-    ss.pop("conv.img.error", None)
-    ss["conv.img.file"] = (f.name, data)
+    ss.pop(K.IMG_ERROR, None)
+    ss[K.IMG_FILE] = (f.name, data)
 
 
 def on_use_sample() -> None:
-    ss.pop("conv.img.file", None)
-    ss.pop("conv.img.error", None)
+    ss.pop(K.IMG_FILE, None)
+    ss.pop(K.IMG_ERROR, None)
 
 
 def current_kernel() -> tuple[np.ndarray | None, str]:
     """The chosen kernel (None if the custom one can't be read) and a caption."""
-    name = ss["conv.img.preset"]
+    name = ss[K.IMG_PRESET]
     if name != "custom":
         return conv.KERNEL_PRESETS[name].kernel, t(f"conv.kernel_{name}_desc")
     try:
-        k = conv.parse_matrix(ss["conv.img.custom"], conv.MAX_KERNEL_SIDE, conv.MAX_KERNEL_SIDE)
+        k = conv.parse_matrix(ss[K.IMG_CUSTOM], conv.MAX_KERNEL_SIDE, conv.MAX_KERNEL_SIDE)
     except conv.MatrixError as e:
         st.error(t(f"conv.matrix_err_{e.code}", **e.details), icon=":material/error:")
         return None, ""
     note = t("conv.kernel_custom_desc")
-    if ss["conv.img.normalize"]:
+    if ss[K.IMG_NORMALIZE]:
         k, ok = conv.normalize_kernel(k)
         note = t("conv.normalized") if ok else t("conv.normalize_zero")
     return k, note
@@ -851,34 +880,34 @@ def images_section() -> None:
     with st.container(border=True):
         c1, c2, c3 = st.columns([1.3, 1.2, 1.2], gap="medium")
         with c1:
-            st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key="conv.img.upload",
+            st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key=K.IMG_UPLOAD,
                              on_change=on_upload, help=t("conv.upload_help"), max_upload_size=MAX_BYTES // 2**20)
-            err = ss.get("conv.img.error")
+            err = ss.get(K.IMG_ERROR)
             if err:
                 code, details = err
                 st.error(t(f"conv.img_err_{code}", **details) + " " + t("conv.img_err_kept"),
                          icon=":material/broken_image:")
         with c2:
             options = list(conv.KERNEL_PRESETS) + ["custom"]
-            st.selectbox(t("conv.preset"), options, key="conv.img.preset",
+            st.selectbox(t("conv.preset"), options, key=K.IMG_PRESET,
                          format_func=option_labels("conv.kernel_"), **PERSIST)
-            st.segmented_control(t("conv.img_mode"), options=["color", "gray"], key="conv.img.gray",
+            st.segmented_control(t("conv.img_mode"), options=["color", "gray"], key=K.IMG_GRAY,
                                  required=True, format_func=option_labels("conv.img_mode_"), **PERSIST)
         with c3:
             with st.container(horizontal=True, gap="medium"):
-                st.segmented_control(t("conv.stride"), options=list(conv.STRIDES), key="conv.img.stride",
+                st.segmented_control(t("conv.stride"), options=list(conv.STRIDES), key=K.IMG_STRIDE,
                                      required=True, **PERSIST)
-                st.segmented_control(t("conv.padding"), options=list(conv.PADDINGS), key="conv.img.padding",
+                st.segmented_control(t("conv.padding"), options=list(conv.PADDINGS), key=K.IMG_PADDING,
                                      required=True, help=t("conv.img_padding_help"), **PERSIST)
-            st.selectbox(t("conv.display"), list(conv.DISPLAY_MODES), key="conv.img.display",
+            st.selectbox(t("conv.display"), list(conv.DISPLAY_MODES), key=K.IMG_DISPLAY,
                          format_func=option_labels("conv.display_"), help=t("conv.display_help"), **PERSIST)
-        if ss["conv.img.preset"] == "custom":
+        if ss[K.IMG_PRESET] == "custom":
             k1, k2 = st.columns([2, 1])
-            k1.text_area(t("conv.custom_kernel"), key="conv.img.custom", height=150, help=t("conv.edit_help"),
+            k1.text_area(t("conv.custom_kernel"), key=K.IMG_CUSTOM, height=150, help=t("conv.edit_help"),
                          **PERSIST)
-            k2.checkbox(t("conv.normalize"), key="conv.img.normalize", help=t("conv.normalize_help"), **PERSIST)
+            k2.checkbox(t("conv.normalize"), key=K.IMG_NORMALIZE, help=t("conv.normalize_help"), **PERSIST)
 
-    upload = ss.get("conv.img.file")
+    upload = ss.get(K.IMG_FILE)
     if upload is not None:
         name, data = upload
         img = decode_upload(data)
@@ -887,8 +916,8 @@ def images_section() -> None:
         img = sample_photo()
         source = t("conv.source_sample", w=img.shape[1], h=img.shape[0])
     kernel, note = current_kernel()
-    gray = ss["conv.img.gray"] == "gray"
-    stride, padding = int(ss["conv.img.stride"]), int(ss["conv.img.padding"])
+    gray = ss[K.IMG_GRAY] == "gray"
+    stride, padding = int(ss[K.IMG_STRIDE]), int(ss[K.IMG_PADDING])
 
     cols = st.columns([2, 1, 2], gap="medium")
     with cols[0]:
@@ -909,7 +938,7 @@ def images_section() -> None:
         if kernel is None:
             st.info(t("conv.fix_kernel"))
         else:
-            out, ms = filtered(img, kernel, stride, padding, gray, ss["conv.img.display"])
+            out, ms = filtered(img, kernel, stride, padding, gray, ss[K.IMG_DISPLAY])
             if out.size == 0:
                 st.warning(t("conv.img_too_small"))
             else:
@@ -917,11 +946,11 @@ def images_section() -> None:
                 st.caption(t("conv.result_caption", w=out.shape[1], h=out.shape[0], ms=f"{ms:.0f}"))
 
     st.subheader(t("conv.compare_title"), anchor=False)
-    st.multiselect(t("conv.compare_pick"), list(conv.KERNEL_PRESETS), key="conv.img.compare",
+    st.multiselect(t("conv.compare_pick"), list(conv.KERNEL_PRESETS), key=K.IMG_COMPARE,
                    format_func=option_labels("conv.kernel_"), **PERSIST)
     st.caption(t("conv.compare_note"))
     small = fit_within(img, GRID_SIDE)
-    names = ss["conv.img.compare"]
+    names = ss[K.IMG_COMPARE]
     per_row = 4
     for start in range(0, len(names), per_row):
         row = st.columns(per_row)
@@ -954,10 +983,10 @@ TAB_NAMES = ("steps", "pool", "images", "ideas")
 SECTIONS = {"steps": conv_section, "pool": pool_section, "images": images_section, "ideas": ideas_section}
 tab_labels = [t(f"conv.tab_{n}") for n in TAB_NAMES]
 # The tab remembers its label; after a language switch, map the old label to the new one.
-if ss.get("conv.tab") not in tab_labels:
-    ss["conv.tab"] = tab_labels[ss.get("conv.tab_index", 0)]
-tabs = st.tabs(tab_labels, key="conv.tab", on_change="rerun")
-ss["conv.tab_index"] = tab_labels.index(ss["conv.tab"]) if ss.get("conv.tab") in tab_labels else 0
+if ss.get(K.TAB) not in tab_labels:
+    ss[K.TAB] = tab_labels[ss.get(K.TAB_INDEX, 0)]
+tabs = st.tabs(tab_labels, key=K.TAB, on_change="rerun")
+ss[K.TAB_INDEX] = tab_labels.index(ss[K.TAB]) if ss.get(K.TAB) in tab_labels else 0
 for tab, name in zip(tabs, TAB_NAMES):
     if tab.open:  # only the open tab runs (lazy tabs)
         with tab:
