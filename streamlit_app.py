@@ -1,10 +1,12 @@
 """CNN Lab entry point: routes the pages and draws the shared sidebar.
 
-Run with `streamlit run streamlit_app.py`. Every page lives in pages/ and calls core/.
+Run with `streamlit run streamlit_app.py`. Every page lives in pages/ and calls core/;
+Streamlit-side helpers shared by the pages live in app/.
 """
 import streamlit as st
 
-from pages.ui import language_switch, mark_app_shell, t
+from app.shell import mark_app_shell
+from app.ui import language_switch, t
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 

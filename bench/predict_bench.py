@@ -34,7 +34,7 @@ from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint  # noqa: E402
 from core.features import layer_outputs, probabilities, run_inference, saliency  # noqa: E402
 from core.models import PRESETS, build_model  # noqa: E402
 from core.preprocess import preprocess  # noqa: E402
-from pages.predict import decode_canvas_png as decode  # noqa: E402  (the page's own decoder)
+from core.canvas import decode_canvas_png as decode  # noqa: E402  (the Predict page's decoder)
 
 TARGET_MS = 30.0
 

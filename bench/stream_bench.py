@@ -11,7 +11,8 @@ machine hits all of them alike:
           event every suggest_log_every(total) steps, feature maps of the probe digit after every
           epoch) while a poller thread does what the page's 1-second fragment does: copy the
           events, compute curves, smoothing and progress, build the loss, accuracy and
-          feature-map Plotly figures and serialize them to JSON.
+          feature-map Plotly figures (the page's own, core.figures.training) and serialize
+          them to JSON.
 
 Images/s = training images processed / wall seconds to the "done" event (the per-epoch test
 evaluations are included and identical in all modes); "step images/s" uses the trainer's own
@@ -23,6 +24,7 @@ train_seconds (forward/backward/step only). Medians per mode are compared.
 from __future__ import annotations
 
 import argparse
+from functools import partial
 import json
 import os
 import statistics
@@ -35,16 +37,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
 import torch  # noqa: E402
 
 from core import jobs, metrics  # noqa: E402
 from core.data import load_dataset  # noqa: E402
-from core.features import grid_columns, scale_maps, tile_maps  # noqa: E402
+from core.figures.training import accuracy_figure, loss_figure, maps_figure  # noqa: E402
+from core.i18n import translate  # noqa: E402
 from core.train import TrainingRun, config_from_preset  # noqa: E402
 
 CLI_LOG_EVERY = 50  # `python -m core train` default
+T = partial(translate, "en")
 
 
 def images_done(done: dict, train_size: int, batch: int, epochs: int) -> int:
@@ -91,26 +93,16 @@ def run_thread(config, data) -> dict:
 
 
 def page_poll(job: jobs.Job) -> int:
-    """One refresh of the Train page's live fragment, minus the websocket: returns JSON bytes."""
+    """One refresh of the Train page's live fragment, minus the websocket: returns JSON bytes.
+
+    The figures are the page's own (core.figures.training), in English."""
     events = job.events()
     p = metrics.progress(events, job.elapsed())
     c = metrics.curves(events)
-    loss = go.Figure()
-    loss.add_scatter(x=c.step, y=c.loss, mode="lines")
-    loss.add_scatter(x=c.step, y=c.smoothed_loss(), mode="lines")
-    loss.add_scatter(x=c.epoch_step, y=c.test_loss, mode="lines+markers")
-    loss.update_xaxes(range=[0, max(p.total_steps, 1)])
-    acc = go.Figure()
-    acc.add_scatter(x=c.step, y=c.accuracy, mode="lines")
-    acc.add_scatter(x=c.epoch_step, y=c.test_accuracy, mode="lines+markers")
-    size = len(loss.to_json()) + len(acc.to_json())
+    size = len(loss_figure(c, p.total_steps, T).to_json()) + len(accuracy_figure(c, p.total_steps, T).to_json())
     snaps = job.snapshots()
     if snaps:
-        maps = snaps[-1].layers[0].maps.astype(np.float64)
-        flat = maps.reshape(maps.shape[0], -1)
-        ranges = np.stack([flat.min(1), flat.max(1) + 1e-9], 1)
-        grid = tile_maps(scale_maps(maps, ranges), grid_columns(maps.shape[0]))
-        size += len(go.Figure(go.Heatmap(z=grid, colorscale="Viridis")).to_json())
+        size += len(maps_figure(snaps[-1].layers[0].maps).to_json())
     return size
 
 

@@ -11,7 +11,6 @@ import gzip
 import os
 import struct
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -255,18 +254,14 @@ def load_dataset(
     data_dir: str | os.PathLike | None = None,
     progress: ProgressCallback | bool = True,
 ) -> Dataset:
-    """Load a dataset into memory: from the local data dir when given, else the download cache."""
+    """Load a dataset into memory: from the local data dir when given, else the download cache.
+
+    Not cached here: the app keeps one copy per server process (app.ui.cached_dataset)."""
     info = get_info(name)
     local = resolve_data_dir(data_dir)
     if local is not None:
         if not local.is_dir():
             raise DataError(f"The data folder {local} does not exist; fix {DATA_DIR_ENV} or --data-dir.")
         if (local / info.folder / "raw").is_dir():
-            return _load_cached(str(local), info.name)
-    return _load_cached(str(download(info, progress)), info.name)
-
-
-@lru_cache(maxsize=6)
-def _load_cached(folder: str, name: str) -> Dataset:
-    # Datasets are read-only once loaded, so one copy per process is shared by all callers.
-    return load_arrays(Path(folder), DATASETS[name])
+            return load_arrays(local, info)
+    return load_arrays(download(info, progress), info)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.layers import LAYER_TYPES
 from core.models import INPUT_SHAPE, Shape, Spec, layer_label, normalize_layer
 
 # --------------------------------------------------------------------------- inference thread
@@ -70,8 +71,6 @@ def run_inference(fn, *args, **kwargs):
 
 
 SCALE_MODES = ("map", "layer", "global")  # colour scale per feature map, per layer, whole network
-_WINDOW_LAYERS = ("conv", "maxpool", "avgpool")    # layers that look at a k×k window
-_CHANNELWISE = ("relu", "batchnorm", "dropout", "maxpool", "avgpool")  # keep channel c as channel c
 
 
 @dataclass
@@ -190,7 +189,7 @@ def receptive_field(spec: Spec, layer: int, row: int, col: int,
     jump = 1
     for i in range(layer, -1, -1):
         spec_i = layers[i]
-        if spec_i["type"] not in _WINDOW_LAYERS:
+        if not LAYER_TYPES[spec_i["type"]].window:
             continue
         k, s, p = spec_i["kernel"], spec_i["stride"], spec_i.get("padding", 0)
         _, in_h, in_w = shapes[i]
@@ -326,7 +325,7 @@ def source_conv(spec: Spec, index: int) -> int | None:
         kind = spec[i]["type"]
         if kind == "conv":
             return i
-        if kind not in _CHANNELWISE:
+        if not LAYER_TYPES[kind].channelwise:
             return None
     return None
 

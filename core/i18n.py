@@ -1,7 +1,7 @@
 """UI text catalogs: one JSON file per page (namespace) and language under assets/i18n/<lang>/.
 
 Kept in core (no Streamlit) so tests and the command line can check the catalogs. Pages call
-`pages.ui.t(key)`, which reads the current language from the session and calls `translate`.
+`app.ui.t(key)`, which reads the current language from the session and calls `translate`.
 Keys are "<namespace>.<name>", the namespace being the file name (common, conv, train, predict).
 """
 from __future__ import annotations

@@ -13,53 +13,39 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from torch import nn
 
+from core.layers import FLOAT_PARAMS, LAYER_TYPES, Shape, SpecError
+
 Spec = list[dict[str, Any]]
-Shape = tuple[int, ...]
 INPUT_SHAPE: Shape = (1, 28, 28)
 
-# Every layer type with its parameters and their defaults (None = required).
-LAYER_PARAMS: dict[str, dict[str, Any]] = {
-    "conv": {"out": None, "kernel": 3, "stride": 1, "padding": 0},
-    "relu": {},
-    "maxpool": {"kernel": 2, "stride": None},  # stride None = same as kernel, as in PyTorch
-    "avgpool": {"kernel": 2, "stride": None},
-    "batchnorm": {},
-    "dropout": {"p": 0.5},
-    "flatten": {},
-    "linear": {"out": None},
-}
-SHORT_NAMES = {"conv": "conv", "relu": "relu", "maxpool": "pool", "avgpool": "avgpool",
-               "batchnorm": "bn", "dropout": "dropout", "flatten": "flatten", "linear": "fc"}
-
-
-class SpecError(ValueError):
-    """An architecture that cannot be built, explained in one sentence naming the layer."""
+# Views of the layer registry (core.layers) kept for callers that only need these.
+LAYER_PARAMS: dict[str, dict[str, Any]] = {name: lt.params for name, lt in LAYER_TYPES.items()}
+SHORT_NAMES: dict[str, str] = {name: lt.short for name, lt in LAYER_TYPES.items()}
 
 
 def normalize_layer(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
     """A copy of `layer` with defaults filled in and integer/float types checked."""
     kind = layer.get("type")
-    if kind not in LAYER_PARAMS:
+    if kind not in LAYER_TYPES:
         raise SpecError(
-            f"Layer {index + 1}: unknown type '{kind}'; use one of {', '.join(LAYER_PARAMS)}."
+            f"Layer {index + 1}: unknown type '{kind}'; use one of {', '.join(LAYER_TYPES)}."
         )
     out: dict[str, Any] = {"type": kind}
-    for name, default in LAYER_PARAMS[kind].items():
+    for name, default in LAYER_TYPES[kind].params.items():
         value = layer.get(name, default)
         if value is None and default is None and name != "stride":
             raise SpecError(f"Layer {index + 1} ({kind}) needs a value for '{name}'.")
         if value is not None:
             try:
-                value = float(value) if name == "p" else int(value)
+                value = float(value) if name in FLOAT_PARAMS else int(value)
             except (TypeError, ValueError):
                 raise SpecError(
                     f"Layer {index + 1} ({kind}): '{name}' must be a number, not '{value}'."
                 ) from None
         out[name] = value
-    if kind in ("maxpool", "avgpool") and out["stride"] is None:
+    if out.get("stride", 0) is None:  # a pooling window steps by its own size, as in PyTorch
         out["stride"] = out["kernel"]
     _check_ranges(out, index)
     return out
@@ -87,18 +73,8 @@ def layer_label(spec: Spec, index: int) -> str:
 
 
 def describe_layer(layer: dict[str, Any]) -> str:
-    """One-line description, e.g. 'conv 32, 3×3, stride 1, pad 1'."""
-    k = layer["type"]
-    if k == "conv":
-        return (f"conv {layer['out']}, {layer['kernel']}×{layer['kernel']}, "
-                f"stride {layer['stride']}, pad {layer['padding']}")
-    if k in ("maxpool", "avgpool"):
-        return f"{k} {layer['kernel']}×{layer['kernel']}, stride {layer['stride']}"
-    if k == "dropout":
-        return f"dropout p={layer['p']:g}"
-    if k == "linear":
-        return f"linear → {layer['out']}"
-    return k
+    """One-line description of a normalized layer, e.g. 'conv 32, 3×3, stride 1, pad 1'."""
+    return LAYER_TYPES[layer["type"]].describe(layer)
 
 
 @dataclass
@@ -125,10 +101,6 @@ class ModelSummary:
     extra: dict = field(default_factory=dict)
 
 
-def _fmt(n: int) -> str:
-    return f"{n:,}"
-
-
 def summary(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> ModelSummary:
     """Walk the spec, checking that each layer applies; raise SpecError on the first that doesn't."""
     if not spec:
@@ -140,55 +112,21 @@ def summary(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | Non
     for i, raw in enumerate(spec):
         layer = normalize_layer(raw, i)
         kind, where = layer["type"], f"Layer {i + 1} ({describe_layer(layer)})"
-        params, formula, macs, note = 0, "0", 0, ""
+        layer_type, note = LAYER_TYPES[kind], ""
         spatial = len(shape) == 3
-        if kind in ("conv", "maxpool", "avgpool") and not spatial:
+        if layer_type.needs_map and not spatial:
             raise SpecError(f"{where} needs a feature map, but the input here is already flat; "
                             "move it before the flatten layer.")
-        if kind == "conv":
-            c, h, w = shape
-            k, s, p = layer["kernel"], layer["stride"], layer["padding"]
-            oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-            if h + 2 * p < k or w + 2 * p < k or oh < 1 or ow < 1:
-                raise SpecError(f"{where}: the {h}×{w} input (padding {p}) is smaller than the "
-                                f"{k}×{k} kernel, so no output is left; use a smaller kernel, "
-                                "more padding or fewer pooling layers before it.")
-            o = layer["out"]
-            params = o * c * k * k + o
-            formula = f"{o}×{c}×{k}×{k} + {o} = {_fmt(params)}"
-            macs = o * oh * ow * c * k * k
-            rf, jump = rf + (k - 1) * jump, jump * s
-            shape = (o, oh, ow)
-        elif kind in ("maxpool", "avgpool"):
-            c, h, w = shape
-            k, s = layer["kernel"], layer["stride"]
-            if h < k or w < k:
-                raise SpecError(f"{where}: the {h}×{w} feature map is smaller than the {k}×{k} "
-                                "window; remove this pooling layer or an earlier one.")
-            shape = (c, (h - k) // s + 1, (w - k) // s + 1)
-            rf, jump = rf + (k - 1) * jump, jump * s
-        elif kind == "batchnorm":
-            c = shape[0]
-            params, formula = 2 * c, f"2×{c} = {_fmt(2 * c)}"
-        elif kind == "flatten":
-            if spatial:
-                c, h, w = shape
-                flatten_formula = f"{c} × {h} × {w} = {c * h * w}"
-                note = flatten_formula
-                shape = (c * h * w,)
-            rf = jump = None
-        elif kind == "linear":
-            if spatial:
-                raise SpecError(f"{where} needs a flat input but gets a {shape[0]}×{shape[1]}×"
-                                f"{shape[2]} feature map; add a flatten layer before it.")
-            n_in, n_out = shape[0], layer["out"]
-            params = n_in * n_out + n_out
-            formula = f"{n_in}×{n_out} + {n_out} = {_fmt(params)}"
-            macs = n_in * n_out
-            shape = (n_out,)
-            rf = jump = None
-        rows.append(LayerSummary(i, layer_label(spec, i), describe_layer(layer), shape, params,
-                                 formula, macs, rf if len(shape) == 3 else None,
+        cost = layer_type.apply(layer, shape, where)
+        if kind == "flatten" and spatial:
+            flatten_formula = note = f"{shape[0]} × {shape[1]} × {shape[2]} = {cost.shape[0]}"
+        if layer_type.window:
+            rf, jump = rf + (layer["kernel"] - 1) * jump, jump * layer["stride"]
+        shape = cost.shape
+        if len(shape) != 3:
+            rf = jump = None  # spatial structure is gone: every output sees the whole input
+        rows.append(LayerSummary(i, layer_label(spec, i), describe_layer(layer), shape, cost.params,
+                                 cost.params_formula, cost.mult_adds, rf if len(shape) == 3 else None,
                                  jump if len(shape) == 3 else None, note))
     if len(shape) != 1:
         raise SpecError("The model must end with flatten and a linear layer that outputs one "
@@ -210,27 +148,7 @@ def build_model(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int |
     """nn.Sequential whose child i implements spec layer i."""
     layers = validate(spec, input_shape, num_classes)
     shapes = [tuple(input_shape)] + [r.output_shape for r in summary(layers, input_shape, num_classes).layers]
-    modules: list[nn.Module] = []
-    for layer, in_shape in zip(layers, shapes):
-        kind = layer["type"]
-        if kind == "conv":
-            modules.append(nn.Conv2d(in_shape[0], layer["out"], layer["kernel"],
-                                     layer["stride"], layer["padding"]))
-        elif kind == "relu":
-            modules.append(nn.ReLU())
-        elif kind == "maxpool":
-            modules.append(nn.MaxPool2d(layer["kernel"], layer["stride"]))
-        elif kind == "avgpool":
-            modules.append(nn.AvgPool2d(layer["kernel"], layer["stride"]))
-        elif kind == "batchnorm":
-            bn = nn.BatchNorm2d if len(in_shape) == 3 else nn.BatchNorm1d
-            modules.append(bn(in_shape[0]))
-        elif kind == "dropout":
-            modules.append(nn.Dropout(layer["p"]))
-        elif kind == "flatten":
-            modules.append(nn.Flatten())
-        elif kind == "linear":
-            modules.append(nn.Linear(in_shape[0], layer["out"]))
+    modules = [LAYER_TYPES[layer["type"]].build(layer, in_shape) for layer, in_shape in zip(layers, shapes)]
     return nn.Sequential(*modules)
 
 

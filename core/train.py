@@ -29,6 +29,7 @@ from torch import nn
 
 from core.data import Dataset
 from core.models import INPUT_SHAPE, PRESETS, Spec, build_model, validate
+from core.recipe import learning_rate_ok, train_images
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "onecycle_linear")
@@ -79,7 +80,7 @@ def check_config(config: TrainConfig, num_classes: int = 10) -> None:
         raise ConfigError(f"Unknown optimizer '{config.optimizer}'; use one of {', '.join(OPTIMIZERS)}.")
     if config.scheduler not in SCHEDULERS:
         raise ConfigError(f"Unknown scheduler '{config.scheduler}'; use one of {', '.join(SCHEDULERS)}.")
-    if not (isinstance(config.lr, (int, float)) and math.isfinite(config.lr) and 0 < config.lr <= 10):
+    if not learning_rate_ok(config.lr):
         raise ConfigError(f"The learning rate must be a number above 0 and at most 10 (e.g. 0.001), not {config.lr}.")
     if not 1 <= int(config.batch_size) <= 8192:
         raise ConfigError(f"The batch size must be between 1 and 8192, not {config.batch_size}.")
@@ -229,7 +230,7 @@ class TrainingRun:
 
     def _training_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         n = len(self.data.train_labels)
-        keep = max(1, int(round(n * self.config.fraction)))
+        keep = train_images(n, self.config.fraction)
         if keep < n:  # a seeded random subset, so a 10% run still sees every class
             idx = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:keep]
             images, labels = self.data.train_images[idx], self.data.train_labels[idx]

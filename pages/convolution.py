@@ -14,53 +14,67 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import conv as cv
+from app.shell import ensure_app_shell
+from app.state import PERSIST
+from app.ui import option_labels, t
+from core import conv
+from core.figures.conv import conv_step_figure, kernel_figure, output_figure, pool_figure
+from core.i18n import I18N_DIR
 from core.images import EXTENSIONS, MAX_BYTES, ImageError, fit_within, load_image_bytes, load_image_file
-from core.i18n import I18N_DIR, translate
-from pages.ui import ensure_app_shell, lang, t
+from core.stepper import SPEEDS, Stepper
 
 ensure_app_shell()
 ss = st.session_state
 PHOTO = I18N_DIR.parent / "astronaut.png"
 WORK_SIDE = 1024      # photos are filtered at most this big (the issue's speed target)
 GRID_SIDE = 320       # the comparison grid uses smaller copies
-SPEEDS = {"0.5": 2.0, "1": 1.0, "2": 0.5, "4": 0.25}  # steps per second → seconds per step
-
-# Colours shared by every grid: the window is orange everywhere it appears.
-WINDOW = "#f97316"
-PAD_FILL, PAD_TEXT = "#e5e7eb", "#6b7280"
-INPUT_SCALE = [[0, "#f8fbff"], [1, "#93c5fd"]]
-OUTPUT_SCALE = [[0, "#f5f3ff"], [1, "#c4b5fd"]]
-SIGNED_SCALE = [[0, "#fca5a5"], [0.5, "#ffffff"], [1, "#86efac"]]
-TEXT = "#111827"
-PERSIST = {"persist_state": "session"}
-
 
 # =========================================================================== state
 
+class K:
+    """This page's session-state keys ("conv.<name>"; the convention is in app/state.py).
+
+    A matrix key (INPUT, KERNEL, POOL_X) holds the numbers; its text areas and their errors are
+    "<matrix key>_text.<channel>" and "<matrix key>_err.<channel>". A stepper prefix
+    (CONV_STEPS, POOL_STEPS) holds its core.stepper.Stepper state under "<prefix>.<name>"."""
+    C, H, W, KH, KW = "conv.C", "conv.H", "conv.W", "conv.kh", "conv.kw"
+    INPUT, KERNEL, BIAS, FLIP = "conv.x", "conv.w", "conv.bias", "conv.flip"
+    STRIDE, PADDING, DILATION = "conv.stride", "conv.padding", "conv.dilation"
+    POOL_X, POOL_H, POOL_W, POOL_MODE = "conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.pool.mode"
+    POOL_K, POOL_STRIDE, POOL_PADDING = "conv.pool.k", "conv.pool.stride", "conv.pool.padding"
+    IMG_PRESET, IMG_CUSTOM, IMG_NORMALIZE, IMG_GRAY = ("conv.img.preset", "conv.img.custom", "conv.img.normalize",
+                                                       "conv.img.gray")
+    IMG_STRIDE, IMG_PADDING, IMG_DISPLAY, IMG_COMPARE = ("conv.img.stride", "conv.img.padding", "conv.img.display",
+                                                         "conv.img.compare")
+    IMG_UPLOAD, IMG_FILE, IMG_ERROR = "conv.img.upload", "conv.img.file", "conv.img.error"
+    TAB, TAB_INDEX = "conv.tab", "conv.tab_index"
+    CONV_STEPS, POOL_STEPS = "conv.cs", "conv.ps"
+
+    @staticmethod
+    def text(mat_key: str, channel: int) -> str:
+        return f"{mat_key}_text.{channel}"
+
+    @staticmethod
+    def error(mat_key: str, channel: int) -> str:
+        return f"{mat_key}_err.{channel}"
+
+
+
 def _default_conv_state() -> dict:
     return {
-        "conv.C": 1, "conv.H": 5, "conv.W": 5, "conv.kh": 3, "conv.kw": 3,
-        "conv.bias": 0.0, "conv.stride": 1, "conv.padding": 0, "conv.dilation": 1, "conv.flip": False,
-        "conv.x": np.array([cv.EXAMPLE_INPUT], dtype=float),
-        "conv.w": np.array([cv.EXAMPLE_KERNEL], dtype=float),
+        K.C: 1, K.H: 5, K.W: 5, K.KH: 3, K.KW: 3,
+        K.BIAS: 0.0, K.STRIDE: 1, K.PADDING: 0, K.DILATION: 1, K.FLIP: False,
+        K.INPUT: np.array([conv.EXAMPLE_INPUT], dtype=float),
+        K.KERNEL: np.array([conv.EXAMPLE_KERNEL], dtype=float),
     }
 
 
 def _default_pool_state() -> dict:
     return {
-        "conv.pool.H": 4, "conv.pool.W": 4, "conv.pool.mode": "max", "conv.pool.k": 2,
-        "conv.pool.stride": 2, "conv.pool.padding": 0,
-        "conv.pool.x": np.array([cv.EXAMPLE_POOL_INPUT], dtype=float),
+        K.POOL_H: 4, K.POOL_W: 4, K.POOL_MODE: "max", K.POOL_K: 2,
+        K.POOL_STRIDE: 2, K.POOL_PADDING: 0,
+        K.POOL_X: np.array([conv.EXAMPLE_POOL_INPUT], dtype=float),
     }
-
-
-def option_labels(prefix: str) -> Callable[[object], str]:
-    """format_func for option widgets: option value → its text in the current language.
-
-    The language is read now, not when Streamlit (or AppTest) later calls the function."""
-    current = lang()
-    return lambda value: translate(current, f"{prefix}{value}")
 
 
 def _set_state(values: dict) -> None:
@@ -71,35 +85,32 @@ def _set_state(values: dict) -> None:
 def _sync_texts(mat_key: str) -> None:
     """Rewrite every channel's text area from the matrix and clear their error messages."""
     m = ss[mat_key]
-    for c in range(cv.MAX_CHANNELS):
-        ss.pop(f"{mat_key}_err.{c}", None)
+    for c in range(conv.MAX_CHANNELS):
+        ss.pop(K.error(mat_key, c), None)
         if c < m.shape[0]:
-            ss[f"{mat_key}_text.{c}"] = cv.format_matrix(m[c])
+            ss[K.text(mat_key, c)] = conv.format_matrix(m[c])
 
 
 def _restart(prefix: str) -> None:
-    ss[f"{prefix}.step"] = 0
-    ss[f"{prefix}.playing"] = False
+    Stepper(ss, prefix, 1).restart()
 
 
 def init_state() -> None:
     for k, v in {**_default_conv_state(), **_default_pool_state()}.items():
         ss.setdefault(k, v)
-    for mat_key in ("conv.x", "conv.w", "conv.pool.x"):
-        if f"{mat_key}_text.0" not in ss:
+    for mat_key in (K.INPUT, K.KERNEL, K.POOL_X):
+        if K.text(mat_key, 0) not in ss:
             _sync_texts(mat_key)
-    for prefix in ("conv.cs", "conv.ps"):
-        ss.setdefault(f"{prefix}.step", 0)
-        ss.setdefault(f"{prefix}.playing", False)
-        ss.setdefault(f"{prefix}.speed", "1")
-    ss.setdefault("conv.img.preset", "sobel_x")
-    ss.setdefault("conv.img.custom", cv.format_matrix(cv.KERNEL_PRESETS["sharpen"].kernel))
-    ss.setdefault("conv.img.normalize", False)
-    ss.setdefault("conv.img.gray", "color")
-    ss.setdefault("conv.img.stride", 1)
-    ss.setdefault("conv.img.padding", 1)
-    ss.setdefault("conv.img.display", "auto")
-    ss.setdefault("conv.img.compare", ["box_blur", "gaussian", "sharpen", "sobel_x", "sobel_y",
+    for prefix in (K.CONV_STEPS, K.POOL_STEPS):
+        Stepper(ss, prefix, 1).init()
+    ss.setdefault(K.IMG_PRESET, "sobel_x")
+    ss.setdefault(K.IMG_CUSTOM, conv.format_matrix(conv.KERNEL_PRESETS["sharpen"].kernel))
+    ss.setdefault(K.IMG_NORMALIZE, False)
+    ss.setdefault(K.IMG_GRAY, "color")
+    ss.setdefault(K.IMG_STRIDE, 1)
+    ss.setdefault(K.IMG_PADDING, 1)
+    ss.setdefault(K.IMG_DISPLAY, "auto")
+    ss.setdefault(K.IMG_COMPARE, ["box_blur", "gaussian", "sharpen", "sobel_x", "sobel_y",
                                        "laplacian", "emboss", "outline"])
 
 
@@ -107,78 +118,78 @@ def init_state() -> None:
 
 def on_conv_reset() -> None:
     _set_state(_default_conv_state())
-    _sync_texts("conv.x")
-    _sync_texts("conv.w")
-    _restart("conv.cs")
+    _sync_texts(K.INPUT)
+    _sync_texts(K.KERNEL)
+    _restart(K.CONV_STEPS)
 
 
 def on_conv_rgb_example() -> None:
-    x = np.array(cv.EXAMPLE_RGB_INPUT, dtype=float)
-    w = np.array(cv.EXAMPLE_RGB_KERNEL, dtype=float)
+    x = np.array(conv.EXAMPLE_RGB_INPUT, dtype=float)
+    w = np.array(conv.EXAMPLE_RGB_KERNEL, dtype=float)
     _set_state({
-        "conv.C": 3, "conv.H": 5, "conv.W": 5, "conv.kh": 3, "conv.kw": 3, "conv.x": x, "conv.w": w,
-        "conv.bias": float(cv.EXAMPLE_RGB_BIAS), "conv.flip": False,
-        **{f"conv.{k}": v for k, v in cv.EXAMPLE_RGB_SETTINGS.items()},
+        K.C: 3, K.H: 5, K.W: 5, K.KH: 3, K.KW: 3, K.INPUT: x, K.KERNEL: w,
+        K.BIAS: float(conv.EXAMPLE_RGB_BIAS), K.FLIP: False,
+        **{f"conv.{k}": v for k, v in conv.EXAMPLE_RGB_SETTINGS.items()},
     })
-    _sync_texts("conv.x")
-    _sync_texts("conv.w")
-    _restart("conv.cs")
+    _sync_texts(K.INPUT)
+    _sync_texts(K.KERNEL)
+    _restart(K.CONV_STEPS)
 
 
 def on_conv_random() -> None:
     rng = np.random.default_rng()
-    ss["conv.x"] = cv.random_ints(rng, ss["conv.x"].shape, 0, 5)
-    ss["conv.w"] = cv.random_ints(rng, ss["conv.w"].shape, -1, 2)
-    _sync_texts("conv.x")
-    _sync_texts("conv.w")
-    _restart("conv.cs")
+    ss[K.INPUT] = conv.random_ints(rng, ss[K.INPUT].shape, 0, 5)
+    ss[K.KERNEL] = conv.random_ints(rng, ss[K.KERNEL].shape, -1, 2)
+    _sync_texts(K.INPUT)
+    _sync_texts(K.KERNEL)
+    _restart(K.CONV_STEPS)
 
 
 def on_pool_reset() -> None:
     _set_state(_default_pool_state())
-    _sync_texts("conv.pool.x")
-    _restart("conv.ps")
+    _sync_texts(K.POOL_X)
+    _restart(K.POOL_STEPS)
 
 
 def on_pool_random() -> None:
-    ss["conv.pool.x"] = cv.random_ints(np.random.default_rng(), ss["conv.pool.x"].shape, 0, 9)
-    _sync_texts("conv.pool.x")
-    _restart("conv.ps")
+    ss[K.POOL_X] = conv.random_ints(np.random.default_rng(), ss[K.POOL_X].shape, 0, 9)
+    _sync_texts(K.POOL_X)
+    _restart(K.POOL_STEPS)
 
 
 def on_channels() -> None:
     """1–3 input channels: new channels get random numbers, so they visibly matter."""
-    c = ss["conv.C"]
+    c = ss[K.C]
     rng = np.random.default_rng()
-    for key, low, high in (("conv.x", 0, 3), ("conv.w", -1, 1)):
+    for key, low, high in ((K.INPUT, 0, 3), (K.KERNEL, -1, 1)):
         m = ss[key]
         if c < m.shape[0]:
             m = m[:c]
         elif c > m.shape[0]:
-            m = np.concatenate([m, cv.random_ints(rng, (c - m.shape[0],) + m.shape[1:], low, high)])
+            m = np.concatenate([m, conv.random_ints(rng, (c - m.shape[0],) + m.shape[1:], low, high)])
         ss[key] = m
         _sync_texts(key)
-    _restart("conv.cs")
+    _restart(K.CONV_STEPS)
 
 
 def on_size(mat_key: str, rows_key: str, cols_key: str, prefix: str) -> None:
-    ss[mat_key] = cv.resize_matrix(ss[mat_key], int(ss[rows_key]), int(ss[cols_key]))
+    ss[mat_key] = conv.resize_matrix(ss[mat_key], int(ss[rows_key]), int(ss[cols_key]))
     _sync_texts(mat_key)
     _restart(prefix)
 
 
 def on_matrix_text(mat_key: str, c: int, rows_key: str, cols_key: str, max_side: int, prefix: str) -> None:
     """A text area changed: parse it; on success resize the other channels to match."""
-    text_key, err_key = f"{mat_key}_text.{c}", f"{mat_key}_err.{c}"
+    text_key, err_key = K.text(mat_key, c), K.error(mat_key, c)
     try:
-        m = cv.parse_matrix(ss[text_key], max_side, max_side)
-    except cv.MatrixError as e:
+        m = conv.parse_matrix(ss[text_key], max_side, max_side)
+    except conv.MatrixError as e:
         ss[err_key] = (e.code, e.details)
         return
     ss.pop(err_key, None)
     cur = ss[mat_key]
     if m.shape != cur.shape[1:]:
-        cur = cv.resize_matrix(cur, *m.shape)
+        cur = conv.resize_matrix(cur, *m.shape)
         ss[rows_key], ss[cols_key] = m.shape
     cur = cur.copy()
     cur[c] = m
@@ -192,237 +203,19 @@ def on_setting(prefix: str) -> None:
 
 
 def on_pool_kernel() -> None:
-    k = ss["conv.pool.k"]
-    ss["conv.pool.padding"] = min(ss["conv.pool.padding"], cv.max_pool_padding(k))
-    _restart("conv.ps")
+    k = ss[K.POOL_K]
+    ss[K.POOL_PADDING] = min(ss[K.POOL_PADDING], conv.max_pool_padding(k))
+    _restart(K.POOL_STEPS)
 
 
 # =========================================================================== figures
-
-def _font(cell: float, texts: list[str]) -> int:
-    longest = max((len(s) for s in texts), default=1)
-    size = cell * (0.38 if longest <= 3 else 0.3 if longest <= 5 else 0.24)
-    return int(max(9, min(17, size)))
-
-
-class Board:
-    """One Plotly figure laid out in pixels: grids ("panels") placed at exact positions with square
-    cells and a title above each (Plotly's own subplots stretch cells; this keeps them square).
-
-    Traces, shapes and annotations are collected as plain dicts and turned into a figure once:
-    adding hundreds of shapes one by one through Plotly's API takes seconds.
-    """
-
-    TITLE = 24  # pixels above a panel for its title
-
-    def __init__(self, width: float, height: float):
-        self.w, self.h = float(width), float(height)
-        self.data: list[dict] = []
-        self.shapes: list[dict] = []
-        self.annotations: list[dict] = []
-        self.axes: dict[str, dict] = {}
-        self.n = 0
-
-    @property
-    def fig(self) -> go.Figure:
-        layout = dict(
-            width=int(self.w), height=int(self.h), margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
-            plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)", dragmode=False,
-            hoverlabel=dict(bgcolor="white", font_size=13), shapes=self.shapes, annotations=self.annotations,
-            **self.axes,
-        )
-        return go.Figure(data=self.data, layout=layout)
-
-    def panel(self, x: float, y: float, rows: int, cols: int, cell: float, title: str = "") -> tuple[str, str]:
-        """A rows×cols grid whose top-left corner is (x, y + TITLE) pixels from the figure's."""
-        self.n += 1
-        sx = "" if self.n == 1 else str(self.n)
-        top = y + (self.TITLE if title else 0)
-        self.axes[f"xaxis{sx}"] = dict(
-            domain=[max(0.0, x / self.w), min(1.0, (x + cols * cell) / self.w)], range=[-0.5, cols - 0.5],
-            anchor=f"y{sx}", visible=False, fixedrange=True)
-        self.axes[f"yaxis{sx}"] = dict(
-            domain=[max(0.0, 1 - (top + rows * cell) / self.h), min(1.0, 1 - top / self.h)],
-            range=[rows - 0.5, -0.5], anchor=f"x{sx}", visible=False, fixedrange=True)
-        if title:
-            self.text(x + cols * cell / 2, y + self.TITLE / 2, title, size=13, color="#374151")
-        return f"x{sx}", f"y{sx}"
-
-    def text(self, x: float, y: float, s: str, size: int = 14, color: str = TEXT, bold: bool = False) -> None:
-        """Text centred at (x, y) pixels."""
-        self.annotations.append(dict(
-            x=x / self.w, y=1 - y / self.h, xref="paper", yref="paper", text=f"<b>{s}</b>" if bold else s,
-            showarrow=False, font=dict(size=size, color=color), xanchor="center", yanchor="middle"))
-
-    def grid(self, axes: tuple[str, str], values: np.ndarray, cell: float, *, scale, zmin: float, zmax: float,
-             pad_mask: np.ndarray | None = None, blank: np.ndarray | None = None, digits: int = 2) -> None:
-        """Coloured cells with their numbers; padding cells grey; `blank` cells left empty."""
-        xa, ya = axes
-        h, w = values.shape
-        hide = np.zeros((h, w), dtype=bool)
-        if pad_mask is not None:
-            hide |= pad_mask
-        if blank is not None:
-            hide |= blank
-        z = values.astype(float).copy()
-        z[hide | ~np.isfinite(z)] = np.nan
-        self.data.append(dict(type="heatmap", z=z, zmin=zmin, zmax=zmax, colorscale=scale, showscale=False,
-                              xgap=2, ygap=2, hoverinfo="skip", xaxis=xa, yaxis=ya))
-        ys, xs = np.mgrid[0:h, 0:w]
-        if blank is not None and blank.any():
-            self.squares(axes, xs[blank], ys[blank], cell, fill="#fafafa", line="#e5e7eb")
-        if pad_mask is not None and pad_mask.any():
-            self.squares(axes, xs[pad_mask], ys[pad_mask], cell, fill=PAD_FILL, line="#b6bcc6")
-            texts = [cv.fmt_num(v) for v in values[pad_mask]]
-            self.data.append(dict(type="scatter", x=xs[pad_mask], y=ys[pad_mask], mode="text", text=texts,
-                                  textfont=dict(color=PAD_TEXT, size=_font(cell, texts)), hoverinfo="skip",
-                                  unselected=dict(textfont=dict(color=PAD_TEXT)), xaxis=xa, yaxis=ya))
-        show = ~hide
-        texts = [cv.fmt_num(v, digits) for v in values[show]]
-        self.data.append(dict(type="scatter", x=xs[show], y=ys[show], mode="text", text=texts,
-                              textfont=dict(color=TEXT, size=_font(cell, texts)), hoverinfo="skip",
-                              unselected=dict(textfont=dict(color=TEXT)), xaxis=xa, yaxis=ya))
-
-    def squares(self, axes: tuple[str, str], xs, ys, cell: float, *, fill: str, line: str, width: float = 1,
-                shrink: float = 0.12) -> None:
-        """Square markers filling cells (x, y): one trace however many cells."""
-        xa, ya = axes
-        self.data.append(dict(
-            type="scatter", x=np.asarray(xs), y=np.asarray(ys), mode="markers", hoverinfo="skip", xaxis=xa, yaxis=ya,
-            unselected=dict(marker=dict(opacity=1)),
-            marker=dict(symbol="square", size=max(cell * (1 - shrink) - width, 4), color=fill,
-                        line=dict(color=line, width=width))))
-
-    def rect(self, axes: tuple[str, str], r0: float, c0: float, r1: float, c1: float, *, color: str = WINDOW,
-             width: float = 3, dash: str = "solid", fill: str | None = None, inset: float = 0.0) -> None:
-        """A frame around cells (r0, c0)…(r1, c1), inclusive."""
-        xa, ya = axes
-        self.shapes.append(dict(type="rect", xref=xa, yref=ya, x0=c0 - 0.5 + inset, x1=c1 + 0.5 - inset,
-                                y0=r0 - 0.5 + inset, y1=r1 + 0.5 - inset,
-                                line=dict(color=color, width=width, dash=dash),
-                                fillcolor=fill or "rgba(0,0,0,0)", layer="above"))
-
-
-def _signed_range(*arrays: np.ndarray) -> float:
-    m = max((float(np.max(np.abs(a[np.isfinite(a)]))) for a in arrays if np.isfinite(a).any()), default=1.0)
-    return m if m > 0 else 1.0
-
-
-def _value_range(a: np.ndarray) -> tuple[float, float]:
-    f = a[np.isfinite(a)]
-    lo, hi = (float(f.min()), float(f.max())) if f.size else (0.0, 1.0)
-    return lo, hi if hi > lo else lo + 1
-
-
-def _text_width(s: str, size: int = 13) -> float:
-    """Rough pixel width of a title (CJK characters are about twice as wide as Latin ones)."""
-    return sum(size * (1.0 if ord(ch) > 0x2E80 else 0.55) for ch in s)
-
-
-def conv_step_figure(res: cv.ConvResult, step: cv.ConvStep, max_width: float = 640) -> go.Figure:
-    """Per channel, one row: padded input with the window → kernel → products → their sum."""
-    c_n, hp, wp = res.padded.shape
-    kh, kw = res.kernel.shape[2:]
-    gap, sum_w = 26.0, 90.0
-    t_in = [t("conv.fig_input", ch=f" · {t('conv.channel_n', n=c + 1)}" if c_n > 1 else "") for c in range(c_n)]
-    t_k = t("conv.fig_kernel_flipped" if res.flip else "conv.fig_kernel", ch="")
-    t_p = t("conv.fig_products", ch="")
-    cell = float(np.clip((max_width - 2 * gap - sum_w) / (wp + 2 * kw), 24, 46))
-    # each grid sits in a slot wide enough for its title, centred in it
-    slot_in = max(wp * cell, max(_text_width(x) for x in t_in))
-    slot_k = max(kw * cell, _text_width(t_k))
-    slot_p = max(kw * cell, _text_width(t_p))
-    rows = max(hp, kh)
-    band = Board.TITLE + rows * cell + 14
-    b = Board(slot_in + slot_k + slot_p + 2 * gap + sum_w, c_n * band)
-    pad = cv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
-    lo, hi = _value_range(res.input)
-    k_range, p_range = _signed_range(res.kernel), _signed_range(step.products)
-    x_in = (slot_in - wp * cell) / 2
-    x_k = slot_in + gap + (slot_k - kw * cell) / 2
-    x_p = slot_in + gap + slot_k + gap + (slot_p - kw * cell) / 2
-    for c in range(c_n):
-        y = c * band
-        y_k = y + (rows - kh) * cell / 2  # kernel and products centred on the input's height
-        a_in = b.panel(x_in, y, hp, wp, cell, t_in[c])
-        b.grid(a_in, res.padded[c], cell, scale=INPUT_SCALE, zmin=lo, zmax=hi, pad_mask=pad)
-        if res.padding:
-            p = res.padding
-            b.rect(a_in, p, p, p + res.input.shape[1] - 1, p + res.input.shape[2] - 1, color="#4b5563", width=1.5,
-                   dash="dot")
-        if res.dilation > 1:
-            b.rect(a_in, step.rows[0], step.cols[0], step.rows[-1], step.cols[-1], width=1.5, dash="dash")
-        taps_r, taps_c = np.meshgrid(step.rows, step.cols, indexing="ij")
-        b.squares(a_in, taps_c.ravel(), taps_r.ravel(), cell, fill="rgba(249,115,22,0.22)", line=WINDOW,
-                  width=2.5, shrink=0.04)
-        a_k = b.panel(x_k, y_k, kh, kw, cell, t_k)
-        b.grid(a_k, res.kernel[0, c], cell, scale=SIGNED_SCALE, zmin=-k_range, zmax=k_range)
-        b.rect(a_k, 0, 0, kh - 1, kw - 1, width=2.5)
-        a_p = b.panel(x_p, y_k, kh, kw, cell, t_p)
-        b.grid(a_p, step.products[c], cell, scale=SIGNED_SCALE, zmin=-p_range, zmax=p_range)
-        mid = y_k + Board.TITLE + kh * cell / 2
-        b.text(slot_in + gap / 2, mid, "×", size=18, color="#6b7280")
-        b.text(slot_in + gap + slot_k + gap / 2, mid, "=", size=18, color="#6b7280")
-        b.text(b.w - sum_w / 2, mid, f"Σ = {cv.fmt_sum(step.partial_sums[c])}", size=16, bold=True)
-    return b.fig
-
-
-def output_figure(values: np.ndarray, done: int, current: tuple[int, int] | None, *, signed: bool,
-                  title: str, max_side: float = 330) -> go.Figure:
-    """The output grid: cells up to `done` (row-major) filled, the current one framed, row and column
-    numbers around it, every cell clickable."""
-    h, w = values.shape
-    cell = float(np.clip(max_side / max(h, w, 1), 24, 52))
-    lab = 20.0
-    grid_w = lab + w * cell
-    b = Board(max(grid_w + 4, _text_width(title) + 16, 170), Board.TITLE + lab + h * cell + 4)
-    x0 = (b.w - grid_w) / 2  # left edge of the row numbers; the grid starts at x0 + lab
-    axes = b.panel(x0 + lab, Board.TITLE + lab, h, w, cell, "")
-    b.text(x0 + lab + w * cell / 2, Board.TITLE / 2, title, size=13, color="#374151")
-    fs = 11 if cell < 30 else 12
-    for j in range(w):
-        b.text(x0 + lab + (j + 0.5) * cell, Board.TITLE + lab / 2 + 1, str(j + 1), size=fs, color="#9ca3af")
-    for i in range(h):
-        b.text(x0 + lab / 2, Board.TITLE + lab + (i + 0.5) * cell, str(i + 1), size=fs, color="#9ca3af")
-    blank = np.arange(h * w).reshape(h, w) > done
-    if signed:
-        rng = _signed_range(values)
-        b.grid(axes, values, cell, scale=SIGNED_SCALE, zmin=-rng, zmax=rng, blank=blank)
-    else:
-        lo, hi = _value_range(values)
-        b.grid(axes, values, cell, scale=OUTPUT_SCALE, zmin=lo, zmax=hi, blank=blank)
-    ys, xs = np.mgrid[0:h, 0:w]
-    # Nearly transparent squares on every cell catch clicks (Plotly heatmaps report no selection).
-    b.data.append(dict(
-        type="scatter", x=xs.ravel(), y=ys.ravel(), mode="markers", xaxis=axes[0], yaxis=axes[1],
-        marker=dict(symbol="square", size=cell * 0.92, color="rgba(255,255,255,0.01)"),
-        customdata=np.stack([ys.ravel() + 1, xs.ravel() + 1], axis=1),
-        hovertemplate=t("conv.hover_cell") + "<extra></extra>",
-        selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)),
-    ))
-    if current is not None:
-        b.rect(axes, current[0], current[1], current[0], current[1], width=3.5)
-    fig = b.fig
-    fig.update_layout(clickmode="event+select")
-    return fig
-
-
-def kernel_figure(kernel: np.ndarray, title: str) -> go.Figure:
-    kh, kw = kernel.shape
-    cell = float(np.clip(200 / max(kh, kw), 24, 44))
-    b = Board(max(kw * cell, _text_width(title) + 10, 170), Board.TITLE + kh * cell + 2)
-    axes = b.panel((b.w - kw * cell) / 2, 0, kh, kw, cell, title)
-    rng = _signed_range(kernel)
-    b.grid(axes, kernel, cell, scale=SIGNED_SCALE, zmin=-rng, zmax=rng, digits=3)
-    return b.fig
-
 
 CHART_CONFIG = {"displayModeBar": False, "responsive": True}
 
 
 # =========================================================================== pieces of the page
 
-def size_formula(sizes: tuple[cv.OutputSize, cv.OutputSize], with_dilation: bool = True) -> None:
+def size_formula(sizes: tuple[conv.OutputSize, conv.OutputSize], with_dilation: bool = True) -> None:
     """The output-size formula, then the same with the current numbers for height and width."""
     if with_dilation:
         st.latex(r"H_{out} = \left\lfloor \frac{H + 2P - D\,(K-1) - 1}{S} \right\rfloor + 1")
@@ -441,7 +234,7 @@ def size_formula(sizes: tuple[cv.OutputSize, cv.OutputSize], with_dilation: bool
         st.latex(f"{filled} {tail}")
 
 
-def size_hints(sizes: tuple[cv.OutputSize, cv.OutputSize], kind: str) -> None:
+def size_hints(sizes: tuple[conv.OutputSize, conv.OutputSize], kind: str) -> None:
     """Short, situation-specific notes under the formula: padding keeps the size, stride shrinks…"""
     sh, sw = sizes
     notes = []
@@ -461,7 +254,7 @@ def size_hints(sizes: tuple[cv.OutputSize, cv.OutputSize], kind: str) -> None:
         st.markdown("- " + n)
 
 
-def explain_empty(sizes: tuple[cv.OutputSize, cv.OutputSize]) -> None:
+def explain_empty(sizes: tuple[conv.OutputSize, conv.OutputSize]) -> None:
     for axis, s in zip((t("conv.axis_height"), t("conv.axis_width")), sizes):
         if not s.size:
             st.warning(t("conv.empty_output", axis=axis, span=s.span, padded=s.padded, n=s.n, p=s.padding,
@@ -472,16 +265,16 @@ def explain_empty(sizes: tuple[cv.OutputSize, cv.OutputSize]) -> None:
 def matrix_editors(mat_key: str, rows_key: str, cols_key: str, max_side: int, prefix: str,
                    label_key: str, channel_names: bool) -> None:
     m = ss[mat_key]
-    cols = st.columns(cv.MAX_CHANNELS, gap="medium")  # always thirds: a box as wide as a grid needs
+    cols = st.columns(conv.MAX_CHANNELS, gap="medium")  # always thirds: a box as wide as a grid needs
     for c in range(m.shape[0]):
         with cols[c]:
             label = t(label_key, ch=f" · {t('conv.channel_n', n=c + 1)}" if channel_names and m.shape[0] > 1 else "")
             st.text_area(
-                label, key=f"{mat_key}_text.{c}", height=68 + 22 * min(m.shape[1], 12),
+                label, key=K.text(mat_key, c), height=68 + 22 * min(m.shape[1], 12),
                 on_change=on_matrix_text, args=(mat_key, c, rows_key, cols_key, max_side, prefix),
                 help=t("conv.edit_help"),
             )
-            err = ss.get(f"{mat_key}_err.{c}")
+            err = ss.get(K.error(mat_key, c))
             if err:
                 code, details = err
                 st.error(t(f"conv.matrix_err_{code}", **details) + " " + t("conv.matrix_err_kept"),
@@ -497,35 +290,29 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
     fragment reruns on a timer and moves one step each time. Starting, stopping or changing the
     speed needs a new timer, hence a full rerun.
     """
-    step_key, play_key, speed_key = f"{prefix}.step", f"{prefix}.playing", f"{prefix}.speed"
-    ss[step_key] = int(min(max(ss.get(step_key, 0), 0), n_steps - 1))
-    if n_steps <= 1:
-        ss[play_key] = False
-    interval = SPEEDS[ss[speed_key]] if ss.get(play_key) else None
+    player = Stepper(ss, prefix, n_steps)
+    player.clamp()
+    interval = player.interval()
     ho, wo = out_shape
 
-    def go_to(i: int, stop: bool = True) -> None:
-        ss[step_key] = int(min(max(i, 0), n_steps - 1))
-        if stop and ss.get(play_key):
-            ss[play_key] = False
-            st.rerun()  # from a callback: a full rerun, which also removes the timer
+    # st.rerun() in these callbacks is not a no-op (checked on Streamlit 1.67): the buttons live
+    # in the fragment below, whose widgets rerun only the fragment; a plain st.rerun() from their
+    # callback turns that into a full rerun, the only way to start, stop or re-time its timer.
+    def go_to(i: int) -> None:
+        if player.go_to(i):
+            st.rerun()
 
     def on_row_col() -> None:
         r, c = ss.get(f"{prefix}.jump_row") or 1, ss.get(f"{prefix}.jump_col") or 1
         go_to((min(r, ho) - 1) * wo + min(c, wo) - 1)
 
     def set_playing(on: bool) -> None:
-        """Play or pause, then a full rerun so that the timer starts or stops."""
-        if on and not ss.get(play_key):
-            ss[f"{prefix}.tick"] = time.monotonic()
-            if ss[step_key] >= n_steps - 1:
-                ss[step_key] = 0
-        ss[play_key] = on
-        st.rerun()
+        if player.set_playing(on):
+            st.rerun()
 
     def on_speed() -> None:
-        if ss.get(play_key):
-            st.rerun()  # a new timer
+        if player.speed_changed():
+            st.rerun()
 
     def jump_controls() -> None:
         """Row and column pickers and a Go button, shown above the output grid."""
@@ -542,18 +329,11 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
 
     @st.fragment(run_every=interval)
     def body() -> None:
-        playing = bool(ss.get(play_key))
-        if playing and interval is not None:
-            now = time.monotonic()
-            if now - ss.get(f"{prefix}.tick", 0.0) >= 0.8 * interval:
-                ss[f"{prefix}.tick"] = now
-                go_to(ss[step_key] + 1, stop=False)
-                if ss[step_key] >= n_steps - 1:
-                    ss[play_key] = playing = False
-        if (SPEEDS[ss[speed_key]] if playing else None) != interval:
+        if interval is not None:
+            player.advance()
+        if player.interval() != interval:
             st.rerun()  # the animation just ended (or its state changed): new timer, or none
-        i = ss[step_key]
-        at_end = i >= n_steps - 1
+        i, playing, at_end = player.step, player.playing, player.at_end
         bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"{prefix}-controls")
         with bar:
             st.button(t("conv.btn_first"), key=f"{prefix}.b_first", icon=":material/first_page:",
@@ -572,7 +352,7 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
                       icon_position="right", on_click=go_to, args=(i + 1,), disabled=at_end)
             st.button(t("conv.btn_last"), key=f"{prefix}.b_last", icon=":material/last_page:",
                       icon_position="right", on_click=go_to, args=(n_steps - 1,), disabled=at_end)
-            st.segmented_control(t("conv.speed"), options=list(SPEEDS), key=speed_key, required=True,
+            st.segmented_control(t("conv.speed"), options=list(SPEEDS), key=player.key("speed"), required=True,
                                  on_change=on_speed, **PERSIST)
         draw(i, jump_controls)
 
@@ -583,15 +363,16 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def compute_conv(x: np.ndarray, w: np.ndarray, bias: float, stride: int, padding: int, dilation: int,
-                 flip: bool) -> cv.ConvResult:
-    return cv.conv_steps(x, w, bias, stride, padding, dilation, flip)
+                 flip: bool) -> conv.ConvResult:
+    return conv.conv_steps(x, w, bias, stride, padding, dilation, flip)
 
 
 def code_comments() -> dict[str, str]:
-    return {k: t(f"conv.code_{k}") for k in cv.CODE_COMMENTS_EN}
+    return {k: t(f"conv.code_{k}") for k in conv.CODE_COMMENTS_EN}
 
 
-def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int, jump: Callable[[], None]) -> None:
+def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int, n_steps: int,
+                       jump: Callable[[], None]) -> None:
     """The step figure and the clickable output grid: side by side when they fit, else stacked."""
     chart_key = f"{prefix}.out_click.{ss.get(f'{prefix}.click_gen', 0)}"
     wide = fig.layout.width > 640
@@ -601,29 +382,29 @@ def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int, jum
     with right:
         jump()
         st.plotly_chart(out, config=CHART_CONFIG, key=chart_key, width="content", theme=None,
-                        on_select=_click_callback(prefix, chart_key, wo), selection_mode="points")
+                        on_select=_click_callback(prefix, chart_key, wo, n_steps), selection_mode="points")
         st.caption(t("conv.click_hint"))
 
 
-def draw_conv_step(res: cv.ConvResult, i: int, jump: Callable[[], None]) -> None:
+def draw_conv_step(res: conv.ConvResult, i: int, jump: Callable[[], None]) -> None:
     step = res.steps[i]
     ho, wo = res.out_shape
     st.markdown(t("conv.step_title", i=i + 1, n=len(res.steps), r=step.row + 1, c=step.col + 1,
                   r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
     out = output_figure(res.output[0], i, (step.row, step.col), signed=bool(res.output.min() < 0),
-                        title=t("conv.fig_output", ho=ho, wo=wo))
-    _figure_and_output(conv_step_figure(res, step), out, "conv.cs", wo, jump)
+                        title=t("conv.fig_output", ho=ho, wo=wo), t=t)
+    _figure_and_output(conv_step_figure(res, step, t), out, K.CONV_STEPS, wo, len(res.steps), jump)
     with st.container(border=True, key="conv-sum"):
         c_n = res.input.shape[0]
         for c in range(c_n):
             name = t("conv.channel_n", n=c + 1) if c_n > 1 else t("conv.products_sum")
             st.markdown(f"**{name[:1].upper() + name[1:]}:** {step.channel_formula(c)}")
-        parts = [cv.fmt_term(v) for v in step.partial_sums]
-        total = " + ".join(parts) + f" + {cv.fmt_term(step.bias)} = **{cv.fmt_sum(step.total)}**"
+        parts = [conv.fmt_term(v) for v in step.partial_sums]
+        total = " + ".join(parts) + f" + {conv.fmt_term(step.bias)} = **{conv.fmt_sum(step.total)}**"
         st.markdown(t("conv.total_line", r=step.row + 1, c=step.col + 1, formula=total))
 
 
-def _click_callback(prefix: str, chart_key: str, wo: int) -> Callable[[], None]:
+def _click_callback(prefix: str, chart_key: str, wo: int, n_steps: int) -> Callable[[], None]:
     """on_select for the output grid: jump to the clicked cell, then reset the chart's selection."""
     def cb() -> None:
         state = ss.get(chart_key)
@@ -632,11 +413,9 @@ def _click_callback(prefix: str, chart_key: str, wo: int) -> Callable[[], None]:
         hits = [p for p in points if p.get("customdata") is not None and "x" in p and "y" in p]
         if hits:
             r, c = int(round(hits[0]["y"])), int(round(hits[0]["x"]))
-            ss[f"{prefix}.step"] = r * wo + c
             ss[f"{prefix}.click_gen"] = ss.get(f"{prefix}.click_gen", 0) + 1  # a fresh chart, no selection
-            if ss.get(f"{prefix}.playing"):
-                ss[f"{prefix}.playing"] = False
-                st.rerun()
+            if Stepper(ss, prefix, n_steps).go_to_cell(r, c, wo):
+                st.rerun()  # it was playing: a full rerun stops the fragment's timer (see stepper)
     return cb
 
 
@@ -668,31 +447,31 @@ def conv_section() -> None:
     with st.container(border=True):
         row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
         with row:
-            st.segmented_control(t("conv.channels"), options=[1, 2, 3], key="conv.C", required=True,
+            st.segmented_control(t("conv.channels"), options=[1, 2, 3], key=K.C, required=True,
                                  on_change=on_channels, help=t("conv.channels_help"), **PERSIST)
-            size_args = ("conv.x", "conv.H", "conv.W", "conv.cs")
-            st.number_input(t("conv.in_rows"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.H", on_change=on_size,
+            size_args = (K.INPUT, K.H, K.W, K.CONV_STEPS)
+            st.number_input(t("conv.in_rows"), 1, conv.MAX_INPUT_SIDE, step=1, key=K.H, on_change=on_size,
                             args=size_args, width=118, **PERSIST)
-            st.number_input(t("conv.in_cols"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.W", on_change=on_size,
+            st.number_input(t("conv.in_cols"), 1, conv.MAX_INPUT_SIDE, step=1, key=K.W, on_change=on_size,
                             args=size_args, width=118, **PERSIST)
-            k_args = ("conv.w", "conv.kh", "conv.kw", "conv.cs")
-            st.number_input(t("conv.k_rows"), 1, cv.MAX_KERNEL_SIDE, step=1, key="conv.kh", on_change=on_size,
+            k_args = (K.KERNEL, K.KH, K.KW, K.CONV_STEPS)
+            st.number_input(t("conv.k_rows"), 1, conv.MAX_KERNEL_SIDE, step=1, key=K.KH, on_change=on_size,
                             args=k_args, width=118, **PERSIST)
-            st.number_input(t("conv.k_cols"), 1, cv.MAX_KERNEL_SIDE, step=1, key="conv.kw", on_change=on_size,
+            st.number_input(t("conv.k_cols"), 1, conv.MAX_KERNEL_SIDE, step=1, key=K.KW, on_change=on_size,
                             args=k_args, width=118, **PERSIST)
-            st.number_input(t("conv.bias"), -100.0, 100.0, step=1.0, format="%g", key="conv.bias",
-                            help=t("conv.bias_help"), on_change=on_setting, args=("conv.cs",), width=130, **PERSIST)
+            st.number_input(t("conv.bias"), -100.0, 100.0, step=1.0, format="%g", key=K.BIAS,
+                            help=t("conv.bias_help"), on_change=on_setting, args=(K.CONV_STEPS,), width=130, **PERSIST)
         row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
         with row:
-            st.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.stride", required=True,
-                                 help=t("conv.stride_help"), on_change=on_setting, args=("conv.cs",), **PERSIST)
-            st.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.padding", required=True,
-                                 help=t("conv.padding_help"), on_change=on_setting, args=("conv.cs",), **PERSIST)
-            st.segmented_control(t("conv.dilation"), options=list(cv.DILATIONS), key="conv.dilation",
+            st.segmented_control(t("conv.stride"), options=list(conv.STRIDES), key=K.STRIDE, required=True,
+                                 help=t("conv.stride_help"), on_change=on_setting, args=(K.CONV_STEPS,), **PERSIST)
+            st.segmented_control(t("conv.padding"), options=list(conv.PADDINGS), key=K.PADDING, required=True,
+                                 help=t("conv.padding_help"), on_change=on_setting, args=(K.CONV_STEPS,), **PERSIST)
+            st.segmented_control(t("conv.dilation"), options=list(conv.DILATIONS), key=K.DILATION,
                                  required=True, help=t("conv.dilation_help"), on_change=on_setting,
-                                 args=("conv.cs",), **PERSIST)
+                                 args=(K.CONV_STEPS,), **PERSIST)
             st.space("small")
-            st.toggle(t("conv.flip"), key="conv.flip", on_change=on_setting, args=("conv.cs",), **PERSIST)
+            st.toggle(t("conv.flip"), key=K.FLIP, on_change=on_setting, args=(K.CONV_STEPS,), **PERSIST)
         st.caption(t("conv.flip_note"))
         with st.container(horizontal=True, gap="small"):
             st.button(t("conv.btn_random"), icon=":material/casino:", on_click=on_conv_random, key="conv.b_random")
@@ -702,51 +481,31 @@ def conv_section() -> None:
 
     with st.expander(t("conv.edit_numbers"), icon=":material/edit:"):
         st.caption(t("conv.edit_intro"))
-        matrix_editors("conv.x", "conv.H", "conv.W", cv.MAX_INPUT_SIDE, "conv.cs", "conv.edit_input", True)
-        matrix_editors("conv.w", "conv.kh", "conv.kw", cv.MAX_KERNEL_SIDE, "conv.cs", "conv.edit_kernel", True)
+        matrix_editors(K.INPUT, K.H, K.W, conv.MAX_INPUT_SIDE, K.CONV_STEPS, "conv.edit_input", True)
+        matrix_editors(K.KERNEL, K.KH, K.KW, conv.MAX_KERNEL_SIDE, K.CONV_STEPS, "conv.edit_kernel", True)
 
-    res = compute_conv(ss["conv.x"], ss["conv.w"], float(ss["conv.bias"]), int(ss["conv.stride"]),
-                       int(ss["conv.padding"]), int(ss["conv.dilation"]), bool(ss["conv.flip"]))
-    steps_and_code(res, "conv", "conv.cs", "conv.steps_intro", draw_conv_step, cv.conv_code)
+    res = compute_conv(ss[K.INPUT], ss[K.KERNEL], float(ss[K.BIAS]), int(ss[K.STRIDE]),
+                       int(ss[K.PADDING]), int(ss[K.DILATION]), bool(ss[K.FLIP]))
+    steps_and_code(res, "conv", K.CONV_STEPS, "conv.steps_intro", draw_conv_step, conv.conv_code)
 
 
 # =========================================================================== section: pooling
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def compute_pool(x: np.ndarray, k: int, stride: int, padding: int, mode: str) -> cv.PoolResult:
-    return cv.pool_steps(x, k, stride, padding, mode)
+def compute_pool(x: np.ndarray, k: int, stride: int, padding: int, mode: str) -> conv.PoolResult:
+    return conv.pool_steps(x, k, stride, padding, mode)
 
 
-def pool_figure(res: cv.PoolResult, step: cv.PoolStep, max_width: float = 560) -> go.Figure:
-    """The padded input with the pooling window; the maximum (max pooling) framed in red."""
-    _, hp, wp = res.padded.shape
-    cell = float(np.clip(max_width / max(wp, 1), 26, 50))
-    b = Board(wp * cell, Board.TITLE + hp * cell + 2)
-    axes = b.panel(0, 0, hp, wp, cell, t("conv.fig_pool_input"))
-    pad = cv.padding_mask(res.input.shape[1], res.input.shape[2], res.padding)
-    lo, hi = _value_range(res.input)
-    b.grid(axes, res.padded[step.channel], cell, scale=INPUT_SCALE, zmin=lo, zmax=hi, pad_mask=pad)
-    if res.padding:
-        p = res.padding
-        b.rect(axes, p, p, p + res.input.shape[1] - 1, p + res.input.shape[2] - 1, color="#4b5563", width=1.5,
-               dash="dot")
-    b.rect(axes, step.rows[0], step.cols[0], step.rows[-1], step.cols[-1], width=3, fill="rgba(249,115,22,0.16)")
-    if step.argmax is not None:
-        a, c = step.argmax
-        b.rect(axes, step.rows[a], step.cols[c], step.rows[a], step.cols[c], color="#b91c1c", width=2.5, inset=0.08)
-    return b.fig
-
-
-def draw_pool_step(res: cv.PoolResult, i: int, jump: Callable[[], None]) -> None:
+def draw_pool_step(res: conv.PoolResult, i: int, jump: Callable[[], None]) -> None:
     step = res.steps[i]
     ho, wo = res.out_shape
     st.markdown(t("conv.step_title", i=i + 1, n=len(res.steps), r=step.row + 1, c=step.col + 1,
                   r0=step.rows[0] + 1, r1=step.rows[-1] + 1, c0=step.cols[0] + 1, c1=step.cols[-1] + 1))
     out = output_figure(res.output[step.channel], i, (step.row, step.col), signed=bool(res.output.min() < 0),
-                        title=t("conv.fig_output", ho=ho, wo=wo))
-    _figure_and_output(pool_figure(res, step), out, "conv.ps", wo, jump)
+                        title=t("conv.fig_output", ho=ho, wo=wo), t=t)
+    _figure_and_output(pool_figure(res, step, t), out, K.POOL_STEPS, wo, len(res.steps), jump)
     with st.container(border=True, key="conv-pool-sum"):
-        result = cv.fmt_sum(step.result)
+        result = conv.fmt_sum(step.result)
         formula = step.formula(res.mode).removesuffix(f"= {result}") + f"= **{result}**"
         st.markdown(t("conv.pool_line", r=step.row + 1, c=step.col + 1, formula=formula))
         if res.padding:
@@ -758,27 +517,27 @@ def pool_section() -> None:
     with st.container(border=True):
         c1, c2, c3 = st.columns([1.4, 1.6, 1.1], gap="medium")
         with c1:
-            st.segmented_control(t("conv.pool_mode"), options=list(cv.POOL_MODES), key="conv.pool.mode",
+            st.segmented_control(t("conv.pool_mode"), options=list(conv.POOL_MODES), key=K.POOL_MODE,
                                  required=True, format_func=option_labels("conv.pool_"),
-                                 on_change=on_setting, args=("conv.ps",), **PERSIST)
+                                 on_change=on_setting, args=(K.POOL_STEPS,), **PERSIST)
             a, b = st.columns(2)
-            a.number_input(t("conv.rows"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.pool.H",
-                           on_change=on_size, args=("conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.ps"),
+            a.number_input(t("conv.rows"), 1, conv.MAX_INPUT_SIDE, step=1, key=K.POOL_H,
+                           on_change=on_size, args=(K.POOL_X, K.POOL_H, K.POOL_W, K.POOL_STEPS),
                            **PERSIST)
-            b.number_input(t("conv.cols"), 1, cv.MAX_INPUT_SIDE, step=1, key="conv.pool.W",
-                           on_change=on_size, args=("conv.pool.x", "conv.pool.H", "conv.pool.W", "conv.ps"),
+            b.number_input(t("conv.cols"), 1, conv.MAX_INPUT_SIDE, step=1, key=K.POOL_W,
+                           on_change=on_size, args=(K.POOL_X, K.POOL_H, K.POOL_W, K.POOL_STEPS),
                            **PERSIST)
         with c2:
-            st.segmented_control(t("conv.pool_k"), options=[1, 2, 3, 4], key="conv.pool.k", required=True,
+            st.segmented_control(t("conv.pool_k"), options=[1, 2, 3, 4], key=K.POOL_K, required=True,
                                  on_change=on_pool_kernel, **PERSIST)
-            st.segmented_control(t("conv.stride"), options=[1, 2, 3, 4], key="conv.pool.stride", required=True,
-                                 on_change=on_setting, args=("conv.ps",), **PERSIST)
-            max_p = cv.max_pool_padding(int(ss["conv.pool.k"]))
-            if ss["conv.pool.padding"] > max_p:
-                ss["conv.pool.padding"] = max_p
-            st.segmented_control(t("conv.padding"), options=list(range(max_p + 1)), key="conv.pool.padding",
+            st.segmented_control(t("conv.stride"), options=[1, 2, 3, 4], key=K.POOL_STRIDE, required=True,
+                                 on_change=on_setting, args=(K.POOL_STEPS,), **PERSIST)
+            max_p = conv.max_pool_padding(int(ss[K.POOL_K]))
+            if ss[K.POOL_PADDING] > max_p:
+                ss[K.POOL_PADDING] = max_p
+            st.segmented_control(t("conv.padding"), options=list(range(max_p + 1)), key=K.POOL_PADDING,
                                  required=True, help=t("conv.pool_padding_help"), on_change=on_setting,
-                                 args=("conv.ps",), **PERSIST)
+                                 args=(K.POOL_STEPS,), **PERSIST)
         with c3:
             st.button(t("conv.btn_random"), icon=":material/casino:", on_click=on_pool_random,
                       key="conv.pool.b_random", width="stretch")
@@ -786,12 +545,12 @@ def pool_section() -> None:
                       key="conv.pool.b_reset", width="stretch")
     with st.expander(t("conv.edit_numbers"), icon=":material/edit:"):
         st.caption(t("conv.edit_intro"))
-        matrix_editors("conv.pool.x", "conv.pool.H", "conv.pool.W", cv.MAX_INPUT_SIDE, "conv.ps",
+        matrix_editors(K.POOL_X, K.POOL_H, K.POOL_W, conv.MAX_INPUT_SIDE, K.POOL_STEPS,
                        "conv.edit_input", False)
 
-    res = compute_pool(ss["conv.pool.x"], int(ss["conv.pool.k"]), int(ss["conv.pool.stride"]),
-                       int(ss["conv.pool.padding"]), ss["conv.pool.mode"])
-    steps_and_code(res, "pool", "conv.ps", "conv.pool_steps_intro", draw_pool_step, cv.pool_code)
+    res = compute_pool(ss[K.POOL_X], int(ss[K.POOL_K]), int(ss[K.POOL_STRIDE]),
+                       int(ss[K.POOL_PADDING]), ss[K.POOL_MODE])
+    steps_and_code(res, "pool", K.POOL_STEPS, "conv.pool_steps_intro", draw_pool_step, conv.pool_code)
 
 
 # =========================================================================== section: images
@@ -808,57 +567,65 @@ def decode_upload(data: bytes) -> np.ndarray:
     return fit_within(load_image_bytes(data), WORK_SIDE)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def filtered(img: np.ndarray, kernel: np.ndarray, stride: int, padding: int, gray: bool,
              display: str) -> tuple[np.ndarray, float]:
+    """The filtered image ready to show, and how many milliseconds the filtering took.
+
+    Not cached: the caption reports this run's time (a cached one would repeat the first)."""
     t0 = time.perf_counter()
-    raw = cv.filter_image(img, kernel, stride, padding, gray)
+    raw = conv.filter_image(img, kernel, stride, padding, gray)
     ms = (time.perf_counter() - t0) * 1000
-    mode = cv.auto_display_mode(kernel) if display == "auto" else display
-    return cv.to_display(raw, mode), ms
+    mode = conv.auto_display_mode(kernel) if display == "auto" else display
+    return conv.to_display(raw, mode), ms
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def filtered_thumbnail(img: np.ndarray, kernel: np.ndarray, gray: bool) -> np.ndarray:
+    """One tile of the comparison grid (small copies, 'same' padding, automatic display)."""
+    return filtered(img, kernel, 1, kernel.shape[0] // 2, gray, "auto")[0]
 
 
 def on_upload() -> None:
-    f = ss.get("conv.img.upload")
+    f = ss.get(K.IMG_UPLOAD)
     if f is None:
-        ss.pop("conv.img.file", None)
-        ss.pop("conv.img.error", None)
+        ss.pop(K.IMG_FILE, None)
+        ss.pop(K.IMG_ERROR, None)
         return
     data = f.getvalue()
     try:
         decode_upload(data)
     except ImageError as e:
-        ss["conv.img.error"] = (e.code, e.details)
-        ss.pop("conv.img.file", None)
+        ss[K.IMG_ERROR] = (e.code, e.details)
+        ss.pop(K.IMG_FILE, None)
         return
-    ss.pop("conv.img.error", None)
-    ss["conv.img.file"] = (f.name, data)
+    ss.pop(K.IMG_ERROR, None)
+    ss[K.IMG_FILE] = (f.name, data)
 
 
 def on_use_sample() -> None:
-    ss.pop("conv.img.file", None)
-    ss.pop("conv.img.error", None)
+    ss.pop(K.IMG_FILE, None)
+    ss.pop(K.IMG_ERROR, None)
 
 
 def current_kernel() -> tuple[np.ndarray | None, str]:
     """The chosen kernel (None if the custom one can't be read) and a caption."""
-    name = ss["conv.img.preset"]
+    name = ss[K.IMG_PRESET]
     if name != "custom":
-        return cv.KERNEL_PRESETS[name].kernel, t(f"conv.kernel_{name}_desc")
+        return conv.KERNEL_PRESETS[name].kernel, t(f"conv.kernel_{name}_desc")
     try:
-        k = cv.parse_matrix(ss["conv.img.custom"], cv.MAX_KERNEL_SIDE, cv.MAX_KERNEL_SIDE)
-    except cv.MatrixError as e:
+        k = conv.parse_matrix(ss[K.IMG_CUSTOM], conv.MAX_KERNEL_SIDE, conv.MAX_KERNEL_SIDE)
+    except conv.MatrixError as e:
         st.error(t(f"conv.matrix_err_{e.code}", **e.details), icon=":material/error:")
         return None, ""
     note = t("conv.kernel_custom_desc")
-    if ss["conv.img.normalize"]:
-        k, ok = cv.normalize_kernel(k)
+    if ss[K.IMG_NORMALIZE]:
+        k, ok = conv.normalize_kernel(k)
         note = t("conv.normalized") if ok else t("conv.normalize_zero")
     return k, note
 
 
 def kernel_title(kernel: np.ndarray) -> str:
-    frac, _ = cv.kernel_fraction_text(kernel)
+    frac, _ = conv.kernel_fraction_text(kernel)
     return t("conv.kernel_with_factor", f=frac) if frac else t("conv.kernel_plain")
 
 
@@ -867,34 +634,34 @@ def images_section() -> None:
     with st.container(border=True):
         c1, c2, c3 = st.columns([1.3, 1.2, 1.2], gap="medium")
         with c1:
-            st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key="conv.img.upload",
+            st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key=K.IMG_UPLOAD,
                              on_change=on_upload, help=t("conv.upload_help"), max_upload_size=MAX_BYTES // 2**20)
-            err = ss.get("conv.img.error")
+            err = ss.get(K.IMG_ERROR)
             if err:
                 code, details = err
                 st.error(t(f"conv.img_err_{code}", **details) + " " + t("conv.img_err_kept"),
                          icon=":material/broken_image:")
         with c2:
-            options = list(cv.KERNEL_PRESETS) + ["custom"]
-            st.selectbox(t("conv.preset"), options, key="conv.img.preset",
+            options = list(conv.KERNEL_PRESETS) + ["custom"]
+            st.selectbox(t("conv.preset"), options, key=K.IMG_PRESET,
                          format_func=option_labels("conv.kernel_"), **PERSIST)
-            st.segmented_control(t("conv.img_mode"), options=["color", "gray"], key="conv.img.gray",
+            st.segmented_control(t("conv.img_mode"), options=["color", "gray"], key=K.IMG_GRAY,
                                  required=True, format_func=option_labels("conv.img_mode_"), **PERSIST)
         with c3:
             with st.container(horizontal=True, gap="medium"):
-                st.segmented_control(t("conv.stride"), options=list(cv.STRIDES), key="conv.img.stride",
+                st.segmented_control(t("conv.stride"), options=list(conv.STRIDES), key=K.IMG_STRIDE,
                                      required=True, **PERSIST)
-                st.segmented_control(t("conv.padding"), options=list(cv.PADDINGS), key="conv.img.padding",
+                st.segmented_control(t("conv.padding"), options=list(conv.PADDINGS), key=K.IMG_PADDING,
                                      required=True, help=t("conv.img_padding_help"), **PERSIST)
-            st.selectbox(t("conv.display"), list(cv.DISPLAY_MODES), key="conv.img.display",
+            st.selectbox(t("conv.display"), list(conv.DISPLAY_MODES), key=K.IMG_DISPLAY,
                          format_func=option_labels("conv.display_"), help=t("conv.display_help"), **PERSIST)
-        if ss["conv.img.preset"] == "custom":
+        if ss[K.IMG_PRESET] == "custom":
             k1, k2 = st.columns([2, 1])
-            k1.text_area(t("conv.custom_kernel"), key="conv.img.custom", height=150, help=t("conv.edit_help"),
+            k1.text_area(t("conv.custom_kernel"), key=K.IMG_CUSTOM, height=150, help=t("conv.edit_help"),
                          **PERSIST)
-            k2.checkbox(t("conv.normalize"), key="conv.img.normalize", help=t("conv.normalize_help"), **PERSIST)
+            k2.checkbox(t("conv.normalize"), key=K.IMG_NORMALIZE, help=t("conv.normalize_help"), **PERSIST)
 
-    upload = ss.get("conv.img.file")
+    upload = ss.get(K.IMG_FILE)
     if upload is not None:
         name, data = upload
         img = decode_upload(data)
@@ -903,20 +670,20 @@ def images_section() -> None:
         img = sample_photo()
         source = t("conv.source_sample", w=img.shape[1], h=img.shape[0])
     kernel, note = current_kernel()
-    gray = ss["conv.img.gray"] == "gray"
-    stride, padding = int(ss["conv.img.stride"]), int(ss["conv.img.padding"])
+    gray = ss[K.IMG_GRAY] == "gray"
+    stride, padding = int(ss[K.IMG_STRIDE]), int(ss[K.IMG_PADDING])
 
     cols = st.columns([2, 1, 2], gap="medium")
     with cols[0]:
         st.markdown(t("conv.original"))
-        shown = cv.to_gray(img).round().astype(np.uint8) if gray else img
+        shown = conv.to_gray(img).round().astype(np.uint8) if gray else img
         st.image(shown, width="stretch")
         st.caption(source)
         if upload is not None:
             st.button(t("conv.use_sample"), icon=":material/undo:", on_click=on_use_sample, key="conv.img.b_sample")
     with cols[1]:
         if kernel is not None:
-            st.plotly_chart(kernel_figure(cv.kernel_fraction_text(kernel)[1], kernel_title(kernel)),
+            st.plotly_chart(kernel_figure(conv.kernel_fraction_text(kernel)[1], kernel_title(kernel)),
                             config={**CHART_CONFIG, "staticPlot": True}, key="conv.img.kfig", width="content",
                             theme=None)
             st.caption(note)
@@ -925,7 +692,7 @@ def images_section() -> None:
         if kernel is None:
             st.info(t("conv.fix_kernel"))
         else:
-            out, ms = filtered(img, kernel, stride, padding, gray, ss["conv.img.display"])
+            out, ms = filtered(img, kernel, stride, padding, gray, ss[K.IMG_DISPLAY])
             if out.size == 0:
                 st.warning(t("conv.img_too_small"))
             else:
@@ -933,17 +700,17 @@ def images_section() -> None:
                 st.caption(t("conv.result_caption", w=out.shape[1], h=out.shape[0], ms=f"{ms:.0f}"))
 
     st.subheader(t("conv.compare_title"), anchor=False)
-    st.multiselect(t("conv.compare_pick"), list(cv.KERNEL_PRESETS), key="conv.img.compare",
+    st.multiselect(t("conv.compare_pick"), list(conv.KERNEL_PRESETS), key=K.IMG_COMPARE,
                    format_func=option_labels("conv.kernel_"), **PERSIST)
     st.caption(t("conv.compare_note"))
     small = fit_within(img, GRID_SIDE)
-    names = ss["conv.img.compare"]
+    names = ss[K.IMG_COMPARE]
     per_row = 4
     for start in range(0, len(names), per_row):
         row = st.columns(per_row)
         for col, name in zip(row, names[start:start + per_row]):
-            k = cv.KERNEL_PRESETS[name].kernel
-            out, _ = filtered(small, k, 1, k.shape[0] // 2, gray, "auto")
+            k = conv.KERNEL_PRESETS[name].kernel
+            out = filtered_thumbnail(small, k, gray)
             with col:
                 st.image(out, width="stretch")
                 st.caption(f"**{t(f'conv.kernel_{name}')}** — {t(f'conv.kernel_{name}_desc')}")
@@ -970,10 +737,10 @@ TAB_NAMES = ("steps", "pool", "images", "ideas")
 SECTIONS = {"steps": conv_section, "pool": pool_section, "images": images_section, "ideas": ideas_section}
 tab_labels = [t(f"conv.tab_{n}") for n in TAB_NAMES]
 # The tab remembers its label; after a language switch, map the old label to the new one.
-if ss.get("conv.tab") not in tab_labels:
-    ss["conv.tab"] = tab_labels[ss.get("conv.tab_index", 0)]
-tabs = st.tabs(tab_labels, key="conv.tab", on_change="rerun")
-ss["conv.tab_index"] = tab_labels.index(ss["conv.tab"]) if ss.get("conv.tab") in tab_labels else 0
+if ss.get(K.TAB) not in tab_labels:
+    ss[K.TAB] = tab_labels[ss.get(K.TAB_INDEX, 0)]
+tabs = st.tabs(tab_labels, key=K.TAB, on_change="rerun")
+ss[K.TAB_INDEX] = tab_labels.index(ss[K.TAB]) if ss.get(K.TAB) in tab_labels else 0
 for tab, name in zip(tabs, TAB_NAMES):
     if tab.open:  # only the open tab runs (lazy tabs)
         with tab:

@@ -3,7 +3,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.models import PRESETS, summary
-from pages.ui import ensure_app_shell, t
+from app.shell import ensure_app_shell
+from app.ui import t
 
 ensure_app_shell()
 st.title(t("common.home_title"))

@@ -7,6 +7,7 @@ st.session_state under keys starting with "predict."; models are cached per serv
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -15,30 +16,57 @@ import streamlit as st
 
 from core.checkpoint import CheckpointError, list_checkpoints, load_checkpoint_bytes
 from core.data import DATASETS, DataError, is_available
+from app.shell import ensure_app_shell
+from app.state import PERSIST, PREDICT_REQUEST, SESSION_MODELS
+from app.ui import cached_dataset, load_saved_checkpoint, t
+from core.canvas import decode_canvas_png
 from core.features import (
-    SCALE_MODES, conv_filters, grid_columns, input_gradient, layer_outputs, probabilities,
-    receptive_field, run_inference, saliency, scale_maps, source_conv, tile_maps, value_ranges,
+    SCALE_MODES, conv_filters, input_gradient, layer_outputs, probabilities, receptive_field,
+    run_inference, saliency, source_conv, value_ranges,
 )
+from core.figures import PLOT_CONFIG
+from core.figures.predict import (ACTIVATION_SCALE, channel_grid_figure, fmt, kernel_grid_figure, map_figure,
+                                  pixel_tile, probability_figure, square_axes)
 from core.images import EXTENSIONS, ImageError, fit_within, load_image_bytes
 from core.models import describe_layer, layer_label, normalize_layer, summary
 from core.preprocess import Preprocessed, from_dataset_image, preprocess
-from pages.ui import (PREDICT_REQUEST, SESSION_MODELS, cached_dataset, ensure_app_shell, load_saved_checkpoint,
-                      t)
 
 CANVAS_SIZE = 280
 LOW_CONFIDENCE = 0.5
 MAX_GRID_CHANNELS = 256
-GRID_WIDTH_PX = 560  # about the width a channel grid gets in the wide layout (colour bar excluded)
-PLOT_CONFIG = {"displayModeBar": False}
-ACTIVATION_SCALE = "Viridis"
-K_MODEL, K_SOURCE, K_INDEX = "predict.model", "predict.source", "predict.test_index"
-K_CANVAS_GEN, K_FROM_TRAIN = "predict.canvas_gen", "predict.from_train"
-K_LAYER, K_SCALE, K_CHANNEL = "predict.layer", "predict.scale", "predict.channel"
-K_RF_LAYER, K_RF_CHANNEL, K_RF_ROW, K_RF_COL = ("predict.rf_layer", "predict.rf_channel",
-                                                 "predict.rf_row", "predict.rf_col")
-K_VIEW, K_TARGET, K_UPLOADED = "predict.view", "predict.saliency_target", "predict.uploaded_model"
-K_UPLOAD_CACHE, K_DATA_FAILED = "predict.upload_cache", "predict.data_failed"
+
+
+class K:
+    """This page's session-state keys ("predict.<name>"; the convention is in app/state.py)."""
+    MODEL, SOURCE, INDEX = "predict.model", "predict.source", "predict.test_index"
+    CANVAS_GEN, FROM_TRAIN, STROKE = "predict.canvas_gen", "predict.from_train", "predict.stroke"
+    LAYER, SCALE, CHANNEL, GRID = "predict.layer", "predict.scale", "predict.channel", "predict.grid"
+    RF_LAYER, RF_CHANNEL, RF_ROW, RF_COL = "predict.rf_layer", "predict.rf_channel", "predict.rf_row", "predict.rf_col"
+    RF_SHOWN, RF_GRAD, RF_MAP = "predict.rf_shown", "predict.rf_grad", "predict.rf_map"
+    VIEW, TARGET = "predict.view", "predict.saliency_target"
+    MODEL_FILE, UPLOADED = "predict.model_file", "predict.uploaded_model"
+    IMAGE_FILE, UPLOAD_CACHE, DATA_FAILED = "predict.image_file", "predict.upload_cache", "predict.data_failed"
+
+    @staticmethod
+    def canvas(generation: int) -> str:
+        """The canvas widget's key; a new generation is a cleared canvas."""
+        return f"predict.canvas.{generation}"
+
+
 MAX_UPLOAD_SIDE = 1024  # photos are shrunk to this first: the digit ends up 20 px tall anyway
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """Where the input came from and, when there is none to predict, why not."""
+    kind: str                              # "draw", "upload" or "test"
+    name: str | None = None                # an upload's file name
+    original: tuple[int, int] | None = None  # an upload's (height, width) before shrinking
+    index: int | None = None               # a test image's index ...
+    label: int | None = None               # ... and its true class
+    error: str | None = None               # a sentence to show instead of a prediction
+    error_shown: bool = False              # the input already showed its own error
+    waiting: bool = False                  # no file uploaded yet
 
 
 # --------------------------------------------------------------------------- state helpers
@@ -48,11 +76,11 @@ def _apply_train_request() -> None:
     request = st.session_state.pop(PREDICT_REQUEST, None)
     if not request:
         return
-    st.session_state[K_MODEL] = request.get("model")
-    st.session_state[K_SOURCE] = "test"
-    st.session_state[K_INDEX] = int(request.get("test_index", 0))
-    st.session_state[K_FROM_TRAIN] = int(request.get("test_index", 0))
-    st.session_state[K_VIEW] = "maps"
+    st.session_state[K.MODEL] = request.get("model")
+    st.session_state[K.SOURCE] = "test"
+    st.session_state[K.INDEX] = int(request.get("test_index", 0))
+    st.session_state[K.FROM_TRAIN] = int(request.get("test_index", 0))
+    st.session_state[K.VIEW] = "maps"
 
 
 def _keep_valid(key: str, options, default) -> None:
@@ -102,14 +130,14 @@ def _choose_model():
         options[f"file:{path}"] = _model_label(meta)
     for name, ckpt in (st.session_state.get(SESSION_MODELS) or {}).items():
         options[f"session:{name}"] = _model_label({**ckpt.meta, "name": name}, unsaved=True)
-    requested = st.session_state.get(K_MODEL)
+    requested = st.session_state.get(K.MODEL)
     if isinstance(requested, str) and requested.startswith("file:") and requested not in options:
         options[requested] = requested.removeprefix("file:")  # a file outside checkpoint_dir()
     options["upload"] = t("predict.model_upload")
     keys = list(options)
-    _keep_valid(K_MODEL, keys, keys[0])
-    choice = st.selectbox(t("predict.model"), keys, format_func=options.get, key=K_MODEL,
-                          persist_state="session", help=t("predict.model_help"))
+    _keep_valid(K.MODEL, keys, keys[0])
+    choice = st.selectbox(t("predict.model"), keys, format_func=options.get, key=K.MODEL,
+                          **PERSIST, help=t("predict.model_help"))
     if choice == "upload":
         if len(keys) == 1:
             st.info(t("predict.no_models"))
@@ -125,11 +153,11 @@ def _choose_model():
 
 def _uploaded_model():
     file = st.file_uploader(t("predict.model_upload_label"), type=["safetensors"],
-                            key="predict.model_file", help=t("predict.model_upload_help"))
+                            key=K.MODEL_FILE, help=t("predict.model_upload_help"))
     if file is None:
-        st.session_state.pop(K_UPLOADED, None)
+        st.session_state.pop(K.UPLOADED, None)
         return None
-    cached = st.session_state.get(K_UPLOADED)
+    cached = st.session_state.get(K.UPLOADED)
     if cached and cached[0] == file.file_id:
         return cached[1]
     try:
@@ -137,7 +165,7 @@ def _uploaded_model():
     except CheckpointError as e:
         st.error(t("predict.model_error", reason=str(e)))
         return None
-    st.session_state[K_UPLOADED] = (file.file_id, ckpt)
+    st.session_state[K.UPLOADED] = (file.file_id, ckpt)
     return ckpt
 
 
@@ -155,37 +183,19 @@ def _model_caption(ckpt) -> str:
 # --------------------------------------------------------------------------- input
 
 def _clear_canvas() -> None:
-    st.session_state.pop(f"predict.canvas.{st.session_state.get(K_CANVAS_GEN, 0)}", None)
-    st.session_state[K_CANVAS_GEN] = st.session_state.get(K_CANVAS_GEN, 0) + 1
+    st.session_state.pop(K.canvas(st.session_state.get(K.CANVAS_GEN, 0)), None)
+    st.session_state[K.CANVAS_GEN] = st.session_state.get(K.CANVAS_GEN, 0) + 1
 
 
-def decode_canvas_png(png: bytes) -> np.ndarray:
-    """The canvas's PNG as a uint8 greyscale image, transparency laid on white (the strokes are
-    black). Greyscale uint8 is what preprocess handles fastest: ~1 ms instead of ~7 ms for RGBA."""
-    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError("the canvas image could not be decoded")
-    if img.ndim == 2:
-        return img
-    if img.shape[2] == 4:
-        alpha = img[..., 3]
-        grey = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
-        if alpha.min() < 255:
-            a = alpha.astype(np.float32) / 255.0
-            grey = (grey.astype(np.float32) * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
-        return grey
-    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-
-
-def _draw_input(ckpt) -> tuple[Preprocessed | None, dict]:
+def _draw_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
     from streamlit_drawable_canvas import st_canvas
 
-    width = st.slider(t("predict.stroke_width"), 4, 40, 20, key="predict.stroke",
-                      persist_state="session", help=t("predict.stroke_help"))
-    gen = st.session_state.setdefault(K_CANVAS_GEN, 0)
+    width = st.slider(t("predict.stroke_width"), 4, 40, 20, key=K.STROKE,
+                      **PERSIST, help=t("predict.stroke_help"))
+    gen = st.session_state.setdefault(K.CANVAS_GEN, 0)
     result = st_canvas(stroke_width=width, stroke_color="#000000", background_color="#FFFFFF",
                        update_streamlit=True, height=CANVAS_SIZE, width=CANVAS_SIZE,
-                       drawing_mode="freedraw", return_image_data=True, key=f"predict.canvas.{gen}")
+                       drawing_mode="freedraw", return_image_data=True, key=K.canvas(gen))
     cols = st.columns([1, 2], vertical_alignment="center")
     cols[0].button(t("predict.clear"), on_click=_clear_canvas, icon=":material/delete:",
                    key="predict.clear")
@@ -193,41 +203,41 @@ def _draw_input(ckpt) -> tuple[Preprocessed | None, dict]:
     objects = (result.json_data or {}).get("objects") or []
     png = result.image_bytes if objects else None
     if not png:
-        return None, {"kind": "draw"}
+        return None, InputInfo("draw")
     try:
         image = decode_canvas_png(png)
     except ValueError:  # a truncated message from the browser: treat as not drawn yet
-        return None, {"kind": "draw"}
-    return preprocess(image, ckpt.mean, ckpt.std), {"kind": "draw"}
+        return None, InputInfo("draw")
+    return preprocess(image, ckpt.mean, ckpt.std), InputInfo("draw")
 
 
-def _upload_input(ckpt) -> tuple[Preprocessed | None, dict]:
+def _upload_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
     file = st.file_uploader(t("predict.upload_label"), type=list(EXTENSIONS),
-                            key="predict.image_file", help=t("predict.upload_help"))
+                            key=K.IMAGE_FILE, help=t("predict.upload_help"))
     if file is None:
-        st.session_state.pop(K_UPLOAD_CACHE, None)
-        return None, {"kind": "upload", "waiting": True}
+        st.session_state.pop(K.UPLOAD_CACHE, None)
+        return None, InputInfo("upload", waiting=True)
     # Every click in the explorer reruns the page: decode and preprocess each upload only once.
     key = (file.file_id, ckpt.mean, ckpt.std)
-    cached = st.session_state.get(K_UPLOAD_CACHE)
+    cached = st.session_state.get(K.UPLOAD_CACHE)
     if cached and cached[0] == key:
         return cached[1], cached[2]
     try:
         image = load_image_bytes(file.getvalue())
     except ImageError as e:
-        return None, {"kind": "upload", "error": t(f"predict.image_error_{e.code}", **e.details)}
-    info = {"kind": "upload", "name": file.name, "original": image.shape[:2]}
+        return None, InputInfo("upload", error=t(f"predict.image_error_{e.code}", **e.details))
+    info = InputInfo("upload", name=file.name, original=image.shape[:2])
     pre = preprocess(fit_within(image, MAX_UPLOAD_SIDE), ckpt.mean, ckpt.std)
-    st.session_state[K_UPLOAD_CACHE] = (key, pre, info)
+    st.session_state[K.UPLOAD_CACHE] = (key, pre, info)
     return pre, info
 
 
 def _random_index(n: int) -> None:
-    st.session_state[K_INDEX] = int(np.random.default_rng().integers(n))
+    st.session_state[K.INDEX] = int(np.random.default_rng().integers(n))
 
 
 def _retry_data(dataset: str) -> None:
-    st.session_state.get(K_DATA_FAILED, {}).pop(dataset, None)
+    st.session_state.get(K.DATA_FAILED, {}).pop(dataset, None)
 
 
 def _test_data(dataset: str):
@@ -235,7 +245,7 @@ def _test_data(dataset: str):
 
     A failed download is remembered for the session: without it every rerun of the page would
     wait for the network again. A button tries again."""
-    failed = st.session_state.setdefault(K_DATA_FAILED, {})
+    failed = st.session_state.setdefault(K.DATA_FAILED, {})
     if dataset not in failed:
         try:
             if is_available(dataset):
@@ -250,33 +260,33 @@ def _test_data(dataset: str):
     return None
 
 
-def _test_input(ckpt) -> tuple[Preprocessed | None, dict]:
+def _test_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
     data = _test_data(ckpt.dataset)
     if data is None:
-        return None, {"kind": "test", "error_shown": True}
+        return None, InputInfo("test", error_shown=True)
     n = len(data.test_labels)
-    _clamp(K_INDEX, 0, n - 1, 0)
+    _clamp(K.INDEX, 0, n - 1, 0)
     cols = st.columns([3, 2], vertical_alignment="bottom")
-    index = cols[0].number_input(t("predict.test_index", last=n - 1), 0, n - 1, step=1, key=K_INDEX)
+    index = cols[0].number_input(t("predict.test_index", last=n - 1), 0, n - 1, step=1, key=K.INDEX)
     cols[1].button(t("predict.random"), on_click=_random_index, args=(n,), icon=":material/casino:",
                    key="predict.random")
     image = data.test_images[int(index)].numpy()
     label = int(data.test_labels[int(index)])
-    st.image(_pixels(image / 255.0, 168), caption=t("predict.test_caption", index=int(index),
+    st.image(pixel_tile(image / 255.0, 168), caption=t("predict.test_caption", index=int(index),
                                                      label=ckpt.classes[label]))
-    if st.session_state.get(K_FROM_TRAIN) == int(index):
+    if st.session_state.get(K.FROM_TRAIN) == int(index):
         st.info(t("predict.from_train"))
     pre = from_dataset_image(image, ckpt.mean, ckpt.std)
-    return pre, {"kind": "test", "index": int(index), "label": label}
+    return pre, InputInfo("test", index=int(index), label=label)
 
 
-def _input(ckpt) -> tuple[Preprocessed | None, dict]:
+def _input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
     sources = ("draw", "upload", "test")
-    _keep_valid(K_SOURCE, sources, "draw")
-    st.session_state.setdefault(K_SOURCE, "draw")
+    _keep_valid(K.SOURCE, sources, "draw")
+    st.session_state.setdefault(K.SOURCE, "draw")
     source = st.segmented_control(t("predict.source"), sources, required=True,
-                                  format_func=_labels("source", sources).get, key=K_SOURCE,
-                                  persist_state="session")
+                                  format_func=_labels("source", sources).get, key=K.SOURCE,
+                                  **PERSIST)
     if source == "upload":
         return _upload_input(ckpt)
     if source == "test":
@@ -286,73 +296,25 @@ def _input(ckpt) -> tuple[Preprocessed | None, dict]:
 
 # --------------------------------------------------------------------------- small figures
 
-def _pixels(img: np.ndarray, size: int = 140) -> np.ndarray:
-    """A 0..1 image (grey or RGB) as a size×size uint8 RGB tile: aspect ratio kept, pixels
-    enlarged with nearest-neighbour so they stay visible, the rest filled with slate grey so
-    the image's own edges show."""
-    img = np.clip(np.asarray(img, dtype=np.float32), 0, 1)
-    if img.ndim == 2:
-        img = np.dstack([img] * 3)
-    h, w = img.shape[:2]
-    scale = size / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    interp = cv2.INTER_NEAREST if scale >= 1 else cv2.INTER_AREA
-    img = cv2.resize(img, (nw, nh), interpolation=interp)
-    tile = np.empty((size, size, 3), np.float32)
-    tile[:] = (0.36, 0.40, 0.47)
-    top, left = (size - nh) // 2, (size - nw) // 2
-    tile[top:top + nh, left:left + nw] = img
-    tile[[0, -1], :] = tile[:, [0, -1]] = 0.82  # a thin frame, so a white input shows its edge
-    return (tile * 255 + 0.5).astype(np.uint8)
-
-
-def _square_axes(fig: go.Figure, show_ticks: bool = False, side: int | None = None) -> None:
-    """Image-like axes: square pixels, row 0 at the top, whole-number ticks for small maps."""
-    tick = dict(dtick=1) if side is not None and side <= 12 else {}
-    fig.update_xaxes(showgrid=False, zeroline=False, showticklabels=show_ticks, constrain="domain",
-                     **tick)
-    fig.update_yaxes(showgrid=False, zeroline=False, showticklabels=show_ticks, autorange="reversed",
-                     scaleanchor="x", constrain="domain", **tick)
-
-
-def _fmt(v: float) -> str:
-    return f"{v:.3g}"
-
-
-def _probability_figure(probs: np.ndarray, classes: list[str], top: int, true: int | None) -> go.Figure:
-    colors = ["#9aa5b1"] * len(classes)
-    if true is not None and true != top:
-        colors[true] = "#2e9d5b"
-    colors[top] = "#e8590c" if true is not None and true != top else "#1c7ed6"
-    fig = go.Figure(go.Bar(
-        x=[str(c) for c in classes], y=probs * 100, marker_color=colors,
-        text=[f"{100 * p:.1f}%" if p >= 0.005 else "" for p in probs], textposition="outside",
-        hovertemplate="%{x}: %{y:.2f}%<extra></extra>", cliponaxis=False))
-    fig.update_layout(height=270, margin=dict(l=10, r=10, t=28, b=10), showlegend=False,
-                      yaxis=dict(range=[0, 108], title=t("predict.probability_axis"), ticksuffix="%"),
-                      xaxis=dict(type="category", title=None))
-    return fig
-
-
 # --------------------------------------------------------------------------- prediction + steps
 
-def _show_prediction(ckpt, probs: np.ndarray, info: dict) -> None:
+def _show_prediction(ckpt, probs: np.ndarray, info: InputInfo) -> None:
     top = int(probs.argmax())
     classes = [str(c) for c in ckpt.classes]
     st.markdown(f"### {t('predict.prediction', label=classes[top], pct=f'{100 * probs[top]:.1f}')}")
-    true = info.get("label")
+    true = info.label
     if true is not None:
         key = "predict.true_right" if true == top else "predict.true_wrong"
         (st.success if true == top else st.error)(t(key, label=classes[true]))
     if probs[top] < LOW_CONFIDENCE:
         st.warning(t("predict.low_confidence", pct=f"{100 * probs[top]:.1f}"))
-    st.plotly_chart(_probability_figure(probs, classes, top, true), config=PLOT_CONFIG,
+    st.plotly_chart(probability_figure(probs, classes, top, true, t), config=PLOT_CONFIG,
                     key="predict.probs")
 
 
-def _show_steps(pre: Preprocessed, info: dict) -> None:
+def _show_steps(pre: Preprocessed, info: InputInfo) -> None:
     steps = pre.steps
-    if info["kind"] == "test":
+    if info.kind == "test":
         st.caption(t("predict.steps_dataset_note"))
         return
     h, w = steps["input"].shape
@@ -364,8 +326,8 @@ def _show_steps(pre: Preprocessed, info: dict) -> None:
     ch, cw = steps["cropped"].shape
     sh, sw = steps["scaled"].shape
     shown = [
-        (steps["input"], t("predict.step_input", w=w, h=h) if info.get("original", (h, w)) == (h, w)
-         else t("predict.step_input_shrunk", w=w, h=h, ow=info["original"][1], oh=info["original"][0])),
+        (steps["input"], t("predict.step_input", w=w, h=h) if info.original in (None, (h, w))
+         else t("predict.step_input_shrunk", w=w, h=h, ow=info.original[1], oh=info.original[0])),
         (ink, t("predict.step_ink_inverted") if pre.inverted else t("predict.step_ink")),
         (steps["cropped"], t("predict.step_cropped", w=cw, h=ch)),
         (steps["scaled"], t("predict.step_scaled", w=sw, h=sh)),
@@ -373,7 +335,7 @@ def _show_steps(pre: Preprocessed, info: dict) -> None:
     ]
     cols = st.columns(len(shown))
     for col, (img, caption) in zip(cols, shown):
-        col.image(_pixels(img), caption=caption, width=140)
+        col.image(pixel_tile(img), caption=caption, width=140)
 
 
 # --------------------------------------------------------------------------- feature maps
@@ -399,87 +361,6 @@ def _select_channel(chart_key: str, channel_key: str) -> None:
             return
 
 
-def _grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selected: int) -> go.Figure:
-    """All channels tiled in one heatmap, scaled per `ranges`, plus an invisible marker per
-    tile so a click selects the channel (Plotly cannot select heatmap cells)."""
-    c, h, w = maps.shape
-    cols = grid_columns(c, 8 if c <= 64 else 16)
-    rows = math.ceil(c / cols)
-    gap = max(1, round(max(h, w) / 8))
-    grid = tile_maps(scale_maps(maps, ranges), cols, gap)
-    centres_x = [(i % cols) * (w + gap) + (w - 1) / 2 for i in range(c)]
-    centres_y = [(i // cols) * (h + gap) + (h - 1) / 2 for i in range(c)]
-    flat = maps.reshape(c, -1)
-    hover = [t("predict.grid_hover", channel=i, lo=_fmt(flat[i].min()), hi=_fmt(flat[i].max()),
-               mean=_fmt(flat[i].mean())) for i in range(c)]
-    if mode == "map":
-        colorbar = dict(tickvals=[0, 1], ticktext=[t("predict.cbar_min"), t("predict.cbar_max")])
-    else:
-        lo, hi = ranges[0]
-        colorbar = dict(tickvals=[0, 0.5, 1], ticktext=[_fmt(lo), _fmt((lo + hi) / 2), _fmt(hi)])
-    colorbar.update(thickness=12, len=0.9)
-    fig = go.Figure([
-        go.Heatmap(z=grid, colorscale=ACTIVATION_SCALE, zmin=0, zmax=1, hoverinfo="skip",
-                   colorbar=colorbar, xgap=0, ygap=0),
-        go.Scatter(x=centres_x, y=centres_y, mode="markers", hovertext=hover, hoverinfo="text",
-                   marker=dict(size=max(8, 300 // cols), color="rgba(0,0,0,0)", symbol="square"),
-                   selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
-                   showlegend=False),
-    ])
-    r, q = divmod(selected, cols)
-    fig.add_shape(type="rect", x0=q * (w + gap) - 0.5 - gap / 2, x1=q * (w + gap) + w - 0.5 + gap / 2,
-                  y0=r * (h + gap) - 0.5 - gap / 2, y1=r * (h + gap) + h - 0.5 + gap / 2,
-                  line=dict(color="#ff4b4b", width=3))
-    unit = GRID_WIDTH_PX / grid.shape[1]  # the plot is width-bound: size it to fit the tiles
-    height = int(min(900, max(140, grid.shape[0] * unit + 12)))
-    fig.update_layout(height=height, margin=dict(l=4, r=4, t=4, b=4), hovermode="closest",
-                      hoverdistance=-1, dragmode=False, clickmode="event+select")
-    _square_axes(fig)
-    return fig
-
-
-def _map_figure(values: np.ndarray, zmin: float, zmax: float, colorscale=ACTIVATION_SCALE,
-                height: int = 330, marker: tuple[int, int] | None = None, clickable: bool = False,
-                text: bool = False) -> go.Figure:
-    h, w = values.shape
-    traces = [go.Heatmap(z=values, zmin=zmin, zmax=zmax, colorscale=colorscale,
-                         colorbar=dict(thickness=12, len=0.9),
-                         hovertemplate=t("predict.pixel_hover") + "<extra></extra>",
-                         texttemplate="%{z:.2f}" if text else None)]
-    if clickable:
-        yy, xx = np.mgrid[0:h, 0:w]
-        traces.append(go.Scatter(
-            x=xx.ravel(), y=yy.ravel(), mode="markers", showlegend=False,
-            customdata=values.ravel(), hovertemplate=t("predict.position_hover") + "<extra></extra>",
-            marker=dict(size=max(6, 280 // max(h, w)), color="rgba(0,0,0,0)", symbol="square"),
-            selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
-    fig = go.Figure(traces)
-    if marker is not None:
-        r, c = marker
-        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                      line=dict(color="#ff4b4b", width=3))
-    fig.update_layout(height=height, margin=dict(l=4, r=4, t=4, b=4), hovermode="closest",
-                      hoverdistance=-1 if clickable else 20, dragmode=False,
-                      clickmode="event+select" if clickable else "event")
-    _square_axes(fig, show_ticks=True, side=max(h, w))
-    fig.update_xaxes(range=[-0.5, w - 0.5])
-    fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
-    return fig
-
-
-def _kernel_grid_figure(kernels: np.ndarray, limit: float, height_per_row: int) -> go.Figure:
-    """[N, k, k] kernels as one tiled heatmap on a symmetric red-blue scale."""
-    cols = grid_columns(len(kernels), 8)
-    grid = tile_maps(kernels, cols, gap=1)
-    fig = go.Figure(go.Heatmap(z=grid, zmin=-limit, zmax=limit, colorscale="RdBu_r",
-                               colorbar=dict(thickness=12, len=0.9),
-                               hovertemplate="%{z:.3f}<extra></extra>"))
-    fig.update_layout(height=int(max(150, math.ceil(len(kernels) / cols) * height_per_row + 20)),
-                      margin=dict(l=4, r=4, t=4, b=4))
-    _square_axes(fig)
-    return fig
-
-
 def _filter_section(ckpt, layer: int, channel: int) -> None:
     """The weights of the filter that produced `channel` (the layer's own, or the conv before it)."""
     src = source_conv(ckpt.spec, layer)
@@ -493,11 +374,11 @@ def _filter_section(ckpt, layer: int, channel: int) -> None:
     left, right = st.columns([2, 3])
     with left:
         limit = float(np.abs(kernel).max()) or 1.0
-        fig = (_map_figure(kernel[0], -limit, limit, "RdBu_r", height=240, text=k <= 7) if n_in == 1
-               else _kernel_grid_figure(kernel, limit, 60))
+        fig = (map_figure(kernel[0], -limit, limit, "RdBu_r", height=240, text=k <= 7, t=t) if n_in == 1
+               else kernel_grid_figure(kernel, limit, 60))
         st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.filter_fig")
     with right:
-        caption = t("predict.filter_caption", n_in=n_in, k=k, bias=_fmt(float(bias[channel])))
+        caption = t("predict.filter_caption", n_in=n_in, k=k, bias=fmt(float(bias[channel])))
         if src != layer:
             caption += " " + t("predict.filter_caption_source", src=name,
                                layer=_layer_name(ckpt, layer))
@@ -505,7 +386,7 @@ def _filter_section(ckpt, layer: int, channel: int) -> None:
         if n_in == 1 and weights.shape[0] > 1:
             st.markdown(t("predict.all_filters", layer=name, n=weights.shape[0]))
             limit = float(np.abs(weights).max()) or 1.0
-            st.plotly_chart(_kernel_grid_figure(weights[:, 0], limit, 70), config=PLOT_CONFIG,
+            st.plotly_chart(kernel_grid_figure(weights[:, 0], limit, 70), config=PLOT_CONFIG,
                             key="predict.all_filters_fig")
 
 
@@ -544,22 +425,22 @@ def _flat_section(ckpt, outputs, layer: int, mode: str) -> None:
                                hovertemplate=t("predict.unit_hover") + "<extra></extra>"))
     fig.update_layout(height=int(min(700, max(120, rows * 900 / width + 20))),
                       margin=dict(l=4, r=4, t=4, b=4))
-    _square_axes(fig)
+    square_axes(fig)
     st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.flat_fig")
-    st.caption(note + " " + t("predict.range_caption", lo=_fmt(lo), hi=_fmt(hi)))
+    st.caption(note + " " + t("predict.range_caption", lo=fmt(lo), hi=fmt(hi)))
 
 
 def _feature_maps(ckpt, outputs) -> None:
     labels = _layer_options(ckpt, outputs)
-    _keep_valid(K_LAYER, list(labels), 0)
+    _keep_valid(K.LAYER, list(labels), 0)
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    layer = c1.selectbox(t("predict.layer"), list(labels), format_func=labels.get, key=K_LAYER,
-                         persist_state="session", help=t("predict.layer_help"))
-    _keep_valid(K_SCALE, SCALE_MODES, "layer")
-    st.session_state.setdefault(K_SCALE, "layer")
+    layer = c1.selectbox(t("predict.layer"), list(labels), format_func=labels.get, key=K.LAYER,
+                         **PERSIST, help=t("predict.layer_help"))
+    _keep_valid(K.SCALE, SCALE_MODES, "layer")
+    st.session_state.setdefault(K.SCALE, "layer")
     mode = c2.segmented_control(t("predict.scale"), SCALE_MODES, required=True,
-                                format_func=_labels("scale", SCALE_MODES).get, key=K_SCALE,
-                                persist_state="session", help=t("predict.scale_help"),
+                                format_func=_labels("scale", SCALE_MODES).get, key=K.SCALE,
+                                **PERSIST, help=t("predict.scale_help"),
                                 disabled=layer == len(outputs) - 1)  # logits: a bar chart
     st.caption(t(f"predict.kind_{outputs[layer].kind}"))
     out = outputs[layer]
@@ -569,29 +450,29 @@ def _feature_maps(ckpt, outputs) -> None:
     maps = out.output.numpy()
     n = maps.shape[0]
     shown = min(n, MAX_GRID_CHANNELS)
-    _clamp(K_CHANNEL, 0, shown - 1, 0)
+    _clamp(K.CHANNEL, 0, shown - 1, 0)
     ranges = value_ranges(outputs, layer, mode)
     left, right = st.columns([3, 2])
     with left:
         st.markdown(f"**{t('predict.grid_title', n=n, h=maps.shape[1], w=maps.shape[2])}**")
-        st.plotly_chart(_grid_figure(maps[:shown], ranges[:shown], mode,
-                                     st.session_state[K_CHANNEL]),
-                        config=PLOT_CONFIG, key="predict.grid", on_select=lambda: _select_channel(
-                            "predict.grid", K_CHANNEL), selection_mode="points")
+        st.plotly_chart(channel_grid_figure(maps[:shown], ranges[:shown], mode,
+                                            st.session_state[K.CHANNEL], t),
+                        config=PLOT_CONFIG, key=K.GRID, on_select=lambda: _select_channel(
+                            K.GRID, K.CHANNEL), selection_mode="points")
         if mode == "map":
             st.caption(t("predict.range_map"))
         else:
-            st.caption(t(f"predict.range_{mode}", lo=_fmt(ranges[0, 0]), hi=_fmt(ranges[0, 1])))
+            st.caption(t(f"predict.range_{mode}", lo=fmt(ranges[0, 0]), hi=fmt(ranges[0, 1])))
         if shown < n:
             st.caption(t("predict.grid_truncated", shown=shown, n=n))
     with right:
-        channel = st.number_input(t("predict.channel"), 0, shown - 1, step=1, key=K_CHANNEL,
+        channel = st.number_input(t("predict.channel"), 0, shown - 1, step=1, key=K.CHANNEL,
                                   help=t("predict.channel_help"))
         m = maps[channel]
         lo, hi = ranges[channel]
-        st.plotly_chart(_map_figure(m, lo, hi), config=PLOT_CONFIG, key="predict.enlarged")
-        st.caption(t("predict.channel_stats", channel=channel, lo=_fmt(m.min()), hi=_fmt(m.max()),
-                     mean=_fmt(m.mean()), active=f"{100 * (m > 0).mean():.0f}"))
+        st.plotly_chart(map_figure(m, lo, hi, t=t), config=PLOT_CONFIG, key="predict.enlarged")
+        st.caption(t("predict.channel_stats", channel=channel, lo=fmt(m.min()), hi=fmt(m.max()),
+                     mean=fmt(m.mean()), active=f"{100 * (m > 0).mean():.0f}"))
     _filter_section(ckpt, layer, channel)
 
 
@@ -602,50 +483,50 @@ def _select_position(chart_key: str) -> None:
     points = (event or {}).get("selection", {}).get("points", []) if event else []
     for p in points:
         if p.get("curve_number") == 1 and p.get("x") is not None:
-            st.session_state[K_RF_ROW], st.session_state[K_RF_COL] = int(p["y"]), int(p["x"])
+            st.session_state[K.RF_ROW], st.session_state[K.RF_COL] = int(p["y"]), int(p["x"])
             return
 
 
 def _strongest(maps: np.ndarray, channel: int) -> None:
     r, c = np.unravel_index(int(np.argmax(maps[channel])), maps[channel].shape)
-    st.session_state[K_RF_ROW], st.session_state[K_RF_COL] = int(r), int(c)
+    st.session_state[K.RF_ROW], st.session_state[K.RF_COL] = int(r), int(c)
 
 
 def _receptive_field_view(ckpt, pre: Preprocessed, outputs) -> None:
     spatial = [o.index for o in outputs if o.spatial]
     labels = _layer_options(ckpt, outputs)
-    _keep_valid(K_RF_LAYER, spatial, spatial[-1])
+    _keep_valid(K.RF_LAYER, spatial, spatial[-1])
     c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
-    st.session_state.setdefault(K_RF_LAYER, spatial[-1])
+    st.session_state.setdefault(K.RF_LAYER, spatial[-1])
     layer = c1.selectbox(t("predict.rf_layer"), spatial,
-                         format_func=labels.get, key=K_RF_LAYER, persist_state="session",
+                         format_func=labels.get, key=K.RF_LAYER, **PERSIST,
                          help=t("predict.rf_layer_help"))
     maps = outputs[layer].output.numpy()
     n, h, w = maps.shape
-    _clamp(K_RF_CHANNEL, 0, n - 1, 0)
-    channel = c2.number_input(t("predict.channel"), 0, n - 1, step=1, key=K_RF_CHANNEL)
-    if st.session_state.get("predict.rf_shown") != (layer, channel):
+    _clamp(K.RF_CHANNEL, 0, n - 1, 0)
+    channel = c2.number_input(t("predict.channel"), 0, n - 1, step=1, key=K.RF_CHANNEL)
+    if st.session_state.get(K.RF_SHOWN) != (layer, channel):
         _strongest(maps, channel)  # a new map: start where it responds most
-        st.session_state["predict.rf_shown"] = (layer, channel)
-    _clamp(K_RF_ROW, 0, h - 1, h // 2)
-    _clamp(K_RF_COL, 0, w - 1, w // 2)
+        st.session_state[K.RF_SHOWN] = (layer, channel)
+    _clamp(K.RF_ROW, 0, h - 1, h // 2)
+    _clamp(K.RF_COL, 0, w - 1, w // 2)
     c3, c4, c5 = st.columns([1, 1, 1], vertical_alignment="bottom")
-    row = c3.number_input(t("predict.rf_row"), 0, h - 1, step=1, key=K_RF_ROW)
-    col = c4.number_input(t("predict.rf_col"), 0, w - 1, step=1, key=K_RF_COL)
+    row = c3.number_input(t("predict.rf_row"), 0, h - 1, step=1, key=K.RF_ROW)
+    col = c4.number_input(t("predict.rf_col"), 0, w - 1, step=1, key=K.RF_COL)
     c5.button(t("predict.rf_strongest"), on_click=_strongest, args=(maps, channel),
               key="predict.rf_strongest", icon=":material/my_location:")
     rf = receptive_field(ckpt.spec, layer, row, col, tuple(pre.tensor.shape[1:]))
-    st.session_state.setdefault("predict.rf_grad", True)
-    show_grad = st.toggle(t("predict.rf_gradient"), key="predict.rf_grad",
+    st.session_state.setdefault(K.RF_GRAD, True)
+    show_grad = st.toggle(t("predict.rf_gradient"), key=K.RF_GRAD,
                           help=t("predict.rf_gradient_help"))
     left, right = st.columns(2)
     with left:
         st.markdown(f"**{t('predict.rf_map_title', layer=outputs[layer].name, channel=channel)}**")
         lo, hi = float(maps[channel].min()), float(maps[channel].max())
-        st.plotly_chart(_map_figure(maps[channel], lo, hi if hi > lo else lo + 1, marker=(row, col),
-                                    clickable=True, height=360),
-                        config=PLOT_CONFIG, key="predict.rf_map",
-                        on_select=lambda: _select_position("predict.rf_map"), selection_mode="points")
+        st.plotly_chart(map_figure(maps[channel], lo, hi if hi > lo else lo + 1, marker=(row, col),
+                                    clickable=True, height=360, t=t),
+                        config=PLOT_CONFIG, key=K.RF_MAP,
+                        on_select=lambda: _select_position(K.RF_MAP), selection_mode="points")
         st.caption(t("predict.rf_click_hint"))
     with right:
         st.markdown(f"**{t('predict.rf_input_title')}**")
@@ -668,7 +549,7 @@ def _receptive_field_view(ckpt, pre: Preprocessed, outputs) -> None:
         fig.add_shape(type="rect", x0=rf.left - 0.5, x1=rf.right - 0.5, y0=rf.top - 0.5,
                       y1=rf.bottom - 0.5, line=dict(color="#ffd43b", width=3))
         fig.update_layout(height=360, margin=dict(l=4, r=4, t=4, b=4))
-        _square_axes(fig, show_ticks=True)
+        square_axes(fig, show_ticks=True)
         st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.rf_input")
     text = t("predict.rf_text", layer=outputs[layer].name, row=row, col=col, top=rf.top,
              bottom=rf.bottom - 1, left=rf.left, right=rf.right - 1, h=rf.height, w=rf.width,
@@ -685,10 +566,10 @@ def _saliency_view(ckpt, pre: Preprocessed, probs: np.ndarray) -> None:
     classes = [str(c) for c in ckpt.classes]
     top = int(probs.argmax())
     options = [-1] + list(range(len(classes)))
-    _keep_valid(K_TARGET, options, -1)
+    _keep_valid(K.TARGET, options, -1)
     names = {i: f"{classes[i]} ({100 * probs[i]:.1f}%)" for i in options[1:]}
     names[-1] = t("predict.saliency_predicted", label=classes[top])
-    target = st.selectbox(t("predict.saliency_target"), options, key=K_TARGET, format_func=names.get,
+    target = st.selectbox(t("predict.saliency_target"), options, key=K.TARGET, format_func=names.get,
                           help=t("predict.saliency_target_help"))
     sal = run_inference(saliency, ckpt.model, pre.tensor, None if target < 0 else target)
     view = pre.model_view
@@ -705,14 +586,14 @@ def _saliency_view(ckpt, pre: Preprocessed, probs: np.ndarray) -> None:
                        hovertemplate=t("predict.saliency_hover") + "<extra></extra>"),
         ])
         fig.update_layout(height=360, margin=dict(l=4, r=4, t=4, b=4))
-        _square_axes(fig, show_ticks=True)
+        square_axes(fig, show_ticks=True)
         st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.saliency_overlay")
     with right:
         st.markdown(f"**{t('predict.saliency_signed')}**")
         limit = float(np.abs(sal.gradient).max()) or 1.0
-        st.plotly_chart(_map_figure(sal.gradient, -limit, limit, "RdBu_r", height=360),
+        st.plotly_chart(map_figure(sal.gradient, -limit, limit, "RdBu_r", height=360, t=t),
                         config=PLOT_CONFIG, key="predict.saliency_signed_fig")
-    st.caption(t("predict.saliency_caption", label=classes[sal.target], score=_fmt(sal.score)))
+    st.caption(t("predict.saliency_caption", label=classes[sal.target], score=fmt(sal.score)))
 
 
 # --------------------------------------------------------------------------- page
@@ -720,11 +601,11 @@ def _saliency_view(ckpt, pre: Preprocessed, probs: np.ndarray) -> None:
 def _explorer(ckpt, pre: Preprocessed, outputs, probs: np.ndarray) -> None:
     st.subheader(t("predict.inside"))
     views = ("maps", "rf", "saliency")
-    _keep_valid(K_VIEW, views, "maps")
-    st.session_state.setdefault(K_VIEW, "maps")
+    _keep_valid(K.VIEW, views, "maps")
+    st.session_state.setdefault(K.VIEW, "maps")
     view = st.segmented_control(t("predict.view"), views, required=True,
-                                format_func=_labels("view", views).get, key=K_VIEW,
-                                persist_state="session", label_visibility="collapsed")
+                                format_func=_labels("view", views).get, key=K.VIEW,
+                                **PERSIST, label_visibility="collapsed")
     if view == "rf":
         _receptive_field_view(ckpt, pre, outputs)
     elif view == "saliency":
@@ -733,16 +614,16 @@ def _explorer(ckpt, pre: Preprocessed, outputs, probs: np.ndarray) -> None:
         _feature_maps(ckpt, outputs)
 
 
-def _ready(pre: Preprocessed | None, info: dict) -> bool:
+def _ready(pre: Preprocessed | None, info: InputInfo) -> bool:
     """True when there is an input to predict; otherwise say why not, in one sentence."""
-    if info.get("error"):
-        st.error(info["error"])
-    elif info.get("error_shown"):
+    if info.error:
+        st.error(info.error)
+    elif info.error_shown:
         pass
-    elif info.get("waiting"):
+    elif info.waiting:
         st.info(t("predict.upload_waiting"))
     elif pre is None or pre.blank:
-        st.info(t("predict.nothing_drawn") if info["kind"] == "draw" else t("predict.nothing_found"))
+        st.info(t("predict.nothing_drawn") if info.kind == "draw" else t("predict.nothing_found"))
     else:
         return True
     return False

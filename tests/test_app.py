@@ -39,3 +39,23 @@ def test_home_links_to_the_three_pages():
     text = " ".join(m.value for m in at.markdown)
     for name in ("Convolution", "Train", "Predict"):
         assert name in text
+
+
+def test_a_deep_link_runs_inside_the_app_shell():
+    """A fresh session whose first request is /train (Streamlit's old pages/-folder mode still on,
+    as on a freshly started server) must end up inside streamlit_app.py: language switch, app
+    navigation. This guards app/shell.py, the one place that uses Streamlit's private
+    PagesManager; if a Streamlit upgrade breaks it, this fails here, not only in a browser."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    assert hasattr(PagesManager, "uses_pages_directory"), (
+        "Streamlit no longer has PagesManager.uses_pages_directory: rework app/shell.py "
+        "(deep links on a fresh server) for this Streamlit version")
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = "en"
+    at.switch_page("pages/train.py")  # the first run of this session goes straight to the page
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Train"
+    assert at.sidebar.radio[0].options == ["English", "简体中文"], (
+        "the page ran without the app shell: app/shell.py's deep-link rerun no longer works")

@@ -32,11 +32,13 @@ def test_placeholders_agree(fname):
 
 
 def test_every_key_used_in_code_exists():
-    """t("ns.key") literals in pages must be in the catalog (a typo would show the raw key)."""
+    """t("ns.key") literals in pages, app/ and the figures must be in the catalog (a typo would
+    show the raw key)."""
     root = Path(__file__).resolve().parent.parent
     catalog = load_catalog("en")
     used = set()
-    for path in [root / "streamlit_app.py", *(root / "pages").glob("*.py")]:
+    for path in [root / "streamlit_app.py", *(root / "pages").glob("*.py"), *(root / "app").glob("*.py"),
+                 *(root / "core" / "figures").glob("*.py")]:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[\w.]+)["']\s*[,)]""", path.read_text(encoding="utf-8")))
     missing = sorted(k for k in used if k not in catalog)
     assert not missing, f"keys used in pages but missing from the catalogs: {missing}"

@@ -27,8 +27,7 @@ from core.data import load_dataset
 from core.features import layer_outputs, receptive_field, value_ranges
 from core.models import PRESETS, build_model
 from core.preprocess import from_dataset_image
-from pages.predict import decode_canvas_png
-from pages.ui import PREDICT_REQUEST, SESSION_MODELS
+from app.state import PREDICT_REQUEST, SESSION_MODELS
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "predict.py")
 PREDICTION = {"en": re.compile(r"^### Prediction: (\S+) \((\d{1,3}\.\d)%\)$"),
@@ -129,20 +128,6 @@ def drawn(strokes) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- input paths
-
-def test_canvas_png_decodes_to_grey_on_white():
-    opaque = drawn([((140, 40), (140, 240))])
-    grey = decode_canvas_png(png_bytes(cv2.cvtColor(opaque, cv2.COLOR_RGBA2BGRA)))
-    assert grey.shape == (280, 280) and grey.dtype == np.uint8
-    assert grey[140, 140] == 0 and grey[10, 10] == 255
-    transparent = opaque.copy()
-    transparent[..., 3] = np.where(opaque[..., 0] < 128, 255, 0)   # strokes only, no background
-    transparent[transparent[..., 3] == 0, :3] = 0                   # as browsers store it
-    assert np.array_equal(decode_canvas_png(png_bytes(cv2.cvtColor(transparent, cv2.COLOR_RGBA2BGRA))) > 128,
-                          grey > 128)
-    assert decode_canvas_png(png_bytes(grey)).shape == (280, 280)
-
-
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_test_set_image_gives_a_prediction(lang, checkpoints, mnist):

@@ -18,7 +18,8 @@ import core.data
 import core.jobs
 from core.data import DataError
 from core.models import DEFAULT_PRESET, PRESETS, summary
-from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset
+from app.state import PREDICT_REQUEST, SESSION_MODELS
+from app.ui import cached_dataset
 from tests.helpers import toy_dataset
 from tests.test_jobs import FakeRun
 

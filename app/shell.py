@@ -1,0 +1,37 @@
+"""The app shell: every page must run inside streamlit_app.py (navigation + shared sidebar).
+
+This is the one place that touches Streamlit's private PagesManager; tests/test_app.py
+(test_a_deep_link_runs_inside_the_app_shell) fails loudly if a Streamlit upgrade breaks it.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+SHELL_RAN = "app.shell_ran"  # set by streamlit_app.py on every run
+
+
+def ensure_app_shell() -> None:
+    """Rerun through streamlit_app.py when Streamlit ran this page file on its own.
+
+    Why it is still needed (checked on Streamlit 1.67): a freshly started server whose first
+    request deep-links to /train (say, a link a teacher shared) runs pages/train.py by itself,
+    because Streamlit's old pages/-folder mode (PagesManager.uses_pages_directory, set when a
+    pages/ folder exists) stays on until st.navigation is first called, and no public API turns
+    it off. That page would have no language switch, and the sidebar would list every file in
+    pages/. A page's hash is that of its URL path in both modes, so the rerun lands on the same
+    page, this time inside the app shell.
+
+    Only a session that has not run the shell yet is rerun: its first run carries no widget event
+    that the rerun could lose. (AppTest re-enables the pages/-folder mode before every run, so
+    later runs there take this path too, and must keep their clicks.)
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and SHELL_RAN not in st.session_state:
+        PagesManager.uses_pages_directory = False  # what st.navigation itself sets on its first call
+        st.rerun()
+
+
+def mark_app_shell() -> None:
+    """Called by streamlit_app.py: this session has run inside the app shell."""
+    st.session_state[SHELL_RAN] = True

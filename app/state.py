@@ -1,0 +1,15 @@
+"""Session-state keys and how widget values are kept.
+
+Convention: every key is "<page>.<name>" (e.g. "train.run", "predict.model"), defined once, in a
+`Keys` class at the top of its page; keys shared by several pages live here. Widget values are
+kept across tabs and pages one way: persist_state="session" on the widget (PERSIST below).
+"""
+from __future__ import annotations
+
+LANG_KEY = "lang"                      # the sidebar's language switch
+SESSION_MODELS = "session_models"      # {display name: core.checkpoint.Checkpoint} unsaved runs
+PREDICT_REQUEST = "predict.request"    # {"model": "file:<path>" | "session:<name>", "test_index": int}
+
+# Keyword arguments for a widget whose value must survive runs that don't draw it (another tab
+# or page is open): Streamlit keeps it for the whole session.
+PERSIST = {"persist_state": "session"}

@@ -1,0 +1,134 @@
+"""The Train page's charts: live loss and accuracy curves, feature maps of the probe digit,
+its probabilities, the confusion matrix, per-class accuracy and the comparison of runs.
+
+bench/stream_bench.py builds the same figures to measure what a live refresh costs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core import metrics
+from core.features import grid_columns, scale_maps, tile_maps
+from core.figures import Translate
+
+BLUE, RED, GREY = "#4C78A8", "#E45756", "#9D9D9D"
+PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#EECA3B",
+           "#FF9DA6", "#9D755D", "#BAB0AC")
+COMPARE_METRICS = ("test_accuracy", "test_loss", "loss", "accuracy")
+
+
+def style(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 320) -> go.Figure:
+    """The Train page's chart look: title top left, legend above the plot, one hover per x."""
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=15)), height=height,
+                      margin=dict(l=10, r=10, t=48, b=10), hovermode="x unified",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def loss_figure(c: metrics.Curves, total_steps: int, t: Translate) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=c.step, y=c.loss, mode="lines", name=t("train.curve_loss_raw"),
+                    line=dict(color="rgba(76,120,168,0.35)", width=1))
+    fig.add_scatter(x=c.step, y=c.smoothed_loss(), mode="lines", name=t("train.curve_loss_smooth"),
+                    line=dict(color=BLUE, width=2.5))
+    fig.add_scatter(x=c.epoch_step, y=c.test_loss, mode="lines+markers", name=t("train.curve_test_loss"),
+                    line=dict(color=RED, width=1.5, dash="dot"), marker=dict(size=9))
+    fig.update_xaxes(range=[0, max(total_steps, 1) * 1.02])
+    return style(fig, t("train.chart_loss"), t("train.axis_step"), t("train.axis_loss"))
+
+
+def accuracy_figure(c: metrics.Curves, total_steps: int, t: Translate) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=c.step, y=c.accuracy, mode="lines", name=t("train.curve_train_acc"),
+                    line=dict(color=BLUE, width=2))
+    fig.add_scatter(x=c.epoch_step, y=c.test_accuracy, mode="lines+markers",
+                    name=t("train.curve_test_acc"), line=dict(color=RED, width=1.5, dash="dot"),
+                    marker=dict(size=9))
+    fig.update_xaxes(range=[0, max(total_steps, 1) * 1.02])
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
+    return style(fig, t("train.chart_accuracy"), t("train.axis_step"), t("train.axis_accuracy"))
+
+
+def maps_figure(maps: np.ndarray) -> go.Figure:
+    """[C, H, W] feature maps tiled 8 to a row, each scaled to its own min..max."""
+    maps = np.asarray(maps, dtype=np.float64)
+    flat = maps.reshape(maps.shape[0], -1)
+    ranges = np.stack([flat.min(1), flat.max(1)], 1)
+    ranges[:, 1] = np.where(ranges[:, 1] - ranges[:, 0] < 1e-9, ranges[:, 0] + 1, ranges[:, 1])
+    cols = grid_columns(maps.shape[0], 8)
+    grid = tile_maps(scale_maps(maps, ranges), cols)
+    fig = go.Figure(go.Heatmap(z=grid, colorscale="Viridis", showscale=False, hoverinfo="skip",
+                               zmin=0, zmax=1))
+    rows = grid.shape[0] / grid.shape[1]
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    fig.update_layout(height=int(90 + 620 * rows), margin=dict(l=0, r=0, t=0, b=0),
+                      plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def probability_figure(probs: np.ndarray, classes, true_label: int, t: Translate) -> go.Figure:
+    colours = [RED if i == int(np.argmax(probs)) and i != true_label else
+               (BLUE if i == true_label else GREY) for i in range(len(probs))]
+    fig = go.Figure(go.Bar(x=[str(c) for c in classes], y=probs, marker_color=colours,
+                           text=[f"{100 * p:.0f}%" if p >= 0.01 else "" for p in probs],
+                           textposition="outside", hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
+    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", visible=False)
+    fig.update_xaxes(type="category")
+    fig.update_layout(height=220, margin=dict(l=0, r=0, t=30, b=0),
+                      title=dict(text=t("train.probe_probs"), x=0, font=dict(size=13)))
+    return fig
+
+
+def confusion_figure(confusion: np.ndarray, classes, t: Translate) -> go.Figure:
+    labels = [str(c) for c in classes]
+    fig = go.Figure(go.Heatmap(
+        z=np.log1p(confusion), x=labels, y=labels, text=confusion, texttemplate="%{text}",
+        colorscale="Blues", showscale=False, xgap=1, ygap=1,
+        hovertemplate=t("train.confusion_hover") + "<extra></extra>"))
+    fig.update_xaxes(title_text=t("train.axis_predicted"), type="category", side="top")
+    fig.update_yaxes(title_text=t("train.axis_true"), type="category", autorange="reversed")
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=60, b=10))
+    return fig
+
+
+def per_class_figure(acc: np.ndarray, classes, t: Translate) -> go.Figure:
+    fig = go.Figure(go.Bar(x=[str(c) for c in classes], y=acc, marker_color=BLUE,
+                           text=[f"{100 * a:.1f}%" for a in acc], textposition="outside"))
+    low = max(0.0, float(np.min(acc)) - 0.1) if len(acc) else 0.0
+    fig.update_yaxes(range=[low, 1.04], tickformat=".0%")
+    fig.update_xaxes(type="category")
+    return style(fig, t("train.per_class_title"), t("train.axis_class"), t("train.axis_accuracy"), 460)
+
+
+def compare_figure(runs: list[tuple[str, list[dict]]], metric: str, t: Translate) -> go.Figure:
+    """One curve per (label, events) run: per-epoch test metrics, or smoothed training curves
+    against the epoch position (comparable across batch sizes and data fractions)."""
+    fig, ys = go.Figure(), []
+    for i, (label, events) in enumerate(runs):
+        colour = PALETTE[i % len(PALETTE)]
+        c = metrics.curves(events)
+        if metric.startswith("test_"):
+            y = getattr(c, metric)
+            fig.add_scatter(x=c.epoch, y=y, mode="lines+markers", name=label,
+                            line=dict(color=colour, width=2), marker=dict(size=8))
+        else:
+            y = c.smoothed_loss() if metric == "loss" else metrics.ema(c.accuracy, 0.6)
+            fig.add_scatter(x=c.step_epoch, y=y, mode="lines", name=label, line=dict(color=colour, width=2))
+        ys += [v for v in y if v is not None and math.isfinite(v)]
+    if "accuracy" in metric and ys:
+        fig.update_yaxes(tickformat=".1%", range=[max(0.0, min(ys) - 0.02), min(1.005, max(ys) + 0.01)])
+    fig.update_xaxes(rangemode="tozero")
+    return style(fig, t(f"train.cmp_{metric}"), t("train.axis_epoch"), t(f"train.cmp_axis_{metric}"), 420)
+
+
+def default_compare_metric(runs_events: list[list[dict]]) -> str:
+    """Test accuracy when some run has more than one test point; else the training loss (a
+    one-epoch run's single test point makes no curve)."""
+    many = any(len(metrics.curves(events).epoch) > 1 for events in runs_events)
+    return "test_accuracy" if many else "loss"

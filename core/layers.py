@@ -1,0 +1,133 @@
+"""Every layer type a model spec may use, one registry entry each.
+
+An entry says everything the rest of the project needs to know about a type: its parameters and
+their defaults (core.models checks and fills them), what a new row in the Train page's layer
+table starts with (core.editor), how it changes a shape and what it costs (core.models.summary),
+the PyTorch module it becomes (core.models.build_model), and how it relates input to output
+positions and channels (core.features: receptive fields, which conv a channel comes from).
+Adding a layer type means adding one entry to LAYER_TYPES.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from torch import nn
+
+Shape = tuple[int, ...]
+Layer = dict[str, Any]
+
+
+class SpecError(ValueError):
+    """An architecture that cannot be built, explained in one sentence naming the layer."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one layer does to its input: the output shape, its parameters and multiply-adds."""
+    shape: Shape
+    params: int = 0
+    params_formula: str = "0"
+    mult_adds: int = 0
+
+
+@dataclass(frozen=True)
+class LayerType:
+    name: str                                   # the spec's "type"
+    short: str                                  # label prefix: conv1, pool2, fc1
+    params: dict[str, Any]                      # parameter -> default (None = required)
+    describe: Callable[[Layer], str]            # 'conv 32, 3×3, stride 1, pad 1'
+    apply: Callable[[Layer, Shape, str], Cost]  # (normalized layer, input shape, "Layer 3 (…)")
+    build: Callable[[Layer, Shape], nn.Module]  # (normalized layer, input shape)
+    new_row: dict[str, Any] = field(default_factory=dict)  # the editor's values for a new row
+    window: bool = False       # looks at a k×k window (kernel, stride, padding): grows the receptive field
+    channelwise: bool = False  # output channel c depends on input channel c only
+    needs_map: bool = False    # needs a [C, H, W] input (comes before flatten)
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+def _conv(layer: Layer, shape: Shape, where: str) -> Cost:
+    c, h, w = shape
+    k, s, p = layer["kernel"], layer["stride"], layer["padding"]
+    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    if h + 2 * p < k or w + 2 * p < k or oh < 1 or ow < 1:
+        raise SpecError(f"{where}: the {h}×{w} input (padding {p}) is smaller than the "
+                        f"{k}×{k} kernel, so no output is left; use a smaller kernel, "
+                        "more padding or fewer pooling layers before it.")
+    o = layer["out"]
+    params = o * c * k * k + o
+    return Cost((o, oh, ow), params, f"{o}×{c}×{k}×{k} + {o} = {_fmt(params)}", o * oh * ow * c * k * k)
+
+
+def _pool(layer: Layer, shape: Shape, where: str) -> Cost:
+    c, h, w = shape
+    k, s = layer["kernel"], layer["stride"]
+    if h < k or w < k:
+        raise SpecError(f"{where}: the {h}×{w} feature map is smaller than the {k}×{k} "
+                        "window; remove this pooling layer or an earlier one.")
+    return Cost((c, (h - k) // s + 1, (w - k) // s + 1))
+
+
+def _batchnorm(layer: Layer, shape: Shape, where: str) -> Cost:
+    c = shape[0]
+    return Cost(shape, 2 * c, f"2×{c} = {_fmt(2 * c)}")
+
+
+def _flatten(layer: Layer, shape: Shape, where: str) -> Cost:
+    n = 1
+    for s in shape:
+        n *= s
+    return Cost((n,))
+
+
+def _linear(layer: Layer, shape: Shape, where: str) -> Cost:
+    if len(shape) == 3:
+        raise SpecError(f"{where} needs a flat input but gets a {shape[0]}×{shape[1]}×"
+                        f"{shape[2]} feature map; add a flatten layer before it.")
+    n_in, n_out = shape[0], layer["out"]
+    params = n_in * n_out + n_out
+    return Cost((n_out,), params, f"{n_in}×{n_out} + {n_out} = {_fmt(params)}", n_in * n_out)
+
+
+def _same(layer: Layer, shape: Shape, where: str) -> Cost:
+    return Cost(shape)
+
+
+def _pool_describe(layer: Layer) -> str:
+    return f"{layer['type']} {layer['kernel']}×{layer['kernel']}, stride {layer['stride']}"
+
+
+def _batchnorm_module(layer: Layer, shape: Shape) -> nn.Module:
+    return (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(shape[0])
+
+
+_POOL_PARAMS = {"kernel": 2, "stride": None}  # stride None = same as kernel, as in PyTorch
+_POOL_ROW = {"kernel": 2, "stride": 2}
+
+LAYER_TYPES: dict[str, LayerType] = {lt.name: lt for lt in [
+    LayerType(
+        "conv", "conv", {"out": None, "kernel": 3, "stride": 1, "padding": 0},
+        lambda x: f"conv {x['out']}, {x['kernel']}×{x['kernel']}, stride {x['stride']}, pad {x['padding']}",
+        _conv, lambda x, s: nn.Conv2d(s[0], x["out"], x["kernel"], x["stride"], x["padding"]),
+        new_row={"out": 16, "kernel": 3, "stride": 1, "padding": 1}, window=True, needs_map=True),
+    LayerType("relu", "relu", {}, lambda x: "relu", _same, lambda x, s: nn.ReLU(), channelwise=True),
+    LayerType("maxpool", "pool", dict(_POOL_PARAMS), _pool_describe, _pool,
+              lambda x, s: nn.MaxPool2d(x["kernel"], x["stride"]), new_row=dict(_POOL_ROW),
+              window=True, channelwise=True, needs_map=True),
+    LayerType("avgpool", "avgpool", dict(_POOL_PARAMS), _pool_describe, _pool,
+              lambda x, s: nn.AvgPool2d(x["kernel"], x["stride"]), new_row=dict(_POOL_ROW),
+              window=True, channelwise=True, needs_map=True),
+    LayerType("batchnorm", "bn", {}, lambda x: "batchnorm", _batchnorm, _batchnorm_module, channelwise=True),
+    LayerType("dropout", "dropout", {"p": 0.5}, lambda x: f"dropout p={x['p']:g}", _same,
+              lambda x, s: nn.Dropout(x["p"]), new_row={"p": 0.25}, channelwise=True),
+    LayerType("flatten", "flatten", {}, lambda x: "flatten", _flatten, lambda x, s: nn.Flatten()),
+    LayerType("linear", "fc", {"out": None}, lambda x: f"linear → {x['out']}", _linear,
+              lambda x, s: nn.Linear(s[0], x["out"]), new_row={"out": 10}),
+]}
+
+# Every parameter any type has, in table-column order (the Train page's layer table).
+PARAM_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p for lt in LAYER_TYPES.values() for p in lt.params))
+FLOAT_PARAMS = frozenset({"p"})  # the others are whole numbers

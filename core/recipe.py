@@ -1,0 +1,76 @@
+"""A training recipe as the Train page's form holds it: typed learning rate, run size, presets.
+
+Nothing here imports core.train (which uses `run_size`), so both can share these formulas.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.train import TrainConfig
+
+LR_MAX = 10.0
+BATCH_SIZES = (16, 32, 64, 100, 128, 256, 512)  # the form's choices
+
+
+class LearningRateError(ValueError):
+    """A typed learning rate that can't be used. `code` is "not_number" or "range" (pages
+    translate it); the message is the English sentence."""
+
+    def __init__(self, code: str, text: str):
+        message = (f"'{text}' is not a number; type a learning rate such as 0.001." if code == "not_number"
+                   else f"The learning rate must be above 0 and at most {LR_MAX:g}, not {text}.")
+        super().__init__(message)
+        self.code, self.text = code, text
+
+
+def learning_rate_ok(lr) -> bool:
+    """Above 0, at most LR_MAX and finite (the one range check, shared with core.train)."""
+    return isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= LR_MAX
+
+
+def parse_learning_rate(text: str) -> float:
+    """A learning rate typed by a person: '0.001', '1e-3', ' 0,01 ' (decimal comma) all work."""
+    try:
+        lr = float(str(text).strip().replace(",", "."))
+    except ValueError:
+        raise LearningRateError("not_number", str(text)) from None
+    if not learning_rate_ok(lr):
+        raise LearningRateError("range", str(text))
+    return lr
+
+
+@dataclass(frozen=True)
+class RunSize:
+    images: int           # training images used per epoch
+    steps_per_epoch: int  # batches per epoch (the last one may be smaller)
+    total_steps: int
+
+
+def train_images(n_train: int, fraction: float) -> int:
+    """How many of n_train images a run with this data fraction uses (at least one)."""
+    return max(1, int(round(n_train * fraction)))
+
+
+def run_size(n_train: int, fraction: float, batch_size: int, epochs: int) -> RunSize:
+    images = train_images(n_train, fraction)
+    steps = math.ceil(images / int(batch_size))
+    return RunSize(images, steps, steps * int(epochs))
+
+
+def form_values(config: TrainConfig, max_epochs: int) -> dict[str, Any]:
+    """A preset's recipe (config_from_preset(name)) as the form's fields: the learning rate as
+    text, the batch size snapped to BATCH_SIZES, epochs capped at the server's limit."""
+    return {
+        "optimizer": config.optimizer,
+        "lr": f"{config.lr:g}",
+        "batch_size": min(BATCH_SIZES, key=lambda b: abs(b - config.batch_size)),
+        "epochs": max(1, min(int(config.epochs), max_epochs)),
+        "scheduler": config.scheduler,
+        "augment": bool(config.augment),
+        "weight_decay": float(config.weight_decay),
+        "label_smoothing": float(config.label_smoothing),
+        "momentum": float(config.momentum),
+    }

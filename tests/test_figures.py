@@ -1,0 +1,67 @@
+"""core.figures: the pages' Plotly figures build from core data, in both languages."""
+from functools import partial
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from core import conv, metrics
+from core.figures import conv as conv_figures
+from core.figures import predict as predict_figures
+from core.figures import training
+from core.i18n import translate
+
+EVENTS = [{"event": "start", "total_steps": 4, "steps_per_epoch": 2, "epochs": 2, "train_size": 20},
+          *[{"event": "step", "step": s, "epoch": 1 + (s > 2), "epoch_progress": s / 2, "loss": 2.0 / s,
+             "accuracy": 0.2 * s, "lr": 0.01} for s in (1, 2, 3, 4)],
+          {"event": "epoch", "epoch": 1, "step": 2, "test_loss": 1.0, "test_accuracy": 0.6},
+          {"event": "epoch", "epoch": 2, "step": 4, "test_loss": 0.5, "test_accuracy": 0.8}]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_training_figures(lang):
+    t = partial(translate, lang)
+    c = metrics.curves(EVENTS)
+    loss = training.loss_figure(c, 4, t)
+    assert loss.layout.title.text == t("train.chart_loss") and len(loss.data) == 3
+    assert len(training.accuracy_figure(c, 4, t).data) == 2
+    assert training.maps_figure(np.random.default_rng(0).random((5, 6, 6))).data[0].z.shape == (6, 5 * 7 - 1)
+    probs = np.full(10, 0.1)
+    assert len(training.probability_figure(probs, range(10), 3, t).data[0].x) == 10
+    assert training.confusion_figure(np.eye(3, dtype=int) * 5, "abc", t).data[0].z.shape == (3, 3)
+    assert training.per_class_figure(np.array([0.9, 1.0]), "ab", t).layout.height == 460
+    cmp = training.compare_figure([("a", EVENTS), ("b", EVENTS)], "test_accuracy", t)
+    assert [d.name for d in cmp.data] == ["a", "b"] and list(cmp.data[0].x) == [1, 2]
+
+
+def test_default_compare_metric():
+    assert training.default_compare_metric([EVENTS]) == "test_accuracy"
+    assert training.default_compare_metric([EVENTS[:-1]]) == "loss"
+
+
+def test_predict_figures():
+    t = partial(translate, "en")
+    maps = np.random.default_rng(0).random((4, 5, 5))
+    ranges = np.stack([maps.min((1, 2)), maps.max((1, 2))], 1)
+    grid = predict_figures.channel_grid_figure(maps, ranges, "map", 2, t)
+    assert len(grid.data[1].x) == 4 and len(grid.layout.shapes) == 1
+    single = predict_figures.map_figure(maps[0], 0, 1, marker=(1, 2), clickable=True, t=t)
+    assert isinstance(single, go.Figure) and len(single.data) == 2
+    tile = predict_figures.pixel_tile(np.zeros((28, 20)), 140)
+    assert tile.shape == (140, 140, 3) and tile.dtype == np.uint8
+    probs = np.array([0.1, 0.7, 0.2])
+    bars = predict_figures.probability_figure(probs, ["0", "1", "2"], 1, 2, t)
+    assert list(bars.data[0].marker.color) == ["#9aa5b1", "#e8590c", "#2e9d5b"]
+    assert predict_figures.fmt(0.000123456) == "0.000123"
+
+
+def test_conv_figures():
+    t = partial(translate, "zh")
+    res = conv.conv_steps([conv.EXAMPLE_INPUT], [[conv.EXAMPLE_KERNEL]])
+    board = conv_figures.conv_step_figure(res, res.steps[4], t)
+    assert board.layout.width > 0 and any("Σ" in a.text for a in board.layout.annotations)
+    out = conv_figures.output_figure(res.output[0], 4, (1, 1), signed=False, title="out", t=t)
+    assert out.layout.clickmode == "event+select"
+    pool = conv.pool_steps([conv.EXAMPLE_POOL_INPUT], 2)
+    assert conv_figures.pool_figure(pool, pool.steps[0], t).layout.height > 0
+    assert conv_figures.kernel_figure(np.eye(3), "k").layout.width >= 170

@@ -1,0 +1,48 @@
+"""core.recipe and core.durations: the Train form's formulas, without a browser."""
+import pytest
+
+from core.durations import duration_parts
+from core.recipe import (BATCH_SIZES, LearningRateError, form_values, learning_rate_ok, parse_learning_rate,
+                         run_size, train_images)
+from core.train import ConfigError, TrainConfig, check_config, config_from_preset
+
+
+@pytest.mark.parametrize("text, lr", [("0.001", 0.001), ("1e-3", 0.001), (" 0,01 ", 0.01), ("10", 10.0)])
+def test_typed_learning_rates(text, lr):
+    assert parse_learning_rate(text) == pytest.approx(lr)
+
+
+@pytest.mark.parametrize("text, code", [("abc", "not_number"), ("", "not_number"), ("0", "range"),
+                                        ("-1", "range"), ("11", "range"), ("nan", "range"), ("inf", "range")])
+def test_unusable_learning_rates_say_why(text, code):
+    with pytest.raises(LearningRateError) as e:
+        parse_learning_rate(text)
+    assert e.value.code == code and e.value.text == text
+
+
+def test_core_train_checks_the_same_range():
+    assert learning_rate_ok(10) and not learning_rate_ok(10.5) and not learning_rate_ok(0)
+    with pytest.raises(ConfigError):
+        check_config(TrainConfig(lr=10.5))
+
+
+def test_run_size():
+    assert train_images(60_000, 0.1) == 6_000 and train_images(10, 0.01) == 1
+    size = run_size(60_000, 0.1, 128, 3)
+    assert (size.images, size.steps_per_epoch, size.total_steps) == (6_000, 47, 141)
+
+
+def test_form_values_come_from_the_preset_config():
+    config = config_from_preset("accurate")
+    values = form_values(config, max_epochs=5)
+    assert values["lr"] == f"{config.lr:g}" and values["optimizer"] == config.optimizer
+    assert values["epochs"] == 5, "capped at the server's limit"
+    assert values["batch_size"] in BATCH_SIZES
+    assert form_values(TrainConfig(batch_size=120), 20)["batch_size"] == 128, "snapped to a choice"
+
+
+@pytest.mark.parametrize("seconds, parts", [(0.4, ("s", {"s": 0})), (59.6, ("m", {"m": 1, "s": 0})),
+                                            (125, ("m", {"m": 2, "s": 5})), (4000, ("h", {"h": 1, "m": 6})),
+                                            (-3, ("s", {"s": 0}))])
+def test_duration_parts(seconds, parts):
+    assert duration_parts(seconds) == parts
