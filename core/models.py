@@ -10,9 +10,11 @@ multiply-adds and receptive fields.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -41,10 +43,14 @@ class SpecError(ValueError):
 
 def normalize_layer(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
     """A copy of `layer` with defaults filled in and integer/float types checked."""
+    if not isinstance(layer, dict):
+        raise SpecError(f"Layer {index + 1} must be an object such as {{\"type\": \"relu\"}}, "
+                        f"not {type(layer).__name__}.")
     kind = layer.get("type")
-    if kind not in LAYER_PARAMS:
+    if not isinstance(kind, str) or kind not in LAYER_PARAMS:
+        shown = kind if isinstance(kind, str) else type(kind).__name__
         raise SpecError(
-            f"Layer {index + 1}: unknown type '{kind}'; use one of {', '.join(LAYER_PARAMS)}."
+            f"Layer {index + 1}: unknown type '{str(shown)[:40]}'; use one of {', '.join(LAYER_PARAMS)}."
         )
     out: dict[str, Any] = {"type": kind}
     for name, default in LAYER_PARAMS[kind].items():
@@ -52,17 +58,34 @@ def normalize_layer(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
         if value is None and default is None and name != "stride":
             raise SpecError(f"Layer {index + 1} ({kind}) needs a value for '{name}'.")
         if value is not None:
-            try:
-                value = float(value) if name == "p" else int(value)
-            except (TypeError, ValueError):
-                raise SpecError(
-                    f"Layer {index + 1} ({kind}): '{name}' must be a number, not '{value}'."
-                ) from None
+            value = _number(value, f"Layer {index + 1} ({kind})", name, integer=name != "p")
         out[name] = value
     if kind in ("maxpool", "avgpool") and out["stride"] is None:
         out["stride"] = out["kernel"]
     _check_ranges(out, index)
     return out
+
+
+# Far above any sensible layer size, far below what makes arithmetic on shapes slow.
+_MAX_MAGNITUDE = 10**9
+
+
+def _number(value: Any, where: str, name: str, integer: bool) -> int | float:
+    """`value` as a finite int (or float), else SpecError: JSON gives us floats such as 1e400
+    (= inf), NaN, booleans and strings, none of which may reach a layer constructor."""
+    shown = repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SpecError(f"{where}: '{name}' must be a number, not '{shown[:40]}'.")
+    if not math.isfinite(value):
+        raise SpecError(f"{where}: '{name}' must be a finite number, not {shown}.")
+    if integer:
+        if value != int(value):
+            raise SpecError(f"{where}: '{name}' must be a whole number, not {shown[:40]}.")
+        value = int(value)
+        if abs(value) > _MAX_MAGNITUDE:
+            raise SpecError(f"{where}: '{name}' = {value:.3g} is far too large.")
+        return value
+    return float(value)
 
 
 def _check_ranges(layer: dict[str, Any], index: int) -> None:
@@ -131,6 +154,8 @@ def _fmt(n: int) -> str:
 
 def summary(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> ModelSummary:
     """Walk the spec, checking that each layer applies; raise SpecError on the first that doesn't."""
+    if not isinstance(spec, (list, tuple)):
+        raise SpecError(f"A model is a list of layers, not {type(spec).__name__}.")
     if not spec:
         raise SpecError("The model has no layers; add at least a flatten and a linear layer.")
     shape: Shape = tuple(input_shape)
