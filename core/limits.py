@@ -140,8 +140,13 @@ def format_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+_EXACT_KEYS = {"layers", "kernel", "stride", "padding", "models"}
+
+
 def format_figure(key: str, n: int) -> str:
-    return format_bytes(n) if key in _BYTE_KEYS else format_count(n)
+    if key in _BYTE_KEYS:
+        return format_bytes(n)
+    return f"{n:,}" if key in _EXACT_KEYS else format_count(n)
 
 
 @dataclass(frozen=True)
