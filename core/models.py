@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 Spec = list[dict[str, Any]]
 Shape = tuple[int, ...]
@@ -233,6 +231,8 @@ def validate(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | No
 
 def build_model(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> nn.Sequential:
     """nn.Sequential whose child i implements spec layer i."""
+    from torch import nn  # here, so that checking specs and limits does not load PyTorch
+
     layers = validate(spec, input_shape, num_classes)
     shapes = [tuple(input_shape)] + [r.output_shape for r in summary(layers, input_shape, num_classes).layers]
     modules: list[nn.Module] = []
