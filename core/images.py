@@ -1,6 +1,6 @@
 """Loading and checking images (the sample photo and user uploads) with Pillow, OpenCV and NumPy.
 
-Pillow reads the header (format, size, mode) lazily, so size limits are checked before any pixel
+Pillow reads the header (format, size, mode) first, so size limits are checked before any pixel
 is decoded.
 
 No Streamlit here: the Convolution and Predict pages both call `load_image_bytes`, and the tests
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
 from core.limits import Limits
 from core.limits import current as current_limits
@@ -65,7 +65,11 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-_PILLOW_FORMATS = {"PNG": "PNG", "JPEG": "JPEG", "WebP": "WEBP", "BMP": "BMP"}
+# Pillow's reader class per format. Constructing one reads and checks the header only. (Image.open
+# would add Pillow's own decompression-bomb check, which warns on stderr from 89 M pixels and
+# refuses without saying the size from 179 M: this module's pixel limit is checked instead.)
+_READERS = {"PNG": PngImagePlugin.PngImageFile, "JPEG": JpegImagePlugin.JpegImageFile,
+            "WebP": WebPImagePlugin.WebPImageFile, "BMP": BmpImagePlugin.BmpImageFile}
 # Pillow modes a PNG/JPEG/WebP/BMP decodes to, and how to turn each into RGB uint8 (below).
 _MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
           "I", "I;16", "I;16B", "I;16L", "F"}
@@ -80,7 +84,7 @@ def _open(data: bytes) -> tuple[str, Image.Image]:
     if fmt is None:
         raise ImageError("not_image")
     try:
-        img = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[fmt]])
+        img = _READERS[fmt](io.BytesIO(data))
     except _DECODE_ERRORS:
         raise ImageError("corrupt", format=fmt) from None
     if img.mode not in _MODES or img.width <= 0 or img.height <= 0:
