@@ -181,20 +181,27 @@ def activation_bytes(model: ModelSummary, batch_size: int) -> int:
     return activation_values(model) * _BYTES_PER_VALUE * _TRAINING_FACTOR * max(1, int(batch_size))
 
 
-def _check_structure(spec: Any, limits: Limits) -> list[dict[str, Any]]:
-    """The normalized layers, after the checks that must come before any shape arithmetic."""
+def _check_structure(spec: Any, limits: Limits, input_shape: Shape, num_classes: int | None):
+    """The normalized layers and their summary, after the checks that need no cost figures.
+
+    The layer count comes first (so a million-layer spec is not walked); then each value's type
+    and size (normalize_layer: finite whole numbers below 10⁹, so shape arithmetic stays cheap);
+    then the shapes, whose errors explain more than a limit would ("the 28×28 input is smaller
+    than the 30×30 kernel"); then kernel, stride and padding against this server's limits.
+    """
     if not isinstance(spec, (list, tuple)):
         raise SpecError(f"A model is a list of layers, not {type(spec).__name__}.")
     if limits.max_layers is not None and len(spec) > limits.max_layers:
         raise LimitError("layers", len(spec), limits.max_layers)
     layers = [normalize_layer(layer, i) for i, layer in enumerate(spec)]
+    model = summary(layers, input_shape, num_classes)
     for i, layer in enumerate(layers):
         where = f"Layer {i + 1} ({layer['type']})"
         for key, cap in (("kernel", limits.max_kernel), ("stride", limits.max_kernel),
                          ("padding", limits.max_padding)):
             if cap is not None and layer.get(key) is not None and layer[key] > cap:
                 raise LimitError(key, layer[key], cap, where)
-    return layers
+    return layers, model
 
 
 def _figures(layers: list[dict], model: ModelSummary, batch_size: int, limits: Limits) -> list[Figure]:
@@ -218,20 +225,19 @@ def spec_figures(spec: Any, input_shape: Shape = INPUT_SHAPE, num_classes: int |
     limits = current() if limits is None else limits
     structural = replace(Limits.none(), max_layers=limits.max_layers, max_kernel=limits.max_kernel,
                          max_padding=limits.max_padding)
-    layers = _check_structure(spec, structural)
-    return _figures(layers, summary(layers, input_shape, num_classes), batch_size, limits)
+    layers, model = _check_structure(spec, structural, input_shape, num_classes)
+    return _figures(layers, model, batch_size, limits)
 
 
 def check_spec(spec: Any, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10,
                batch_size: int = 1, limits: Limits | None = None) -> ModelSummary:
     """The spec's summary, or SpecError / LimitError (the first figure over its limit).
 
-    Order matters: the layer count and each value's type and size are checked before the shapes
-    are walked, and the costs are computed from shapes alone, so nothing is allocated here.
+    Order matters (see _check_structure); the costs are computed from shapes alone, so nothing
+    is allocated here.
     """
     limits = current() if limits is None else limits
-    layers = _check_structure(spec, limits)
-    model = summary(layers, input_shape, num_classes)
+    layers, model = _check_structure(spec, limits, input_shape, num_classes)
     for figure in _figures(layers, model, batch_size, limits):
         if not figure.ok:
             raise LimitError(figure.key, figure.value, figure.limit)
