@@ -1,22 +1,30 @@
 """Command line: `python -m core train|evaluate|predict …`.
 
 Every command prints JSON lines on stdout; a bad argument or unreadable file prints one line on
-stderr and exits with code 2.
+stderr and exits with code 2 (never a traceback). The server's limits (core.limits, CNN_LAB_MAX_*)
+apply here too; `--no-limits` lifts them for a local user who means it.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
 from pathlib import Path
 
-from core.checkpoint import CheckpointError, load_checkpoint, make_metadata, save_checkpoint
+from core.checkpoint import (CheckpointError, CheckpointExistsError, check_save_target, output_path, load_checkpoint,
+                             make_metadata, save_checkpoint)
 from core.data import DATASETS, DataError, get_info, load_dataset
+from core.limits import LimitConfigError, Limits
+from core.limits import current as current_limits
 from core.models import PRESETS, SpecError
 from core.train import (OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, TrainingRun, check_config,
                         config_from_preset, evaluate)
+
+
+MAX_SPEC_BYTES = 1024 * 1024
 
 
 class UsageError(Exception):
@@ -53,16 +61,29 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--output", type=Path, help="save the trained model to this .safetensors file")
     t.add_argument("--name", help="model name stored in the checkpoint")
     t.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    add_no_limits(t)
 
     e = sub.add_parser("evaluate", help="test-set accuracy of a checkpoint")
     e.add_argument("--checkpoint", required=True, type=Path)
     e.add_argument("--data-dir")
+    add_no_limits(e)
 
     r = sub.add_parser("predict", help="classify image files with the app's preprocessing")
     r.add_argument("images", nargs="+", type=Path)
     r.add_argument("--checkpoint", type=Path, default=Path(__file__).resolve().parent.parent
                    / "checkpoints" / "mnist-default.safetensors")
+    add_no_limits(r)
     return p
+
+
+def add_no_limits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-limits", action="store_true",
+                        help="lift the server limits (model size, multiply-adds, memory, upload sizes; "
+                             "README 'Settings') for this local run")
+
+
+def limits_of(args) -> Limits:
+    return Limits.none() if args.no_limits else current_limits()
 
 
 def emit(obj) -> None:
@@ -78,11 +99,17 @@ def make_config(args) -> TrainConfig:
     config = config_from_preset(args.preset, **overrides)
     if args.spec:
         try:
+            if args.spec.is_file() and args.spec.stat().st_size > MAX_SPEC_BYTES:
+                raise UsageError(f"{args.spec} is larger than {MAX_SPEC_BYTES // 1024} KB; a spec is a short list of layers")
             config.spec = json.loads(args.spec.read_text(encoding="utf-8"))
         except OSError as e:
             raise UsageError(f"cannot read spec file {args.spec}: {e.strerror}") from None
         except json.JSONDecodeError as e:
             raise UsageError(f"{args.spec} is not valid JSON ({e.msg} at line {e.lineno})") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{args.spec} is not a UTF-8 text file; a spec is a JSON list of layers") from None
+        except RecursionError:
+            raise UsageError(f"{args.spec} is nested too deeply; a spec is a JSON list of layers") from None
         config.preset = None
     return config
 
@@ -90,15 +117,24 @@ def make_config(args) -> TrainConfig:
 def cmd_train(args, argv=None) -> int:
     import torch
 
+    limits = limits_of(args)
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        raise UsageError(f"--threads must be between 1 and 1024, not {args.threads}")
+    if args.name is not None and (len(args.name) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in args.name)):
+        raise UsageError("--name must be at most 200 characters without control characters")
+    config = make_config(args)
+    # Everything is checked before the (possibly slow) dataset load and the training itself, so a
+    # mistake fails fast and a trained model is never lost to a name that cannot be saved.
+    check_config(config, len(get_info(config.dataset).classes), limits)
+    if args.output:
+        try:
+            args.output = check_save_target(args.output, args.overwrite, replace_bundled=args.overwrite)
+        except CheckpointExistsError:
+            raise UsageError(f"{output_path(args.output)} already exists; pass --overwrite or choose another --output") from None
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = make_config(args)
-    if args.output and args.output.exists() and not args.overwrite:
-        raise UsageError(f"{args.output} already exists; pass --overwrite or choose another --output")
-    # Settings are checked before the (possibly slow) dataset load, so mistakes fail fast.
-    check_config(config, len(get_info(config.dataset).classes))
     data = load_dataset(config.dataset, args.data_dir)
-    run = TrainingRun(config, data)
+    run = TrainingRun(config, data, limits=limits)
     t0 = time.perf_counter()
     for event in run.events():
         if event["event"] == "done":
@@ -112,13 +148,14 @@ def cmd_train(args, argv=None) -> int:
                     recipe="python -m core " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
                     torch_version=torch.__version__,
                 )
-                event["checkpoint"] = str(save_checkpoint(args.output, run.model, meta, args.overwrite))
+                event["checkpoint"] = str(save_checkpoint(args.output, run.model, meta, args.overwrite,
+                                                          replace_bundled=args.overwrite))
         emit(event)
     return 0
 
 
 def cmd_evaluate(args) -> int:
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint, limits_of(args))
     data = load_dataset(ckpt.dataset, args.data_dir)
     result = evaluate(ckpt.model, data.normalized(data.test_images), data.test_labels,
                       num_classes=len(ckpt.classes))
@@ -133,11 +170,15 @@ def cmd_predict(args) -> int:
     from core.images import ImageError, load_image_bytes
     from core.preprocess import preprocess
 
-    ckpt = load_checkpoint(args.checkpoint)
+    limits = limits_of(args)
+    ckpt = load_checkpoint(args.checkpoint, limits)
     status = 0
     for path in args.images:
         try:
-            image = load_image_bytes(path.read_bytes())
+            if limits.max_image_bytes is not None and path.is_file() and path.stat().st_size > limits.max_image_bytes:
+                raise ImageError("too_many_bytes", size_mb=path.stat().st_size / 2**20,
+                                 max_mb=round(limits.max_image_bytes / 2**20, 2))
+            image = load_image_bytes(path.read_bytes(), limits)
         except OSError as e:
             print(f"error: cannot read {path}: {e.strerror}", file=sys.stderr)
             status = 2
@@ -168,11 +209,23 @@ def main(argv=None) -> int:
         if args.command == "train":
             return cmd_train(args, argv)
         return COMMANDS[args.command](args)
-    except (UsageError, DataError, CheckpointError, SpecError, ConfigError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (UsageError, DataError, CheckpointError, SpecError, ConfigError, LimitConfigError) as e:
+        return fail(e, 2)
     except KeyboardInterrupt:
         return 130
+    except MemoryError:
+        return fail("not enough memory for this request; use a smaller model or batch", 2)
+    except Exception as e:  # a bug: still one line (set CNN_LAB_DEBUG=1 for the traceback)
+        if os.environ.get("CNN_LAB_DEBUG"):
+            raise
+        return fail(f"unexpected {type(e).__name__}: {e} (set CNN_LAB_DEBUG=1 for details)", 1)
+
+
+def fail(message, code: int) -> int:
+    """One line on stderr, whatever the message holds."""
+    text = " ".join(str(message).split()) or "failed"
+    print(f"error: {text[:500]}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

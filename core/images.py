@@ -1,4 +1,7 @@
-"""Loading and checking images (the sample photo and user uploads) with OpenCV and NumPy.
+"""Loading and checking images (the sample photo and user uploads) with Pillow, OpenCV and NumPy.
+
+Pillow reads the header (format, size, mode) first, so size limits are checked before any pixel
+is decoded.
 
 No Streamlit here: the Convolution and Predict pages both call `load_image_bytes`, and the tests
 call it directly.
@@ -8,13 +11,19 @@ Every failure is an `ImageError` (a `ValueError`) whose message is one clear sen
 """
 from __future__ import annotations
 
+import io
+import math
 import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
-MAX_BYTES = 20 * 1024 * 1024
+from core.limits import Limits
+from core.limits import current as current_limits
+
+MAX_BYTES = Limits().max_image_bytes  # the default; the server's is core.limits.current()
 MAX_SIDE = 4096
 FORMATS = ("PNG", "JPEG", "WebP", "BMP")
 EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp")
@@ -56,84 +65,45 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def _png_size(data: bytes) -> tuple[int, int] | None:
-    if len(data) < 24 or data[12:16] != b"IHDR":
-        return None
-    return struct.unpack(">II", data[16:24])
+# Pillow's reader class per format. Constructing one reads and checks the header only. (Image.open
+# would add Pillow's own decompression-bomb check, which warns on stderr from 89 M pixels and
+# refuses without saying the size from 179 M: this module's pixel limit is checked instead.)
+_READERS = {"PNG": PngImagePlugin.PngImageFile, "JPEG": JpegImagePlugin.JpegImageFile,
+            "WebP": WebPImagePlugin.WebPImageFile, "BMP": BmpImagePlugin.BmpImageFile}
+# Pillow modes a PNG/JPEG/WebP/BMP decodes to, and how to turn each into RGB uint8 (below).
+_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
+          "I", "I;16", "I;16B", "I;16L", "F"}
+# Pillow's decoders report damage with any of these.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError,
+                  KeyError, ZeroDivisionError, Image.DecompressionBombError, MemoryError)
 
 
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    pos, n = 2, len(data)
-    while pos + 4 <= n:
-        if data[pos] != 0xFF:
-            return None
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # standalone markers
-            pos += 2
-            continue
-        if marker in (0xD9, 0xDA):  # end of image / start of scan before any frame header
-            return None
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if pos + 9 > n:
-                return None
-            height, width = struct.unpack(">HH", data[pos + 5:pos + 9])
-            return width, height
-        pos += 2 + length
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    if len(data) < 30:
-        return None
-    chunk = data[12:16]
-    if chunk == b"VP8X":
-        w = int.from_bytes(data[24:27], "little") + 1
-        h = int.from_bytes(data[27:30], "little") + 1
-        return w, h
-    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
-        w, h = struct.unpack("<HH", data[26:30])
-        return w & 0x3FFF, h & 0x3FFF
-    if chunk == b"VP8L" and data[20] == 0x2F:
-        bits = int.from_bytes(data[21:25], "little")
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    return None
-
-
-def _bmp_size(data: bytes) -> tuple[int, int] | None:
-    if len(data) < 26:
-        return None
-    (header,) = struct.unpack("<I", data[14:18])
-    if header == 12:
-        return struct.unpack("<HH", data[18:22])
-    if header >= 40:
-        w, h = struct.unpack("<ii", data[18:26])
-        return abs(w), abs(h)
-    return None
-
-
-_SIZE_READERS = {"PNG": _png_size, "JPEG": _jpeg_size, "WebP": _webp_size, "BMP": _bmp_size}
-
-
-def header_size(data: bytes) -> tuple[str, int, int]:
-    """(format, width, height) read from the header alone, before any pixel is decoded.
-
-    Lets huge images be refused without allocating their pixels.
-    """
+def _open(data: bytes) -> tuple[str, Image.Image]:
+    """The sniffed format and Pillow's lazily opened image: only the header is read so far."""
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageError("not_image")
-    size = _SIZE_READERS[fmt](data)
-    if size is None or size[0] <= 0 or size[1] <= 0:
+    try:
+        img = _READERS[fmt](io.BytesIO(data))
+    except _DECODE_ERRORS:
+        raise ImageError("corrupt", format=fmt) from None
+    if img.mode not in _MODES or img.width <= 0 or img.height <= 0:
         raise ImageError("corrupt", format=fmt)
-    return fmt, size[0], size[1]
+    return fmt, img
+
+
+def header_size(data: bytes) -> tuple[str, int, int]:
+    """(format, width, height) read by Pillow from the header alone, before any pixel is decoded.
+
+    Lets huge images be refused without allocating their pixels.
+    """
+    fmt, img = _open(data)
+    return fmt, img.width, img.height
 
 
 def _looks_truncated(data: bytes, fmt: str) -> bool:
-    """Decoders fill a cut-off JPEG with grey and say nothing; catch the missing end marker."""
+    """Decoders accept some cut-off files (a JPEG filled with grey, a PNG without its end);
+    catch the missing end marker. WebP and BMP are cut off only if shorter than they declare."""
     if fmt == "PNG":
         return b"IEND" not in data[-64:]
     if fmt == "JPEG":
@@ -167,26 +137,62 @@ def to_rgb_uint8(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, 2::-1])
 
 
-def load_image_bytes(data: bytes) -> np.ndarray:
+def _pillow_to_rgb(img: Image.Image) -> np.ndarray:
+    """A decoded Pillow image as H×W×3 RGB uint8, in 8-bit steps (no float copies): a 16-bit
+    RGBA PNG is decoded by Pillow at 8 bits per channel, 4 bytes a pixel."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        grey = np.asarray(img)
+        if img.mode == "F":
+            grey = np.clip(grey, 0, 255).astype(np.uint8)
+        else:  # 16-bit grey: keep the top 8 bits
+            grey = (np.clip(grey, 0, 65535).astype(np.uint32) >> 8).astype(np.uint8)
+        return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    has_alpha = img.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in img.info
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        # Transparent pixels are laid on white, as a browser shows them on a light page.
+        rgb = Image.new("RGB", rgba.size, (255, 255, 255))
+        rgb.paste(rgba, (0, 0), rgba)
+        del rgba
+    else:
+        rgb = img.convert("RGB")
+    img.close()
+    out = np.asarray(rgb)
+    del rgb
+    return out if out.flags.writeable else out.copy()
+
+
+def load_image_bytes(data: bytes, limits: Limits | None = None) -> np.ndarray:
     """Decode a PNG, JPEG, WebP or BMP file's bytes into an H×W×3 RGB uint8 array.
 
-    Raises ImageError (one sentence) when the file is empty, over 20 MB, not one of those
-    formats, larger than 4096×4096 pixels, or damaged.
+    Raises ImageError (one sentence) when the file is empty, over this server's size limit
+    (CNN_LAB_MAX_IMAGE_MB, 20 MB), not one of those formats, larger than 4096×4096 or than
+    CNN_LAB_MAX_IMAGE_PIXELS pixels (read from the header, before any pixel is decoded), or damaged.
     """
+    limits = current_limits() if limits is None else limits
     data = bytes(data)
     if not data:
         raise ImageError("empty")
-    if len(data) > MAX_BYTES:
-        raise ImageError("too_many_bytes", size_mb=len(data) / 2**20, max_mb=MAX_BYTES // 2**20)
-    fmt, width, height = header_size(data)
-    if width > MAX_SIDE or height > MAX_SIDE:
-        raise ImageError("too_many_pixels", width=width, height=height, max_side=MAX_SIDE)
+    if limits.max_image_bytes is not None and len(data) > limits.max_image_bytes:
+        max_mb = limits.max_image_bytes / 2**20
+        raise ImageError("too_many_bytes", size_mb=len(data) / 2**20,
+                         max_mb=int(max_mb) if max_mb.is_integer() else round(max_mb, 2))
+    fmt, img = _open(data)
+    width, height = img.size
+    max_pixels = MAX_SIDE * MAX_SIDE if limits.max_image_pixels is None else limits.max_image_pixels
+    max_side = min(MAX_SIDE, math.isqrt(max_pixels))
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > max_pixels:
+        raise ImageError("too_many_pixels", width=width, height=height, max_side=max_side,
+                         max_pixels=max_pixels)
     if _looks_truncated(data, fmt):
         raise ImageError("corrupt", format=fmt)
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if img is None or img.size == 0:
-        raise ImageError("corrupt", format=fmt)
-    return to_rgb_uint8(img)
+    try:
+        img.load()
+        return _pillow_to_rgb(img)
+    except _DECODE_ERRORS:
+        raise ImageError("corrupt", format=fmt) from None
+    finally:
+        img.close()
 
 
 def load_image_file(path: str | Path) -> np.ndarray:

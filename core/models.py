@@ -10,10 +10,11 @@ multiply-adds and receptive fields.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from torch import nn
+import numpy as np
 
 from core.layers import FLOAT_PARAMS, LAYER_TYPES, Shape, SpecError
 
@@ -27,10 +28,14 @@ SHORT_NAMES: dict[str, str] = {name: lt.short for name, lt in LAYER_TYPES.items(
 
 def normalize_layer(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
     """A copy of `layer` with defaults filled in and integer/float types checked."""
+    if not isinstance(layer, dict):
+        raise SpecError(f"Layer {index + 1} must be an object such as {{\"type\": \"relu\"}}, "
+                        f"not {type(layer).__name__}.")
     kind = layer.get("type")
-    if kind not in LAYER_TYPES:
+    if not isinstance(kind, str) or kind not in LAYER_TYPES:
+        shown = kind if isinstance(kind, str) else type(kind).__name__
         raise SpecError(
-            f"Layer {index + 1}: unknown type '{kind}'; use one of {', '.join(LAYER_TYPES)}."
+            f"Layer {index + 1}: unknown type '{str(shown)[:40]}'; use one of {', '.join(LAYER_TYPES)}."
         )
     out: dict[str, Any] = {"type": kind}
     for name, default in LAYER_TYPES[kind].params.items():
@@ -38,17 +43,34 @@ def normalize_layer(layer: dict[str, Any], index: int = 0) -> dict[str, Any]:
         if value is None and default is None and name != "stride":
             raise SpecError(f"Layer {index + 1} ({kind}) needs a value for '{name}'.")
         if value is not None:
-            try:
-                value = float(value) if name in FLOAT_PARAMS else int(value)
-            except (TypeError, ValueError):
-                raise SpecError(
-                    f"Layer {index + 1} ({kind}): '{name}' must be a number, not '{value}'."
-                ) from None
+            value = _number(value, f"Layer {index + 1} ({kind})", name, integer=name not in FLOAT_PARAMS)
         out[name] = value
     if out.get("stride", 0) is None:  # a pooling window steps by its own size, as in PyTorch
         out["stride"] = out["kernel"]
     _check_ranges(out, index)
     return out
+
+
+# Far above any sensible layer size, far below what makes arithmetic on shapes slow.
+_MAX_MAGNITUDE = 10**9
+
+
+def _number(value: Any, where: str, name: str, integer: bool) -> int | float:
+    """`value` as a finite int (or float), else SpecError: JSON gives us floats such as 1e400
+    (= inf), NaN, booleans and strings, none of which may reach a layer constructor."""
+    shown = repr(value) if isinstance(value, str) else str(value)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise SpecError(f"{where}: '{name}' must be a number, not '{shown[:40]}'.")
+    if not math.isfinite(value):
+        raise SpecError(f"{where}: '{name}' must be a finite number, not {shown}.")
+    if integer:
+        if value != int(value):
+            raise SpecError(f"{where}: '{name}' must be a whole number, not {shown[:40]}.")
+        value = int(value)
+        if abs(value) > _MAX_MAGNITUDE:
+            raise SpecError(f"{where}: '{name}' = {value:.3g} is far too large.")
+        return value
+    return float(value)
 
 
 def _check_ranges(layer: dict[str, Any], index: int) -> None:
@@ -103,6 +125,8 @@ class ModelSummary:
 
 def summary(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> ModelSummary:
     """Walk the spec, checking that each layer applies; raise SpecError on the first that doesn't."""
+    if not isinstance(spec, (list, tuple)):
+        raise SpecError(f"A model is a list of layers, not {type(spec).__name__}.")
     if not spec:
         raise SpecError("The model has no layers; add at least a flatten and a linear layer.")
     shape: Shape = tuple(input_shape)
@@ -146,6 +170,8 @@ def validate(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | No
 
 def build_model(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> nn.Sequential:
     """nn.Sequential whose child i implements spec layer i."""
+    from torch import nn  # here, so that checking specs and limits does not load PyTorch
+
     layers = validate(spec, input_shape, num_classes)
     shapes = [tuple(input_shape)] + [r.output_shape for r in summary(layers, input_shape, num_classes).layers]
     modules = [LAYER_TYPES[layer["type"]].build(layer, in_shape) for layer, in_shape in zip(layers, shapes)]

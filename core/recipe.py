@@ -28,7 +28,7 @@ class LearningRateError(ValueError):
 
 def learning_rate_ok(lr) -> bool:
     """Above 0, at most LR_MAX and finite (the one range check, shared with core.train)."""
-    return isinstance(lr, (int, float)) and math.isfinite(lr) and 0 < lr <= LR_MAX
+    return isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and 0 < lr <= LR_MAX
 
 
 def parse_learning_rate(text: str) -> float:

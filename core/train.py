@@ -17,6 +17,7 @@ Batches are sliced from tensors already in memory (no Dataset/DataLoader per-ite
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,7 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data import Dataset
-from core.models import INPUT_SHAPE, PRESETS, Spec, build_model, validate
+from core.limits import Limits, check_spec
+from core.models import INPUT_SHAPE, PRESETS, Spec, build_model
 from core.recipe import learning_rate_ok, train_images
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
@@ -73,21 +75,66 @@ def config_from_preset(name: str, **overrides) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def check_config(config: TrainConfig, num_classes: int = 10) -> None:
-    """Raise ConfigError / SpecError for settings that cannot train."""
-    validate(config.spec, INPUT_SHAPE, num_classes)
+def _finite(value, low: float, high: float, low_inclusive: bool = True) -> bool:
+    """A real number (not a bool, not NaN/inf) within [low, high] (or (low, high])."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return False
+    return (low <= value if low_inclusive else low < value) and value <= high
+
+
+def _whole(value, low: int, high: int) -> bool:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        return False
+    return value == int(value) and low <= value <= high
+
+
+DEVICE_NAMES = ("auto", "cpu", "cuda", "mps")
+
+
+def check_device(name) -> None:
+    """ConfigError unless `name` is auto/cpu/cuda[:n]/mps and that device exists here."""
+    base, _, index = str(name).partition(":")
+    if not isinstance(name, str) or base not in DEVICE_NAMES or (index and not index.isdigit()) \
+            or (index and base not in ("cuda",)) or len(name) > 12:
+        raise ConfigError(f"Unknown device '{str(name)[:40]}'; use one of {', '.join(DEVICE_NAMES)}.")
+    if base == "cuda" and (not torch.cuda.is_available() or int(index or 0) >= torch.cuda.device_count()):
+        raise ConfigError(f"The device '{name}' is not available on this machine; use auto or cpu.")
+    if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("The device 'mps' is not available on this machine; use auto or cpu.")
+
+
+def check_config(config: TrainConfig, num_classes: int = 10, limits: Limits | None = None) -> None:
+    """Raise ConfigError / SpecError / LimitError for settings that cannot (or may not) train.
+
+    `limits` defaults to this server's (core.limits.current()): training is limited wherever it
+    is started from; only the command line's --no-limits passes Limits.none().
+    """
+    if not _whole(config.batch_size, 1, 8192):
+        raise ConfigError(f"The batch size must be a whole number between 1 and 8192, not {config.batch_size}.")
+    check_spec(config.spec, INPUT_SHAPE, num_classes, int(config.batch_size), limits)
     if config.optimizer not in OPTIMIZERS:
         raise ConfigError(f"Unknown optimizer '{config.optimizer}'; use one of {', '.join(OPTIMIZERS)}.")
     if config.scheduler not in SCHEDULERS:
         raise ConfigError(f"Unknown scheduler '{config.scheduler}'; use one of {', '.join(SCHEDULERS)}.")
     if not learning_rate_ok(config.lr):
         raise ConfigError(f"The learning rate must be a number above 0 and at most 10 (e.g. 0.001), not {config.lr}.")
-    if not 1 <= int(config.batch_size) <= 8192:
-        raise ConfigError(f"The batch size must be between 1 and 8192, not {config.batch_size}.")
-    if not 1 <= int(config.epochs) <= 1000:
-        raise ConfigError(f"The number of epochs must be between 1 and 1000, not {config.epochs}.")
-    if not 0 < config.fraction <= 1:
+    if not _whole(config.epochs, 1, 1000):
+        raise ConfigError(f"The number of epochs must be a whole number between 1 and 1000, not {config.epochs}.")
+    if not _finite(config.fraction, 0, 1, low_inclusive=False):
         raise ConfigError(f"The data fraction must be above 0 and at most 1 (e.g. 0.1), not {config.fraction}.")
+    if not _finite(config.weight_decay, 0, 1):
+        raise ConfigError(f"The weight decay must be between 0 and 1 (e.g. 0.0005), not {config.weight_decay}.")
+    if not _finite(config.label_smoothing, 0, 1) or config.label_smoothing >= 1:
+        raise ConfigError(f"Label smoothing must be at least 0 and below 1 (e.g. 0.1), not {config.label_smoothing}.")
+    if not _finite(config.momentum, 0, 1) or config.momentum >= 1:
+        raise ConfigError(f"The momentum must be at least 0 and below 1 (e.g. 0.9), not {config.momentum}.")
+    if not _whole(config.log_every, 1, 10**9):
+        raise ConfigError(f"Steps between step events must be a whole number of at least 1, not {config.log_every}.")
+    if not _whole(config.seed, 0, 2**32 - 1):
+        raise ConfigError(f"The seed must be a whole number between 0 and {2**32 - 1}, not {config.seed}.")
+    if not isinstance(config.augment, bool):
+        raise ConfigError(f"augment must be true or false, not {config.augment!r}.")
+    check_device(config.device)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -211,8 +258,8 @@ class TrainingRun:
     """One training run: owns the model, yields events, can be stopped between steps."""
 
     def __init__(self, config: TrainConfig, data: Dataset, stop_event: threading.Event | None = None,
-                 model: nn.Module | None = None):
-        check_config(config, len(data.info.classes))
+                 model: nn.Module | None = None, limits: Limits | None = None):
+        check_config(config, len(data.info.classes), limits)
         self.config, self.data = config, data
         self.stop_event = stop_event or threading.Event()
         self.device = pick_device(config.device)
