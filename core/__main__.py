@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.checkpoint import CheckpointError, load_checkpoint, make_metadata, save_checkpoint
 from core.data import DATASETS, DataError, get_info, load_dataset
+from core.jobs import RunFailed
 from core.models import PRESETS, SpecError
 from core.train import (OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, TrainingRun, check_config,
                         config_from_preset, evaluate)
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     t.add_argument("--log-every", type=int, default=50, help="steps between step events")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    t.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where to train: in this process, or as a Ray task ($RAY_ADDRESS, else a "
+                        "local Ray cluster; needs requirements-ray.txt)")
     t.add_argument("--data-dir", help="folder with <Name>/raw/*-ubyte.gz (else $CNN_LAB_DATA_DIR or download)")
     t.add_argument("--output", type=Path, help="save the trained model to this .safetensors file")
     t.add_argument("--name", help="model name stored in the checkpoint")
@@ -97,8 +101,18 @@ def cmd_train(args, argv=None) -> int:
         raise UsageError(f"{args.output} already exists; pass --overwrite or choose another --output")
     # Settings are checked before the (possibly slow) dataset load, so mistakes fail fast.
     check_config(config, len(get_info(config.dataset).classes))
+    if args.backend == "ray":
+        from core.jobs import make_backend
+
+        backend = make_backend("ray", threads=args.threads, data_dir=args.data_dir)
+        backend.check()  # Ray missing: one line saying how to install it, before any loading
     data = load_dataset(config.dataset, args.data_dir)
-    run = TrainingRun(config, data)
+    if args.backend == "ray":
+        from core.jobs import BackendRun
+
+        run = BackendRun(config, data, backend)
+    else:
+        run = TrainingRun(config, data)
     t0 = time.perf_counter()
     for event in run.events():
         if event["event"] == "done":
@@ -171,6 +185,9 @@ def main(argv=None) -> int:
     except (UsageError, DataError, CheckpointError, SpecError, ConfigError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except RunFailed as e:  # the run itself broke (e.g. its Ray worker died): not bad input
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

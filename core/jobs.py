@@ -963,3 +963,36 @@ def _fmt_seconds(seconds: float | None) -> str:
         return "a moment"
     seconds = max(1, int(math.ceil(seconds)))
     return f"{seconds} s" if seconds < 90 else f"{round(seconds / 60)} min"
+
+
+class BackendRun:
+    """A run through a backend with TrainingRun's interface (`events()`, `model`, `history`), for
+    the command line: `python -m core train --backend ray` prints the same events as a local run.
+    A run that fails raises RunFailed; leaving the loop early (Ctrl-C) stops the run."""
+
+    def __init__(self, config: TrainConfig, data: Dataset, backend: Backend | str):
+        self.config, self.data = config, data
+        self.manager = JobManager(workers=1, max_epochs=max(int(config.epochs), 1),
+                                  backend=backend, initial_rate=1.0)  # no probe: nothing waits
+        self.history: list[dict[str, Any]] = []
+        self.job: Job | None = None
+
+    @property
+    def model(self) -> torch.nn.Module | None:
+        return None if self.job is None else self.job.model
+
+    @property
+    def last_eval(self) -> EvalResult | None:
+        return None if self.job is None else self.job.result
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        self.job = self.manager.start("command-line", self.config, self.data)
+        try:
+            for event in self.job.follow():
+                if event["event"] == "error":
+                    raise RunFailed(event["message"])
+                event = {k: v for k, v in event.items() if k != "elapsed"}
+                self.history.append(event)
+                yield event
+        finally:
+            self.manager.shutdown()
