@@ -16,9 +16,11 @@ every epoch (and before the first), so the learner can watch features form.
 
 Estimates come from measured work: a run costs multiply-adds per image × images (a training image
 counts three passes — forward and backward —, a test image one) and the server's rate, in
-multiply-adds per second per run, is measured from runs that finished (work ÷ wall time) and, until
-one has, from the step events of the running ones; before any run, a short probe of the fast
-preset's forward+backward on this machine gives a first figure.
+multiply-adds per second per run, is measured from runs that finished (work ÷ wall time from the
+run's "start" event to its end; the start-up before it is measured apart) and, until one has, from
+the step events of the running ones; before any run, a short probe of the fast preset's
+forward+backward on this machine gives a first figure. A waiting run's duration is then
+start-up + work ÷ rate, and a running one's time left comes from its own pace.
 
 Limits for a shared hosted demo (all checked before anything is allocated):
   * $CNN_LAB_TRAINING_WORKERS runs train at once (default 1: one local run already spreads over
@@ -43,6 +45,7 @@ import math
 import os
 import queue
 import secrets
+import statistics
 import threading
 import time
 import unicodedata
@@ -598,6 +601,7 @@ class JobManager:
         self._rate = initial_rate          # multiply-adds per second per run
         self.rate_source = "given" if initial_rate else "none"
         self._measured_runs = 0
+        self._startups: list[float] = []
         self._jobs: dict[str, Job] = {}
         self._waiting: list[Job] = []      # queue order, for positions (the Queue dispatches)
         self._queue: queue.Queue[Job | None] = queue.Queue()
@@ -711,31 +715,44 @@ class JobManager:
             self._rate, self.rate_source = rate, source
 
     def _measure(self, job: Job) -> None:
-        """A run that trained to its end gives the truest figure: work ÷ wall time on a worker,
-        set-up and evaluations included. Averaged over the last few runs (weight ½ for the new)."""
+        """A run that trained to its end gives the truest figures, split in two: its start-up
+        (dispatch to its "start" event: building the model, a Ray worker's data loading) and its
+        rate (work ÷ the wall time from "start" to the end, evaluations included). A cold Ray
+        worker's start-up would otherwise make every later estimate far too long. The rate is
+        averaged with weight ½ for the newest run; the start-up is the median of the last five."""
         if job.state != FINISHED or job.stopped or not job.work or job.started is None:
             return
+        start = next((e for e in job.events() if e.get("event") == "start"), None)
         seconds = job.elapsed()
-        if seconds <= 0:
+        startup = float(start["elapsed"]) if start is not None else 0.0
+        if seconds - startup <= 0:
             return
-        sample = job.work / seconds
+        sample = job.work / (seconds - startup)
         with self._lock:
             self._measured_runs += 1
+            self._startups = (self._startups + [startup])[-5:]
             blended = sample if self.rate_source != "measured" else 0.5 * (self._rate + sample)
             self._set_rate(blended, "measured")
+
+    @property
+    def startup_seconds(self) -> float:
+        """A run's measured start-up on a worker (0 until a run has finished)."""
+        return statistics.median(self._startups) if self._startups else 0.0
 
     def _live_rate(self, training: list[Job]) -> float | None:
         """Until a run has finished: the pace of the running ones, from their step events."""
         rates = []
         for job in training:
             p = job.progress()
-            if p.total_steps and p.step and job.elapsed() > 0:
-                rates.append(job.work * (p.step / p.total_steps) / job.elapsed())
+            start = next((e for e in job.events() if e.get("event") == "start"), None)
+            running = job.elapsed() - (float(start["elapsed"]) if start is not None else 0.0)
+            if p.total_steps and p.step and running > 0:
+                rates.append(job.work * (p.step / p.total_steps) / running)
         return sum(rates) / len(rates) if rates else None
 
     # ----------------------------------------------------------------- estimates
     def _duration(self, job: Job, rate: float | None) -> float | None:
-        return job.work / rate if rate and job.work else None
+        return self.startup_seconds + job.work / rate if rate and job.work else None
 
     def _estimates(self) -> dict[str, tuple[float | None, float | None]]:
         """job id → (seconds to start, seconds to finish) for every active job (lock held)."""
@@ -788,7 +805,7 @@ class JobManager:
         busy = [est[j.id][1] for j in training]
         if rate is None or any(b is None for b in busy) or any(est[j.id][1] is None for j in waiting):
             return None, None
-        durations = [est[j.id][1] - est[j.id][0] for j in waiting] + [work / rate]
+        durations = [est[j.id][1] - est[j.id][0] for j in waiting] + [self.startup_seconds + work / rate]
         start, finish = schedule(self.workers, busy, durations)[-1]
         return start, finish
 

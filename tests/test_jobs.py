@@ -496,14 +496,19 @@ def test_queued_estimates_come_from_work_and_the_rate(data):
 
 def test_the_rate_is_measured_from_finished_runs(data):
     m = JobManager(workers=1, initial_rate=123.0, run_factory=fake_factory(steps=3, step_seconds=0.01))
+    def training_seconds(job):  # from its "start" event to its end: start-up is measured apart
+        return job.elapsed() - job.events()[0]["elapsed"]
+
     a = m.start("alice", config(epochs=1), data)
     assert a.wait(60)
     wait_until(lambda: m.rate_source == "measured", what="the rate measurement")
-    assert m.rate == pytest.approx(a.work / a.elapsed())
+    assert m.rate == pytest.approx(a.work / training_seconds(a))
+    assert m.startup_seconds == a.events()[0]["elapsed"]
     b = m.start("bob", config(epochs=2), data)
     assert b.wait(60)
-    wait_until(lambda: m.rate != pytest.approx(a.work / a.elapsed()), what="the second measurement")
-    assert m.rate == pytest.approx(0.5 * (a.work / a.elapsed() + b.work / b.elapsed()))
+    wait_until(lambda: m.rate != pytest.approx(a.work / training_seconds(a)), what="the second measurement")
+    assert m.rate == pytest.approx(0.5 * (a.work / training_seconds(a) + b.work / training_seconds(b)))
+    assert m.startup_seconds == pytest.approx((a.events()[0]["elapsed"] + b.events()[0]["elapsed"]) / 2)
     # a stopped run says nothing about the pace of a whole run: not measured
     before = m.rate
     c = m.start("carol", config(epochs=20), data)
@@ -521,9 +526,10 @@ def test_until_a_run_finishes_the_running_runs_pace_is_used(data):
     for _ in range(4):
         gate.release()
     wait_until(lambda: a.progress().step == 4, what="four steps")
-    before = time.perf_counter() - a.t0
+    startup = a.events()[0]["elapsed"]  # the pace counts from the run's "start" event
+    before = time.perf_counter() - a.t0 - startup
     live = m._live_rate([a])
-    after = time.perf_counter() - a.t0
+    after = time.perf_counter() - a.t0 - startup
     assert a.work * 0.4 / after <= live <= a.work * 0.4 / before
     b = m.start("bob", config(epochs=1), data)
     s = m.status(b)
