@@ -23,10 +23,12 @@ forward+backward on this machine gives a first figure. A waiting run's duration 
 start-up + work ÷ rate, and a running one's time left comes from its own pace.
 
 Limits for a shared hosted demo (all checked before anything is allocated):
-  * $CNN_LAB_TRAINING_WORKERS runs train at once (default 1: one local run already spreads over
-    all cores through torch's intra-op threads, so a second run in the same process only
-    time-slices them and makes the first learner wait longer; bench/class_bench.py measures 1
-    against 2). $CNN_LAB_MAX_TRAINING_JOBS is its old name, still read;
+  * $CNN_LAB_TRAINING_WORKERS runs train at once (default: 2, or 1 on a one-core machine). One
+    small run does not keep two cores busy — torch's intra-op threads scale poorly on 28×28
+    batches, and the epoch-end evaluation, feature maps and Python between steps are serial — so
+    on 2 cores two runs at once halved a class's makespan and median wait against one at a time
+    (bench/class_bench.py: 30 runs, 88 s against 188 s). More workers than cores only
+    time-slices them. $CNN_LAB_MAX_TRAINING_JOBS is its old name, still read;
   * $CNN_LAB_RUNS_PER_VISITOR running-or-waiting runs per owner (default 1), refused with
     `JobLimitError(own=True)`; $CNN_LAB_MAX_QUEUE waiting runs on the server (default 60);
   * at most $CNN_LAB_MAX_EPOCHS epochs per run (default 20).
@@ -45,7 +47,6 @@ import math
 import os
 import queue
 import secrets
-import statistics
 import threading
 import time
 import unicodedata
@@ -66,7 +67,7 @@ PER_OWNER_ENV = "CNN_LAB_RUNS_PER_VISITOR"
 MAX_QUEUE_ENV = "CNN_LAB_MAX_QUEUE"
 MAX_EPOCHS_ENV = "CNN_LAB_MAX_EPOCHS"
 BACKEND_ENV = "CNN_LAB_BACKEND"              # "local" (default) or "ray"; RAY_ADDRESS implies ray
-DEFAULT_WORKERS = 1
+DEFAULT_WORKERS = max(1, min(2, os.cpu_count() or 1))  # see the module docstring
 DEFAULT_MAX_JOBS = DEFAULT_WORKERS
 DEFAULT_PER_OWNER = 1
 DEFAULT_MAX_QUEUE = 60
@@ -94,7 +95,8 @@ def env_int(name: str, default: int, minimum: int = 1) -> int:
 
 
 def default_workers() -> int:
-    """$CNN_LAB_TRAINING_WORKERS, else the deprecated $CNN_LAB_MAX_TRAINING_JOBS, else 1."""
+    """$CNN_LAB_TRAINING_WORKERS, else the deprecated $CNN_LAB_MAX_TRAINING_JOBS, else 2 (1 on a
+    one-core machine)."""
     if os.environ.get(WORKERS_ENV, "").strip():
         return env_int(WORKERS_ENV, DEFAULT_WORKERS)
     return env_int(MAX_JOBS_ENV, DEFAULT_WORKERS)
@@ -718,8 +720,10 @@ class JobManager:
         """A run that trained to its end gives the truest figures, split in two: its start-up
         (dispatch to its "start" event: building the model, a Ray worker's data loading) and its
         rate (work ÷ the wall time from "start" to the end, evaluations included). A cold Ray
-        worker's start-up would otherwise make every later estimate far too long. The rate is
-        averaged with weight ½ for the newest run; the start-up is the median of the last five."""
+        worker's start-up (≈ 40 s: a new process imports torch and loads the data) happens once
+        per worker and would otherwise make every later estimate far too long, so the start-up
+        used is the smallest of the last five (a warm worker's). The rate is averaged with
+        weight ½ for the newest run."""
         if job.state != FINISHED or job.stopped or not job.work or job.started is None:
             return
         start = next((e for e in job.events() if e.get("event") == "start"), None)
@@ -736,8 +740,8 @@ class JobManager:
 
     @property
     def startup_seconds(self) -> float:
-        """A run's measured start-up on a worker (0 until a run has finished)."""
-        return statistics.median(self._startups) if self._startups else 0.0
+        """A run's measured start-up on a warm worker (0 until a run has finished)."""
+        return min(self._startups) if self._startups else 0.0
 
     def _live_rate(self, training: list[Job]) -> float | None:
         """Until a run has finished: the pace of the running ones, from their step events."""
