@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test venv dev-venv browser clean-venv bench
+.PHONY: run test venv dev-venv ray-venv browser clean-venv bench
 
 $(VENV)/.stamp-app: requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 not found (set PYTHON=...)"; exit 1; }
@@ -19,8 +19,14 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-app requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Ray is optional for the app; the tests install it so the Ray backend is tested too.
+$(VENV)/.stamp-ray: $(VENV)/.stamp-app requirements-ray.txt
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	touch $@
+
 venv: $(VENV)/.stamp-app
 dev-venv: $(VENV)/.stamp-dev
+ray-venv: $(VENV)/.stamp-ray
 
 # Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download
 # is not reachable here); CJK fonts so 简体中文 screenshots render.
@@ -33,7 +39,7 @@ browser:
 run: venv
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
 
-test: dev-venv browser
+test: dev-venv ray-venv browser
 	$(PY) -m pytest -q
 
 bench: dev-venv

@@ -17,6 +17,7 @@ from pathlib import Path
 from core.checkpoint import (CheckpointError, CheckpointExistsError, check_save_target, output_path, load_checkpoint,
                              make_metadata, save_checkpoint)
 from core.data import DATASETS, DataError, get_info, load_dataset
+from core.jobs import RunFailed
 from core.limits import LimitConfigError, Limits
 from core.limits import current as current_limits
 from core.models import PRESETS, SpecError
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     t.add_argument("--log-every", type=int, default=50, help="steps between step events")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    t.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where to train: in this process, or as a Ray task ($RAY_ADDRESS, else a "
+                        "local Ray cluster; needs requirements-ray.txt)")
     t.add_argument("--data-dir", help="folder with <Name>/raw/*-ubyte.gz (else $CNN_LAB_DATA_DIR or download)")
     t.add_argument("--output", type=Path, help="save the trained model to this .safetensors file")
     t.add_argument("--name", help="model name stored in the checkpoint")
@@ -133,8 +137,18 @@ def cmd_train(args, argv=None) -> int:
             raise UsageError(f"{output_path(args.output)} already exists; pass --overwrite or choose another --output") from None
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.backend == "ray":
+        from core.jobs import make_backend
+
+        backend = make_backend("ray", threads=args.threads, data_dir=args.data_dir)
+        backend.check()  # Ray missing: one line saying how to install it, before any loading
     data = load_dataset(config.dataset, args.data_dir)
-    run = TrainingRun(config, data, limits=limits)
+    if args.backend == "ray":
+        from core.jobs import BackendRun
+
+        run = BackendRun(config, data, backend)
+    else:
+        run = TrainingRun(config, data, limits=limits)
     t0 = time.perf_counter()
     for event in run.events():
         if event["event"] == "done":
@@ -211,6 +225,8 @@ def main(argv=None) -> int:
         return COMMANDS[args.command](args)
     except (UsageError, DataError, CheckpointError, SpecError, ConfigError, LimitConfigError) as e:
         return fail(e, 2)
+    except RunFailed as e:  # the run itself broke (e.g. its Ray worker died): not bad input
+        return fail(e, 1)
     except KeyboardInterrupt:
         return 130
     except MemoryError:

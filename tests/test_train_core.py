@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import jobs, metrics
-from core.jobs import JobLimitError, JobManager
+from core.jobs import JobManager
 from core.models import build_model
 from core.train import EvaluationStopped, TrainConfig, TrainingRun, evaluate
 from tests.helpers import toy_dataset
@@ -97,32 +97,39 @@ def test_evaluate_honours_a_stop_event(data):
         evaluate(model, x, y, batch_size=10, stop_event=stop)
 
 
-# ------------------------------------------------------------------ the job limit
+# ------------------------------------------------------------------ the queue
 
-def test_two_concurrent_real_starts_get_one_slot(data):
-    m = JobManager(max_jobs=1, max_epochs=30)
+def test_two_concurrent_real_starts_one_trains_one_waits(data):
+    m = JobManager(workers=1, max_epochs=30)
     barrier = threading.Barrier(2)
     out = {}
 
     def press(owner):
-        barrier.wait()
-        try:
-            out[owner] = m.start(owner, cfg(epochs=30), data)
-        except JobLimitError as e:
-            out[owner] = e
+        barrier.wait(10)
+        out[owner] = m.start(owner, cfg(epochs=30), data)
 
     threads = [threading.Thread(target=press, args=(o,)) for o in ("alice", "bob")]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
-    started = [v for v in out.values() if isinstance(v, jobs.Job)]
-    refused = [v for v in out.values() if isinstance(v, JobLimitError)]
-    assert len(started) == 1 and len(refused) == 1
-    assert "in progress" in str(refused[0])
-    started[0].stop()
-    assert started[0].wait(30)
-    assert m.start("carol", cfg(epochs=1), data).wait(60), "a slot frees when the run ends"
+        t.join(60)
+    assert sorted(out) == ["alice", "bob"]
+    deadline = time.monotonic() + 60
+    while len(m.training()) < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    first, = m.training()
+    second, = m.waiting()
+    assert m.status(second).position == 1 and second.state == jobs.QUEUED
+    first.stop()
+    assert first.wait(60), "a stopped run ends"
+    deadline = time.monotonic() + 60
+    while second.progress().step < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert second.progress().step >= 1, "the waiting run starts when the first ends"
+    assert second.started >= first.ended
+    second.stop()
+    assert second.wait(60) and second.state == jobs.FINISHED
+    m.shutdown()
 
 
 # ------------------------------------------------------------------ feature maps per epoch
