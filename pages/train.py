@@ -1,26 +1,33 @@
 """Train page: set up a run, watch it learn live, inspect and keep the model, compare runs.
 
-Layout and widgets only. Training runs in core.jobs (a background thread per run, one
-JobManager per server process kept in st.cache_resource); this page polls it once a second
-with a fragment, and only while a run is active. The current run's id lives in the session and
-in the URL (?run=…), so switching pages or reloading comes back to the live view.
+Layout and widgets only. Training runs in core.jobs: one JobManager per server process
+(app.session.job_manager) with a fair queue in front of its workers; this page polls it once a
+second with a fragment, only while a run is waiting or training. Runs and saved models belong to
+the visitor's private workspace (app.session.owner / workspace): a reload or a closed tab gets
+them back through the private link, never through a run id in the URL. A run's *watch link*
+(?watch=<token>) opens this page as a read-only view of that one run (curves, feature maps,
+results), for a projector or a friend: no Stop, no Save, no use of the model, no other runs.
 """
 from __future__ import annotations
 
+import logging
 import math
-import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import core.data as data_mod
+from app import session
+from app.session import WATCH_PARAM
 from app.shell import ensure_app_shell
 from app.state import PERSIST, PREDICT_REQUEST, SESSION_MODELS
 from app.ui import cached_dataset, lang, t
+from core import gallery as class_gallery
 from core import jobs, metrics
-from core.checkpoint import (CheckpointError, CheckpointExistsError, checkpoint_dir, from_model,
-                             list_checkpoints, sanitize_name, save_checkpoint, to_bytes)
+from core.checkpoint import CheckpointError, CheckpointExistsError, from_model, to_bytes
 from core.durations import duration_parts
 from core.editor import (COLUMNS, PARAM_RANGES, MissingTypeError, apply_editor_state, canonical_rows,
                          matching_preset, move_row, normalized_rows, rows_to_spec, spec_to_rows)
@@ -28,18 +35,22 @@ from core.figures import PLOT_CONFIG
 from core.figures.training import (COMPARE_METRICS, accuracy_figure, compare_figure, confusion_figure,
                                    default_compare_metric, loss_figure, maps_figure, per_class_figure,
                                    probability_figure)
-from core.jobs import JobLimitError, JobManager
+from core.gallery import GalleryError
+from core.jobs import JobLimitError
 from core.layers import FLOAT_PARAMS, LAYER_TYPES, PARAM_NAMES
+from core.limits import LimitError, format_bytes, spec_figures
 from core.models import PRESETS, DEFAULT_PRESET, SpecError, summary
 from core.recipe import BATCH_SIZES, LearningRateError, form_values, parse_learning_rate, run_size
 from core.train import OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, check_config, config_from_preset
+from core.workspace import WorkspaceError
 
 ensure_app_shell()
+log = logging.getLogger(__name__)
 
 
 class K:
     """This page's session-state keys ("train.<name>"; the convention is in app/state.py)."""
-    OWNER, RUN, TAB, TAB_IDX = "train.owner", "train.run", "train.tab", "train.tab_idx"
+    RUN, TAB, TAB_IDX = "train.run", "train.tab", "train.tab_idx"
     LAYERS, LAYERS_DRAFT, EDITOR_V = "train.layers", "train.layers_draft", "train.editor_v"
     PRESET, DATASET, FRACTION, SEED = "train.preset", "train.dataset", "train.fraction", "train.seed"
     START_MSG, DL_FAILED, PUBLISHED, SAVED = "train.start_msg", "train.download_failed", "train.published", "train.saved"
@@ -48,6 +59,7 @@ class K:
     COMPARE, COMPARE_METRIC = "train.compare", "train.compare_metric"
     OPT, LR, BATCH, EPOCHS, SCHED = "train.optimizer", "train.lr", "train.batch", "train.epochs", "train.scheduler"
     AUG, WD, LS, MOMENTUM = "train.augment", "train.weight_decay", "train.label_smoothing", "train.momentum"
+    NICKNAME, SHARE_MSG = "train.nickname", "train.share_msg"
     # core.recipe.form_values' field -> its widget's key
     FORM = {"optimizer": OPT, "lr": LR, "batch_size": BATCH, "epochs": EPOCHS, "scheduler": SCHED,
             "augment": AUG, "weight_decay": WD, "label_smoothing": LS, "momentum": MOMENTUM}
@@ -69,20 +81,18 @@ class K:
     def overwrite(job_id: str) -> str:
         return f"train.overwrite.{job_id}"
 
+    @staticmethod
+    def publish_nick(job_id: str) -> str:
+        return f"train.publish_nick.{job_id}"
+
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 GALLERY_SIZE, GALLERY_COLUMNS = 24, 8
 ROW_PX = 35
+WATCH_LINK_KEY = "train-watch-link"   # bench/load_bench.py reads `.st-key-train-watch-link code`
+START_KEY = "train-start"             # bench/load_bench.py clicks `.st-key-train-start button`
 ss = st.session_state
-
-
-@st.cache_resource(show_spinner=False)
-def job_manager() -> JobManager:
-    """One manager per server process: every session's runs, the demo limits."""
-    return JobManager()
-
-
-manager = job_manager()
+manager = session.job_manager()
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -98,42 +108,91 @@ def pct(x: float | None, digits: int = 1) -> str:
     return "—" if x is None or not math.isfinite(x) else f"{100 * x:.{digits}f}%"
 
 
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 11th … in English; the Chinese text says 第 {n} 位 around the bare number."""
+    if lang() != "en":
+        return str(n)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def clock(at: float | None) -> str | None:
+    """A wall-clock time (time.time()) as HH:MM in the visitor's own time zone; None when the
+    browser did not say which (the relative time is always shown)."""
+    tz = st.context.timezone
+    if at is None or not tz:
+        return None
+    try:
+        return datetime.fromtimestamp(at, ZoneInfo(tz)).strftime("%H:%M")
+    except (ZoneInfoNotFoundError, ValueError, OverflowError):
+        return None
+
+
+def when(seconds: float | None, at: float | None) -> str:
+    """"about 2 min (around 14:05)" / "about 2 min"; the estimate's wording when unknown."""
+    if seconds is None:
+        return t("train.eta_unknown")
+    at_clock = clock(at)
+    text = t("train.eta", eta=fmt_seconds(seconds))
+    return t("train.eta_clock", eta=text, clock=at_clock) if at_clock else text
+
+
+def config_of(job) -> dict:
+    """The run's settings as a dict (a Job holds a TrainConfig, a watch link's JobView a dict)."""
+    return job.config if isinstance(job.config, dict) else job.config.to_dict()
+
+
 def classes_of(dataset: str) -> tuple[str, ...]:
     return data_mod.DATASETS[dataset].classes
 
 
-def run_label(job: jobs.Job) -> str:
+def run_label(job) -> str:
     arch = job.preset or t("train.custom")
     acc = job.metrics().get("test_accuracy")
-    base = t("train.run_label", n=job.number, arch=arch, dataset=data_mod.DATASETS[job.config.dataset].title)
+    base = t("train.run_label", n=job.number, arch=arch, dataset=data_mod.DATASETS[config_of(job)["dataset"]].title)
     return f"{base} · {pct(acc)}" if acc is not None else base
 
 
-# --------------------------------------------------------------------------- owner and run id
-
-def ensure_owner() -> str:
-    """A random id per browser session; a reload with ?run=<id> of an existing run reclaims it."""
-    if K.OWNER not in ss:
-        run_id = st.query_params.get("run")
-        claimed = manager.owner_of(run_id) if run_id else None
-        ss[K.OWNER] = claimed or secrets.token_urlsafe(16)
-        if claimed:
-            ss[K.RUN] = run_id
-            ss[K.TAB_IDX] = 1
-    return ss[K.OWNER]
-
-
-owner = ensure_owner()
+def translated(e: Exception) -> str:
+    """One sentence for a core error, in the visitor's language (codes → i18n keys)."""
+    if isinstance(e, LimitError):
+        key, values = f"train.limit_{e.key}", e.details
+    elif isinstance(e, WorkspaceError):
+        key, values = f"train.ws_{e.code}", e.details
+    elif isinstance(e, GalleryError):
+        key, values = f"train.share_err_{e.code}", e.details
+    else:
+        return str(e)
+    text = t(key, **values)
+    return str(e) if text == key else text
 
 
-def current_job() -> jobs.Job | None:
+def watch_url(job) -> str:
+    """The address of a run's read-only watch link (the app's own address when known)."""
+    base = (st.context.url or "").rstrip("/")
+    return f"{base}/train?{WATCH_PARAM}={job.watch_token}"
+
+
+# --------------------------------------------------------------------------- owner and current run
+
+def current_job(owner: str) -> jobs.Job | None:
+    """The run this session shows: the one it started, else (after a private link brought the
+    workspace back, or the workspace changed) the owner's newest waiting-or-training run, else
+    its newest run."""
     job = manager.get(ss.get(K.RUN), owner)
-    if job is not None and st.query_params.get("run") != job.id:
-        st.query_params["run"] = job.id
+    if job is None:
+        mine = manager.jobs(owner)
+        job = next((j for j in reversed(mine) if j.active), None) or (mine[-1] if mine else None)
+        if job is not None:
+            ss[K.RUN] = job.id
+            if job.active:
+                ss[K.TAB_IDX] = 1
+        else:
+            ss.pop(K.RUN, None)
     return job
 
 
-def publish_finished_runs() -> None:
+def publish_finished_runs(owner: str) -> None:
     """Every finished run's model goes into SESSION_MODELS so the Predict page can use it."""
     published = ss.setdefault(K.PUBLISHED, {})
     models = ss.setdefault(SESSION_MODELS, {})
@@ -183,6 +242,7 @@ def init_form() -> None:
         set_layers(ss[K.LAYERS_DRAFT])
 
 
+
 # --------------------------------------------------------------------------- ① set up
 
 def dataset_block():
@@ -228,8 +288,10 @@ def dataset_block():
     return data
 
 
+
 def architecture_block(num_classes: int):
-    """Preset picker, layer table, live summary; returns (spec, preset name or None, error)."""
+    """Preset picker, layer table, live summary with this server's limits; returns (spec, preset
+    name or None, error or None, whether the error is a server limit)."""
     st.subheader(t("train.arch_title"))
     c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
     c1.selectbox(t("train.preset"), list(PRESETS), key=K.PRESET, on_change=load_preset,
@@ -256,21 +318,36 @@ def architecture_block(num_classes: int):
             set_layers(canon)  # a type was chosen or changed: show its parameters, with defaults
             st.rerun()
 
-    spec, error, table = None, None, None
+    spec, error, table, figures, limited = None, None, None, [], False
     try:
         spec = rows_to_spec(canon)
         table = summary(spec, num_classes=num_classes)
+        # Each cost figure next to the limit that caps it, computed from the shapes alone.
+        figures = spec_figures(spec, num_classes=num_classes, batch_size=int(ss[K.BATCH]))
     except MissingTypeError as e:
         spec, error = None, t("train.layer_without_type", n=e.row)
+    except LimitError as e:  # kernel, stride, padding or layer count over this server's limit
+        error, limited = t("train.arch_limit", reason=translated(e)), True
     except SpecError as e:
         spec, error = None, str(e)
+    over = next((f for f in figures if not f.ok), None)
+    if over is not None:
+        error, limited = t("train.arch_limit", reason=t(f"train.limit_{over.key}", **over.details)), True
     with right:
         st.markdown(t("train.layers_help"))
-        if table is not None:
+        if table is not None and error is None:
             st.success(t("train.totals", params=f"{table.total_params:,}", macs=f"{table.total_mult_adds:,}",
                          flatten=table.flatten_formula or "—"), icon="✅")
+        elif table is not None:
+            st.error(error, icon="🚫")
         else:
             st.error(t("train.arch_invalid", reason=error), icon="🚫")
+        if figures:
+            with st.container(key="train-limits"):
+                st.markdown(t("train.figures_title"))
+                st.markdown("\n".join(
+                    f"- {t(f'train.figure_{f.key}', **f.details)}" if f.ok
+                    else f"- :red[**{t(f'train.limit_{f.key}', **f.details)}**]" for f in figures))
         if st.button(t("train.reset_layers"), key="train.reset", icon=":material/restart_alt:"):
             set_layers(spec_to_rows(preset.spec()))
             st.rerun()
@@ -279,9 +356,8 @@ def architecture_block(num_classes: int):
         st.dataframe(summary_frame(table), hide_index=True, width="stretch", row_height=ROW_PX,
                      height=ROW_PX * (len(table.layers) + 1) + 3,
                      column_config={"#": st.column_config.NumberColumn("#", width=40)})
-    chosen = matching_preset(spec, preset.name, num_classes) if spec is not None else None
-    return spec, chosen, error
-
+    chosen = matching_preset(spec, preset.name, num_classes) if spec is not None and error is None else None
+    return (spec if error is None else None), chosen, error, limited
 
 def layer_columns() -> dict:
     """The layer table's columns: the type, one number column per parameter, move buttons."""
@@ -364,19 +440,21 @@ def hyperparameter_block(n_train: int | None):
                      steps=f"{size.total_steps:,}", batch=fields["batch_size"]))
     return fields, error
 
-
-def start_run(fields: dict) -> None:
-    """Start button callback: start the job or keep the reason to show."""
+def start_run(owner: str, fields: dict) -> None:
+    """Start button callback: queue the job (it starts at once when a worker is free) or keep
+    the reason to show."""
     ss.pop(K.START_MSG, None)
     try:
         data = cached_dataset(fields["dataset"])
         config = TrainConfig(**fields)
         size = run_size(len(data.train_labels), config.fraction, config.batch_size, config.epochs)
         config.log_every = metrics.suggest_log_every(size.total_steps)
-        job = manager.start(owner, config, data)
+        job = manager.start(owner, config, data, nickname=ss.get(K.NICKNAME) or None)
     except JobLimitError as e:
-        key = "train.busy_own" if e.own else ("train.busy" if e.seconds_left is not None else "train.busy_soon")
-        ss[K.START_MSG] = ("warning", t(key, eta=fmt_seconds(e.seconds_left), max=manager.max_jobs))
+        key = "train.busy_own" if e.own else "train.queue_full"
+        ss[K.START_MSG] = ("warning", t(key, eta=fmt_seconds(e.seconds_left), max=manager.max_waiting))
+    except LimitError as e:
+        ss[K.START_MSG] = ("error", t("train.arch_limit", reason=translated(e)))
     except (ConfigError, SpecError, data_mod.DataError) as e:
         ss[K.START_MSG] = ("error", t("train.start_failed", reason=str(e)))
     else:
@@ -385,32 +463,62 @@ def start_run(fields: dict) -> None:
         ss.pop(K.FM_LAST, None)  # the feature-map slider follows the new run's newest epoch
 
 
-def setup_tab() -> None:
+def what_will_happen(owner: str, config: TrainConfig | None, data) -> str:
+    """Before Start: does the run start now or wait, in which place, and until when."""
+    busy, _ = manager.busy(owner)
+    start = finish = None
+    if config is not None and data is not None:
+        try:
+            start, finish = manager.preview(config, data)
+        except (ConfigError, SpecError, ValueError):
+            start = finish = None
+    if not busy:
+        if finish is None:
+            return t("train.will_start_now")
+        return t("train.will_start_now_eta", finish=fmt_seconds(finish))
+    position = len(manager.waiting()) + 1
+    if start is None:
+        return t("train.will_queue_unknown", pos=ordinal(position))
+    return t("train.will_queue", pos=ordinal(position), start=fmt_seconds(start), finish=fmt_seconds(finish))
+
+
+def setup_tab(owner: str) -> None:
     data = dataset_block()
-    spec, preset_name, arch_error = architecture_block(len(classes_of(ss[K.DATASET])))
+    num_classes = len(classes_of(ss[K.DATASET]))
+    spec, preset_name, arch_error, limited = architecture_block(num_classes)
     fields, hyper_error = hyperparameter_block(len(data.train_labels) if data is not None else None)
-    problems = [p for p in (arch_error and t("train.problem_arch"), hyper_error,
+    problems = [p for p in (arch_error and (arch_error if limited else t("train.problem_arch")), hyper_error,
                             data is None and t("train.problem_data")) if p]
+    config = None
     if spec is not None and not arch_error and not hyper_error:
         try:
-            check_config(TrainConfig(spec=spec, **fields), len(classes_of(ss[K.DATASET])))
+            config = TrainConfig(spec=spec, preset=preset_name, dataset=ss[K.DATASET], **fields)
+            check_config(config, num_classes)
+        except LimitError as e:  # e.g. the batch size makes the activations too big
+            problems.append(t("train.arch_limit", reason=translated(e)))
+            config = None
         except (ConfigError, SpecError) as e:
             problems.append(str(e))
+            config = None
     mine = next((j for j in manager.jobs(owner) if j.active), None)
     st.divider()
     for p in problems:
         st.error(p, icon="✋")
     if mine is not None:
-        st.info(t("train.own_run_active", label=run_label(mine)), icon="⏳")
-    c1, c2 = st.columns([1, 3], vertical_alignment="center")
-    c1.button(t("train.start"), type="primary", icon="▶️", width="stretch", key="train.start",
-              disabled=bool(problems) or mine is not None, on_click=start_run,
-              args=(dict(spec=spec, preset=preset_name, dataset=ss[K.DATASET], **fields),))
-    busy, left = manager.busy(owner)
-    if busy and mine is None:
-        c2.caption(t("train.server_busy", eta=fmt_seconds(left)))
+        key = "train.own_run_waiting" if mine.queued else "train.own_run_active"
+        st.info(t(key, label=run_label(mine)), icon="⏳")
+    c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="center")
+    with c1.container(key=START_KEY):
+        st.button(t("train.start"), type="primary", icon="▶️", width="stretch", key="train.start",
+                  disabled=bool(problems) or mine is not None, on_click=start_run,
+                  args=(owner, dict(spec=spec, preset=preset_name, dataset=ss[K.DATASET], **fields)))
+    c2.text_input(t("train.nickname"), key=K.NICKNAME, max_chars=jobs.MAX_NICKNAME,
+                  placeholder=t("train.nickname_placeholder"), help=t("train.nickname_help"),
+                  label_visibility="collapsed", **PERSIST)
+    if mine is None and not problems:
+        c3.caption(what_will_happen(owner, config, data))
     else:
-        c2.caption(t("train.start_hint"))
+        c3.caption(t("train.start_hint"))
     msg = ss.pop(K.START_MSG, None)  # shown once, right after pressing Start
     if msg:
         (st.warning if msg[0] == "warning" else st.error)(msg[1])
@@ -418,29 +526,60 @@ def setup_tab() -> None:
 
 # --------------------------------------------------------------------------- ② train (live)
 
-def live_tab() -> None:
-    job = current_job()
+def live_tab(owner: str) -> None:
+    job = current_job(owner)
     if job is None:
         st.info(t("train.no_run"), icon="👈")
         return
     polling = job.active
-    st.fragment(run_every=1.0 if polling else None)(live_panel)(job.id, polling)
+    st.fragment(run_every=1.0 if polling else None)(live_panel)(owner, job.id, polling)
 
 
-def live_panel(job_id: str, polling: bool) -> None:
+def live_panel(owner: str, job_id: str, polling: bool) -> None:
     job = manager.get(job_id, owner)
     if job is None:
         st.info(t("train.no_run"))
         return
     if polling and not job.active:
-        st.rerun()  # finished: redraw the whole page once (results, no more polling)
-    events = job.events()
-    p = metrics.progress(events, job.elapsed())
+        st.rerun()  # over: redraw the whole page once (results, no more polling)
     head, stop_col = st.columns([5, 1], vertical_alignment="center")
     head.markdown(f"#### {run_label(job)}")
-    if job.state in (jobs.STARTING, jobs.RUNNING):
+    if job.state == jobs.QUEUED:
+        stop_col.button(t("train.cancel"), icon="✖️", key="train.cancel", width="stretch",
+                        on_click=manager.cancel, args=(job.id, owner), help=t("train.cancel_help"))
+    elif job.state in (jobs.STARTING, jobs.RUNNING):
         stop_col.button(t("train.stop"), icon="⏹️", key="train.stop", width="stretch",
                         on_click=manager.stop, args=(job.id, owner), help=t("train.stop_help"))
+    if job.state == jobs.CANCELLED:
+        st.info(t("train.cancelled"), icon="✖️")
+        return
+    watch_link(job)
+    run_view(job, manager.status(job), after_outcome=results_button)
+
+
+def results_button() -> None:
+    if st.button(t("train.see_results"), icon="📊", key="train.goto_results"):
+        goto_tab(2)
+        st.rerun(scope="app")  # the tabs live outside this fragment
+
+
+def watch_link(job: jobs.Job) -> None:
+    """The run's read-only watch link, to share with a friend or put on a projector."""
+    with st.container(key=WATCH_LINK_KEY):
+        st.caption(t("train.watch_link"))
+        st.code(watch_url(job), language=None)
+
+
+def run_view(job, status: jobs.JobStatus, after_outcome=None) -> None:
+    """Where a run stands (queue, progress, outcome), its curves and feature maps. Shared by the
+    owner's live tab and the read-only watch view: nothing here changes the run."""
+    p = job.progress()
+    if job.state == jobs.QUEUED:
+        st.info(t("train.queued", pos=ordinal(status.position), waiting=status.waiting,
+                  start=when(status.seconds_to_start, status.start_at),
+                  finish=when(status.seconds_to_finish, status.finish_at)), icon="🕒")
+        st.caption(t("train.queued_hint"))
+        return
     if job.state == jobs.STARTING or (job.state == jobs.RUNNING and p.total_steps == 0):
         st.progress(0.0, text=t("train.preparing"))
     elif job.state == jobs.RUNNING and p.step == 0:
@@ -454,23 +593,24 @@ def live_panel(job_id: str, polling: bool) -> None:
         st.info(t("train.stopped_evaluating"), icon="⏳")
     elif job.state == jobs.FAILED:
         st.error(t("train.failed", reason=job.error), icon="💥")
+    elif job.state == jobs.CANCELLED:
+        st.info(t("train.cancelled"), icon="✖️")
+        return
     else:
         m = job.metrics()
         key = "train.finished_stopped" if job.stopped else "train.finished"
         st.success(t(key, acc=pct(m.get("test_accuracy"), 2), steps=f"{m.get('steps', 0):,}",
                      time=fmt_seconds(m.get("train_seconds"))), icon="🎉")
-        if st.button(t("train.see_results"), icon="📊", key="train.goto_results"):
-            goto_tab(2)
-            st.rerun(scope="app")  # the tabs live outside this fragment
-
-    c = metrics.curves(events)
+        if after_outcome is not None:
+            after_outcome()
+    c = metrics.curves(job.events())
     left, right = st.columns(2)
     left.plotly_chart(loss_figure(c, p.total_steps, t), config=PLOT_CONFIG, key="train.loss_chart")
     right.plotly_chart(accuracy_figure(c, p.total_steps, t), config=PLOT_CONFIG, key="train.acc_chart")
     feature_maps(job)
 
 
-def feature_maps(job: jobs.Job) -> None:
+def feature_maps(job) -> None:
     snaps = job.snapshots()
     st.subheader(t("train.fm_title"))
     if not snaps:
@@ -481,7 +621,7 @@ def feature_maps(job: jobs.Job) -> None:
     if K.FM_LAST not in ss or ss.get(K.FM_EPOCH) not in epochs or ss.get(K.FM_EPOCH) == ss[K.FM_LAST]:
         ss[K.FM_EPOCH] = epochs[-1]
     ss[K.FM_LAST] = epochs[-1]
-    classes = classes_of(job.config.dataset)
+    classes = classes_of(config_of(job)["dataset"])
     true_label = int(job.data.test_labels[job.probe_index])
     st.caption(t("train.fm_caption", label=classes[true_label]))
     img_col, maps_col = st.columns([1, 3])
@@ -529,7 +669,7 @@ def remember_tab() -> None:
         ss[K.TAB_IDX] = labels.index(ss[K.TAB])
 
 
-def watcher(job_id: str) -> None:
+def watcher(owner: str, job_id: str) -> None:
     """While a run is active and its live tab is hidden, rerun the page once it ends."""
     job = manager.get(job_id, owner)
     if job is None or not job.active:
@@ -538,10 +678,10 @@ def watcher(job_id: str) -> None:
 
 # --------------------------------------------------------------------------- ③ results
 
-def results_tab() -> None:
+def results_tab(owner: str) -> None:
     finished = [j for j in manager.jobs(owner) if not j.active and j.result is not None]
     if not finished:
-        job = current_job()
+        job = current_job(owner)
         st.info(t("train.results_wait") if job is not None and job.active else t("train.results_none"),
                 icon="⏳" if job is not None and job.active else "👈")
         return
@@ -553,14 +693,23 @@ def results_tab() -> None:
     st.columns([1, 1])[0].selectbox(t("train.result_run"), ids[::-1], key=K.RESULT_RUN,
                                     format_func={i: run_label(j) for i, j in by_id.items()}.get, **PERSIST)
     job = by_id[ss[K.RESULT_RUN]]
-    r, m = job.result, job.metrics()
-    classes = classes_of(job.config.dataset)
+    results_body(job, owner)
+    watch_link(job)
+    keep_model(owner, job)
+    share_model(owner, job)
+
+
+def results_body(job, owner: str | None) -> None:
+    """Metrics, confusion matrix, per-class accuracy, calibration and mistakes of a finished run
+    (owner None: a watch link's read-only view)."""
+    r, m, cfg = job.result, job.metrics(), config_of(job)
+    classes = classes_of(cfg["dataset"])
     c = st.columns(5)
     c[0].metric(t("train.m_test_acc"), pct(r.accuracy, 2))
     c[1].metric(t("train.m_test_loss"), f"{r.loss:.4f}")
     c[2].metric(t("train.m_mistakes", n=f"{r.n:,}"), f"{len(r.wrong_indices):,}")
     c[3].metric(t("train.m_epochs_stopped") if job.stopped else t("train.m_epochs"),
-                f"{m.get('epochs_completed', 0)} / {job.config.epochs}")
+                f"{m.get('epochs_completed', 0)} / {cfg['epochs']}")
     c[4].metric(t("train.m_time"), fmt_seconds(m.get("train_seconds")),
                 help=t("train.m_time_help", ips=f"{m.get('images_per_second', 0):,.0f}"))
     left, right = st.columns([6, 5])
@@ -570,11 +719,12 @@ def results_tab() -> None:
         st.caption(t("train.confusion_caption"))
     right.plotly_chart(per_class_figure(r.per_class_accuracy, classes, t), config=PLOT_CONFIG,
                        key="train.per_class")
-    gallery(job, classes)
-    keep_model(job)
+    mistakes(job, classes, owner)
 
 
-def gallery(job: jobs.Job, classes) -> None:
+def mistakes(job, classes, owner: str | None) -> None:
+    """The misclassified test images, most confident first; the owner (not a watcher) can open
+    one in the Predict page with this run's model."""
     r = job.result
     st.subheader(t("train.gallery_title"))
     if len(r.wrong_indices) == 0:
@@ -590,7 +740,7 @@ def gallery(job: jobs.Job, classes) -> None:
     order = np.argsort(-r.wrong_confidence, kind="stable")
     picked = [k for k in order if (true_f is None or true[r.wrong_indices[k]] == true_f)
               and (pred_f is None or r.wrong_predicted[k] == pred_f)]
-    f3.caption(t("train.gallery_caption", shown=min(len(picked), GALLERY_SIZE), n=len(picked)))
+    f3.caption(t("train.gallery_caption" if owner else "train.gallery_caption_watch", shown=min(len(picked), GALLERY_SIZE), n=len(picked)))
     if not picked:
         st.info(t("train.gallery_empty_filter"))
         return
@@ -602,20 +752,31 @@ def gallery(job: jobs.Job, classes) -> None:
                 st.image(upscale(job.data.test_images[idx].numpy(), 3), width="stretch")
                 st.markdown(t("train.tile", true=classes[true[idx]], pred=classes[r.wrong_predicted[k]],
                               conf=f"{100 * r.wrong_confidence[k]:.0f}"))
-                if st.button(t("train.open_predict"), key=f"train.wrong.{job.id}.{idx}", type="tertiary",
-                             icon="🔍", help=t("train.open_predict_help", index=idx)):
-                    open_in_predict(job, idx)
+                if owner is not None and st.button(
+                        t("train.open_predict"), key=f"train.wrong.{job.id}.{idx}", type="tertiary",
+                        icon="🔍", help=t("train.open_predict_help", index=idx)):
+                    open_in_predict(owner, job, idx)
 
 
-def open_in_predict(job: jobs.Job, test_index: int) -> None:
-    publish_finished_runs()
-    saved = ss.get(K.SAVED, {}).get(job.id)
-    model = f"file:{saved}" if saved else f"session:{ss[K.PUBLISHED][job.id]}"
-    ss[PREDICT_REQUEST] = {"model": model, "test_index": int(test_index)}
+
+
+def open_in_predict(owner: str, job: jobs.Job, test_index: int) -> None:
+    """The Predict page with this run's model (this session's copy, saved or not) and one image."""
+    publish_finished_runs(owner)
+    ss[PREDICT_REQUEST] = {"model": f"session:{ss[K.PUBLISHED][job.id]}", "test_index": int(test_index)}
     st.switch_page("pages/predict.py")
 
 
-def keep_model(job: jobs.Job) -> None:
+def usage_line(ws) -> str:
+    u = ws.usage()
+    return t("train.ws_usage", models=u.models, max_models=u.max_models if u.max_models is not None else "∞",
+             size=format_bytes(u.bytes), max_size=format_bytes(u.max_bytes) if u.max_bytes is not None else "∞")
+
+
+def keep_model(owner: str, job: jobs.Job) -> None:
+    """Save the run's model into the visitor's private workspace (never a shared folder, never
+    under the name of a model that ships with CNN Lab), or download it."""
+    ws = session.workspace()
     st.subheader(t("train.keep_title"))
     m = job.metrics()
     default = f"{job.config.dataset}-{job.preset or 'custom'}-{100 * m.get('test_accuracy', 0):.1f}"
@@ -623,31 +784,38 @@ def keep_model(job: jobs.Job) -> None:
     c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
     name = c1.text_input(t("train.save_name"), key=K.save_name(job.id), help=t("train.save_name_help"), max_chars=80)
     try:
-        stem = sanitize_name(name)
+        stem = ws.stem_for(name)
+    except WorkspaceError as e:  # the name of a bundled model
+        c2.error(translated(e))
+        return
     except CheckpointError:
         c2.error(t("train.save_name_empty"))
         return
-    path = checkpoint_dir() / f"{stem}.safetensors"
-    exists = path.exists()
-    c2.caption(t("train.save_as", file=path.name, folder=str(checkpoint_dir())))
+    exists = ws.exists(name)  # only this workspace's own models: bundled names never get here
+    c2.caption(t("train.save_as", file=stem))
+    st.caption(usage_line(ws))
     overwrite = False
     if exists:
-        overwrite = st.checkbox(t("train.overwrite", file=path.name), key=K.overwrite(job.id))
+        overwrite = st.checkbox(t("train.overwrite", file=stem), key=K.overwrite(job.id))
     b1, b2, b3 = st.columns(3)
     if b1.button(t("train.save"), icon="💾", type="primary", disabled=exists and not overwrite,
                  key=f"train.save.{job.id}", width="stretch"):
         try:
-            saved = save_checkpoint(path, job.model, job.checkpoint_metadata(name.strip()), overwrite=overwrite)
+            entry = ws.save(name.strip(), job.model, job.checkpoint_metadata(name.strip()), overwrite=overwrite)
         except CheckpointExistsError:
-            st.warning(t("train.exists_now", file=path.name))
-        except (OSError, CheckpointError) as e:
-            st.error(t("train.save_failed", reason=str(e)))
+            st.warning(t("train.exists_now", file=stem))
+        except (WorkspaceError, LimitError) as e:   # quota (models or bytes), bundled name
+            st.error(translated(e))
+        except (OSError, CheckpointError):
+            log.exception("saving a model into workspace %s failed", ws.id)
+            st.error(t("train.save_failed"))
         else:
-            ss.setdefault(K.SAVED, {})[job.id] = str(saved)
+            ss.setdefault(K.SAVED, {})[job.id] = entry.ref
             ss.pop(K.overwrite(job.id), None)
-            st.success(t("train.saved", file=saved.name))
+            st.success(t("train.saved", file=stem))
+            st.caption(usage_line(ws))
     elif exists and not overwrite:
-        st.warning(t("train.exists", file=path.name), icon="⚠️")
+        st.warning(t("train.exists", file=stem), icon="⚠️")
     if ss.get(K.SAVED, {}).get(job.id):
         if st.button(t("train.goto_predict"), icon="✍️", key=f"train.goto_predict.{job.id}"):
             st.switch_page("pages/predict.py")
@@ -659,20 +827,58 @@ def keep_model(job: jobs.Job) -> None:
                        key=f"train.dl_csv.{job.id}", width="stretch")
 
 
+def share_model(owner: str, job: jobs.Job) -> None:
+    """Publish the run's model to the class gallery under a nickname (everyone's Predict page
+    lists it, read-only); the nickname also labels the run on the teacher's board. Lists this
+    visitor's own gallery entries with a remove button."""
+    st.subheader(t("train.share_title"))
+    st.caption(t("train.share_caption"))
+    nick_key = K.publish_nick(job.id)
+    ss.setdefault(nick_key, job.nickname or ss.get(K.NICKNAME) or "")
+    c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
+    nickname = c1.text_input(t("train.nickname"), key=nick_key, max_chars=jobs.MAX_NICKNAME,
+                             help=t("train.nickname_help"))
+    if c2.button(t("train.publish"), icon="📣", key=f"train.publish.{job.id}"):
+        name = ss.get(K.save_name(job.id)) or run_label(job)
+        try:
+            entry = class_gallery.publish(job.model, job.checkpoint_metadata(name), nickname, publisher=owner)
+        except GalleryError as e:
+            st.error(translated(e))
+        except (OSError, CheckpointError):
+            log.exception("publishing a model to the class gallery failed")
+            st.error(t("train.share_failed"))
+        else:
+            manager.set_nickname(job.id, owner, entry.nickname)
+            st.success(t("train.shared", nickname=entry.nickname))
+    mine = [e for e in class_gallery.list_entries() if e.publisher == owner]
+    if mine:
+        st.markdown(t("train.share_mine"))
+    for e in mine:
+        a, b = st.columns([4, 1], vertical_alignment="center")
+        a.markdown(t("train.share_entry", name=e.name, nickname=e.nickname, acc=pct(e.test_accuracy, 2)))
+        if b.button(t("train.unpublish"), icon="🗑️", key=f"train.unpublish.{e.id}"):
+            try:
+                class_gallery.remove(e.id, publisher=owner)
+            except GalleryError as err:
+                st.error(translated(err))
+            st.rerun()
+
+
 # --------------------------------------------------------------------------- ④ compare
 
-def compare_tab() -> None:
+def compare_tab(owner: str) -> None:
     sources: dict[str, dict] = {}
     for job in manager.jobs(owner):
         events = job.events()
         if any(e.get("event") == "step" for e in events):
             sources[f"run:{job.id}"] = dict(label=run_label(job), events=events, config=job.config.to_dict(),
                                             metrics=job.metrics(), source=t("train.src_session"))
-    for path, meta in list_checkpoints():
+    for entry in session.workspace().list_models():  # bundled ones and this visitor's, nobody else's
+        meta = entry.meta
         if meta.get("history"):
             acc = (meta.get("metrics") or {}).get("test_accuracy")
-            label = f"💾 {meta.get('name', path.stem)}" + (f" · {pct(acc)}" if acc is not None else "")
-            sources[f"file:{path}"] = dict(label=label, events=meta["history"], config=meta.get("config", {}),
+            label = f"💾 {entry.name}" + (f" · {pct(acc)}" if acc is not None else "")
+            sources[f"model:{entry.ref}"] = dict(label=label, events=meta["history"], config=meta.get("config", {}),
                                            metrics=meta.get("metrics", {}), source=t("train.src_saved"),
                                            dataset=meta.get("dataset"))
     if not sources:
@@ -722,29 +928,72 @@ def compare_tab() -> None:
     st.dataframe(frame, width="stretch", height=ROW_PX * (len(frame) + 1) + 3, row_height=ROW_PX)
 
 
+
+# --------------------------------------------------------------------------- watch link (read-only)
+
+def watch_page(token: str) -> None:
+    """?watch=<token>: one run's curves, progress and results, read-only. Nothing here can stop
+    the run, save or use its model, or reach any other run."""
+    st.title(t("train.title"))
+    view = manager.watch(token)
+    if view is None:
+        st.warning(t("train.watch_unknown"), icon="🔗")
+        st.page_link("pages/train.py", label=t("train.watch_own"), icon="🏋️")
+        return
+    polling = view.active
+    st.fragment(run_every=1.0 if polling else None)(watch_panel)(token, polling)
+
+
+def watch_panel(token: str, polling: bool) -> None:
+    view = manager.watch(token)
+    if view is None:  # forgotten by the server (old runs are pruned)
+        st.warning(t("train.watch_unknown"), icon="🔗")
+        return
+    if polling and not view.active:
+        st.rerun()  # over: redraw once with the results, then stop polling
+    who = t("train.watch_by", nickname=view.nickname) if view.nickname else ""
+    st.markdown(f"#### {run_label(view)}{who}")
+    st.caption(t("train.watch_read_only"))
+    run_view(view, view.status())
+    if view.result is not None and not view.active:
+        st.divider()
+        st.subheader(t("train.tab_results"))
+        results_body(view, owner=None)
+
+
 # --------------------------------------------------------------------------- page
 
-init_form()
-publish_finished_runs()
-st.title(t("train.title"))
-st.markdown(t("train.intro"))
+def own_page() -> None:
+    owner = session.owner()
+    init_form()
+    publish_finished_runs(owner)
+    st.title(t("train.title"))
+    st.markdown(t("train.intro"))
+    st.caption(t("train.private_hint"))
 
-job = current_job()
-labels = tab_labels()
-idx = ss.get(K.TAB_IDX, 0)
-ss[K.TAB] = labels[idx if 0 <= idx < len(labels) else 0]
-tabs = st.tabs(labels, key=K.TAB, on_change=remember_tab)
-with tabs[0]:
-    if tabs[0].open:
-        setup_tab()
-with tabs[1]:
-    if tabs[1].open:
-        live_tab()
-with tabs[2]:
-    if tabs[2].open:
-        results_tab()
-with tabs[3]:
-    if tabs[3].open:
-        compare_tab()
-if job is not None and job.active and not tabs[1].open:
-    st.fragment(run_every=1.0)(watcher)(job.id)
+    job = current_job(owner)
+    labels = tab_labels()
+    idx = ss.get(K.TAB_IDX, 0)
+    ss[K.TAB] = labels[idx if 0 <= idx < len(labels) else 0]
+    tabs = st.tabs(labels, key=K.TAB, on_change=remember_tab)
+    with tabs[0]:
+        if tabs[0].open:
+            setup_tab(owner)
+    with tabs[1]:
+        if tabs[1].open:
+            live_tab(owner)
+    with tabs[2]:
+        if tabs[2].open:
+            results_tab(owner)
+    with tabs[3]:
+        if tabs[3].open:
+            compare_tab(owner)
+    if job is not None and job.active and not tabs[1].open:
+        st.fragment(run_every=1.0)(watcher)(owner, job.id)
+
+
+watch_token = st.query_params.get(WATCH_PARAM)
+if watch_token is not None:
+    watch_page(watch_token)
+else:
+    own_page()

@@ -2,11 +2,16 @@
 
 core.jobs.TrainingRun is replaced by the scripted FakeRun of test_jobs (same event shapes, checks
 its stop event between steps), so starting, watching, stopping and saving run in well under a
-second each. Two AppTest sessions in one process share the page's cached JobManager, like two
-browser users on one server.
+second each. Several AppTest sessions in one process share the server's JobManager
+(app.session.job_manager, in st.cache_resource), like several browser visitors on one server;
+each session has its own private workspace (app.session.workspace) under a temporary folder.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,10 +21,14 @@ from streamlit.testing.v1 import AppTest
 
 import core.data
 import core.jobs
-from core.data import DataError
-from core.models import DEFAULT_PRESET, PRESETS, summary
+from app.session import job_manager
 from app.state import PREDICT_REQUEST, SESSION_MODELS
 from app.ui import cached_dataset
+from core import gallery
+from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from core.data import DataError
+from core.models import DEFAULT_PRESET, PRESETS, summary
+from core.workspace import Workspace, WorkspaceError, workspace_id
 from tests.helpers import toy_dataset
 from tests.test_jobs import FakeRun
 
@@ -28,11 +37,13 @@ PAGE = str(ROOT / "pages" / "train.py")
 APP = str(ROOT / "streamlit_app.py")
 TOY = toy_dataset(n_train=300, n_test=60)
 DEFAULT = summary(PRESETS[DEFAULT_PRESET].spec())  # the page starts from the default preset
+SECRET = "app.workspace_secret"  # where app.session keeps this session's workspace secret
 
 
 @pytest.fixture(autouse=True)
 def faked(monkeypatch, tmp_path):
-    """Toy data for every dataset name, fake training, a temporary checkpoints folder."""
+    """Toy data for every dataset name, fake training, a temporary checkpoints folder that holds
+    a copy of the bundled model."""
     runs = []
 
     def fake_run(config, data, stop_event):
@@ -44,18 +55,22 @@ def faked(monkeypatch, tmp_path):
     monkeypatch.setattr(core.data, "is_available", lambda name, data_dir=None: name == "mnist")
     monkeypatch.setattr(core.data, "load_dataset", lambda name="mnist", data_dir=None, progress=True: TOY)
     monkeypatch.setattr(core.jobs, "TrainingRun", fake_run)
+    (tmp_path / "checkpoints").mkdir()
+    shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "checkpoints" / DEFAULT_CHECKPOINT.name)
     monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
     st.cache_resource.clear()  # a fresh JobManager (and dataset cache) per test
     yield fake_run, runs
-    for run in runs:  # end any run a test left going (fake runs stop within one 50 ms step)
+    for run in runs:  # end any run a test left going (fake runs stop within one step)
         run.stop_event.set()
     cached_dataset.clear()
     st.cache_resource.clear()
 
 
-def page(lang="en", **state) -> AppTest:
+def page(lang="en", query=None, **state) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state["lang"] = lang
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
     for k, v in state.items():
         at.session_state[k] = v
     return at.run()
@@ -69,33 +84,38 @@ def start_button(at):
     return at.button(key="train.start")
 
 
-def manager_of(job_id: str) -> core.jobs.JobManager:
-    """The JobManager (the page keeps it in st.cache_resource) that holds this job."""
-    import gc
-
-    for m in gc.get_objects():
-        if type(m) is core.jobs.JobManager and m.owner_of(job_id):
-            return m
-    raise LookupError(job_id)
+def owner_of(at) -> str:
+    """The session's owner id: its workspace's id (a hash of the secret it keeps)."""
+    return workspace_id(at.session_state[SECRET])
 
 
 def job_of(at) -> core.jobs.Job:
-    run_id, owner = at.session_state["train.run"], at.session_state["train.owner"]
-    return manager_of(run_id).get(run_id, owner)
+    """This session's current run, from the server's JobManager (the one the page uses)."""
+    return job_manager().get(at.session_state["train.run"], owner_of(at))
 
 
-def wait_until(predicate, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
+def wait_until(predicate, timeout=60.0) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds have passed (then False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.02)
-    return False
+    return True
 
 
 def show_tab(at, index):
     at.session_state["train.tab_idx"] = index
     return at.run()
+
+
+def finished_run(**state) -> tuple[AppTest, core.jobs.Job]:
+    """A session whose (short, faked) run has finished, showing its results tab."""
+    at = page(**state)
+    start_button(at).click().run()
+    job = job_of(at)
+    assert job.wait(60)
+    return show_tab(at, 2), job
 
 
 # ------------------------------------------------------------------ rendering
@@ -113,6 +133,11 @@ def test_setup_renders_in_both_languages(lang, title, start):
     frame = at.dataframe[-1].value
     assert frame.shape[0] == len(at.session_state["train.layers"])
     assert any("=" in str(v) for v in frame.iloc[:, 3]), "parameter formulas are written out"
+    figures = texts(at.markdown)
+    allows = "this server allows" if lang == "en" else "本服务器允许"
+    assert figures.count(allows) >= 6, "every cost figure is shown with its limit"
+    assert ("1.39 M multiply-adds per image (this server allows 50 M)" in figures) == (lang == "en")
+    assert ("starts as soon as you press Start" in texts(at.caption)) == (lang == "en"), "what will happen"
 
 
 def test_presets_fill_the_form():
@@ -220,7 +245,9 @@ def test_start_watch_and_stop_a_faked_run(faked):
     assert runs, "the (faked) training was started"
     job = job_of(at)
     assert at.session_state["train.tab_idx"] == 1, "Start opens the live view"
-    assert job.active and job.id in at.query_params["run"], "the run id is kept in the URL"
+    assert job.active and "run" not in at.query_params, "no run id in the URL (it was a key to the run)"
+    link = texts(at.code)
+    assert f"/train?watch={job.watch_token}" in link and job.id not in link, "a read-only watch link"
     assert wait_until(lambda: job.progress().step >= 2)
     at.run()
     assert at.button(key="train.stop").label == "Stop"
@@ -258,7 +285,11 @@ def test_a_finished_run_shows_results_and_feature_maps():
     assert at.multiselect(key="train.compare").value, "this session's run is preselected"
 
 
-def test_a_second_user_is_told_a_run_is_in_progress(faked):
+def test_a_second_user_is_told_a_run_is_in_progress(faked, monkeypatch):
+    """One training slot, two visitors: the second is told beforehand that they would wait, then
+    queued with position 1 and an estimate, sees it again after leaving the tab and through their
+    private link, and can cancel while waiting."""
+    monkeypatch.setenv("CNN_LAB_TRAINING_WORKERS", "1")
     fake_run, runs = faked
     fake_run.steps, fake_run.step_seconds = 1000, 0.2  # still going while bob tries, however slow CI is
     alice = page(**{"train.epochs": 20})
@@ -266,64 +297,252 @@ def test_a_second_user_is_told_a_run_is_in_progress(faked):
     job = job_of(alice)
     assert wait_until(lambda: job.progress().step >= 2)
     bob = page()
-    assert "Another user's run is in progress" in texts(bob.caption)
+    before = texts(bob.caption)
+    assert "The server is busy: you'd be 1st in line, starting in about" in before, before
+    assert "finishing in about" in before
+    assert not start_button(bob).disabled, "a busy server queues runs instead of refusing them"
     start_button(bob).click().run()
-    warning = texts(bob.warning)
-    assert "already in progress on this server" in warning and "should end in about" in warning
-    assert "train.run" not in bob.session_state
+    assert not bob.exception, [e.value for e in bob.exception]
+    mine = job_of(bob)
+    assert mine is not None and mine.state == core.jobs.QUEUED and mine is not job
+    status = job_manager().status(mine)
+    assert status.position == 1 and status.seconds_to_start is not None and status.seconds_to_finish is not None
+    assert bob.session_state["train.tab_idx"] == 1, "Start opens the live view, which shows the queue"
+    info = texts(bob.info)
+    assert "Waiting in line: you are 1st of 1" in info and "Expected to start in about" in info, info
+    assert "and to finish in about" in info
+    assert bob.button(key="train.cancel").label == "Cancel"
+    assert [b.key for b in bob.button if b.key == "train.stop"] == [], "nothing to stop yet"
+    # leaving the tab and coming back shows the queued run again
+    bob = show_tab(bob, 0)
+    assert "is waiting in line" in texts(bob.info) and start_button(bob).disabled, "one run per visitor"
+    bob = show_tab(bob, 1)
+    assert "Waiting in line: you are 1st of 1" in texts(bob.info)
+    # so does bob's private link, in a new session (a closed tab)
+    again = page(query={"ws": bob.session_state[SECRET]})
+    assert again.session_state["train.run"] == mine.id and "ws" not in again.query_params
+    assert "Waiting in line: you are 1st of 1" in texts(again.info)
+    # the Chinese page says the same
+    zh = page("zh", query={"ws": bob.session_state[SECRET]})
+    assert "正在排队：你排在第 1 位" in texts(zh.info)
     assert job_of(alice) is job, "bob cannot see alice's run"
     # bob's session has no access to alice's job even with its id
-    assert manager_of(job.id).get(job.id, bob.session_state["train.owner"]) is None
+    assert job_manager().get(job.id, owner_of(bob)) is None
+    assert not job_manager().stop(job.id, owner_of(bob)) and job.active
+    bob.button(key="train.cancel").click().run()
+    assert mine.state == core.jobs.CANCELLED and "cancelled before it started" in texts(bob.info)
+    assert len(runs) == 1, "the cancelled run never trained"
     alice.button(key="train.stop").click().run()
     assert job.wait(60)
 
 
-def test_reload_with_the_run_in_the_url_reclaims_the_run():
+def test_a_run_id_in_the_url_is_no_key_but_the_private_link_is():
     at = page()
     start_button(at).click().run()
     job = job_of(at)
-    reloaded = AppTest.from_file(PAGE, default_timeout=60)
-    reloaded.query_params["run"] = job.id
+    stranger = page(query={"run": job.id})
+    assert "train.run" not in stranger.session_state, "a run id in the URL reclaims nothing"
+    assert owner_of(stranger) != owner_of(at)
+    assert not [b for b in stranger.button if b.key in ("train.stop", "train.cancel")]
+    reloaded = page(query={"ws": at.session_state[SECRET]})
+    assert reloaded.session_state["train.run"] == job.id
+    assert owner_of(reloaded) == owner_of(at)
+    assert job.wait(60)
     reloaded.run()
     assert reloaded.session_state["train.run"] == job.id
-    assert reloaded.session_state["train.owner"] == at.session_state["train.owner"]
-    assert reloaded.session_state["train.tab_idx"] == 1
-    stranger = AppTest.from_file(PAGE, default_timeout=60)
-    stranger.query_params["run"] = "not-a-run"
-    stranger.run()
-    assert "train.run" not in stranger.session_state
+
+
+# ------------------------------------------------------------------ watch link
+
+def test_a_watch_link_is_read_only(faked):
+    fake_run, runs = faked
+    fake_run.steps, fake_run.step_seconds = 1000, 0.05
+    alice = page(**{"train.epochs": 2})
+    start_button(alice).click().run()
+    job = job_of(alice)
+    assert wait_until(lambda: job.progress().step >= 3)
+    watcher = page(query={"watch": job.watch_token})
+    assert not watcher.exception, [e.value for e in watcher.exception]
+    assert "watching someone's run through its watch link" in texts(watcher.caption)
+    assert f"Run {job.number}" in texts(watcher.markdown)
+    assert len(watcher.get("plotly_chart")) >= 2, "loss and accuracy curves"
+    assert watcher.get("progress"), "the run's progress"
+    assert not watcher.button, "no Stop, no Cancel, no Save, no Start: nothing to press"
+    assert not watcher.tabs and not watcher.data_editor, "only that run: no set-up, no other runs"
+    assert SESSION_MODELS not in watcher.session_state or not watcher.session_state[SESSION_MODELS]
+    alice.button(key="train.stop").click().run()
     assert job.wait(60)
+    watcher.run()
+    assert "Stopped early" in texts(watcher.success)
+    assert "Test accuracy" in [m.label for m in watcher.metric], "the results"
+    assert not watcher.button and not watcher.download_button and not watcher.text_input, \
+        "no save, no download, no model use"
+    assert job.id not in repr(watcher.session_state), "the run id (the owner's key) never reaches a watcher"
+    unknown = page(query={"watch": "no-such-token"})
+    warning = texts(unknown.warning)
+    assert "does not match any run" in warning and warning.count(".") == 1, "one sentence"
+    assert not unknown.get("plotly_chart")
+
+
+def test_a_run_through_the_queue_can_be_watched_while_it_waits(faked, monkeypatch):
+    monkeypatch.setenv("CNN_LAB_TRAINING_WORKERS", "1")
+    fake_run, runs = faked
+    fake_run.steps, fake_run.step_seconds = 1000, 0.2
+    alice = page(**{"train.epochs": 20})
+    start_button(alice).click().run()
+    first = job_of(alice)
+    bob = page()
+    start_button(bob).click().run()
+    queued = job_of(bob)
+    assert queued.queued
+    watcher = page(query={"watch": queued.watch_token})
+    assert "Waiting in line: you are 1st of 1" in texts(watcher.info)
+    assert not watcher.button, "a watcher cannot cancel"
+    bob.button(key="train.cancel").click().run()
+    alice.button(key="train.stop").click().run()
+    assert first.wait(60)
 
 
 # ------------------------------------------------------------------ keep the model
 
 def test_save_never_overwrites_without_confirmation(tmp_path):
-    at = page()
-    start_button(at).click().run()
-    job = job_of(at)
-    assert job.wait(60)
-    at = show_tab(at, 2)
+    at, job = finished_run()
     name_key = f"train.save_name.{job.id}"
     at.text_input(key=name_key).set_value("../my model/x").run()
-    assert "my-model-x.safetensors" in texts(at.caption), "names are sanitized"
+    captions = texts(at.caption)
+    assert "Saved as **my-model-x** in your private workspace" in captions, "names are sanitized"
+    assert str(tmp_path) not in captions and "/" not in captions.split("private workspace")[0], \
+        "no server path in any caption"
+    assert "Your workspace: 0 of 20 models" in captions, "usage against the quota"
     at.text_input(key=name_key).set_value("toy model").run()
     save = at.button(key=f"train.save.{job.id}")
     assert not save.disabled
     save.click().run()
-    path = tmp_path / "checkpoints" / "toy-model.safetensors"
-    assert path.exists() and "Saved toy-model.safetensors" in texts(at.success)
+    folder = tmp_path / "checkpoints" / "workspaces" / owner_of(at)
+    path = folder / "toy-model.safetensors"
+    assert path.exists() and "Saved toy-model in your workspace" in texts(at.success)
+    assert not (tmp_path / "checkpoints" / "toy-model.safetensors").exists(), "never the shared folder"
+    assert "Your workspace: 1 of 20 models" in texts(at.caption)
     first = path.stat().st_mtime_ns
     at.run()
     assert at.button(key=f"train.save.{job.id}").disabled, "an existing file needs confirmation"
-    assert "already exists" in texts(at.warning)
+    assert "already have a model named toy-model" in texts(at.warning)
     at.checkbox(key=f"train.overwrite.{job.id}").check().run()
     at.button(key=f"train.save.{job.id}").click().run()
     assert path.stat().st_mtime_ns >= first and "Saved" in texts(at.success)
-    from core.checkpoint import load_checkpoint
-
     ckpt = load_checkpoint(path)
     assert ckpt.meta["name"] == "toy model" and ckpt.meta["history"]
     assert len(at.download_button) == 2
+
+
+def test_a_second_visitor_cannot_list_load_or_overwrite_the_first_ones_models(tmp_path):
+    alice, job = finished_run()
+    alice.text_input(key=f"train.save_name.{job.id}").set_value("toy model").run()
+    alice.button(key=f"train.save.{job.id}").click().run()
+    alice_file = tmp_path / "checkpoints" / "workspaces" / owner_of(alice) / "toy-model.safetensors"
+    before = alice_file.read_bytes()
+    bob, bob_job = finished_run()
+    assert owner_of(bob) != owner_of(alice)
+    bob_ws = Workspace.open(bob.session_state[SECRET])
+    assert [m.ref for m in bob_ws.list_models()] == ["bundled:mnist-default"], "only the bundled model"
+    with pytest.raises(WorkspaceError):
+        bob_ws.load("own:toy-model")
+    # the same name in bob's workspace is bob's own model: no "Replace", alice's file untouched
+    bob.text_input(key=f"train.save_name.{bob_job.id}").set_value("toy model").run()
+    assert not bob.checkbox and "already have" not in texts(bob.warning)
+    bob.button(key=f"train.save.{bob_job.id}").click().run()
+    assert (tmp_path / "checkpoints" / "workspaces" / owner_of(bob) / "toy-model.safetensors").exists()
+    assert alice_file.read_bytes() == before
+    # bob's Compare tab lists his runs and the bundled model, never alice's
+    bob = show_tab(bob, 3)
+    labels = bob.multiselect(key="train.compare").options  # the options as shown
+    assert sum("toy model" in label for label in labels) == 1, labels
+    assert sum(label.startswith("Run ") for label in labels) == 1, labels
+
+
+def test_the_bundled_model_cannot_be_replaced(tmp_path):
+    bundled = tmp_path / "checkpoints" / DEFAULT_CHECKPOINT.name
+    before = bundled.read_bytes()
+    at, job = finished_run()
+    at.text_input(key=f"train.save_name.{job.id}").set_value("mnist-default").run()
+    error = texts(at.error)
+    assert "is the name of a model that ships with CNN Lab; choose another name" in error
+    assert not [b for b in at.button if b.key == f"train.save.{job.id}"], "no Save for that name"
+    assert not at.checkbox, "no Replace for a model that is not the visitor's own"
+    at.text_input(key=f"train.save_name.{job.id}").set_value("mnist default").run()  # the same stem
+    assert "ships with CNN Lab" in texts(at.error)
+    assert bundled.read_bytes() == before
+    zh = page("zh", query={"ws": at.session_state[SECRET]}, **{"train.tab_idx": 2})
+    zh.text_input(key=f"train.save_name.{job.id}").set_value("mnist-default").run()
+    assert "CNN Lab" in texts(zh.error) and "ships" not in texts(zh.error), "translated"
+
+
+def test_the_workspace_quota_is_said_in_one_sentence(monkeypatch):
+    monkeypatch.setenv("CNN_LAB_MAX_MODELS", "1")
+    at, job = finished_run()
+    at.text_input(key=f"train.save_name.{job.id}").set_value("first").run()
+    at.button(key=f"train.save.{job.id}").click().run()
+    assert "Your workspace: 1 of 1 models" in texts(at.caption)
+    at.text_input(key=f"train.save_name.{job.id}").set_value("second").run()
+    at.button(key=f"train.save.{job.id}").click().run()
+    error = texts(at.error)
+    assert "2 saved models — this server keeps at most 1 per workspace; delete one first." == error, error
+
+
+# ------------------------------------------------------------------ limits
+
+def test_a_network_over_the_server_limits_is_explained_and_blocks_start():
+    """The issue's example: 4096 channels of 1×1 kernels with padding 14 = 870 M multiply-adds."""
+    at = page()
+    at.session_state[at.data_editor[0].key] = {
+        "edited_rows": {0: {"out": 4096, "kernel": 1, "stride": 1, "padding": 14}},
+        "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = texts(at.error)
+    assert "multiply-adds per image — this server allows 50 M" in errors, errors
+    assert "This network is too big for this server" in errors
+    assert start_button(at).disabled
+    figures = texts(at.markdown)
+    assert "multiply-adds per image — this server allows 50 M" in figures, "the figure next to its limit"
+    zh = page("zh")
+    zh.session_state[zh.data_editor[0].key] = {
+        "edited_rows": {0: {"out": 4096, "kernel": 1, "stride": 1, "padding": 14}},
+        "added_rows": [], "deleted_rows": []}
+    zh.run()
+    assert "本服务器" in texts(zh.error) and start_button(zh).disabled
+
+
+def test_a_limit_lowered_by_the_server_blocks_the_default_preset(monkeypatch):
+    monkeypatch.setenv("CNN_LAB_MAX_PARAMS", "1000")
+    at = page()
+    assert f"{DEFAULT.total_params / 1000:.3g} k parameters — this server allows 1 k" in texts(at.error)
+    assert start_button(at).disabled
+
+
+# ------------------------------------------------------------------ class gallery
+
+def test_a_finished_run_can_be_published_to_the_class_gallery_and_removed():
+    at, job = finished_run()
+    owner = owner_of(at)
+    at.text_input(key=f"train.publish_nick.{job.id}").set_value("Ada").run()
+    at.button(key=f"train.publish.{job.id}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Published as “Ada”" in texts(at.success)
+    entries = gallery.list_entries()
+    assert len(entries) == 1 and entries[0].nickname == "Ada" and entries[0].publisher == owner
+    assert job.nickname == "Ada", "the nickname labels the run on the teacher's board"
+    assert any(r.nickname == "Ada" for r in job_manager().board())
+    assert "**Your models in the class gallery**" in texts(at.markdown)
+    remove = at.button(key=f"train.unpublish.{entries[0].id}")
+    # another visitor does not see (or remove) alice's entry in their list
+    other, other_job = finished_run()
+    assert not [b for b in other.button if str(b.key).startswith("train.unpublish.")]
+    remove.click().run()
+    assert gallery.list_entries() == []
+    at.text_input(key=f"train.publish_nick.{job.id}").set_value("  ").run()
+    at.button(key=f"train.publish.{job.id}").click().run()
+    assert "Choose a nickname" in texts(at.error)
 
 
 def test_a_mistake_opens_in_the_predict_page():
