@@ -8,6 +8,7 @@ each session has its own private workspace (app.session.workspace) under a tempo
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -583,3 +584,32 @@ def test_the_form_survives_a_visit_to_another_tab():
     assert at.text_input(key="train.lr").value == "0.003"
     assert at.session_state["train.layers"][0]["out"] == 20, "the edited table is kept"
     assert f"20×1×{k}×{k}" in " ".join(at.dataframe[-1].value.iloc[:, 3].astype(str))
+
+
+# ------------------------------------------------------------------ through Ray
+
+@pytest.mark.slow
+def test_the_train_page_runs_a_job_through_ray(data_dir):
+    """tests/ray_train_page_check.py drives this page in an AppTest session with the Ray backend,
+    inside a private network namespace (loopback only: Ray binds every interface)."""
+    pytest.importorskip("ray", reason="Ray not installed: pip install -r requirements-ray.txt")
+    from tests.test_ray import can_unshare
+
+    why = can_unshare()
+    if why:
+        pytest.skip(f"Ray runs only in a private network namespace: {why}")
+    script = (f'ip link set lo up; CNN_LAB_BACKEND=ray exec "{sys.executable}" '
+              f'tests/ray_train_page_check.py --data-dir "{data_dir}"')
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "CNN_LAB_CHECKPOINT_DIR")}
+    p = subprocess.run(["unshare", "--net", "sh", "-c", script], cwd=ROOT, capture_output=True, text=True,
+                       timeout=900, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    facts = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    assert len(facts) == 1, p.stdout[-2000:]
+    f = facts[0]
+    assert f["backend"] == "ray" and not f["exception"] and f["started"], f
+    assert f["ended"] and f["state"] == "finished" and f["error"] is None, f
+    assert f["worker_pid"] and f["worker_pid"] != f["app_pid"], "it trained in a Ray worker process"
+    assert f["steps"] >= 2 and f["has_model"], "step events streamed back, the weights came back"
+    assert any(s.startswith("Finished:") for s in f["success"]), f["success"]
+    assert "/train?watch=" in f["watch_link"]
