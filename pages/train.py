@@ -90,7 +90,8 @@ FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 GALLERY_SIZE, GALLERY_COLUMNS = 24, 8
 ROW_PX = 35
 WATCH_LINK_KEY = "train-watch-link"   # bench/load_bench.py reads `.st-key-train-watch-link code`
-START_KEY = "train-start"             # bench/load_bench.py clicks `.st-key-train-start button`
+START_KEY = "train-start"
+PAGE_PATH = "train"                   # this page's url_path in streamlit_app.py             # bench/load_bench.py clicks `.st-key-train-start button`
 ss = st.session_state
 manager = session.job_manager()
 
@@ -102,6 +103,17 @@ def fmt_seconds(seconds: float | None) -> str:
         return t("train.time_unknown")
     unit, values = duration_parts(seconds)
     return t(f"train.time_{unit}", **values)
+
+
+def fmt_estimate(seconds: float | None) -> str:
+    """An estimate, as precise as it deserves: "40 s", "5 min" (never "5 min 19 s")."""
+    if seconds is None:
+        return t("train.time_unknown")
+    if seconds < 60:
+        return fmt_seconds(max(10, math.ceil(seconds / 10) * 10))
+    if seconds < 3600:
+        return t("train.time_min", m=round(seconds / 60))
+    return fmt_seconds(seconds)
 
 
 def pct(x: float | None, digits: int = 1) -> str:
@@ -133,7 +145,7 @@ def when(seconds: float | None, at: float | None) -> str:
     if seconds is None:
         return t("train.eta_unknown")
     at_clock = clock(at)
-    text = t("train.eta", eta=fmt_seconds(seconds))
+    text = t("train.eta", eta=fmt_estimate(seconds))
     return t("train.eta_clock", eta=text, clock=at_clock) if at_clock else text
 
 
@@ -169,8 +181,10 @@ def translated(e: Exception) -> str:
 
 def watch_url(job) -> str:
     """The address of a run's read-only watch link (the app's own address when known)."""
-    base = (st.context.url or "").rstrip("/")
-    return f"{base}/train?{WATCH_PARAM}={job.watch_token}"
+    page_url = (st.context.url or "").split("?")[0].rstrip("/")
+    # On Streamlit 1.67 the address still ends with this page's path ("…/train"); keep one.
+    base = page_url.removesuffix(f"/{PAGE_PATH}")
+    return f"{base}/{PAGE_PATH}?{WATCH_PARAM}={job.watch_token}"
 
 
 # --------------------------------------------------------------------------- owner and current run
@@ -475,11 +489,11 @@ def what_will_happen(owner: str, config: TrainConfig | None, data) -> str:
     if not busy:
         if finish is None:
             return t("train.will_start_now")
-        return t("train.will_start_now_eta", finish=fmt_seconds(finish))
+        return t("train.will_start_now_eta", finish=fmt_estimate(finish))
     position = len(manager.waiting()) + 1
     if start is None:
         return t("train.will_queue_unknown", pos=ordinal(position))
-    return t("train.will_queue", pos=ordinal(position), start=fmt_seconds(start), finish=fmt_seconds(finish))
+    return t("train.will_queue", pos=ordinal(position), start=fmt_estimate(start), finish=fmt_estimate(finish))
 
 
 def setup_tab(owner: str) -> None:
@@ -553,8 +567,8 @@ def live_panel(owner: str, job_id: str, polling: bool) -> None:
     if job.state == jobs.CANCELLED:
         st.info(t("train.cancelled"), icon="✖️")
         return
-    watch_link(job)
     run_view(job, manager.status(job), after_outcome=results_button)
+    watch_link(job)
 
 
 def results_button() -> None:
@@ -938,10 +952,21 @@ def watch_page(token: str) -> None:
     view = manager.watch(token)
     if view is None:
         st.warning(t("train.watch_unknown"), icon="🔗")
-        st.page_link("pages/train.py", label=t("train.watch_own"), icon="🏋️")
+        own_page_link()
         return
     polling = view.active
     st.fragment(run_every=1.0 if polling else None)(watch_panel)(token, polling)
+    own_page_link()
+
+
+def own_page_link() -> None:
+    """Leave the watch view for one's own Train page, in this same session (a link to /train
+    would start a new session, without this visitor's workspace)."""
+    st.button(t("train.watch_own"), icon="🏋️", key="train.leave_watch", on_click=leave_watch)
+
+
+def leave_watch() -> None:
+    st.query_params.pop(WATCH_PARAM, None)
 
 
 def watch_panel(token: str, polling: bool) -> None:

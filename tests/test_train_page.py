@@ -110,6 +110,14 @@ def show_tab(at, index):
     return at.run()
 
 
+def press_stop(at, job) -> None:
+    """Stop the session's run once a worker trains it (a page drawn while the run still waited
+    in the queue shows Cancel instead), from a page drawn after that."""
+    assert wait_until(lambda: job.state in core.jobs.TRAINING_STATES or not job.active)
+    at.run()
+    at.button(key="train.stop").click().run()
+
+
 def finished_run(**state) -> tuple[AppTest, core.jobs.Job]:
     """A session whose (short, faked) run has finished, showing its results tab."""
     at = page(**state)
@@ -243,7 +251,7 @@ def test_start_watch_and_stop_a_faked_run(faked):
     at = page(**{"train.epochs": 10})
     start_button(at).click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert runs, "the (faked) training was started"
+    assert wait_until(lambda: runs), "the (faked) training was started (by a queue worker)"
     job = job_of(at)
     assert at.session_state["train.tab_idx"] == 1, "Start opens the live view"
     assert job.active and "run" not in at.query_params, "no run id in the URL (it was a key to the run)"
@@ -333,7 +341,7 @@ def test_a_second_user_is_told_a_run_is_in_progress(faked, monkeypatch):
     bob.button(key="train.cancel").click().run()
     assert mine.state == core.jobs.CANCELLED and "cancelled before it started" in texts(bob.info)
     assert len(runs) == 1, "the cancelled run never trained"
-    alice.button(key="train.stop").click().run()
+    press_stop(alice, job)
     assert job.wait(60)
 
 
@@ -368,21 +376,23 @@ def test_a_watch_link_is_read_only(faked):
     assert f"Run {job.number}" in texts(watcher.markdown)
     assert len(watcher.get("plotly_chart")) >= 2, "loss and accuracy curves"
     assert watcher.get("progress"), "the run's progress"
-    assert not watcher.button, "no Stop, no Cancel, no Save, no Start: nothing to press"
+    assert [b.key for b in watcher.button] == ["train.leave_watch"], "no Stop, no Cancel, no Save, no Start"
     assert not watcher.tabs and not watcher.data_editor, "only that run: no set-up, no other runs"
     assert SESSION_MODELS not in watcher.session_state or not watcher.session_state[SESSION_MODELS]
-    alice.button(key="train.stop").click().run()
+    press_stop(alice, job)
     assert job.wait(60)
     watcher.run()
     assert "Stopped early" in texts(watcher.success)
     assert "Test accuracy" in [m.label for m in watcher.metric], "the results"
-    assert not watcher.button and not watcher.download_button and not watcher.text_input, \
-        "no save, no download, no model use"
+    assert [b.key for b in watcher.button] == ["train.leave_watch"], "no save, no model use"
+    assert not watcher.download_button and not watcher.text_input, "no download, no save name"
     assert job.id not in repr(watcher.session_state), "the run id (the owner's key) never reaches a watcher"
     unknown = page(query={"watch": "no-such-token"})
     warning = texts(unknown.warning)
     assert "does not match any run" in warning and warning.count(".") == 1, "one sentence"
     assert not unknown.get("plotly_chart")
+    unknown.button(key="train.leave_watch").click().run()  # to one's own Train page, same session
+    assert "watch" not in unknown.query_params and start_button(unknown) is not None
 
 
 def test_a_run_through_the_queue_can_be_watched_while_it_waits(faked, monkeypatch):
@@ -392,15 +402,16 @@ def test_a_run_through_the_queue_can_be_watched_while_it_waits(faked, monkeypatc
     alice = page(**{"train.epochs": 20})
     start_button(alice).click().run()
     first = job_of(alice)
+    assert wait_until(lambda: first.progress().step >= 1), "alice's run holds the only worker"
     bob = page()
     start_button(bob).click().run()
     queued = job_of(bob)
     assert queued.queued
     watcher = page(query={"watch": queued.watch_token})
     assert "Waiting in line: you are 1st of 1" in texts(watcher.info)
-    assert not watcher.button, "a watcher cannot cancel"
+    assert [b.key for b in watcher.button] == ["train.leave_watch"], "a watcher cannot cancel"
     bob.button(key="train.cancel").click().run()
-    alice.button(key="train.stop").click().run()
+    press_stop(alice, first)
     assert first.wait(60)
 
 
