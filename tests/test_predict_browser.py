@@ -121,6 +121,22 @@ def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
     shot(page, screenshot_dir, "predict_en_upload.png")
 
 
+def test_an_image_over_the_limit_is_refused_by_the_browser(page, app_url):
+    """The uploader carries the server's image limit (20 MB by default): the browser refuses a
+    bigger file itself, so the server neither receives nor decodes it (issue 12: a 143 MB file
+    was read whole before being refused)."""
+    open_predict(page, app_url)
+    page.get_by_role("radio", name="Upload an image").click()
+    waiting = page.get_by_text("Upload an image of a single digit")
+    waiting.wait_for(timeout=TIMEOUT)
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+        files=[{"name": "huge.png", "mimeType": "image/png", "buffer": b"\x89PNG" + bytes(21 * 2**20)}])
+    page.locator("[data-testid=stFileChip][aria-invalid=true]").wait_for(timeout=TIMEOUT)
+    page.get_by_text("File must be 20.0MB or smaller.").wait_for(timeout=TIMEOUT)
+    assert waiting.is_visible() and heading(page, r"^Prediction:").count() == 0
+    no_exception(page)
+
+
 def test_explorer_clicks(page, app_url, screenshot_dir, data_dir):
     """Clicking a map in the channel grid enlarges it; clicking a position traces its field."""
     open_predict(page, app_url)
