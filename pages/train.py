@@ -23,7 +23,7 @@ from core.features import grid_columns, scale_maps, tile_maps
 from core.jobs import JobLimitError, JobManager
 from core.models import LAYER_PARAMS, PRESETS, DEFAULT_PRESET, SpecError, summary, validate
 from core.train import OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, check_config
-from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset, ensure_app_shell, t
+from pages.ui import PREDICT_REQUEST, SESSION_MODELS, cached_dataset, ensure_app_shell, job_manager, t
 
 ensure_app_shell()
 # --------------------------------------------------------------------------- session keys
@@ -56,13 +56,7 @@ PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#E
 ss = st.session_state
 
 
-@st.cache_resource(show_spinner=False)
-def job_manager() -> JobManager:
-    """One manager per server process: every session's runs, the demo limits."""
-    return JobManager()
-
-
-manager = job_manager()
+manager: JobManager = job_manager()  # one per server process (st.cache_resource)
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -69,6 +69,15 @@ def cached_dataset(name: str, data_dir: str | None = None):
     return load_dataset(name, data_dir, progress=False)
 
 
+@st.cache_resource(show_spinner=False)
+def job_manager():
+    """The server's one core.jobs.JobManager: every session's training runs and the demo limits.
+    Here rather than in pages/train.py so that tests reach the same manager the page uses."""
+    from core.jobs import JobManager
+
+    return JobManager()
+
+
 @st.cache_resource(show_spinner=False, max_entries=32)
 def cached_checkpoint(path: str, mtime: float):
     """A saved checkpoint loaded once per (path, modification time); models are used read-only
