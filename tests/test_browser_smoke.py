@@ -1,11 +1,14 @@
 """Real browser: every page in headless Chromium, both languages, no exception shown."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 WAIT = {"timeout": 90_000}  # generous: a first visit imports torch, OpenCV and Plotly on 2 shared cores
-PAGES = [("home", "CNN Lab", "CNN Lab"), ("convolution", "Convolution", "卷积"),
+PAGES = [("home", "CNN Lab", "CNN Lab"),  # (slug, the end of its h1 in English, in Chinese)
+         ("convolution", "Convolution", "卷积"),
          ("train", "Train", "训练"), ("predict", "Predict", "预测")]
 
 
@@ -32,7 +35,8 @@ def test_every_page_opens_without_errors(app_url, page, screenshot_dir, lang):
         nav_text = {"home": ("Home", "首页")}.get(slug, (title_en, title_zh))[lang == "zh"]
         nav.get_by_text(nav_text, exact=True).click()
         # Wait for this page's own title, not whatever the previous page still shows.
-        expect(page.locator("h1").first).to_have_text(title_zh if lang == "zh" else title_en, **WAIT)
+        title = title_zh if lang == "zh" else title_en
+        expect(page.locator("h1").first).to_have_text(re.compile(rf"{re.escape(title)}\s*$"), **WAIT)
         expect_idle(page)
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
         page.screenshot(path=str(screenshot_dir / f"smoke-{slug}-{lang}.png"), full_page=True)
