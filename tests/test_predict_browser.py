@@ -135,9 +135,10 @@ def test_an_image_over_the_limit_is_refused_by_the_browser(page, app_url):
     waiting.wait_for(timeout=TIMEOUT)
     page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
         files=[{"name": "huge.png", "mimeType": "image/png", "buffer": b"\x89PNG" + bytes(21 * 2**20)}])
-    page.locator("[data-testid=stFileChip][aria-invalid=true]").wait_for(timeout=TIMEOUT)
-    page.get_by_text("File must be 20.0MB or smaller.").wait_for(timeout=TIMEOUT)
-    assert waiting.is_visible() and heading(page, r"^Prediction:").count() == 0
+    expect(page.locator("[data-testid=stFileChip][aria-invalid=true]")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.get_by_text("File must be 20.0MB or smaller.")).to_be_visible(timeout=TIMEOUT)
+    expect(waiting).to_be_visible(timeout=TIMEOUT)  # the server never got the file
+    expect(heading(page, r"^Prediction:")).to_have_count(0, timeout=TIMEOUT)
     no_exception(page)
 
 
