@@ -125,6 +125,10 @@ def test_holdout_is_never_trained_on():
     config = TrainConfig(spec=SMALL, epochs=1, batch_size=50, calibration_holdout=5000)
     assert split_sizes(500, config) == (450, 50)            # capped at a tenth of the set
     assert split_sizes(60_000, config) == (55_000, 5_000)
+    # `fraction` is a share of the whole set, out of what the hold-out leaves.
+    assert split_sizes(60_000, TrainConfig(fraction=0.1)) == (6_000, 5_000)
+    assert split_sizes(60_000, TrainConfig(fraction=0.95)) == (55_000, 5_000)
+    assert split_sizes(60_000, TrainConfig(calibration_holdout=0)) == (60_000, 0)
     run = TrainingRun(config, data)
     (x, y), (hx, hy) = run._split()
     assert len(y) == 450 and len(hy) == 50
