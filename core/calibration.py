@@ -196,6 +196,19 @@ def calibration_from_meta(meta: Mapping[str, Any] | None) -> dict[str, Any] | No
     return None
 
 
+def bins_from_record(record: Mapping[str, Any] | None) -> tuple[ReliabilityBins, ReliabilityBins] | None:
+    """(calibrated, raw) test-set bins of a run's calibration record, or None if it has none.
+
+    The record is the "done" event's "calibration" (`Job.metrics()["calibration"]`) or a saved
+    checkpoint's (`calibration_from_meta(meta)`), so a diagram needs neither data nor model.
+    """
+    rel = record.get("test_reliability") if isinstance(record, Mapping) else None
+    try:
+        return ReliabilityBins.from_dict(rel["calibrated"]), ReliabilityBins.from_dict(rel["raw"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 # --------------------------------------------------------------------------- diagram
 
 def reliability_figure(calibrated: ReliabilityBins, raw: ReliabilityBins | None = None,
@@ -239,5 +252,5 @@ __all__ = [
     "N_BINS", "MIN_TEMPERATURE", "MAX_TEMPERATURE", "fit_temperature", "apply_temperature",
     "calibrated_probabilities", "nll", "ReliabilityBins", "reliability_bins",
     "expected_calibration_error", "bins_from_logits", "calibration_report", "temperature_from_meta",
-    "calibration_from_meta", "reliability_figure",
+    "calibration_from_meta", "bins_from_record", "reliability_figure",
 ]

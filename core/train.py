@@ -204,6 +204,13 @@ class EvalResult:
     def metrics(self) -> dict[str, float]:
         return {"accuracy": self.accuracy, "loss": self.loss, "n": self.n}
 
+    def wrong_confidence_at(self, temperature: float) -> np.ndarray:
+        """`wrong_confidence` after temperature scaling: softmax(logits / T) of the wrong prediction."""
+        if self.logits is None:
+            return self.wrong_confidence
+        p = calibration.calibrated_probabilities(self.logits[self.wrong_indices], temperature)
+        return p[np.arange(len(self.wrong_indices)), self.wrong_predicted]
+
 
 class EvaluationStopped(RuntimeError):
     """`evaluate` was given a stop event and it was set before the last batch."""

@@ -157,6 +157,13 @@ def test_done_event_carries_the_fitted_temperature():
     assert calib["test_ece_raw"] == pytest.approx(cal.bins_from_logits(test.logits, test.labels).ece)
     bins = cal.ReliabilityBins.from_dict(calib["test_reliability"]["calibrated"])
     assert bins.total == 200 and bins.ece == pytest.approx(calib["test_ece_calibrated"], abs=1e-4)
+    scaled, raw = cal.bins_from_record(json.loads(json.dumps(calib)))
+    assert scaled.ece == pytest.approx(calib["test_ece_calibrated"], abs=1e-4)
+    assert raw.ece == pytest.approx(calib["test_ece_raw"], abs=1e-4)
+    assert np.allclose(test.wrong_confidence_at(1.0), test.wrong_confidence, atol=1e-6)
+    scaled_wrong = test.wrong_confidence_at(calib["temperature"])
+    assert scaled_wrong.shape == test.wrong_confidence.shape and ((0 < scaled_wrong) & (scaled_wrong <= 1)).all()
+    assert cal.bins_from_record({}) is None and cal.bins_from_record({"test_reliability": {"raw": 1}}) is None
     # T minimises the hold-out NLL, starting from T = 1: it can only have gone down there.
     assert calib["holdout_nll_calibrated"] <= calib["holdout_nll_raw"] + 1e-12
 
