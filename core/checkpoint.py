@@ -82,6 +82,12 @@ class Checkpoint:
     def name(self) -> str:
         return self.meta.get("name", "model")
 
+    @property
+    def temperature(self) -> float:
+        """Softmax temperature fitted after training (1.0 when none is recorded); see core.calibration."""
+        from core.calibration import temperature_from_meta
+        return temperature_from_meta(self.meta)
+
 
 def checkpoint_dir() -> Path:
     """Where saved models live: $CNN_LAB_CHECKPOINT_DIR, else the repo's checkpoints/."""
