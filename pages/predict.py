@@ -22,6 +22,7 @@ from app.ui import cached_dataset, load_saved_checkpoint, t
 from core import gallery
 from core.checkpoint import CheckpointError, load_checkpoint_bytes
 from core.data import DATASETS, DataError, is_available
+from core.calibration import calibration_from_meta, temperature_from_meta
 from core.canvas import decode_canvas_png
 from core.features import (
     SCALE_MODES, conv_filters, input_gradient, layer_outputs, probabilities, receptive_field,
@@ -49,7 +50,7 @@ class K:
     LAYER, SCALE, CHANNEL, GRID = "predict.layer", "predict.scale", "predict.channel", "predict.grid"
     RF_LAYER, RF_CHANNEL, RF_ROW, RF_COL = "predict.rf_layer", "predict.rf_channel", "predict.rf_row", "predict.rf_col"
     RF_SHOWN, RF_GRAD, RF_MAP = "predict.rf_shown", "predict.rf_grad", "predict.rf_map"
-    VIEW, TARGET = "predict.view", "predict.saliency_target"
+    VIEW, TARGET, CALIBRATED = "predict.view", "predict.saliency_target", "predict.calibrated"
     MODEL_FILE, UPLOADED = "predict.model_file", "predict.uploaded_model"
     IMAGE_FILE, UPLOAD_CACHE, DATA_FAILED = "predict.image_file", "predict.upload_cache", "predict.data_failed"
 
@@ -384,18 +385,50 @@ def _input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
 
 # --------------------------------------------------------------------------- prediction + steps
 
-def _show_prediction(ckpt, probs: np.ndarray, info: InputInfo) -> None:
-    top = int(probs.argmax())
+def _temperature(ckpt) -> float | None:
+    """The softmax temperature fitted after the model's training, or None when it has none (an
+    older checkpoint, or a run without a hold-out): its probabilities are then the raw softmax."""
+    record = calibration_from_meta(ckpt.meta)
+    fitted = record.get("temperature") if record else None
+    if not isinstance(fitted, (int, float)) or isinstance(fitted, bool):
+        return None
+    temperature = temperature_from_meta(ckpt.meta)
+    return temperature if temperature == float(fitted) else None  # out of range: ignored
+
+
+def _pct1(p: float) -> str:
+    return f"{100 * p:.1f}"
+
+
+def _show_prediction(ckpt, outputs, info: InputInfo) -> np.ndarray:
+    """The prediction, its probabilities (calibrated by default, raw one click away) and why the
+    two differ; returns the probabilities shown, for the rest of the page."""
+    temperature = _temperature(ckpt)
+    raw = probabilities(outputs)
+    calibrated = probabilities(outputs, temperature) if temperature is not None else None
+    st.session_state.setdefault(K.CALIBRATED, True)
+    use_calibrated = calibrated is not None and bool(st.session_state[K.CALIBRATED])
+    probs = calibrated if use_calibrated else raw
+    top = int(probs.argmax())  # the same class either way: scaling keeps the order
     classes = [str(c) for c in ckpt.classes]
-    st.markdown(f"### {t('predict.prediction', label=classes[top], pct=f'{100 * probs[top]:.1f}')}")
+    st.markdown(f"### {t('predict.prediction', label=classes[top], pct=_pct1(probs[top]))}")
+    if calibrated is not None:
+        st.toggle(t("predict.calib_toggle"), key=K.CALIBRATED, help=t("predict.calib_toggle_help"), **PERSIST)
+        shown_t = f"{temperature:.2f}"
+        note = (t("predict.calib_caption", t=shown_t, raw=_pct1(raw[top])) if use_calibrated
+                else t("predict.calib_caption_raw", t=shown_t, calibrated=_pct1(calibrated[top])))
+        st.caption(note + " " + t("predict.calib_why"))
+    else:
+        st.caption(t("predict.calib_none"))
     true = info.label
     if true is not None:
         key = "predict.true_right" if true == top else "predict.true_wrong"
         (st.success if true == top else st.error)(t(key, label=classes[true]))
     if probs[top] < LOW_CONFIDENCE:
-        st.warning(t("predict.low_confidence", pct=f"{100 * probs[top]:.1f}"))
+        st.warning(t("predict.low_confidence", pct=_pct1(probs[top])))
     st.plotly_chart(probability_figure(probs, classes, top, true, t), config=PLOT_CONFIG,
                     key="predict.probs")
+    return probs
 
 
 def _show_steps(pre: Preprocessed, info: InputInfo) -> None:
@@ -731,8 +764,7 @@ def main() -> None:
         if not _ready(pre, info):
             return  # never a guess: no prediction, no explorer
         outputs = run_inference(layer_outputs, ckpt.model, ckpt.spec, pre.tensor)
-        probs = probabilities(outputs)
-        _show_prediction(ckpt, probs, info)
+        probs = _show_prediction(ckpt, outputs, info)
     st.subheader(t("predict.steps_title"))
     _show_steps(pre, info)
     _explorer(ckpt, pre, outputs, probs)

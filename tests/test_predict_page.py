@@ -501,3 +501,46 @@ def test_a_checkpoint_declaring_a_huge_conv_is_refused_before_building(checkpoin
     assert [e.value for e in at.error] == [
         "This model cannot be used on this server: padding 50 — this server allows at most 14."]
     assert built == [] and prediction(at) is None
+
+
+# --------------------------------------------------------------------------- calibrated confidence
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_calibrated_confidence_by_default_and_raw_one_click_away(lang, checkpoints, mnist):
+    """Issue 14 §2: a model with a fitted temperature shows softmax(logits / T) wherever the page
+    shows a probability; the toggle shows the raw softmax; the caption says why they differ."""
+    from core.checkpoint import from_model
+    from core.features import probabilities
+
+    ckpt = load_checkpoint(checkpoints)
+    meta = {k: v for k, v in ckpt.meta.items() if k != "calibration"}
+    calibrated_model = from_model(ckpt.model, {**meta, "calibration": {"temperature": 0.5}})
+    pre = from_dataset_image(mnist.test_images[0].numpy(), ckpt.mean, ckpt.std)
+    outs = layer_outputs(ckpt.model, ckpt.spec, pre.tensor)
+    raw, scaled = probabilities(outs), probabilities(outs, 0.5)
+    top = int(raw.argmax())
+    at = ok(run_page(lang, **{SESSION_MODELS: {"cal": calibrated_model}, "predict.model": "session:cal",
+                              "predict.source": "test", "predict.test_index": 0}))
+    toggle = at.toggle(key="predict.calibrated")
+    assert toggle.value is True and toggle.label == {"en": "Calibrated confidence", "zh": "校准后的置信度"}[lang]
+    assert prediction(at, lang) == (str(top), round(100 * scaled[top], 1))
+    why = {"en": "label smoothing", "zh": "标签平滑"}[lang]
+    caption = {"en": f"Calibrated with temperature T = 0.50 (raw softmax: {100 * raw[top]:.1f}%).",
+               "zh": f"已用温度 T = 0.50 校准（原始 softmax：{100 * raw[top]:.1f}%）。"}[lang]
+    assert caption in texts(at.caption) and why in texts(at.caption)
+    # The saliency target list shows the same (calibrated) numbers.
+    at = ok(at.segmented_control(key="predict.view").set_value("saliency").run())
+    assert f"{top} ({100 * scaled[top]:.1f}%)" in at.selectbox(key="predict.saliency_target").options
+    # One click: the raw softmax, everywhere; the predicted class is the same.
+    at = ok(at.toggle(key="predict.calibrated").set_value(False).run())
+    assert prediction(at, lang) == (str(top), round(100 * raw[top], 1))
+    assert f"{top} ({100 * raw[top]:.1f}%)" in at.selectbox(key="predict.saliency_target").options
+    raw_caption = {"en": f"Raw softmax (calibrated with T = 0.50: {100 * scaled[top]:.1f}%).",
+                   "zh": f"原始 softmax（用 T = 0.50 校准后：{100 * scaled[top]:.1f}%）。"}[lang]
+    assert raw_caption in texts(at.caption)
+    # A model without a fitted temperature: the raw softmax, with a note, and no toggle.
+    plain = from_model(ckpt.model, meta)
+    at = ok(run_page(lang, **{SESSION_MODELS: {"plain": plain}, "predict.model": "session:plain",
+                              "predict.source": "test", "predict.test_index": 0}))
+    assert not at.toggle and prediction(at, lang) == (str(top), round(100 * raw[top], 1))
+    assert {"en": "no fitted temperature", "zh": "没有拟合好的温度"}[lang] in texts(at.caption)
