@@ -25,6 +25,7 @@ from app.session import WATCH_PARAM
 from app.shell import ensure_app_shell
 from app.state import PERSIST, PREDICT_REQUEST, SESSION_MODELS
 from app.ui import cached_dataset, lang, t
+from core import calibration
 from core import gallery as class_gallery
 from core import jobs, metrics
 from core.checkpoint import CheckpointError, CheckpointExistsError, from_model, to_bytes
@@ -90,8 +91,8 @@ FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 GALLERY_SIZE, GALLERY_COLUMNS = 24, 8
 ROW_PX = 35
 WATCH_LINK_KEY = "train-watch-link"   # bench/load_bench.py reads `.st-key-train-watch-link code`
-START_KEY = "train-start"
-PAGE_PATH = "train"                   # this page's url_path in streamlit_app.py             # bench/load_bench.py clicks `.st-key-train-start button`
+START_KEY = "train-start"             # bench/load_bench.py clicks `.st-key-train-start button`
+PAGE_PATH = "train"                   # this page's url_path in streamlit_app.py
 ss = st.session_state
 manager = session.job_manager()
 
@@ -733,7 +734,32 @@ def results_body(job, owner: str | None) -> None:
         st.caption(t("train.confusion_caption"))
     right.plotly_chart(per_class_figure(r.per_class_accuracy, classes, t), config=PLOT_CONFIG,
                        key="train.per_class")
+    reliability(m.get("calibration"))
     mistakes(job, classes, owner)
+
+
+def reliability(record: dict | None) -> None:
+    """The run's reliability diagram (confidence against accuracy on the test set, raw and after
+    temperature scaling), with one line on how to read it."""
+    bins = calibration.bins_from_record(record)
+    st.markdown(f"**{t('train.calib_title')}**")
+    if bins is None:
+        st.caption(t("train.calib_none"))
+        return
+    calibrated, raw = bins
+    left, right = st.columns([6, 5], vertical_alignment="center")
+    fitted = bool(record.get("fitted"))
+    fig = calibration.reliability_figure(calibrated, raw if fitted else None, lang())
+    fig.update_layout(title=None)
+    left.plotly_chart(fig, config=PLOT_CONFIG, key="train.reliability")
+    with right:
+        st.markdown(t("train.calib_explain"))
+        if fitted:
+            st.caption(t("train.calib_summary", t=f"{record['temperature']:.3g}", n=f"{record.get('holdout', 0):,}",
+                         before=f"{100 * record['test_ece_raw']:.2f}",
+                         after=f"{100 * record['test_ece_calibrated']:.2f}"))
+        else:
+            st.caption(t("train.calib_none"))
 
 
 def mistakes(job, classes, owner: str | None) -> None:
@@ -751,7 +777,9 @@ def mistakes(job, classes, owner: str | None) -> None:
     true_f = f1.selectbox(t("train.filter_true"), options, key=K.WRONG_TRUE, format_func=fmt, **PERSIST)
     pred_f = f2.selectbox(t("train.filter_pred"), options, key=K.WRONG_PRED, format_func=fmt, **PERSIST)
     true = job.data.test_labels.numpy()
-    order = np.argsort(-r.wrong_confidence, kind="stable")
+    temperature = calibration.temperature_from_meta(job.metrics())
+    confidence = r.wrong_confidence_at(temperature)  # as the Predict page shows probabilities
+    order = np.argsort(-confidence, kind="stable")
     picked = [k for k in order if (true_f is None or true[r.wrong_indices[k]] == true_f)
               and (pred_f is None or r.wrong_predicted[k] == pred_f)]
     f3.caption(t("train.gallery_caption" if owner else "train.gallery_caption_watch", shown=min(len(picked), GALLERY_SIZE), n=len(picked)))
@@ -765,7 +793,7 @@ def mistakes(job, classes, owner: str | None) -> None:
             with col.container(border=True):
                 st.image(upscale(job.data.test_images[idx].numpy(), 3), width="stretch")
                 st.markdown(t("train.tile", true=classes[true[idx]], pred=classes[r.wrong_predicted[k]],
-                              conf=f"{100 * r.wrong_confidence[k]:.0f}"))
+                              conf=f"{100 * confidence[k]:.0f}"))
                 if owner is not None and st.button(
                         t("train.open_predict"), key=f"train.wrong.{job.id}.{idx}", type="tertiary",
                         icon="🔍", help=t("train.open_predict_help", index=idx)):
@@ -775,9 +803,10 @@ def mistakes(job, classes, owner: str | None) -> None:
 
 
 def open_in_predict(owner: str, job: jobs.Job, test_index: int) -> None:
-    """The Predict page with this run's model (this session's copy, saved or not) and one image."""
+    """The Predict page with this run's model (the saved one, else this session's copy) and one image."""
     publish_finished_runs(owner)
-    ss[PREDICT_REQUEST] = {"model": f"session:{ss[K.PUBLISHED][job.id]}", "test_index": int(test_index)}
+    saved = ss.get(K.SAVED, {}).get(job.id)  # "own:<stem>" once saved into the workspace
+    ss[PREDICT_REQUEST] = {"model": saved or f"session:{ss[K.PUBLISHED][job.id]}", "test_index": int(test_index)}
     st.switch_page("pages/predict.py")
 
 

@@ -597,6 +597,49 @@ def test_the_form_survives_a_visit_to_another_tab():
     assert f"20×1×{k}×{k}" in " ".join(at.dataframe[-1].value.iloc[:, 3].astype(str))
 
 
+# ------------------------------------------------------------------ calibration
+
+class CalibratedFakeRun(FakeRun):
+    """FakeRun whose "done" event carries a calibration record like TrainingRun's, computed by
+    core.calibration from the final evaluation's logits (the toy test set stands in for the
+    hold-out: only the page's drawing of the record is under test here)."""
+
+    def events(self):
+        from core import calibration
+
+        for event in super().events():
+            if event["event"] == "done":
+                r = self.last_eval
+                temp = calibration.fit_temperature(r.logits, r.labels)
+                raw, scaled = (calibration.bins_from_logits(r.logits, r.labels, v) for v in (1.0, temp))
+                event = dict(event, calibration={
+                    "temperature": temp, "holdout": len(r.labels), "fitted": True,
+                    "test_ece_raw": raw.ece, "test_ece_calibrated": scaled.ece,
+                    "test_reliability": {"raw": raw.to_dict(), "calibrated": scaled.to_dict()}})
+            yield event
+
+
+@pytest.mark.parametrize("lang, title, explain", [
+    ("en", "Reliability diagram", "over-confident"), ("zh", "可靠性图", "过于自信")])
+def test_results_show_the_reliability_diagram(monkeypatch, lang, title, explain):
+    monkeypatch.setattr(core.jobs, "TrainingRun",
+                        lambda config, data, stop_event: CalibratedFakeRun(config, data, stop_event, steps=4))
+    at, job = finished_run(lang=lang)
+    assert not at.exception, [e.value for e in at.exception]
+    assert job.metrics()["calibration"]["fitted"]
+    shown = texts(at.markdown)
+    assert title in shown and explain in shown, "the diagram's title and its one-line explanation"
+    assert any("ECE" in c.proto.spec for c in at.get("plotly_chart")), "raw and calibrated series"
+    watcher = page(lang, query={"watch": job.watch_token})
+    assert title in texts(watcher.markdown), "a watch link shows it too"
+
+
+def test_a_run_without_calibration_says_so():
+    at, job = finished_run()
+    assert "calibration" not in job.metrics()
+    assert "no fitted temperature" in texts(at.caption)
+
+
 # ------------------------------------------------------------------ through Ray
 
 @pytest.mark.slow
