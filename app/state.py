@@ -8,7 +8,7 @@ from __future__ import annotations
 
 LANG_KEY = "lang"                      # the sidebar's language switch
 SESSION_MODELS = "session_models"      # {display name: core.checkpoint.Checkpoint} unsaved runs
-PREDICT_REQUEST = "predict.request"    # {"model": "file:<path>" | "session:<name>", "test_index": int}
+PREDICT_REQUEST = "predict.request"    # {"model": "own:<stem>" | "bundled:<stem>" | "gallery:<id>" | "session:<name>", "test_index": int}
 
 # Keyword arguments for a widget whose value must survive runs that don't draw it (another tab
 # or page is open): Streamlit keeps it for the whole session.

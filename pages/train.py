@@ -450,10 +450,12 @@ def hyperparameter_block(n_train: int | None):
                   seed=int(ss[K.SEED]), weight_decay=float(ss[K.WD]), label_smoothing=float(ss[K.LS]),
                   momentum=float(ss[K.MOMENTUM]))
     if n_train:
-        size = run_size(n_train, fields["fraction"], fields["batch_size"], fields["epochs"])
+        size = run_size(n_train, fields["fraction"], fields["batch_size"], fields["epochs"],
+                        TrainConfig.calibration_holdout)  # the images a run holds out are not trained on
         st.caption(t("train.run_size", images=f"{size.images:,}", epochs=fields["epochs"],
                      steps=f"{size.total_steps:,}", batch=fields["batch_size"]))
     return fields, error
+
 
 def start_run(owner: str, fields: dict) -> None:
     """Start button callback: queue the job (it starts at once when a worker is free) or keep
@@ -462,7 +464,8 @@ def start_run(owner: str, fields: dict) -> None:
     try:
         data = cached_dataset(fields["dataset"])
         config = TrainConfig(**fields)
-        size = run_size(len(data.train_labels), config.fraction, config.batch_size, config.epochs)
+        size = run_size(len(data.train_labels), config.fraction, config.batch_size, config.epochs,
+                        config.calibration_holdout)
         config.log_every = metrics.suggest_log_every(size.total_steps)
         job = manager.start(owner, config, data, nickname=ss.get(K.NICKNAME) or None)
     except JobLimitError as e:
