@@ -35,3 +35,28 @@ def ensure_app_shell() -> None:
 def mark_app_shell() -> None:
     """Called by streamlit_app.py: this session has run inside the app shell."""
     st.session_state[SHELL_RAN] = True
+
+
+@st.cache_resource(show_spinner=False)
+def startup() -> int:
+    """Once per server process: remove temporary files that saves interrupted by a crash left
+    in the checkpoint folder (and its workspaces). Returns how many were removed."""
+    from core.checkpoint import clean_stale_temp_files
+
+    return clean_stale_temp_files()
+
+
+def private_link_box() -> None:
+    """Sidebar: "Your private link" — the address that brings this visitor's runs and models
+    back after a reload or on another device. A link that was not valid gets one sentence."""
+    from app import session
+    from app.ui import language_query, t
+
+    query = session.private_link_query() + language_query()
+    base = st.context.url  # the page's address as the browser sees it, without its query
+    link = f"{base}{query}" if base else query
+    with st.sidebar.popover(t("shell.private_link_title"), icon="🔑", width="stretch"):
+        st.caption(t("shell.private_link_help"))
+        st.code(link, language=None, wrap_lines=True)
+    if session.pop_link_error():
+        st.warning(t("shell.private_link_invalid"), icon="🔑")
