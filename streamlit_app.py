@@ -7,12 +7,13 @@ import streamlit as st
 
 from app.errors import error_boundary
 from app.session import teacher_key
-from app.shell import mark_app_shell, private_link_box, startup
+from app.shell import SHELL_RAN, mark_app_shell, pages_folder_mode, private_link_box, startup
 from app.ui import language_switch, t
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
 startup()
+first_run_in_folder_mode = pages_folder_mode() and SHELL_RAN not in st.session_state
 mark_app_shell()
 language_switch()
 
@@ -31,6 +32,8 @@ if teacher_key():  # the Class page exists only on a server started with a teach
     pages.append(st.Page("pages/class_room.py", title=t("shell.nav_class"), icon="🧑‍🏫",
                          url_path="class"))
 page = st.navigation(pages)
+if first_run_in_folder_mode:
+    st.rerun()  # see app.shell.pages_folder_mode: else this session's first click is lost
 private_link_box()
 st.sidebar.caption(t("common.sidebar_caption"))
 with error_boundary():  # a failing page shows one sentence with an error id, never a traceback

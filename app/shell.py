@@ -32,6 +32,18 @@ def ensure_app_shell() -> None:
         st.rerun()
 
 
+def pages_folder_mode() -> bool:
+    """Whether Streamlit still runs in its old pages/-folder mode (a fresh server's first session).
+
+    That session's first run starts in this mode and st.navigation switches it off mid-run; the
+    browser then loses the session's first widget event (checked on 1.67: the first click on the
+    language switch did nothing, the second worked). streamlit_app.py reruns once at once, so the
+    first event a visitor sends reaches a session already out of that mode."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    return bool(getattr(PagesManager, "uses_pages_directory", False))
+
+
 def mark_app_shell() -> None:
     """Called by streamlit_app.py: this session has run inside the app shell."""
     st.session_state[SHELL_RAN] = True
