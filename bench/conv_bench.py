@@ -10,7 +10,10 @@ and a 5×5 kernel (and greyscale), and reports the median of N runs after one wa
     python bench/conv_bench.py --json       # one JSON object
     python bench/conv_bench.py --check      # exit 1 when a median misses the target
 
-Target (issue 3): under 300 ms per 1024×1024 photo on the project's 2-core machines.
+Target (issue 3): under 300 ms per 1024×1024 photo on the project's 2-core machines. This is where
+that target is measured: the unit tests check what filtering computes, never how fast (a timed test
+fails on a healthy product whenever the machine is busy). The "best" column is the fastest of the
+runs, the figure least disturbed by other work on a shared machine.
 """
 from __future__ import annotations
 
@@ -82,7 +85,7 @@ def main() -> int:
         print(json.dumps(report, ensure_ascii=False))
     else:
         print(f"Filtering a 1024×1024 photo (core.conv.filter_image + to_display), median of {args.runs} runs")
-        print(f"{'case':<26}{'median':>10}{'min':>10}{'max':>10}   output")
+        print(f"{'case':<26}{'median':>10}{'best':>10}{'max':>10}   output")
         for name, r in results.items():
             print(f"{name:<26}{r['median_ms']:>8.1f}ms{r['min_ms']:>8.1f}ms{r['max_ms']:>8.1f}ms   "
                   f"{'×'.join(map(str, r['out_shape']))}")

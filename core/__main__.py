@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--label-smoothing", type=float)
     t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     t.add_argument("--fraction", type=float, default=1.0, help="share of the training set (e.g. 0.1)")
+    t.add_argument("--calibration-holdout", type=int,
+                   help="training images held out to fit the softmax temperature (default 5000, 0: none)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     t.add_argument("--log-every", type=int, default=50, help="steps between step events")
@@ -67,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     add_no_limits(t)
 
-    e = sub.add_parser("evaluate", help="test-set accuracy of a checkpoint")
+    e = sub.add_parser("evaluate", help="test-set accuracy and calibration error of a checkpoint")
     e.add_argument("--checkpoint", required=True, type=Path)
     e.add_argument("--data-dir")
     add_no_limits(e)
@@ -76,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("images", nargs="+", type=Path)
     r.add_argument("--checkpoint", type=Path, default=Path(__file__).resolve().parent.parent
                    / "checkpoints" / "mnist-default.safetensors")
+    r.add_argument("--raw", action="store_true",
+                   help="report the raw softmax instead of the calibrated (temperature-scaled) one")
     add_no_limits(r)
     return p
 
@@ -99,7 +103,7 @@ def make_config(args) -> TrainConfig:
                      optimizer=args.optimizer, scheduler=args.scheduler, weight_decay=args.weight_decay,
                      label_smoothing=args.label_smoothing, augment=args.augment,
                      fraction=args.fraction, seed=args.seed, device=args.device,
-                     log_every=args.log_every)
+                     log_every=args.log_every, calibration_holdout=args.calibration_holdout)
     config = config_from_preset(args.preset, **overrides)
     if args.spec:
         try:
@@ -161,6 +165,7 @@ def cmd_train(args, argv=None) -> int:
                     name=args.name or args.output.stem,
                     recipe="python -m core " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
                     torch_version=torch.__version__,
+                    calibration=event["calibration"],
                 )
                 event["checkpoint"] = str(save_checkpoint(args.output, run.model, meta, args.overwrite,
                                                           replace_bundled=args.overwrite))
@@ -169,11 +174,20 @@ def cmd_train(args, argv=None) -> int:
 
 
 def cmd_evaluate(args) -> int:
+    from core.calibration import N_BINS, calibration_report, temperature_from_meta
+
     ckpt = load_checkpoint(args.checkpoint, limits_of(args))
     data = load_dataset(ckpt.dataset, args.data_dir)
     result = evaluate(ckpt.model, data.normalized(data.test_images), data.test_labels,
                       num_classes=len(ckpt.classes))
+    # The temperature comes from the checkpoint (fitted on held-out training images when it was
+    # trained); the test set is only measured. An old checkpoint without one reports T = 1.
+    temperature = temperature_from_meta(ckpt.meta)
+    report = calibration_report(result.logits, result.labels, temperature)
     emit({"accuracy": result.accuracy, "loss": result.loss, "n": result.n,
+          "temperature": temperature, "ece_bins": N_BINS,
+          "ece_raw": report["ece_raw"], "ece_calibrated": report["ece_calibrated"],
+          "loss_calibrated": report["nll_calibrated"],
           "checkpoint": str(args.checkpoint), "dataset": ckpt.dataset})
     return 0
 
@@ -181,11 +195,13 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     import torch
 
+    from core.calibration import temperature_from_meta
     from core.images import ImageError, load_image_bytes
     from core.preprocess import preprocess
 
     limits = limits_of(args)
     ckpt = load_checkpoint(args.checkpoint, limits)
+    temperature = 1.0 if args.raw else temperature_from_meta(ckpt.meta)
     status = 0
     for path in args.images:
         try:
@@ -206,11 +222,14 @@ def cmd_predict(args) -> int:
             emit({"file": str(path), "digit": None, "reason": "nothing drawn: the image has no ink"})
             continue
         with torch.no_grad():
-            probs = ckpt.model(prep.tensor).softmax(1)[0]
+            logits = ckpt.model(prep.tensor)[0].double()
+        probs = (logits / temperature).softmax(0)
         top = int(probs.argmax())
         emit({"file": str(path), "digit": top, "label": ckpt.classes[top],
               "confidence": round(float(probs[top]), 6),
-              "probabilities": [round(float(p), 6) for p in probs]})
+              "probabilities": [round(float(p), 6) for p in probs],
+              "temperature": temperature,
+              "raw_confidence": round(float(logits.softmax(0)[top]), 6)})
     return status
 
 

@@ -35,7 +35,18 @@ DEFAULT_CHECKPOINT = REPO_CHECKPOINT_DIR / "mnist-default.safetensors"
 
 
 class CheckpointError(ValueError):
-    """A file that can't be used as a checkpoint, explained in one sentence."""
+    """A file that can't be used as a checkpoint, explained in one sentence.
+
+    `limit` is the core.limits.LimitError behind it when a server limit was the reason, so a page
+    can say the same in the visitor's language (i18n keys `train.limit_<key>`)."""
+
+    limit: LimitError | None = None
+
+    @classmethod
+    def over_limit(cls, message: str, limit: LimitError) -> "CheckpointError":
+        error = cls(message)
+        error.limit = limit
+        return error
 
 
 class CheckpointExistsError(CheckpointError):
@@ -70,6 +81,12 @@ class Checkpoint:
     @property
     def name(self) -> str:
         return self.meta.get("name", "model")
+
+    @property
+    def temperature(self) -> float:
+        """Softmax temperature fitted after training (1.0 when none is recorded); see core.calibration."""
+        from core.calibration import temperature_from_meta
+        return temperature_from_meta(self.meta)
 
 
 def checkpoint_dir() -> Path:
@@ -339,7 +356,7 @@ def validate_metadata(meta: Any, source: str = "the file", limits: Limits | None
     try:
         check_spec(meta["spec"], INPUT_SHAPE, len(classes), batch_size=1, limits=limits)
     except LimitError as e:
-        raise CheckpointError(f"{source} describes a model over this server's limits: {e}") from None
+        raise CheckpointError.over_limit(f"{source} describes a model over this server's limits: {e}", e) from None
     except SpecError as e:
         raise CheckpointError(f"{source} describes a model that cannot be built: {e}") from None
     return meta
@@ -425,7 +442,7 @@ def load_checkpoint_bytes(data: bytes, source: str = "the file", limits: Limits 
     try:
         check_size("checkpoint_bytes", len(data), limits)
     except LimitError as e:
-        raise CheckpointError(f"{source}: {e}") from None
+        raise CheckpointError.over_limit(f"{source}: {e}", e) from None
     if len(data) < 8:
         raise CheckpointError(f"{source} is not a safetensors checkpoint (it is too short).")
     try:
@@ -459,7 +476,7 @@ def load_checkpoint(path: str | os.PathLike, limits: Limits | None = None) -> Ch
             check_size("checkpoint_bytes", path.stat().st_size, limits)
         data = path.read_bytes()
     except LimitError as e:
-        raise CheckpointError(f"{path.name}: {e}") from None
+        raise CheckpointError.over_limit(f"{path.name}: {e}", e) from None
     except FileNotFoundError:
         raise CheckpointError(f"{path} does not exist.") from None
     except OSError as e:

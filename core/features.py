@@ -109,9 +109,13 @@ def layer_outputs(model: nn.Sequential, spec: Spec, x: torch.Tensor) -> list[Lay
     return outputs
 
 
-def probabilities(outputs: list[LayerOutput]) -> np.ndarray:
-    """Softmax of the last layer's output (the logits) as float64 NumPy."""
-    return torch.softmax(outputs[-1].output.double(), 0).numpy()
+def probabilities(outputs: list[LayerOutput], temperature: float = 1.0) -> np.ndarray:
+    """Softmax of the last layer's output (the logits) divided by `temperature`, as float64 NumPy.
+
+    Pass the checkpoint's fitted temperature (`Checkpoint.temperature`) for calibrated
+    probabilities; 1.0 is the raw softmax.
+    """
+    return torch.softmax(outputs[-1].output.double() / float(temperature), 0).numpy()
 
 
 # --------------------------------------------------------------------------- receptive field
@@ -239,12 +243,14 @@ class Saliency:
         return a / peak if peak > 0 else a
 
 
-def saliency(model: nn.Module, x: torch.Tensor, target: int | None = None) -> Saliency:
+def saliency(model: nn.Module, x: torch.Tensor, target: int | None = None,
+             temperature: float = 1.0) -> Saliency:
     """Vanilla gradient saliency (Simonyan et al. 2014) of one normalized input [1, C, H, W].
 
     The gradient is of the class *logit* (the softmax probability saturates for confident
     predictions), with respect to the normalized input; multiply by 1/std for raw pixel units.
     `target` None means the predicted class. Multi-channel inputs are summed to one map.
+    `temperature` only affects the reported probability (softmax(logits / T)), not the gradient.
     """
     model = for_inference(model)
     x = (x.unsqueeze(0) if x.dim() == 3 else x).detach().clone().requires_grad_(True)
@@ -254,7 +260,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: int | None = None) -> Sa
         if not 0 <= cls < logits.numel():
             raise ValueError(f"Class {cls} does not exist; the model has {logits.numel()} classes.")
         (grad,) = torch.autograd.grad(logits[cls], x)
-    prob = float(torch.softmax(logits.detach().double(), 0)[cls])
+    prob = float(torch.softmax(logits.detach().double() / float(temperature), 0)[cls])
     return Saliency(grad[0].sum(0).numpy(), cls, float(logits[cls].detach()), prob)
 
 

@@ -162,6 +162,19 @@ def _pillow_to_rgb(img: Image.Image) -> np.ndarray:
     return out if out.flags.writeable else out.copy()
 
 
+def check_image_size(size: int, limits: Limits | None = None) -> None:
+    """ImageError ("empty" or "too_many_bytes") for an upload of `size` bytes.
+
+    Callable with an uploaded file's declared size, before its bytes are read or copied."""
+    limits = current_limits() if limits is None else limits
+    if size <= 0:
+        raise ImageError("empty")
+    if limits.max_image_bytes is not None and size > limits.max_image_bytes:
+        max_mb = limits.max_image_bytes / 2**20
+        raise ImageError("too_many_bytes", size_mb=size / 2**20,
+                         max_mb=int(max_mb) if max_mb.is_integer() else round(max_mb, 2))
+
+
 def load_image_bytes(data: bytes, limits: Limits | None = None) -> np.ndarray:
     """Decode a PNG, JPEG, WebP or BMP file's bytes into an H×W×3 RGB uint8 array.
 
@@ -171,12 +184,7 @@ def load_image_bytes(data: bytes, limits: Limits | None = None) -> np.ndarray:
     """
     limits = current_limits() if limits is None else limits
     data = bytes(data)
-    if not data:
-        raise ImageError("empty")
-    if limits.max_image_bytes is not None and len(data) > limits.max_image_bytes:
-        max_mb = limits.max_image_bytes / 2**20
-        raise ImageError("too_many_bytes", size_mb=len(data) / 2**20,
-                         max_mb=int(max_mb) if max_mb.is_integer() else round(max_mb, 2))
+    check_image_size(len(data), limits)
     fmt, img = _open(data)
     width, height = img.size
     max_pixels = MAX_SIDE * MAX_SIDE if limits.max_image_pixels is None else limits.max_image_pixels

@@ -8,11 +8,17 @@
   {"event": "stopped", "step", "epoch", "train_seconds"}
                                                only when stopped: training has ended, the model is
                                                kept; the final test evaluation follows
-  {"event": "done", "test_accuracy", "test_loss", "train_seconds", "stopped", ...}
+  {"event": "done", "test_accuracy", "test_loss", "train_seconds", "stopped", "calibration", ...}
 The web app consumes it in a background thread, the command line prints it as JSON lines. Between
 two steps (and between test batches of an epoch-end evaluation) the run checks `stop_event`; a
 stopped run yields "stopped" at once, then still ends with "done" and keeps its model.
 Batches are sliced from tensors already in memory (no Dataset/DataLoader per-item work).
+
+Calibration: a fixed slice of the training set (`calibration_holdout` images, at most a tenth of
+it) is set aside before training and never trained on. After the last step — also after a stop —
+one temperature is fitted on it (core.calibration) and reported in the "done" event's
+"calibration" record, with the expected calibration error before and after scaling on that slice
+and on the test set (the test set only measures; nothing is fitted on it).
 """
 from __future__ import annotations
 
@@ -28,10 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core import calibration
 from core.data import Dataset
 from core.limits import Limits, check_spec
 from core.models import INPUT_SHAPE, PRESETS, Spec, build_model
-from core.recipe import learning_rate_ok, train_images
+from core.recipe import learning_rate_ok, split_sizes
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adadelta")
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "onecycle_linear")
@@ -56,6 +63,9 @@ class TrainConfig:
     log_every: int = 20            # steps between "step" events
     eval_each_epoch: bool = True
     preset: str | None = None      # the preset name, when the spec came from one
+    # Training images held out (never trained on) to fit the softmax temperature after training;
+    # capped at a tenth of the training set, 0 turns calibration off.
+    calibration_holdout: int = 5000
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -135,6 +145,21 @@ def check_config(config: TrainConfig, num_classes: int = 10, limits: Limits | No
     if not isinstance(config.augment, bool):
         raise ConfigError(f"augment must be true or false, not {config.augment!r}.")
     check_device(config.device)
+    holdout = config.calibration_holdout
+    if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout <= 100_000:
+        raise ConfigError("The calibration hold-out must be a whole number of images from 0 to 100,000 "
+                          f"(e.g. 5000), not {holdout}.")
+
+
+# The held-out slice is drawn with its own fixed seed, so it is the same images whatever the run's
+# seed: runs with different seeds are calibrated (and their ECE measured) on the same data.
+HOLDOUT_SEED = 1234
+
+
+def holdout_indices(n_train: int, holdout: int) -> torch.Tensor:
+    """The (sorted) training-set indices of the calibration slice."""
+    perm = torch.randperm(n_train, generator=torch.Generator().manual_seed(HOLDOUT_SEED))
+    return perm[:holdout].sort().values
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -209,9 +234,18 @@ class EvalResult:
     wrong_predicted: np.ndarray
     wrong_confidence: np.ndarray   # softmax probability of the wrong prediction
     per_class_accuracy: np.ndarray
+    logits: np.ndarray | None = None   # float32 [N, classes]: for calibration and its diagram
+    labels: np.ndarray | None = None   # [N] the true classes, in the same order
 
     def metrics(self) -> dict[str, float]:
         return {"accuracy": self.accuracy, "loss": self.loss, "n": self.n}
+
+    def wrong_confidence_at(self, temperature: float) -> np.ndarray:
+        """`wrong_confidence` after temperature scaling: softmax(logits / T) of the wrong prediction."""
+        if self.logits is None:
+            return self.wrong_confidence
+        p = calibration.calibrated_probabilities(self.logits[self.wrong_indices], temperature)
+        return p[np.arange(len(self.wrong_indices)), self.wrong_predicted]
 
 
 class EvaluationStopped(RuntimeError):
@@ -230,7 +264,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     """
     model.eval()
     device = next(model.parameters()).device
-    total_loss, preds, confs = 0.0, [], []
+    total_loss, preds, confs, all_logits = 0.0, [], [], []
     for i in range(0, len(images), batch_size):
         if stop_event is not None and stop_event.is_set():
             raise EvaluationStopped("evaluation stopped")
@@ -240,6 +274,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         total_loss += F.cross_entropy(logits, y, reduction="sum").item()
         p = logits.softmax(1)
         conf, pred = p.max(1)
+        all_logits.append(logits.float().cpu())
         preds.append(pred.cpu())
         confs.append(conf.cpu())
     pred = torch.cat(preds).numpy()
@@ -250,8 +285,9 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     wrong = np.flatnonzero(pred != true)
     per_class = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
     n = len(true)
+    logits_np = torch.cat(all_logits).numpy() if all_logits else np.zeros((0, num_classes), np.float32)
     return EvalResult(float((pred == true).mean()) if n else 0.0, total_loss / max(n, 1), n,
-                      confusion, wrong, pred[wrong], conf[wrong], per_class)
+                      confusion, wrong, pred[wrong], conf[wrong], per_class, logits_np, true)
 
 
 class TrainingRun:
@@ -271,19 +307,52 @@ class TrainingRun:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.history: list[dict[str, Any]] = []
         self.last_eval: EvalResult | None = None
+        self.temperature = 1.0             # fitted at the end of events()
 
     def stop(self) -> None:
         self.stop_event.set()
 
-    def _training_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        n = len(self.data.train_labels)
-        keep = train_images(n, self.config.fraction)
-        if keep < n:  # a seeded random subset, so a 10% run still sees every class
-            idx = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:keep]
-            images, labels = self.data.train_images[idx], self.data.train_labels[idx]
-        else:
-            images, labels = self.data.train_images, self.data.train_labels
-        return self.data.normalized(images).to(self.device), labels.to(self.device)
+    def _split(self) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+        """(training images, labels) on the device and the held-out (images, labels) on the CPU."""
+        images, labels = self.data.train_images, self.data.train_labels
+        n = len(labels)
+        keep, holdout = split_sizes(n, self.config.fraction, self.config.calibration_holdout)
+        held = holdout_indices(n, holdout)
+        if holdout:
+            pool = torch.ones(n, dtype=torch.bool)
+            pool[held] = False
+            images, labels = images[pool], labels[pool]
+        if keep < len(labels):  # a seeded random subset, so a 10% run still sees every class
+            idx = torch.randperm(len(labels), generator=torch.Generator().manual_seed(self.config.seed))[:keep]
+            images, labels = images[idx], labels[idx]
+        held_out = (self.data.normalized(self.data.train_images[held]), self.data.train_labels[held])
+        return (self.data.normalized(images).to(self.device), labels.to(self.device)), held_out
+
+    def calibrate(self, holdout: tuple[torch.Tensor, torch.Tensor]) -> dict[str, Any]:
+        """Fit the temperature on the held-out slice; ECE before/after there and on the test set.
+
+        Needs `last_eval` (the final test evaluation, which kept its logits). Without a hold-out
+        the temperature stays 1 and only the raw test ECE is reported.
+        """
+        x, y = holdout
+        record: dict[str, Any] = {"temperature": 1.0, "holdout": len(y), "fitted": False}
+        if len(y):
+            held = evaluate(self.model, x.to(self.device), y, num_classes=len(self.data.info.classes))
+            t = calibration.fit_temperature(held.logits, held.labels)
+            before, after = (calibration.bins_from_logits(held.logits, held.labels, v) for v in (1.0, t))
+            record.update(temperature=t, fitted=True, holdout_accuracy=held.accuracy,
+                          holdout_ece_raw=before.ece, holdout_ece_calibrated=after.ece,
+                          holdout_nll_raw=calibration.nll(held.logits, held.labels, 1.0),
+                          holdout_nll_calibrated=calibration.nll(held.logits, held.labels, t))
+        self.temperature = t = record["temperature"]
+        test = self.last_eval
+        raw, scaled = (calibration.bins_from_logits(test.logits, test.labels, v) for v in (1.0, t))
+        record.update(test_ece_raw=raw.ece, test_ece_calibrated=scaled.ece,
+                      test_nll_raw=calibration.nll(test.logits, test.labels, 1.0),
+                      test_nll_calibrated=calibration.nll(test.logits, test.labels, t),
+                      n_bins=calibration.N_BINS,
+                      test_reliability={"raw": raw.to_dict(), "calibrated": scaled.to_dict()})
+        return record
 
     def test_tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.data.normalized(self.data.test_images), self.data.test_labels
@@ -296,7 +365,7 @@ class TrainingRun:
 
     def events(self) -> Iterator[dict[str, Any]]:
         cfg = self.config
-        x, y = self._training_tensors()
+        (x, y), holdout = self._split()
         n, bs = len(y), int(cfg.batch_size)
         steps_per_epoch = math.ceil(n / bs)
         total_steps = steps_per_epoch * cfg.epochs
@@ -304,7 +373,8 @@ class TrainingRun:
         sched = make_scheduler(cfg, opt, steps_per_epoch)
         gen = torch.Generator().manual_seed(cfg.seed)
         background = float(-self.data.info.mean / self.data.info.std)
-        yield self._log({"event": "start", "train_size": n, "test_size": len(self.data.test_labels),
+        yield self._log({"event": "start", "train_size": n, "holdout_size": len(holdout[1]),
+                         "test_size": len(self.data.test_labels),
                          "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
                          "epochs": cfg.epochs, "device": str(self.device), "dataset": cfg.dataset})
         step, train_seconds, stopped, epoch, completed = 0, 0.0, False, 0, 0
@@ -371,10 +441,12 @@ class TrainingRun:
         if stopped or self.last_eval is None:
             self.evaluate_test()
         final = self.last_eval
+        calib = self.calibrate(holdout)  # a stopped run's kept model is calibrated too
         yield self._log({"event": "done", "stopped": stopped, "epochs_completed": completed,
                          "steps": step, "test_accuracy": final.accuracy, "test_loss": final.loss,
                          "train_seconds": train_seconds,
-                         "images_per_second": step and (min(step * bs, n * cfg.epochs) / max(train_seconds, 1e-9))})
+                         "images_per_second": step and (min(step * bs, n * cfg.epochs) / max(train_seconds, 1e-9)),
+                         "calibration": calib})
 
     def _log(self, event: dict[str, Any]) -> dict[str, Any]:
         self.history.append(event)

@@ -7,6 +7,7 @@ core/images.py. Per-user state lives in st.session_state under keys starting wit
 """
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
 
@@ -20,8 +21,11 @@ from app.ui import option_labels, t
 from core import conv
 from core.figures.conv import conv_step_figure, kernel_figure, output_figure, pool_figure
 from core.i18n import I18N_DIR
-from core.images import EXTENSIONS, MAX_BYTES, ImageError, fit_within, load_image_bytes, load_image_file
+from core.images import EXTENSIONS, ImageError, check_image_size, fit_within, load_image_bytes, load_image_file
+from core.limits import MB
+from core.limits import current as current_limits
 from core.stepper import SPEEDS, Stepper
+from core.workspace import display_name
 
 ensure_app_shell()
 ss = st.session_state
@@ -585,21 +589,29 @@ def filtered_thumbnail(img: np.ndarray, kernel: np.ndarray, gray: bool) -> np.nd
     return filtered(img, kernel, 1, kernel.shape[0] // 2, gray, "auto")[0]
 
 
+def upload_limit_mb() -> int | None:
+    """This server's image limit as st.file_uploader's max_upload_size (whole MB, at least 1):
+    the browser refuses a bigger file before sending it; core checks the exact limit again."""
+    limit = current_limits().max_image_bytes
+    return None if limit is None else max(1, math.ceil(limit / MB))
+
+
 def on_upload() -> None:
     f = ss.get(K.IMG_UPLOAD)
     if f is None:
         ss.pop(K.IMG_FILE, None)
         ss.pop(K.IMG_ERROR, None)
         return
-    data = f.getvalue()
     try:
+        check_image_size(f.size)  # before the bytes are read
+        data = f.getvalue()
         decode_upload(data)
     except ImageError as e:
         ss[K.IMG_ERROR] = (e.code, e.details)
         ss.pop(K.IMG_FILE, None)
         return
     ss.pop(K.IMG_ERROR, None)
-    ss[K.IMG_FILE] = (f.name, data)
+    ss[K.IMG_FILE] = (display_name(f.name, "photo"), data)  # the name is shown: no markup
 
 
 def on_use_sample() -> None:
@@ -634,8 +646,9 @@ def images_section() -> None:
     with st.container(border=True):
         c1, c2, c3 = st.columns([1.3, 1.2, 1.2], gap="medium")
         with c1:
-            st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key=K.IMG_UPLOAD,
-                             on_change=on_upload, help=t("conv.upload_help"), max_upload_size=MAX_BYTES // 2**20)
+            max_mb = upload_limit_mb()
+            st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key=K.IMG_UPLOAD, on_change=on_upload,
+                             help=t("conv.upload_help", max_mb=max_mb or "—"), max_upload_size=max_mb)
             err = ss.get(K.IMG_ERROR)
             if err:
                 code, details = err

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.checkpoint import CheckpointError, list_checkpoints, load_checkpoint_bytes
-from core.data import DATASETS, DataError, is_available
+from app.session import workspace
 from app.shell import ensure_app_shell
 from app.state import PERSIST, PREDICT_REQUEST, SESSION_MODELS
 from app.ui import cached_dataset, load_saved_checkpoint, t
+from core import gallery
+from core.checkpoint import CheckpointError, load_checkpoint_bytes
+from core.data import DATASETS, DataError, is_available
+from core.calibration import calibration_from_meta, temperature_from_meta
 from core.canvas import decode_canvas_png
 from core.features import (
     SCALE_MODES, conv_filters, input_gradient, layer_outputs, probabilities, receptive_field,
@@ -27,9 +31,12 @@ from core.features import (
 from core.figures import PLOT_CONFIG
 from core.figures.predict import (ACTIVATION_SCALE, channel_grid_figure, fmt, kernel_grid_figure, map_figure,
                                   pixel_tile, probability_figure, square_axes)
-from core.images import EXTENSIONS, ImageError, fit_within, load_image_bytes
+from core.images import EXTENSIONS, ImageError, check_image_size, fit_within, load_image_bytes
+from core.limits import MB, LimitError, check_size
+from core.limits import current as current_limits
 from core.models import describe_layer, layer_label, normalize_layer, summary
 from core.preprocess import Preprocessed, from_dataset_image, preprocess
+from core.workspace import display_name
 
 CANVAS_SIZE = 280
 LOW_CONFIDENCE = 0.5
@@ -43,7 +50,7 @@ class K:
     LAYER, SCALE, CHANNEL, GRID = "predict.layer", "predict.scale", "predict.channel", "predict.grid"
     RF_LAYER, RF_CHANNEL, RF_ROW, RF_COL = "predict.rf_layer", "predict.rf_channel", "predict.rf_row", "predict.rf_col"
     RF_SHOWN, RF_GRAD, RF_MAP = "predict.rf_shown", "predict.rf_grad", "predict.rf_map"
-    VIEW, TARGET = "predict.view", "predict.saliency_target"
+    VIEW, TARGET, CALIBRATED = "predict.view", "predict.saliency_target", "predict.calibrated"
     MODEL_FILE, UPLOADED = "predict.model_file", "predict.uploaded_model"
     IMAGE_FILE, UPLOAD_CACHE, DATA_FAILED = "predict.image_file", "predict.upload_cache", "predict.data_failed"
 
@@ -71,12 +78,32 @@ class InputInfo:
 
 # --------------------------------------------------------------------------- state helpers
 
+def _train_request_model(ref) -> str | None:
+    """The model a Train-page request names, as an option of this page's selector.
+
+    Refs are "own:<stem>", "bundled:<stem>", "gallery:<id>" or "session:<name>". An older
+    "file:<path>" is accepted only for a file of this visitor's workspace or a bundled model:
+    a path never reaches another visitor's models."""
+    if not isinstance(ref, str):
+        return None
+    if not ref.startswith("file:"):
+        return ref
+    path = Path(ref.removeprefix("file:"))
+    ws = workspace()
+    for entry in ws.list_models():
+        if ws.model_path(entry.ref) == path:
+            return entry.ref
+    return None
+
+
 def _apply_train_request() -> None:
     """A mistake sent from the Train page: select its model and test image (before any widget)."""
     request = st.session_state.pop(PREDICT_REQUEST, None)
     if not request:
         return
-    st.session_state[K.MODEL] = request.get("model")
+    model = _train_request_model(request.get("model"))
+    if model is not None:
+        st.session_state[K.MODEL] = model
     st.session_state[K.SOURCE] = "test"
     st.session_state[K.INDEX] = int(request.get("test_index", 0))
     st.session_state[K.FROM_TRAIN] = int(request.get("test_index", 0))
@@ -112,28 +139,70 @@ def _dataset_title(name: str) -> str:
     return info.title if info else str(name)
 
 
-def _model_label(meta: dict, unsaved: bool = False) -> str:
+def _pct(acc: float | None) -> str:
+    return "?" if acc is None else f"{100 * acc:.2f}"
+
+
+def _model_label(meta: dict, kind: str, name: str | None = None) -> str:
+    """"mnist-default — MNIST, 99.52% test accuracy · ships with CNN Lab" (kind: bundled, own,
+    session)."""
     acc = _accuracy(meta)
     dataset = _dataset_title(meta.get("dataset", "?"))
-    name = meta.get("name", "model")
-    if unsaved:
+    name = name or display_name(meta.get("name"))
+    if kind == "session":
         return t("predict.model_label_session", name=name, dataset=dataset)
-    if acc is None:
-        return t("predict.model_label_noacc", name=name, dataset=dataset)
-    return t("predict.model_label", name=name, dataset=dataset, acc=f"{100 * acc:.2f}")
+    text = (t("predict.model_label_noacc", name=name, dataset=dataset) if acc is None
+            else t("predict.model_label", name=name, dataset=dataset, acc=_pct(acc)))
+    return text + " · " + t(f"predict.model_kind_{kind}")
+
+
+def _gallery_label(entry) -> str:
+    """"★ digits-v2 — by Mia · 98.91% test accuracy · class gallery" (the star: featured)."""
+    key = "predict.model_label_gallery" if entry.test_accuracy is not None else "predict.model_label_gallery_noacc"
+    text = t(key, name=entry.name, nickname=entry.nickname, acc=_pct(entry.test_accuracy))
+    return ("★ " if entry.featured else "") + text
+
+
+def _model_options() -> dict[str, str]:
+    """Option -> label: the bundled models and this visitor's own (their workspace), this
+    session's unsaved runs, the class gallery (featured first), and "upload". Never another
+    visitor's private models: only the workspace lists saved files."""
+    options: dict[str, str] = {}
+    for entry in workspace().list_models():
+        options[entry.ref] = _model_label(entry.meta, "bundled" if entry.bundled else "own", entry.name)
+    for name, ckpt in (st.session_state.get(SESSION_MODELS) or {}).items():
+        options[f"session:{name}"] = _model_label(ckpt.meta, "session", name)
+    for entry in gallery.list_entries():
+        options[f"gallery:{entry.id}"] = _gallery_label(entry)
+    options["upload"] = t("predict.model_upload")
+    return options
+
+
+def _load_model(choice: str):
+    """The chosen model, loaded once per file and modification time (shared by all sessions)."""
+    kind, _, rest = choice.partition(":")
+    if kind == "session":
+        return st.session_state[SESSION_MODELS][rest]
+    path = gallery.model_path(rest) if kind == "gallery" else workspace().model_path(choice)
+    return load_saved_checkpoint(path)
+
+
+def _model_error(error: Exception) -> str:
+    """One sentence, in the visitor's language where the reason is known."""
+    limit = getattr(error, "limit", None)
+    if limit is not None:
+        return t("predict.model_error_limit", reason=t(f"train.limit_{limit.key}", **limit.details))
+    code = getattr(error, "code", None)
+    if code in ("no_model", "no_entry"):
+        return t(f"predict.model_error_{code}")
+    if isinstance(error, KeyError):  # an unsaved run that is gone (a new session)
+        return t("predict.model_error_no_model")
+    return t("predict.model_error", reason=str(error))
 
 
 def _choose_model():
     """The model selector; returns a core.checkpoint.Checkpoint or None (with a message shown)."""
-    options: dict[str, str] = {}
-    for path, meta in list_checkpoints():
-        options[f"file:{path}"] = _model_label(meta)
-    for name, ckpt in (st.session_state.get(SESSION_MODELS) or {}).items():
-        options[f"session:{name}"] = _model_label({**ckpt.meta, "name": name}, unsaved=True)
-    requested = st.session_state.get(K.MODEL)
-    if isinstance(requested, str) and requested.startswith("file:") and requested not in options:
-        options[requested] = requested.removeprefix("file:")  # a file outside checkpoint_dir()
-    options["upload"] = t("predict.model_upload")
+    options = _model_options()
     keys = list(options)
     _keep_valid(K.MODEL, keys, keys[0])
     choice = st.selectbox(t("predict.model"), keys, format_func=options.get, key=K.MODEL,
@@ -143,27 +212,41 @@ def _choose_model():
             st.info(t("predict.no_models"))
         return _uploaded_model()
     try:
-        if choice.startswith("session:"):
-            return st.session_state[SESSION_MODELS][choice.removeprefix("session:")]
-        return load_saved_checkpoint(choice.removeprefix("file:"))
+        ckpt = _load_model(choice)
     except (CheckpointError, OSError, KeyError) as e:
-        st.error(t("predict.model_error", reason=str(e).strip("'")))
+        st.error(_model_error(e))
         return None
+    if choice.startswith("gallery:"):
+        st.caption(t("predict.gallery_note"))
+    return ckpt
+
+
+def _upload_limit_mb(limit: int | None) -> int | None:
+    """A byte limit as st.file_uploader's max_upload_size (whole MB, at least 1): the browser
+    refuses a bigger file before sending it; core checks the exact limit again."""
+    return None if limit is None else max(1, math.ceil(limit / MB))
 
 
 def _uploaded_model():
+    limits = current_limits()
     file = st.file_uploader(t("predict.model_upload_label"), type=["safetensors"],
-                            key=K.MODEL_FILE, help=t("predict.model_upload_help"))
+                            key=K.MODEL_FILE, help=t("predict.model_upload_help"),
+                            max_upload_size=_upload_limit_mb(limits.max_checkpoint_bytes))
     if file is None:
         st.session_state.pop(K.UPLOADED, None)
         return None
     cached = st.session_state.get(K.UPLOADED)
     if cached and cached[0] == file.file_id:
         return cached[1]
+    source = display_name(file.name, "the file")  # the name is the visitor's: no markup
     try:
-        ckpt = load_checkpoint_bytes(file.getvalue(), file.name)
+        check_size("checkpoint_bytes", file.size, limits)  # before the bytes are read
+        ckpt = load_checkpoint_bytes(file.getvalue(), source, limits=limits)
+    except LimitError as e:
+        st.error(t("predict.model_error_limit", reason=t(f"train.limit_{e.key}", **e.details)))
+        return None
     except CheckpointError as e:
-        st.error(t("predict.model_error", reason=str(e)))
+        st.error(_model_error(e))
         return None
     st.session_state[K.UPLOADED] = (file.file_id, ckpt)
     return ckpt
@@ -212,8 +295,11 @@ def _draw_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
 
 
 def _upload_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
-    file = st.file_uploader(t("predict.upload_label"), type=list(EXTENSIONS),
-                            key=K.IMAGE_FILE, help=t("predict.upload_help"))
+    limits = current_limits()
+    max_mb = _upload_limit_mb(limits.max_image_bytes)
+    file = st.file_uploader(t("predict.upload_label"), type=list(EXTENSIONS), key=K.IMAGE_FILE,
+                            help=t("predict.upload_help", max_mb=max_mb or "—"),
+                            max_upload_size=max_mb)
     if file is None:
         st.session_state.pop(K.UPLOAD_CACHE, None)
         return None, InputInfo("upload", waiting=True)
@@ -223,7 +309,8 @@ def _upload_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
     if cached and cached[0] == key:
         return cached[1], cached[2]
     try:
-        image = load_image_bytes(file.getvalue())
+        check_image_size(file.size, limits)  # before the bytes are read
+        image = load_image_bytes(file.getvalue(), limits)
     except ImageError as e:
         return None, InputInfo("upload", error=t(f"predict.image_error_{e.code}", **e.details))
     info = InputInfo("upload", name=file.name, original=image.shape[:2])
@@ -298,18 +385,50 @@ def _input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
 
 # --------------------------------------------------------------------------- prediction + steps
 
-def _show_prediction(ckpt, probs: np.ndarray, info: InputInfo) -> None:
-    top = int(probs.argmax())
+def _temperature(ckpt) -> float | None:
+    """The softmax temperature fitted after the model's training, or None when it has none (an
+    older checkpoint, or a run without a hold-out): its probabilities are then the raw softmax."""
+    record = calibration_from_meta(ckpt.meta)
+    fitted = record.get("temperature") if record else None
+    if not isinstance(fitted, (int, float)) or isinstance(fitted, bool):
+        return None
+    temperature = temperature_from_meta(ckpt.meta)
+    return temperature if temperature == float(fitted) else None  # out of range: ignored
+
+
+def _pct1(p: float) -> str:
+    return f"{100 * p:.1f}"
+
+
+def _show_prediction(ckpt, outputs, info: InputInfo) -> np.ndarray:
+    """The prediction, its probabilities (calibrated by default, raw one click away) and why the
+    two differ; returns the probabilities shown, for the rest of the page."""
+    temperature = _temperature(ckpt)
+    raw = probabilities(outputs)
+    calibrated = probabilities(outputs, temperature) if temperature is not None else None
+    st.session_state.setdefault(K.CALIBRATED, True)
+    use_calibrated = calibrated is not None and bool(st.session_state[K.CALIBRATED])
+    probs = calibrated if use_calibrated else raw
+    top = int(probs.argmax())  # the same class either way: scaling keeps the order
     classes = [str(c) for c in ckpt.classes]
-    st.markdown(f"### {t('predict.prediction', label=classes[top], pct=f'{100 * probs[top]:.1f}')}")
+    st.markdown(f"### {t('predict.prediction', label=classes[top], pct=_pct1(probs[top]))}")
+    if calibrated is not None:
+        st.toggle(t("predict.calib_toggle"), key=K.CALIBRATED, help=t("predict.calib_toggle_help"), **PERSIST)
+        shown_t = f"{temperature:.2f}"
+        note = (t("predict.calib_caption", t=shown_t, raw=_pct1(raw[top])) if use_calibrated
+                else t("predict.calib_caption_raw", t=shown_t, calibrated=_pct1(calibrated[top])))
+        st.caption(note + " " + t("predict.calib_why"))
+    else:
+        st.caption(t("predict.calib_none"))
     true = info.label
     if true is not None:
         key = "predict.true_right" if true == top else "predict.true_wrong"
         (st.success if true == top else st.error)(t(key, label=classes[true]))
     if probs[top] < LOW_CONFIDENCE:
-        st.warning(t("predict.low_confidence", pct=f"{100 * probs[top]:.1f}"))
+        st.warning(t("predict.low_confidence", pct=_pct1(probs[top])))
     st.plotly_chart(probability_figure(probs, classes, top, true, t), config=PLOT_CONFIG,
                     key="predict.probs")
+    return probs
 
 
 def _show_steps(pre: Preprocessed, info: InputInfo) -> None:
@@ -645,8 +764,7 @@ def main() -> None:
         if not _ready(pre, info):
             return  # never a guess: no prediction, no explorer
         outputs = run_inference(layer_outputs, ckpt.model, ckpt.spec, pre.tensor)
-        probs = probabilities(outputs)
-        _show_prediction(ckpt, probs, info)
+        probs = _show_prediction(ckpt, outputs, info)
     st.subheader(t("predict.steps_title"))
     _show_steps(pre, info)
     _explorer(ckpt, pre, outputs, probs)

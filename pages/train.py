@@ -28,7 +28,8 @@ from core.figures import PLOT_CONFIG
 from core.figures.training import (COMPARE_METRICS, accuracy_figure, compare_figure, confusion_figure,
                                    default_compare_metric, loss_figure, maps_figure, per_class_figure,
                                    probability_figure)
-from core.jobs import JobLimitError, JobManager
+from app.session import job_manager
+from core.jobs import JobLimitError
 from core.layers import FLOAT_PARAMS, LAYER_TYPES, PARAM_NAMES
 from core.models import PRESETS, DEFAULT_PRESET, SpecError, summary
 from core.recipe import BATCH_SIZES, LearningRateError, form_values, parse_learning_rate, run_size
@@ -76,13 +77,7 @@ ROW_PX = 35
 ss = st.session_state
 
 
-@st.cache_resource(show_spinner=False)
-def job_manager() -> JobManager:
-    """One manager per server process: every session's runs, the demo limits."""
-    return JobManager()
-
-
-manager = job_manager()
+manager = job_manager()  # one per server process (st.cache_resource)
 
 
 # --------------------------------------------------------------------------- small helpers

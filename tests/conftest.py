@@ -3,11 +3,15 @@
 Browser tests (marked `browser`) start one `streamlit run streamlit_app.py` on a free local port
 for the whole session and drive Debian's Chromium through Playwright. They use MNIST from
 CNN_LAB_DATA_DIR (or ../shared/data beside the project when present).
+
+When a test that drives a browser page fails, `pytest_runtest_makereport` below saves a screenshot
+and the page's text under test-artifacts/failures/ and adds their paths to the failure message.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,6 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 SCREENSHOT_DIR = ROOT / "test-artifacts" / "screenshots"
+FAILURE_DIR = ROOT / "test-artifacts" / "failures"
+SERVER_START_SECONDS = 90  # a cold start imports torch, OpenCV and Plotly; CI cores are shared
 
 
 def shared_data_dir() -> Path | None:
@@ -83,17 +89,18 @@ def streamlit_server(tmp_dir: Path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        while True:
             try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
                 break
             except OSError:
                 if proc.poll() is not None:
                     raise RuntimeError(f"streamlit exited early, see {log.name}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start within {SERVER_START_SECONDS} s, "
+                                       f"see {log.name}")
                 time.sleep(0.3)
-        else:
-            raise RuntimeError("streamlit did not start within 60 s")
         yield url
     finally:
         proc.terminate()
@@ -108,6 +115,14 @@ def streamlit_server(tmp_dir: Path):
 def app_url(tmp_path_factory):
     """Base URL of the Streamlit server that the browser tests share."""
     with streamlit_server(tmp_path_factory.mktemp("server")) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_app_url(tmp_path):
+    """A server of this test's own (e.g. for what happens on its very first request). A fixture, so
+    it is still up when a failure's screenshot is taken."""
+    with streamlit_server(tmp_path) as url:
         yield url
 
 
@@ -127,6 +142,50 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     p = context.new_page()
-    p.set_default_timeout(30_000)
+    p.set_default_timeout(60_000)  # generous: CI machines here are two shared cores
     yield p
     context.close()
+
+
+# --------------------------------------------------------------------------- failure artifacts
+
+def save_failure_artifacts(page, nodeid: str) -> list[Path]:
+    """A full-page screenshot and the page's text (with its URL) for a failed test."""
+    FAILURE_DIR.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid.split("/")[-1]).strip("_")[:150]
+    shot, text = FAILURE_DIR / f"{stem}.png", FAILURE_DIR / f"{stem}.txt"
+    saved = []
+    try:
+        page.screenshot(path=str(shot), full_page=True, timeout=15_000)
+        saved.append(shot)
+    except Exception as e:  # noqa: BLE001 — a broken page must not hide the test's own failure
+        shot.with_suffix(".png.error").write_text(f"no screenshot: {e}\n")
+    try:
+        body = page.locator("body").inner_text(timeout=15_000)
+        text.write_text(f"URL: {page.url}\n\n{body}\n", encoding="utf-8")
+        saved.append(text)
+    except Exception as e:  # noqa: BLE001
+        text.write_text(f"URL: {page.url}\nno page text: {e}\n", encoding="utf-8")
+        saved.append(text)
+    return saved
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failed browser test, keep what the page showed and say where in the failure message.
+
+    Runs while the test's fixtures (its page, its server) are still up: fixtures are torn down
+    after the call phase is reported."""
+    report = yield
+    page = item.funcargs.get("page") if hasattr(item, "funcargs") else None
+    if report.failed and call.when == "call" and page is not None and not page.is_closed():
+        paths = save_failure_artifacts(page, item.nodeid)
+        where = ", ".join(str(p) for p in paths)
+        note = f"browser artifacts (screenshot, page text): {where}"
+        longrepr = report.longrepr
+        if hasattr(longrepr, "addsection"):
+            longrepr.addsection("browser artifacts", note)
+        crash = getattr(longrepr, "reprcrash", None)
+        if crash is not None:
+            crash.message = f"{crash.message} [{note}]"
+    return report

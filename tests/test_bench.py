@@ -76,6 +76,13 @@ def test_the_old_accurate_recipe_is_the_padded_7_epoch_batch_256_one():
     assert options == {"--epochs": "7", "--batch-size": "256", "--scheduler": "onecycle"}
 
 
+@pytest.mark.parametrize("preset", ["fast", "accurate"])
+def test_the_no_hold_out_ablations_change_only_the_hold_out(preset):
+    name = f"ablation: {preset}, no calibration hold-out"
+    assert train_bench.ablation_spec(name) == PRESETS[preset].spec()
+    assert train_bench.ablation_args(name) == ["--preset", preset, "--calibration-holdout", "0"]
+
+
 def test_an_only_that_matches_nothing_is_an_error_not_an_empty_table(capsys):
     with pytest.raises(SystemExit):
         train_bench.main(["--only", "nonsense"])

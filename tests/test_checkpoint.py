@@ -150,4 +150,5 @@ def test_bundled_default_checkpoint():
     assert ckpt.dataset == "mnist"
     assert ckpt.meta["metrics"]["test_accuracy"] >= 0.993
     assert "python -m core train" in ckpt.meta["recipe"]
+    assert ckpt.meta["calibration"]["holdout"] == 5000 and ckpt.temperature == ckpt.meta["calibration"]["temperature"] != 1.0
     json.dumps(ckpt.meta)

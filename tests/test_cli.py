@@ -48,6 +48,10 @@ def test_predict_hand_drawn_digits(tmp_path):
     assert [o["digit"] for o in out] == [1, 0, 7, 1, None]
     assert out[-1]["reason"].startswith("nothing drawn")
     assert len(out[0]["probabilities"]) == 10 and abs(sum(out[0]["probabilities"]) - 1) < 1e-4
+    # Calibrated by default with the bundled model's temperature; --raw gives the plain softmax.
+    assert out[0]["temperature"] != 1.0 and out[0]["raw_confidence"] != out[0]["confidence"]
+    raw = json_lines(cli("predict", files[0], "--raw", "--checkpoint", DEFAULT).stdout)[0]
+    assert raw["temperature"] == 1.0 and raw["confidence"] == raw["raw_confidence"] == out[0]["raw_confidence"]
 
 
 def test_predict_bad_image_is_one_line_exit_2(tmp_path):
@@ -96,9 +100,17 @@ def test_train_prints_events_and_saves(data_dir, tmp_path):
     assert ev.returncode == 0
     result = json_lines(ev.stdout)[0]
     assert result["n"] == 10000 and abs(result["accuracy"] - done["test_accuracy"]) < 1e-9
+    calib = done["calibration"]
+    assert calib["holdout"] == 5000 and calib["fitted"] and result["temperature"] == calib["temperature"]
+    assert abs(result["ece_calibrated"] - calib["test_ece_calibrated"]) < 1e-6
+    assert abs(result["ece_raw"] - calib["test_ece_raw"]) < 1e-6 and result["ece_bins"] == 15
 
 
 def test_default_checkpoint_accuracy(data_dir):
     r = cli("evaluate", "--checkpoint", DEFAULT, "--data-dir", data_dir)
     assert r.returncode == 0, r.stderr
-    assert json_lines(r.stdout)[0]["accuracy"] >= 0.993
+    result = json_lines(r.stdout)[0]
+    assert result["accuracy"] >= 0.995
+    # Temperature scaling (fitted on held-out training images when it was trained) brings the
+    # expected calibration error on the test set to 1% or less.
+    assert result["ece_calibrated"] <= 0.01 < result["ece_raw"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -402,20 +401,6 @@ def test_display_modes():
     k, ok = conv.normalize_kernel(np.ones((3, 3)))
     assert ok and k.sum() == pytest.approx(1)
     assert conv.normalize_kernel(KERNEL_PRESETS["sobel_x"].kernel)[1] is False
-
-
-def test_filtering_a_1024_photo_is_fast(photo):
-    """Issue 3's target, 300 ms; bench/conv_bench.py reports medians. The best of 5 runs is used
-    here so that a test machine shared with other jobs does not make the test flaky."""
-    big = cv2.resize(photo, (1024, 1024))
-    k = KERNEL_PRESETS["gaussian"].kernel
-    filter_image(big, k, padding=2)  # warm-up
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        to_display(filter_image(big, k, padding=2), "clip")
-        times.append(time.perf_counter() - t0)
-    assert min(times) < 0.3
 
 
 # --------------------------------------------------------------------------- loading images

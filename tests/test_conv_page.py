@@ -389,3 +389,20 @@ def test_key_ideas_tab_in_both_languages():
         assert phrase in body
     at = open_page("zh", tab="核心概念")
     assert "感受野" in texts(at) and "权重共享" in texts(at)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_photo_over_the_servers_limit_is_refused_with_one_sentence(lang, monkeypatch):
+    """The uploader carries this server's limit (CNN_LAB_MAX_IMAGE_MB) so the browser refuses a
+    bigger file before sending it; a file that gets through anyway is refused from its size alone."""
+    monkeypatch.setenv("CNN_LAB_MAX_IMAGE_MB", "1")
+    at = open_page(lang, tab=TABS_EN["images"] if lang == "en" else "卷积核作用于照片")
+    uploader = at.file_uploader(key="conv.img.upload")
+    assert uploader.proto.max_upload_size_mb == 1
+    assert ("At most 1 MB" if lang == "en" else "最大 1 MB") in uploader.help
+    uploader.set_value(("big.png", b"\x89PNG" + b"\x00" * (3 * 2**19), "image/png"))
+    run(at)
+    expected = {"en": "The file is 1.5 MB; images may be at most 1 MB. The page keeps showing the previous photo.",
+                "zh": "文件大小为 1.5 MB；图片最大只能是 1 MB。"}
+    assert len(at.error) == 1 and at.error[0].value.startswith(expected[lang])
+    assert ("Sample photo" if lang == "en" else "示例照片") in texts(at)

@@ -12,6 +12,7 @@ import re
 import cv2
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
 from core.checkpoint import DEFAULT_CHECKPOINT
 
@@ -36,7 +37,9 @@ def open_predict(page, app_url, lang="en"):
 
 
 def draw(page, points):
-    """One stroke through `points` (canvas pixels, 0..280) with the mouse."""
+    """One stroke through `points` (canvas pixels, 0..280) with the mouse, on the canvas of the
+    page's latest run (a rerun may replace it)."""
+    settled(page)
     box = page.locator("canvas.upper-canvas").bounding_box()
     x0, y0 = box["x"], box["y"]
     page.mouse.move(x0 + points[0][0], y0 + points[0][1])
@@ -64,7 +67,7 @@ def clear(page):
 
 
 def no_exception(page):
-    assert page.locator("[data-testid=stException]").count() == 0
+    expect(page.locator("[data-testid=stException]")).to_have_count(0)
 
 
 def settled(page):
@@ -72,8 +75,9 @@ def settled(page):
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
         ".every(c => c.querySelector('.main-svg')) && [...document.images].every(i => i.complete)"
-        " && !document.querySelector('[data-testid=stSkeleton]')", timeout=TIMEOUT)
-    page.wait_for_timeout(500)
+        " && !document.querySelector('[data-testid=stSkeleton]')"
+        " && !document.querySelector('[data-testid=stStatusWidget]')"
+        " && !document.querySelector('[data-stale=true]')", timeout=TIMEOUT)
 
 
 def shot(page, screenshot_dir, name):
@@ -99,8 +103,8 @@ def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
 
     clear(page)
     nothing.wait_for(timeout=TIMEOUT)
-    assert heading(page, r"^Prediction:").count() == 0
-    assert page.locator("canvas.upper-canvas").count() == 1  # a fresh, empty canvas
+    expect(heading(page, r"^Prediction:")).to_have_count(0, timeout=TIMEOUT)
+    expect(page.locator("canvas.upper-canvas")).to_have_count(1, timeout=TIMEOUT)  # a fresh, empty canvas
 
     # Upload: an MNIST test digit as a photo would look: 10× larger, dark ink on light paper.
     from core.data import load_dataset
@@ -121,21 +125,39 @@ def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
     shot(page, screenshot_dir, "predict_en_upload.png")
 
 
+def test_an_image_over_the_limit_is_refused_by_the_browser(page, app_url):
+    """The uploader carries the server's image limit (20 MB by default): the browser refuses a
+    bigger file itself, so the server neither receives nor decodes it (issue 12: a 143 MB file
+    was read whole before being refused)."""
+    open_predict(page, app_url)
+    page.get_by_role("radio", name="Upload an image").click()
+    waiting = page.get_by_text("Upload an image of a single digit")
+    waiting.wait_for(timeout=TIMEOUT)
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+        files=[{"name": "huge.png", "mimeType": "image/png", "buffer": b"\x89PNG" + bytes(21 * 2**20)}])
+    expect(page.locator("[data-testid=stFileChip][aria-invalid=true]")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.get_by_text("File must be 20.0MB or smaller.")).to_be_visible(timeout=TIMEOUT)
+    expect(waiting).to_be_visible(timeout=TIMEOUT)  # the server never got the file
+    expect(heading(page, r"^Prediction:")).to_have_count(0, timeout=TIMEOUT)
+    no_exception(page)
+
+
 def test_explorer_clicks(page, app_url, screenshot_dir, data_dir):
     """Clicking a map in the channel grid enlarges it; clicking a position traces its field."""
     open_predict(page, app_url)
     page.get_by_role("radio", name="Test-set image").click()
     heading(page, r"^Prediction: 7 ").wait_for(timeout=TIMEOUT)  # test image 0 is a 7
     channel = page.get_by_role("spinbutton", name="Channel")
-    assert channel.input_value() == "0"
+    expect(channel).to_have_value("0", timeout=TIMEOUT)
     grid = page.locator(".st-key-predict-grid .nsewdrag").first
     grid.wait_for()
+    settled(page)
     box = grid.bounding_box()
     # The grid has up to 8 maps per row: the third map of the first row is channel 2.
     page.mouse.click(box["x"] + box["width"] * 2.5 / 8, box["y"] + 6)
     page.wait_for_function("() => [...document.querySelectorAll('input[aria-label=Channel]')]"
                            ".some(e => e.value === '2')", timeout=TIMEOUT)
-    assert page.get_by_text(re.compile(r"^Channel 2: min")).count() == 1
+    expect(page.get_by_text(re.compile(r"^Channel 2: min"))).to_have_count(1, timeout=TIMEOUT)
     shot(page, screenshot_dir, "predict_en_feature_maps.png")
 
     page.get_by_role("radio", name="Receptive field").click()
@@ -144,13 +166,15 @@ def test_explorer_clicks(page, app_url, screenshot_dir, data_dir):
     row = page.get_by_role("spinbutton", name="Row")
     col = page.get_by_role("spinbutton", name="Column")
     n = int(row.get_attribute("max")) + 1  # map height (square maps)
+    settled(page)
     box = rf_map.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.5 / n, box["y"] + box["height"] * 0.5 / n)  # (0, 0)
     page.wait_for_function("() => document.querySelector('input[aria-label=Row]').value === '0' &&"
                            " document.querySelector('input[aria-label=Column]').value === '0'",
                            timeout=TIMEOUT)
-    assert row.input_value() == col.input_value() == "0"
-    page.get_by_text(re.compile(r"at row 0, column 0 depends on input rows 0–")).wait_for()
+    expect(row).to_have_value("0")
+    expect(col).to_have_value("0")
+    page.get_by_text(re.compile(r"at row 0, column 0 depends on input rows 0–")).wait_for(timeout=TIMEOUT)
     shot(page, screenshot_dir, "predict_en_receptive_field.png")
 
     page.get_by_role("radio", name="Saliency").click()

@@ -375,3 +375,172 @@ def test_explorer_in_chinese(checkpoints, mnist):
     assert "像素区域" in texts(at.info)
     at = ok(at.segmented_control(key="predict.view").set_value("saliency").run())
     assert "的显著性" in texts(at.markdown)
+
+
+# --------------------------------------------------------------------------- workspaces, gallery, limits
+
+def _workspace_with(root: Path, *names: str, model_from: Path):
+    """A fresh workspace under `root` holding a copy of the model at `model_from` under each name."""
+    from core.workspace import Workspace
+
+    ws = Workspace.create(root)
+    source = load_checkpoint(model_from)
+    for name in names:
+        ws.save(name, source.model, {**source.meta, "name": name,
+                                     "metrics": {**source.meta.get("metrics", {}), "test_accuracy": 0.9876}})
+    return ws
+
+
+def test_model_list_is_own_bundled_session_and_gallery_never_another_visitors(checkpoints, mnist):
+    from app.session import _SECRET
+    from core import gallery
+
+    root = checkpoints.parent
+    mine = _workspace_with(root, "my-digits", model_from=checkpoints)
+    theirs = _workspace_with(root, "someone-elses-private", model_from=checkpoints)
+    ckpt = load_checkpoint(checkpoints)
+    plain = gallery.publish(ckpt.model, {**ckpt.meta, "name": "shared-plain",
+                                         "metrics": {"test_accuracy": 0.9812}}, "Leo", theirs.id)
+    star = gallery.publish(ckpt.model, {**ckpt.meta, "name": "shared-star",
+                                        "metrics": {"test_accuracy": 0.9934}}, "Mia", theirs.id)
+    gallery.set_featured(star.id, True)
+    at = ok(run_page(**{_SECRET: mine.secret, SESSION_MODELS: {"run 1": ckpt},
+                        "predict.source": "test", "predict.test_index": 0}))
+    box = at.selectbox(key="predict.model")
+    labels = ([f"mnist-default — MNIST, {100 * ckpt.meta['metrics']['test_accuracy']:.2f}% test accuracy · "
+               "ships with CNN Lab"] if TRAINED else [])
+    labels += ["my-digits — MNIST, 98.76% test accuracy · your model",
+               "run 1 — MNIST, unsaved (Train page)",
+               "★ shared-star — by Mia · 99.34% test accuracy · class gallery",  # featured first
+               "shared-plain — by Leo · 98.12% test accuracy · class gallery",
+               "Upload a checkpoint…"]
+    assert box.options == labels  # nothing of the other workspace's private models
+    refs = (["bundled:mnist-default"] if TRAINED else []) + [
+        "own:my-digits", "session:run 1", f"gallery:{star.id}", f"gallery:{plain.id}"]
+    # Every kind of model predicts; a gallery model says where it comes from.
+    for ref in refs:
+        at = ok(at.selectbox(key="predict.model").set_value(ref).run())
+        assert prediction(at) is not None, ref
+        assert ("class gallery: shared by a classmate, read-only" in texts(at.caption)) == ref.startswith("gallery:")
+    # A Train-page request for another visitor's file (an old "file:" path) never selects it.
+    at = ok(run_page(**{_SECRET: mine.secret, PREDICT_REQUEST: {
+        "model": f"file:{theirs.model_path('own:someone-elses-private')}", "test_index": 3}}))
+    assert at.selectbox(key="predict.model").value != "own:someone-elses-private"
+    assert at.number_input(key="predict.test_index").value == 3
+    # ... while one for the visitor's own saved file opens it.
+    at = ok(run_page(**{_SECRET: mine.secret, PREDICT_REQUEST: {
+        "model": f"file:{mine.model_path('own:my-digits')}", "test_index": 4}}))
+    assert at.selectbox(key="predict.model").value == "own:my-digits"
+
+
+def test_another_visitor_sees_neither_workspace_models_nor_can_name_them(checkpoints):
+    from app.session import _SECRET
+
+    theirs = _workspace_with(checkpoints.parent, "private-one", model_from=checkpoints)
+    at = ok(run_page(**{"predict.model": "own:private-one"}))  # a fresh visitor guessing the ref
+    box = at.selectbox(key="predict.model")
+    assert box.value != "own:private-one" and not any("private-one" in o for o in box.options)
+    at = ok(run_page(**{_SECRET: theirs.secret}))
+    assert any(o.startswith("private-one — ") for o in at.selectbox(key="predict.model").options)
+
+
+def test_a_deleted_model_is_one_sentence(checkpoints, mnist):
+    from app.session import _SECRET
+
+    ws = _workspace_with(checkpoints.parent, "short-lived", model_from=checkpoints)
+    at = ok(run_page(**{_SECRET: ws.secret, "predict.model": "own:short-lived", "predict.source": "test"}))
+    assert prediction(at) is not None
+    ws.delete("own:short-lived")  # in another tab
+    at = ok(at.run())
+    assert at.selectbox(key="predict.model").value != "own:short-lived" and not at.error
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_an_image_over_the_servers_limit_is_refused_before_reading(lang, checkpoints, monkeypatch):
+    monkeypatch.setenv("CNN_LAB_MAX_IMAGE_MB", "1")
+    at = ok(run_page(lang, **{"predict.source": "upload"}))
+    uploader = at.file_uploader(key="predict.image_file")
+    assert uploader.proto.max_upload_size_mb == 1  # the browser refuses bigger files itself
+    at = ok(uploader.set_value(("big.png", b"\x89PNG" + b"\x00" * (3 * 2**19), "image/png")).run())
+    expected = {"en": "The file is 1.5 MB; images may be at most 1 MB.",
+                "zh": "文件大小为 1.5 MB，图像最大只能是 1 MB。"}
+    assert [e.value for e in at.error] == [expected[lang]] and prediction(at, lang) is None
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_checkpoint_over_the_servers_limit_is_refused(lang, checkpoints, monkeypatch):
+    monkeypatch.setenv("CNN_LAB_MAX_CHECKPOINT_MB", "0.25")
+    at = ok(run_page(lang, **{"predict.model": "upload", "predict.source": "test"}))
+    uploader = at.file_uploader(key="predict.model_file")
+    assert uploader.proto.max_upload_size_mb == 1  # whole MB for the browser; core checks 0.25
+    at = ok(uploader.set_value(("m.safetensors", checkpoints.read_bytes(), "application/octet-stream")).run())
+    size = f"{checkpoints.stat().st_size / 2**10:.3g} KB"
+    expected = {"en": f"This model cannot be used on this server: the file is {size} — this server "
+                      "accepts checkpoints of at most 256 KB.",
+                "zh": f"此模型无法在本服务器上使用：文件大小为 {size}——本服务器只接受不超过 256 KB 的检查点。"}
+    assert [e.value for e in at.error] == [expected[lang]] and prediction(at, lang) is None
+
+
+def test_a_checkpoint_declaring_a_huge_conv_is_refused_before_building(checkpoints, monkeypatch):
+    """Issue 12: a small file whose metadata declares conv out 4096, padding 50 once drove the
+    server to gigabytes before failing; it must be refused from its header alone."""
+    import json
+
+    import core.checkpoint
+    from safetensors.torch import save as save_bytes
+
+    built = []
+    real_build = core.checkpoint.build_model
+    monkeypatch.setattr(core.checkpoint, "build_model", lambda *a, **k: built.append(a) or real_build(*a, **k))
+    spec = [{"type": "conv", "out": 4096, "kernel": 1, "padding": 50}, {"type": "relu"},
+            {"type": "flatten"}, {"type": "linear", "out": 10}]
+    data = save_bytes({"0.weight": torch.zeros(1)},
+                      metadata={"cnn_lab": json.dumps(make_metadata(spec, "mnist", name="huge"))})
+    at = ok(run_page(**{"predict.model": "upload", "predict.source": "test"}))
+    at = ok(at.file_uploader(key="predict.model_file").set_value(("huge.safetensors", data, "application/octet-stream")).run())
+    assert [e.value for e in at.error] == [
+        "This model cannot be used on this server: padding 50 — this server allows at most 14."]
+    assert built == [] and prediction(at) is None
+
+
+# --------------------------------------------------------------------------- calibrated confidence
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_calibrated_confidence_by_default_and_raw_one_click_away(lang, checkpoints, mnist):
+    """Issue 14 §2: a model with a fitted temperature shows softmax(logits / T) wherever the page
+    shows a probability; the toggle shows the raw softmax; the caption says why they differ."""
+    from core.checkpoint import from_model
+    from core.features import probabilities
+
+    ckpt = load_checkpoint(checkpoints)
+    meta = {k: v for k, v in ckpt.meta.items() if k != "calibration"}
+    calibrated_model = from_model(ckpt.model, {**meta, "calibration": {"temperature": 0.5}})
+    pre = from_dataset_image(mnist.test_images[0].numpy(), ckpt.mean, ckpt.std)
+    outs = layer_outputs(ckpt.model, ckpt.spec, pre.tensor)
+    raw, scaled = probabilities(outs), probabilities(outs, 0.5)
+    top = int(raw.argmax())
+    at = ok(run_page(lang, **{SESSION_MODELS: {"cal": calibrated_model}, "predict.model": "session:cal",
+                              "predict.source": "test", "predict.test_index": 0}))
+    toggle = at.toggle(key="predict.calibrated")
+    assert toggle.value is True and toggle.label == {"en": "Calibrated confidence", "zh": "校准后的置信度"}[lang]
+    assert prediction(at, lang) == (str(top), round(100 * scaled[top], 1))
+    why = {"en": "label smoothing", "zh": "标签平滑"}[lang]
+    caption = {"en": f"Calibrated with temperature T = 0.50 (raw softmax: {100 * raw[top]:.1f}%).",
+               "zh": f"已用温度 T = 0.50 校准（原始 softmax：{100 * raw[top]:.1f}%）。"}[lang]
+    assert caption in texts(at.caption) and why in texts(at.caption)
+    # The saliency target list shows the same (calibrated) numbers.
+    at = ok(at.segmented_control(key="predict.view").set_value("saliency").run())
+    assert f"{top} ({100 * scaled[top]:.1f}%)" in at.selectbox(key="predict.saliency_target").options
+    # One click: the raw softmax, everywhere; the predicted class is the same.
+    at = ok(at.toggle(key="predict.calibrated").set_value(False).run())
+    assert prediction(at, lang) == (str(top), round(100 * raw[top], 1))
+    assert f"{top} ({100 * raw[top]:.1f}%)" in at.selectbox(key="predict.saliency_target").options
+    raw_caption = {"en": f"Raw softmax (calibrated with T = 0.50: {100 * scaled[top]:.1f}%).",
+                   "zh": f"原始 softmax（用 T = 0.50 校准后：{100 * scaled[top]:.1f}%）。"}[lang]
+    assert raw_caption in texts(at.caption)
+    # A model without a fitted temperature: the raw softmax, with a note, and no toggle.
+    plain = from_model(ckpt.model, meta)
+    at = ok(run_page(lang, **{SESSION_MODELS: {"plain": plain}, "predict.model": "session:plain",
+                              "predict.source": "test", "predict.test_index": 0}))
+    assert not at.toggle and prediction(at, lang) == (str(top), round(100 * raw[top], 1))
+    assert {"en": "no fitted temperature", "zh": "没有拟合好的温度"}[lang] in texts(at.caption)

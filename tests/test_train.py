@@ -104,13 +104,15 @@ def test_fraction_uses_a_subset():
     data = toy_dataset(n_train=500)
     cfg = TrainConfig(spec=SMALL, epochs=1, batch_size=50, fraction=0.1)
     _, events = run_all(cfg, data)
-    assert events[0]["train_size"] == 50
+    # A tenth of the set (50) is held out for calibration; the 10% are taken from the rest.
+    assert events[0]["train_size"] == 50 and events[0]["holdout_size"] == 50
 
 
 @pytest.mark.parametrize("change, message", [
     ({"lr": 0}, "learning rate"), ({"lr": float("nan")}, "learning rate"),
     ({"batch_size": 0}, "batch size"), ({"epochs": 0}, "epochs"),
     ({"fraction": 0}, "fraction"), ({"optimizer": "lbfgs"}, "optimizer"),
+    ({"calibration_holdout": -1}, "hold-out"), ({"calibration_holdout": 2.5}, "hold-out"),
 ])
 def test_bad_settings_are_explained(change, message):
     cfg = TrainConfig(spec=SMALL, **change)
@@ -151,6 +153,8 @@ def test_real_mnist_smoke(data_dir):
     from core.data import load_dataset
 
     data = load_dataset("mnist", data_dir)
-    cfg = config_from_preset("2-conv 16/32 → FC 128", fraction=0.03, epochs=1, log_every=10)
+    # 3,000 images, one epoch (47 steps): 1,800 images sat too close to the 0.8 floor (0.77–0.82
+    # depending on which images the subset draws).
+    cfg = config_from_preset("2-conv 16/32 → FC 128", fraction=0.05, epochs=1, log_every=10)
     _, events = run_all(cfg, data)
     assert events[-1]["test_accuracy"] > 0.8

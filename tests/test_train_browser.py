@@ -1,10 +1,17 @@
 """Train page in a real browser (headless Chromium), real training on MNIST from the data dir.
 
-One quick run (5% of the training set, 1 epoch, the light "2-conv 16/32 → FC 128" preset of the
-original material, so the test stays quick on two busy cores): the loss chart gains
-points while it trains and the run finishes showing its test accuracy. A second run is stopped
-early. The first model is saved and then found in the Predict page's model list. Screenshots
-go to test-artifacts/screenshots/.
+Two runs of the light "2-conv 16/32 → FC 128" preset of the original material:
+
+1. a long run (25% of the training set × 20 epochs: 4,700 steps and 20 test-set evaluations, many
+   times the few seconds from its first chart points to the Stop click even on a fast machine;
+   a chart point every 16 steps, so it shows progress within seconds on a loaded one) whose loss
+   chart gains points while it trains, and which is then stopped: Stop ends it within a step;
+2. a quick run (5% of the training set, 1 epoch) that finishes showing its test accuracy.
+
+The quick run is saved and then found in the Predict page's model list. Every read of the page
+waits for the state it checks (Playwright `expect` / `wait_for_function` with generous timeouts),
+because the page reruns after each click and polls a running job once a second. Screenshots go to
+test-artifacts/screenshots/.
 """
 from __future__ import annotations
 
@@ -13,145 +20,182 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
 PRESET = "2-conv 16/32 → FC 128"
+WAIT = {"timeout": 120_000}    # page states: generous for two busy CI cores
+LONG_RUN_STEPS = 4_700         # 15,000 images / batch 64 → 235 steps × 20 epochs
+QUICK_RUN_SECONDS = 300        # about 20 s on two idle cores
 CHART_POINTS = """() => {
   const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
   if (!plots.length || !plots[0].data) return -1;
   return plots[0].data[0].x.length;   // first chart: training loss, one point per step event
 }"""
+SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
+  && !document.querySelector('[data-stale="true"]')
+  && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))
+  && [...document.images].every(i => i.complete)"""
 
 
-def wait_until_idle(page, timeout=90_000):
-    page.wait_for_selector('[data-testid="stMainBlockContainer"]')
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
-    page.wait_for_timeout(400)
+def expect_idle(page):
+    """No script run in progress (Streamlit's status widget) and nothing left over from the last run."""
+    page.wait_for_function(SETTLED, **WAIT)
 
 
 def full_screenshot(page, path: Path) -> None:
     """The whole page: Streamlit scrolls inside its main container, so grow the viewport."""
     height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": min(max(height + 40, 1000), 8000)})
-    page.wait_for_timeout(1200)
-    page.screenshot(path=str(path))
+    page.wait_for_function(SETTLED, **WAIT)
+    page.screenshot(path=str(path), animations="disabled")
     page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def nav(page, name: str):
+    return page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True)
+
+
+def open_tab(page, name: str):
+    page.get_by_role("tab", name=name).click()
+    expect(page.get_by_role("tab", name=name, selected=True)).to_be_visible(**WAIT)
 
 
 def open_train_page(page, app_url):
     page.goto(f"{app_url}/")
-    wait_until_idle(page)
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True).click()
-    wait_until_idle(page)
-    page.get_by_text("MNIST is loaded").wait_for(timeout=60_000)
+    expect(nav(page, "Train")).to_be_visible(**WAIT)
+    nav(page, "Train").click()
+    expect(page.locator("h1").first).to_have_text("Train", **WAIT)
+    expect(page.get_by_text("MNIST is loaded")).to_be_visible(**WAIT)
 
 
-def choose_quick_settings(page):
-    """The light preset, 1 epoch, 5% of the data."""
-    page.get_by_label("Start from a preset", exact=True).click()
-    page.get_by_role("option", name=PRESET).click()
-    wait_until_idle(page)
+def expect_run_size(page, images: str, epochs: int):
+    """The set-up tab's run-size line: proof that the server has applied the form's values."""
+    expect(page.get_by_text(f"{images} training images × {epochs} epoch")).to_be_visible(**WAIT)
+
+
+def set_epochs(page, n: int):
     epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("1")
+    epochs.fill(str(n))
     epochs.press("Enter")
-    wait_until_idle(page)
+
+
+def step_data_used(page, key: str, images: str, epochs: int):
+    """Move the "Data used" slider one notch and wait until the server has the new value."""
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="Data used").get_by_role("slider")
     slider.focus()
-    page.keyboard.press("ArrowLeft")  # 10% -> 5%
-    wait_until_idle(page)
-    page.get_by_text("3,000 training images × 1 epoch").wait_for()
-    assert page.get_by_text("1568").count(), "the summary writes the flatten size out"
+    page.keyboard.press(key)
+    expect_run_size(page, images, epochs)
+
+
+def choose_preset(page):
+    page.get_by_label("Start from a preset", exact=True).click()
+    page.get_by_role("option", name=PRESET).click()
+    # the preset fills the form (5 epochs) and the summary writes the flatten size out
+    expect(page.get_by_text("1568").first).to_be_visible(**WAIT)
+    expect_run_size(page, "6,000", 5)
 
 
 def press_start(page):
+    expect_idle(page)
     page.get_by_role("button", name="Start training").click()
-    page.get_by_role("tab", name="② Train", selected=True).wait_for(timeout=30_000)
+    expect(page.get_by_role("tab", name="② Train", selected=True)).to_be_visible(**WAIT)
+
+
+def chart_points_at_least(page, n: int) -> int:
+    page.wait_for_function(f"() => ({CHART_POINTS})() >= {n}", **WAIT)
+    return page.evaluate(CHART_POINTS)
 
 
 def test_quick_run_stop_save_and_predict(app_url, data_dir, page, screenshot_dir):
     t0 = time.time()
     open_train_page(page, app_url)
-    choose_quick_settings(page)
-    full_screenshot(page, screenshot_dir / "train-setup-en.png")
+    choose_preset(page)
 
-    # 1. A quick run: the chart gains points, the run finishes with a test accuracy.
+    # 1. A long run: the chart gains points while it trains; Stop ends it early.
+    set_epochs(page, 20)
+    expect_run_size(page, "6,000", 20)
+    step_data_used(page, "ArrowRight", "15,000", 20)   # 10% → 25%
+    page.get_by_text(f"= {LONG_RUN_STEPS:,} steps").wait_for(**WAIT)
     press_start(page)
-    seen = []
+    stop = page.get_by_role("button", name="Stop")
+    first = chart_points_at_least(page, 2)
+    later = chart_points_at_least(page, first + 1)
+    assert later > first >= 2, "the live chart gains points while training"
+    full_screenshot(page, screenshot_dir / "train-live-en.png")
+    expect(stop).to_be_visible(**WAIT)  # still running
+    stop.click()
+    expect(page.get_by_text(re.compile(r"Stopped at step|Stopped early")).first).to_be_visible(**WAIT)
+    stopped = page.get_by_text("Stopped early")  # after measuring the kept model
+    expect(stopped).to_be_visible(**WAIT)
+    steps = int(re.search(r"after ([\d,]+) steps", stopped.inner_text()).group(1).replace(",", ""))
+    assert 0 < steps < LONG_RUN_STEPS, f"Stop ended the run before its end: {steps} steps"
+    expect(stop).to_have_count(0)
+    full_screenshot(page, screenshot_dir / "train-stopped-en.png")
+
+    # 2. A quick run: 5% of the data, 1 epoch; it finishes with a test accuracy.
+    open_tab(page, "① Set up")
+    set_epochs(page, 1)
+    expect_run_size(page, "15,000", 1)
+    for images in ("6,000", "3,000"):  # 25% → 10% → 5%
+        step_data_used(page, "ArrowLeft", images, 1)
+    expect(page.get_by_text("1568").first).to_be_visible()
+    full_screenshot(page, screenshot_dir / "train-setup-en.png")
+    press_start(page)
     finished = page.get_by_text("Finished:")
-    deadline = time.time() + 300  # about 20 s on two idle cores; generous for a busy CI machine
-    while time.time() < deadline and not finished.count():
-        seen.append(page.evaluate(CHART_POINTS))
-        if len(seen) == 4:
-            full_screenshot(page, screenshot_dir / "train-live-en.png")
-        page.wait_for_timeout(500)
-    assert finished.count(), f"the run did not finish; chart points seen: {seen}"
-    final = page.evaluate(CHART_POINTS)
-    assert final >= 10, f"one point per step or so: {final}"
-    assert any(0 <= n < final for n in seen), f"the live chart gains points while training: {seen}"
+    expect(finished).to_be_visible(timeout=QUICK_RUN_SECONDS * 1000)
+    final = chart_points_at_least(page, 10)   # about one point per step
+    assert final >= 10
     message = finished.first.inner_text()
     accuracy = float(re.search(r"([\d.]+)% test accuracy", message).group(1))
     assert 50 < accuracy <= 100, message
     full_screenshot(page, screenshot_dir / "train-finished-en.png")
 
-    # 2. Another run, stopped early: training ends within a second or two of Stop.
-    page.get_by_role("tab", name="① Set up").click()
-    wait_until_idle(page)
-    press_start(page)
-    page.wait_for_function(f"() => ({CHART_POINTS})() >= 2", timeout=90_000)
-    page.get_by_role("button", name="Stop").click()
-    stopped_at = time.time()
-    page.get_by_text(re.compile(r"Stopped at step|Stopped early")).first.wait_for(timeout=5_000)
-    assert time.time() - stopped_at < 5, "the page acknowledges Stop at once"
-    page.get_by_text("Stopped early").wait_for(timeout=90_000)  # after measuring the kept model
-    full_screenshot(page, screenshot_dir / "train-stopped-en.png")
-
-    # 3. Results of the first run: keep it under a name, then find it in the Predict page.
-    page.get_by_role("tab", name="③ Results").click()
-    wait_until_idle(page)
-    page.get_by_text("Confusion matrix").wait_for()
-    run_box = page.get_by_label("Run", exact=True)
-    run_box.click()
-    page.get_by_role("option", name=re.compile(r"^Run 1 · ")).click()
-    wait_until_idle(page)
+    # 3. Results of the quick run: keep it under a name, then find it in the Predict page.
+    open_tab(page, "③ Results")
+    expect(page.get_by_text("Confusion matrix")).to_be_visible(**WAIT)
+    page.get_by_label("Run", exact=True).click()
+    page.get_by_role("option", name=re.compile(r"^Run 2 · ")).click()
+    # the quick run's results are shown: 1 of 1 epochs done (the stopped run did not finish one of 20)
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Epochs done")
+           ).to_contain_text("1 / 1", **WAIT)
     name_box = page.get_by_label("Name", exact=True)
     name_box.fill("browser-quick-run")
     name_box.press("Enter")
-    wait_until_idle(page)
+    save_as = page.get_by_text(re.compile(r"Saved as browser-quick-run\.safetensors in /"))
+    expect(save_as).to_be_visible(**WAIT)   # the server has the new name
+    expect_idle(page)
     page.get_by_role("button", name="Save").click()
-    wait_until_idle(page)
-    saved = page.get_by_text("Saved browser-quick-run.safetensors")
-    saved.wait_for(timeout=20_000)
-    folder = re.search(r"in (/\S+)$", page.get_by_text("Saved as").first.inner_text().strip())
+    expect(page.get_by_text("Saved browser-quick-run.safetensors")).to_be_visible(**WAIT)
+    folder = re.search(r"in (/\S+)$", save_as.first.inner_text().strip())
     assert folder and (Path(folder.group(1)) / "browser-quick-run.safetensors").exists()
-    assert page.get_by_text("Misclassified test images").count()
+    expect(page.get_by_text("Misclassified test images")).to_be_visible(**WAIT)
     full_screenshot(page, screenshot_dir / "train-results-en.png")
 
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("Predict", exact=True).click()
-    wait_until_idle(page)
+    nav(page, "Predict").click()
+    expect(page.locator("h1").first).to_have_text("Predict", **WAIT)
+    expect_idle(page)
     page.get_by_label("Model", exact=True).click()
-    option = page.get_by_role("option", name=re.compile("browser-quick-run"))
-    option.first.wait_for(timeout=10_000)
-    assert page.get_by_role("option", name=re.compile(r"Run 1 ·")).count(), \
-        "this session's unsaved runs are offered too"
+    expect(page.get_by_role("option", name=re.compile("browser-quick-run")).first).to_be_visible(**WAIT)
+    # this session's unsaved runs are offered too
+    expect(page.get_by_role("option", name=re.compile(r"Run 1 ·")).first).to_be_visible(**WAIT)
     full_screenshot(page, screenshot_dir / "train-predict-list-en.png")
     page.keyboard.press("Escape")
 
     # 4. The same page in Simplified Chinese.
     page.get_by_text("简体中文").click()
-    wait_until_idle(page)
-    page.locator('[data-testid="stSidebarNav"]').get_by_text("训练", exact=True).click()
-    wait_until_idle(page)
-    assert page.locator('[data-testid="stException"]').count() == 0
+    expect(nav(page, "训练")).to_be_visible(**WAIT)
+    nav(page, "训练").click()
+    expect(page.locator("h1").first).to_have_text("训练", **WAIT)
+    expect_idle(page)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     full_screenshot(page, screenshot_dir / "train-setup-zh.png")
-    page.get_by_role("tab", name="③ 结果").click()
-    wait_until_idle(page)
-    page.get_by_text("混淆矩阵").wait_for()
+    open_tab(page, "③ 结果")
+    expect(page.get_by_text("混淆矩阵")).to_be_visible(**WAIT)
     full_screenshot(page, screenshot_dir / "train-results-zh.png")
-    page.get_by_role("tab", name="④ 比较").click()
-    wait_until_idle(page)
-    page.get_by_text("要比较的训练").wait_for()
-    assert page.locator('[data-testid="stException"]').count() == 0
+    open_tab(page, "④ 比较")
+    expect(page.get_by_text("要比较的训练")).to_be_visible(**WAIT)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
     full_screenshot(page, screenshot_dir / "train-compare-zh.png")
     print(f"train browser test: {time.time() - t0:.0f} s")

@@ -26,6 +26,16 @@ def data():
     return toy_dataset(n_train=400, n_test=100)
 
 
+def wait_until(predicate, timeout=60.0, poll=0.005) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds have passed (then False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
 def cfg(**kw):
     return TrainConfig(spec=[dict(layer) for layer in SMALL], **{"batch_size": 16, "lr": 3e-3,
                                                        "log_every": 1, **kw})
@@ -34,18 +44,16 @@ def cfg(**kw):
 # ------------------------------------------------------------------ stopping keeps the model
 
 def test_stop_between_steps_through_the_job_keeps_a_usable_model(data):
+    # 50 epochs of 25 steps: far more than the few steps before Stop, however fast the machine.
+    # How soon a run ends after Stop is a figure for bench/, not a timed assertion here; that it
+    # ends before its next step is checked without a clock by the StopOnCall tests below.
     m = JobManager(max_jobs=1, max_epochs=50)
     job = m.start("alice", cfg(epochs=50), data)
-    while job.progress().step < 5:
-        time.sleep(0.005)
-        assert job.active, job.error
+    assert wait_until(lambda: job.progress().step >= 5 or not job.active), "no steps within a minute"
+    assert job.active, job.error
     m.stop(job.id, "alice")
-    deadline = time.perf_counter() + 1.0
-    while job.stopped_at is None and time.perf_counter() < deadline:
-        time.sleep(0.005)
-    assert job.stopped_at is not None, "training ends within a second of Stop"
-    assert job.stopped_at - job.stop_requested_at < 1.0
-    assert job.wait(30) and job.state == jobs.FINISHED
+    assert job.wait(60), "the run ends after Stop"
+    assert job.stopped_at is not None and job.state == jobs.FINISHED
     events = job.events()
     assert [e["event"] for e in events[-2:]] == ["stopped", "done"]
     done = job.metrics()

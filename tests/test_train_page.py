@@ -20,6 +20,7 @@ from core.data import DataError
 from core.models import DEFAULT_PRESET, PRESETS, summary
 from app.state import PREDICT_REQUEST, SESSION_MODELS
 from app.ui import cached_dataset
+from app.session import job_manager
 from tests.helpers import toy_dataset
 from tests.test_jobs import FakeRun
 
@@ -69,28 +70,20 @@ def start_button(at):
     return at.button(key="train.start")
 
 
-def manager_of(job_id: str) -> core.jobs.JobManager:
-    """The JobManager (the page keeps it in st.cache_resource) that holds this job."""
-    import gc
-
-    for m in gc.get_objects():
-        if type(m) is core.jobs.JobManager and m.owner_of(job_id):
-            return m
-    raise LookupError(job_id)
-
-
 def job_of(at) -> core.jobs.Job:
+    """This session's current run, from the server's JobManager (the one the page uses)."""
     run_id, owner = at.session_state["train.run"], at.session_state["train.owner"]
-    return manager_of(run_id).get(run_id, owner)
+    return job_manager().get(run_id, owner)
 
 
-def wait_until(predicate, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
+def wait_until(predicate, timeout=60.0) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds have passed (then False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.02)
-    return False
+    return True
 
 
 def show_tab(at, index):
@@ -273,7 +266,7 @@ def test_a_second_user_is_told_a_run_is_in_progress(faked):
     assert "train.run" not in bob.session_state
     assert job_of(alice) is job, "bob cannot see alice's run"
     # bob's session has no access to alice's job even with its id
-    assert manager_of(job.id).get(job.id, bob.session_state["train.owner"]) is None
+    assert job_manager().get(job.id, bob.session_state["train.owner"]) is None
     alice.button(key="train.stop").click().run()
     assert job.wait(60)
 
