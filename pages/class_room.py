@@ -18,7 +18,7 @@ import streamlit as st
 from app import session
 from app.errors import guarded
 from app.shell import ensure_app_shell
-from app.ui import t
+from app.ui import lang, t
 from core import gallery
 from core import jobs as jobs_mod
 from core.data import DATASETS
@@ -32,10 +32,14 @@ ensure_app_shell()
 class K:
     """This page's session-state keys ("class.<name>"; the convention is in app/state.py)."""
     KEY = "class.key"
-    RUN = "class.run"
+    RUN = "class.run"                    # the run picked in "Manage a run" (a job id)
     PUBLISHED = "class.published"        # {job id: gallery entry id} added from this page
     MESSAGE = "class.message"            # (job id, "success" | "error", sentence) kept across refreshes
     GALLERY_NOTICE = "class.gallery_notice"  # a sentence shown once in the gallery panel
+
+    @staticmethod
+    def picker(language: str) -> str:
+        return f"class.run_picker.{language}"
 
     @staticmethod
     def nickname(job_id: str) -> str:
@@ -60,7 +64,8 @@ def fmt_seconds(seconds: float | None) -> str:
 
 
 def nickname_of(row) -> str:
-    return row.nickname or t("class.anonymous")
+    """The learner's nickname, cleaned of markup (it is shown in sentences rendered as Markdown)."""
+    return display_name(row.nickname, fallback="") or t("class.anonymous")
 
 
 def architecture_of(row) -> str:
@@ -80,16 +85,16 @@ def clock(wall: float) -> str:
 
 def board_frame(rows: list[jobs_mod.BoardRow]) -> pd.DataFrame:
     return pd.DataFrame({
+        t("class.col_started"): [clock(r.created) for r in rows],
         t("class.col_nickname"): [nickname_of(r) for r in rows],
         t("class.col_architecture"): [architecture_of(r) for r in rows],
         t("class.col_settings"): [settings_text(r.settings) for r in rows],
         t("class.col_status"): [t(f"class.state_{r.state}") for r in rows],
-        t("class.col_position"): [r.position or None for r in rows],
+        t("class.col_position"): [str(r.position) if r.position else "" for r in rows],
         t("class.col_accuracy"): [pct(r.accuracy) for r in rows],
-        t("class.col_progress"): [float(r.progress) for r in rows],
+        t("class.col_progress"): [round(100 * float(r.progress)) for r in rows],
         t("class.col_finish"): [fmt_seconds(r.seconds_to_finish) if r.state in jobs_mod.ACTIVE_STATES
                                 else "—" for r in rows],
-        t("class.col_started"): [clock(r.created) for r in rows],
     })
 
 
@@ -115,7 +120,7 @@ def find_job(manager: jobs_mod.JobManager, job_id: str | None) -> jobs_mod.Job |
 def stop_run(job_id: str, nickname: str) -> None:
     """Button callback (runs before the redraw, so the board shows the new state at once)."""
     if session.is_teacher() and session.job_manager().teacher_stop(job_id):
-        ss[K.MESSAGE] = (job_id, "success", t("class.stopped_toast", nickname=display_name(nickname)))
+        ss[K.MESSAGE] = (job_id, "success", t("class.stopped_toast", nickname=nickname))
 
 
 def add_to_gallery(job_id: str) -> None:
@@ -139,11 +144,16 @@ def add_to_gallery(job_id: str) -> None:
 def manage_run(manager: jobs_mod.JobManager, rows: list[jobs_mod.BoardRow]) -> None:
     st.subheader(t("class.manage_title"))
     by_id = {r.job_id: r for r in rows}
+    # Labels that do not change while a run goes (no status): Streamlit keeps a selectbox's
+    # choice by its label, so a changing label would leave a stale one on screen. The widget's
+    # key carries the language for the same reason; the choice itself is kept in K.RUN.
     labels = {r.job_id: t("class.run_label", nickname=nickname_of(r), architecture=architecture_of(r),
-                          status=t(f"class.state_{r.state}"), time=clock(r.created)) for r in rows}
-    if ss.get(K.RUN) not in by_id:
-        ss.pop(K.RUN, None)  # the run was pruned: fall back to the first one
-    job_id = st.selectbox(t("class.pick_run"), options=list(by_id), format_func=labels.get, key=K.RUN)
+                          time=clock(r.created)) for r in rows}
+    options = list(by_id)
+    chosen = ss.get(K.RUN)
+    job_id = st.selectbox(t("class.pick_run"), options=options, format_func=labels.get,
+                          index=options.index(chosen) if chosen in by_id else 0, key=K.picker(lang()))
+    ss[K.RUN] = job_id
     job, row = find_job(manager, job_id), by_id.get(job_id)
     if job is None or row is None:
         st.info(t("class.gone"))
@@ -189,9 +199,8 @@ def board_panel() -> None:
         st.info(t("class.no_runs"), icon="🪑")
         return
     st.dataframe(board_frame(rows), hide_index=True, width="stretch", column_config={
-        t("class.col_progress"): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="percent"),
+        t("class.col_progress"): st.column_config.ProgressColumn(min_value=0, max_value=100, format="%d%%"),
         t("class.col_accuracy"): st.column_config.TextColumn(help=t("class.accuracy_help")),
-        t("class.col_position"): st.column_config.NumberColumn(format="%d"),
     })
     manage_run(manager, rows)
 

@@ -98,7 +98,7 @@ def test_board_lists_two_visitors_runs_and_the_teacher_stops_one(server):
     assert first.id not in str(at.selectbox[0].options), "run ids never reach the browser"
 
     # Stop Ada's run from the teacher's page: it is training, and not the teacher's own.
-    picker = at.selectbox(key="class.run")
+    picker = at.selectbox(key="class.run_picker.en")
     picker.set_value(first.id).run()
     at.button(key="class.stop").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -121,7 +121,7 @@ def test_a_finished_run_goes_to_the_gallery_then_is_featured_and_removed(server)
 
     at = unlock(class_page("zh"))
     assert "✅ 已完成" in board_text(at)
-    at.selectbox(key="class.run").set_value(job.id).run()
+    at.selectbox(key="class.run_picker.zh").set_value(job.id).run()
     at.text_input(key=f"class.gallery_nickname.{job.id}").input("Ada Lovelace").run()
     at.button(key="class.add").click().run()
     assert not at.exception, [e.value for e in at.exception]
