@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test venv dev-venv ray-venv browser clean-venv bench
+.PHONY: run test venv dev-venv ray-venv browser clean-venv bench serve-public class
 
 $(VENV)/.stamp-app: requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 not found (set PYTHON=...)"; exit 1; }
@@ -38,6 +38,18 @@ browser:
 
 run: venv
 	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
+
+# A public server for a class (README: "Run it for a class"): no tracebacks for visitors,
+# uploads capped before they are read, no developer menu. Set CNN_LAB_TEACHER_KEY for the
+# Class page; HOST=127.0.0.1 to serve behind a proxy on the same machine.
+HOST ?= 0.0.0.0
+serve-public: venv
+	@[ -n "$$CNN_LAB_TEACHER_KEY" ] || echo "note: CNN_LAB_TEACHER_KEY is not set, so the Class page is off"
+	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
+		--server.headless true --client.showErrorDetails none --client.toolbarMode minimal \
+		--server.maxUploadSize 32 --browser.gatherUsageStats false
+
+class: serve-public
 
 test: dev-venv ray-venv browser
 	$(PY) -m pytest -q

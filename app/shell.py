@@ -32,6 +32,43 @@ def ensure_app_shell() -> None:
         st.rerun()
 
 
+def pages_folder_mode() -> bool:
+    """Whether Streamlit still runs in its old pages/-folder mode (a fresh server's first session).
+
+    That session's first run starts in this mode and st.navigation switches it off mid-run; the
+    browser then loses the session's first widget event (checked on 1.67: the first click on the
+    language switch did nothing, the second worked). streamlit_app.py reruns once at once, so the
+    first event a visitor sends reaches a session already out of that mode."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    return bool(getattr(PagesManager, "uses_pages_directory", False))
+
+
 def mark_app_shell() -> None:
     """Called by streamlit_app.py: this session has run inside the app shell."""
     st.session_state[SHELL_RAN] = True
+
+
+@st.cache_resource(show_spinner=False)
+def startup() -> int:
+    """Once per server process: remove temporary files that saves interrupted by a crash left
+    in the checkpoint folder (and its workspaces). Returns how many were removed."""
+    from core.checkpoint import clean_stale_temp_files
+
+    return clean_stale_temp_files()
+
+
+def private_link_box() -> None:
+    """Sidebar: "Your private link" — the address that brings this visitor's runs and models
+    back after a reload or on another device. A link that was not valid gets one sentence."""
+    from app import session
+    from app.ui import language_query, t
+
+    query = session.private_link_query() + language_query()
+    base = st.context.url  # the page's address as the browser sees it, without its query
+    link = f"{base}{query}" if base else query
+    with st.sidebar.popover(t("shell.private_link_title"), icon="🔑", width="stretch"):
+        st.caption(t("shell.private_link_help"))
+        st.code(link, language=None, wrap_lines=True)
+    if session.pop_link_error():
+        st.warning(t("shell.private_link_invalid"), icon="🔑")

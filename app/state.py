@@ -7,6 +7,7 @@ kept across tabs and pages one way: persist_state="session" on the widget (PERSI
 from __future__ import annotations
 
 LANG_KEY = "lang"                      # the sidebar's language switch
+LANG_PARAM = "lang"                    # ?lang=zh in the address bar (app.ui.language_switch)
 SESSION_MODELS = "session_models"      # {display name: core.checkpoint.Checkpoint} unsaved runs
 PREDICT_REQUEST = "predict.request"    # {"model": "own:<stem>" | "bundled:<stem>" | "gallery:<id>" | "session:<name>", "test_index": int}
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import streamlit as st
 
-from app.state import LANG_KEY
+from app.state import LANG_KEY, LANG_PARAM
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 
 
@@ -20,7 +20,14 @@ def t(key: str, **values) -> str:
 
 
 def language_switch() -> None:
-    """Sidebar radio English / 简体中文; the choice lives in st.session_state[LANG_KEY]."""
+    """Sidebar radio English / 简体中文; the choice lives in st.session_state[LANG_KEY] and in the
+    address bar (?lang=zh), so a reloaded or shared link opens in the same language.
+
+    A new session takes the language from the link; after that the radio decides and the link
+    follows it (English, the default, leaves no parameter)."""
+    requested = st.query_params.get(LANG_PARAM)
+    if LANG_KEY not in st.session_state and requested in LANGUAGES:
+        st.session_state[LANG_KEY] = requested
     st.sidebar.radio(
         translate(lang(), "common.language_label"),
         options=list(LANGUAGES),
@@ -28,6 +35,24 @@ def language_switch() -> None:
         key=LANG_KEY,
         horizontal=True,
     )
+    keep_language_in_link()
+
+
+def keep_language_in_link() -> None:
+    """Write the session's language into the address bar (a page switch in the sidebar drops
+    query parameters, so every run puts it back); only when it differs, to send nothing new."""
+    current = lang()
+    wanted = None if current == DEFAULT_LANGUAGE else current
+    if st.query_params.get(LANG_PARAM) != wanted:
+        if wanted is None:
+            del st.query_params[LANG_PARAM]
+        else:
+            st.query_params[LANG_PARAM] = wanted
+
+
+def language_query() -> str:
+    """"&lang=zh" for links this app hands out (private link), "" for the default language."""
+    return "" if lang() == DEFAULT_LANGUAGE else f"&{LANG_PARAM}={lang()}"
 
 
 def option_labels(prefix: str) -> Callable[[object], str]:

@@ -1,0 +1,139 @@
+"""The Class page (teacher's view) through the real app shell, with AppTest.
+
+The server's job manager is replaced by one with the scripted FakeRun of test_jobs.py (a gate
+holds the first run on a worker until the test lets it go), so two visitors' runs are on the board
+deterministically: one training, one waiting. Every wait is bounded by a deadline.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import session
+from core import gallery
+from core.jobs import JobManager
+from tests.helpers import toy_dataset
+from tests.test_jobs import config, fake_factory, wait_until
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+KEY = "correct horse battery staple"
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path):
+    """A teacher key, a private checkpoint folder (the gallery lives there) and a job manager with
+    one worker whose runs wait on `gate` between steps."""
+    monkeypatch.setenv("CNN_LAB_TEACHER_KEY", KEY)
+    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path))
+    gate = threading.Semaphore(0)
+    manager = JobManager(workers=1, run_factory=fake_factory(steps=3, step_seconds=0, gate=gate),
+                         initial_rate=1e9)
+    monkeypatch.setattr(session, "job_manager", lambda: manager)
+    yield manager, gate, tmp_path
+    for _ in range(100):
+        gate.release()
+    manager.shutdown()
+
+
+def class_page(lang="en") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/class_room.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def unlock(at: AppTest, key: str = KEY) -> AppTest:
+    at.text_input(key="class.key").input(key)
+    at.button[0].click()  # the form's Unlock button
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def board_text(at: AppTest) -> str:
+    df = at.dataframe[0].value
+    return " ".join(str(v) for v in df.to_numpy().ravel())
+
+
+def test_not_listed_without_a_teacher_key(monkeypatch):
+    monkeypatch.delenv("CNN_LAB_TEACHER_KEY", raising=False)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.session_state["lang"] = "en"
+    at.run()
+    assert not at.exception
+    with pytest.raises(ValueError):  # not a registered page
+        at.switch_page("pages/class_room.py")
+
+
+def test_locked_until_the_key_is_typed(server):
+    at = class_page()
+    assert at.title[0].value == "🧑‍🏫 Class"
+    assert not at.dataframe, "nothing of the board before unlocking"
+    unlock(at, "wrong key")
+    assert [e.value for e in at.error] == [
+        "That is not this server's teacher key; check it with whoever started the server and try again."]
+    assert not at.dataframe
+    unlock(at)
+    assert not at.error
+    assert at.info and "No runs yet" in at.info[0].value
+
+
+def test_board_lists_two_visitors_runs_and_the_teacher_stops_one(server):
+    manager, gate, _ = server
+    data = toy_dataset(n_train=64, n_test=40)
+    first = manager.start("workspace-a", config(epochs=1), data, nickname="Ada")
+    second = manager.start("workspace-b", config(epochs=1), data, nickname="Bo")
+    wait_until(lambda: first.state == "running", what="the first run to start")
+
+    at = unlock(class_page())
+    text = board_text(at)
+    assert "Ada" in text and "Bo" in text
+    assert "🏃 training" in text and "⏳ waiting" in text
+    assert first.id not in str(at.selectbox[0].options), "run ids never reach the browser"
+
+    # Stop Ada's run from the teacher's page: it is training, and not the teacher's own.
+    picker = at.selectbox(key="class.run_picker.en")
+    picker.set_value(first.id).run()
+    at.button(key="class.stop").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert first.stop_event.is_set()
+    assert first.wait(30), "the stopped run ends"
+    assert first.stopped
+    assert any("Asked the run of Ada to stop" in s.value for s in at.success)
+    wait_until(lambda: second.state == "running", what="the waiting run to take the worker")
+    at.run()
+    assert "✅ finished" in board_text(at)
+
+
+def test_a_finished_run_goes_to_the_gallery_then_is_featured_and_removed(server):
+    manager, gate, root = server
+    data = toy_dataset(n_train=64, n_test=40)
+    job = manager.start("workspace-a", config(epochs=1), data, nickname="Ada")
+    for _ in range(3):
+        gate.release()
+    assert job.wait(30)
+
+    at = unlock(class_page("zh"))
+    assert "✅ 已完成" in board_text(at)
+    at.selectbox(key="class.run_picker.zh").set_value(job.id).run()
+    at.text_input(key=f"class.gallery_nickname.{job.id}").input("Ada Lovelace").run()
+    at.button(key="class.add").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    entries = gallery.list_entries()
+    assert [(e.nickname, e.publisher) for e in entries] == [("Ada Lovelace", "teacher")]
+    assert (root / "gallery" / f"{entries[0].id}.safetensors").is_file()
+    assert any("已在班级作品廊中" in s.value for s in at.success)
+    assert any("已把 Ada Lovelace 的模型加入班级作品廊" in s.value for s in at.success)
+
+    at.button(key=f"class.feature.{entries[0].id}").click().run()
+    assert gallery.list_entries()[0].featured
+    at.button(key=f"class.remove.{entries[0].id}").click().run()
+    assert gallery.list_entries() == []
+    assert any("Ada Lovelace" in s.value for s in at.success), "the removal is confirmed"
+    assert not at.exception, [e.value for e in at.exception]
