@@ -37,6 +37,7 @@ DEFAULT_MAX_GALLERY = 60
 DEFAULT_MAX_PER_VISITOR = 3
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{16,32}")
 _PRIVATE_META = ("run_id", "recipe_command", "source_path")  # never copied into a public entry
+TEACHER = "teacher"  # the publisher id of the teacher's picks: no per-visitor cap
 _lock = threading.Lock()  # publish/remove of one server process one at a time (count checks)
 
 
@@ -125,7 +126,7 @@ def publish(model: nn.Module, meta: dict[str, Any], nickname: str, publisher: st
         if len(entries) >= max_total:
             raise GalleryError(f"The class gallery is full ({max_total} models); ask the teacher to "
                                "remove some.", code="full", limit=max_total)
-        if sum(e.publisher == publisher for e in entries) >= max_own:
+        if publisher != TEACHER and sum(e.publisher == publisher for e in entries) >= max_own:
             raise GalleryError(f"You already have {max_own} models in the gallery; remove one first.",
                                code="own_full", limit=max_own)
         folder.mkdir(parents=True, exist_ok=True)

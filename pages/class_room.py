@@ -131,7 +131,7 @@ def add_to_gallery(job_id: str) -> None:
     nickname = ss.get(K.nickname(job_id), "")
     try:
         name = f"{display_name(nickname)} · {job.preset or t('class.custom')}"
-        entry = gallery.publish(job.model, job.checkpoint_metadata(name), nickname, publisher="teacher")
+        entry = gallery.publish(job.model, job.checkpoint_metadata(name), nickname, publisher=gallery.TEACHER)
     except GalleryError as e:
         known = e.code in ("no_nickname", "full", "own_full", "no_entry")
         ss[K.MESSAGE] = (job_id, "error", t(f"class.gallery_err_{e.code}", **e.details) if known

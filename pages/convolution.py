@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.errors import guarded
 from app.shell import ensure_app_shell
 from app.state import PERSIST
 from app.ui import option_labels, t
@@ -332,6 +333,7 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
                       on_click=on_row_col, help=t("conv.jump_help"))
 
     @st.fragment(run_every=interval)
+    @guarded
     def body() -> None:
         if interval is not None:
             player.advance()

@@ -21,6 +21,7 @@ import streamlit as st
 
 import core.data as data_mod
 from app import session
+from app.errors import guarded
 from app.session import WATCH_PARAM
 from app.shell import ensure_app_shell
 from app.state import PERSIST, PREDICT_REQUEST, SESSION_MODELS
@@ -550,7 +551,7 @@ def live_tab(owner: str) -> None:
         st.info(t("train.no_run"), icon="👈")
         return
     polling = job.active
-    st.fragment(run_every=1.0 if polling else None)(live_panel)(owner, job.id, polling)
+    st.fragment(run_every=1.0 if polling else None)(guarded(live_panel))(owner, job.id, polling)
 
 
 def live_panel(owner: str, job_id: str, polling: bool) -> None:
@@ -987,7 +988,7 @@ def watch_page(token: str) -> None:
         own_page_link()
         return
     polling = view.active
-    st.fragment(run_every=1.0 if polling else None)(watch_panel)(token, polling)
+    st.fragment(run_every=1.0 if polling else None)(guarded(watch_panel))(token, polling)
     own_page_link()
 
 
@@ -1046,7 +1047,7 @@ def own_page() -> None:
         if tabs[3].open:
             compare_tab(owner)
     if job is not None and job.active and not tabs[1].open:
-        st.fragment(run_every=1.0)(watcher)(owner, job.id)
+        st.fragment(run_every=1.0)(guarded(watcher))(owner, job.id)
 
 
 watch_token = st.query_params.get(WATCH_PARAM)
