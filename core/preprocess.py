@@ -93,27 +93,33 @@ def ink_is_dark(grey: np.ndarray) -> bool:
 
 
 # --- The paper under the ink -------------------------------------------------------------------
-# Photos of paper are lit unevenly, so "background" is not one level. But an image can also be
-# uneven because the digit fills it (a tight crop, a thick marker): ink touching the frame and
-# strokes as wide as a fixed-size filter look like uneven light to a border- or filter-based
-# test. So the paper is measured from the image itself, in three steps:
-#   1. `paper_fit`: a smooth surface fitted to the paper only. The image is cut into blocks; a
-#      block's low percentile is its paper level (wherever some paper shows), and a quadratic is
-#      fitted to those levels with blocks that are all ink rejected as outliers — ink is always
-#      brighter than the surface, so rejection is one-sided. Ink touching the frame or filling
-#      most of the image does not bend the surface, however wide the strokes are.
-#   2. If that surface varies by less than LIGHTING_SPREAD across the paper, the light is even
-#      and one level is subtracted (what a clean scan or a canvas needs).
-#   3. Otherwise the surface is subtracted, and what it cannot follow (a soft shadow's edge) is
-#      taken off by a morphological opening whose disc is sized from the widest stroke measured
-#      in this image (`widest_stroke`), so the opening removes strokes instead of hollowing them.
+# Photos of paper are lit unevenly, so "background" is not one level. But an image is also uneven
+# when the digit fills it (a tight crop, a thick marker): ink touching the frame, and strokes as
+# wide as a fixed-size filter, look like uneven light to a border- or filter-based test and get
+# subtracted as "background", hollowing the strokes. So the paper is measured from the image:
+#   1. `paper_fit` cuts a ≤ 64 px copy into blocks; a block's low percentile is its paper level
+#      wherever some paper shows. A smooth surface (a plane, or a bowl-shaped quadratic) is fitted
+#      to those levels, growing from the darkest third and rejecting blocks far above it — ink
+#      only ever adds light, so rejection is one-sided, and ink touching the frame or covering
+#      most of the image does not bend the surface. Blocks whose level is most of the way up to
+#      the ink's are counted as ink: there a stroke is as wide as a block.
+#   2. No ink block: every stroke is narrower than a block, so a morphological opening with a disc
+#      wider than a block removes the strokes and keeps whatever light does (gradient, vignetting,
+#      a shadow's edge) — used when the surface or that opening shows uneven light.
+#   3. Ink blocks (the digit fills the frame): no disc can tell strokes from light, so only the
+#      smooth surface is subtracted, and only when it varies by LIGHTING_SPREAD or more.
+#   Otherwise the light is even and one level, the paper's median, is subtracted (a clean scan,
+#   a canvas, a tight crop).
+# Limit: a shadow so deep that its paper is most of the way to the ink's darkness counts as ink
+# blocks, and only the smooth surface is taken off it.
 
 LIGHTING_SPREAD = 0.06   # paper brightness range (0..1) across the image that means uneven light
 FIT_SIDE = 64            # the surface is fitted on a 64×64 copy: light varies slowly
 FIT_BLOCKS = 8           # 8×8 blocks, whose paper levels the surface is fitted to
 PAPER_PERCENTILE = 25    # a block's paper level: most blocks show paper in a quarter of their pixels
 MIN_PAPER_DEVIATION = 0.03  # paper within this of the surface is paper even on a noise-free image
-MIN_PAPER_SHARE = 0.6    # a gradient is measured only where paper shows in this share of the blocks
+INK_BLOCK = 0.7          # a block whose paper level is this far up to the ink's is ink
+DISC_BLOCKS = 1.25       # the opening's disc, in blocks: wider than any stroke when no block is ink
 
 
 def _surface_terms(y: np.ndarray, x: np.ndarray, order: int) -> np.ndarray:
@@ -140,9 +146,16 @@ def _fit_light(v: np.ndarray, y: np.ndarray, x: np.ndarray, paper: np.ndarray) -
     return coef, order
 
 
-def paper_fit(ink: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """(smooth paper surface at the image's size, its brightness range over the paper, the share
-    of the image where paper shows) for bright ink on a darker background; see the comment above.
+@dataclass
+class PaperFit:
+    surface: np.ndarray      # the smooth paper level at every pixel
+    spread: float            # its brightness range over the paper blocks
+    ink_blocks: int          # blocks covered by ink (a stroke as wide as a block)
+    block: float             # a block's side in the image's pixels
+
+
+def paper_fit(ink: np.ndarray) -> PaperFit:
+    """The smooth paper surface under bright ink on a darker background; see the comment above.
 
     The image is shrunk to ≤ FIT_SIDE px and cut into square blocks (FIT_BLOCKS along the longer
     side); a block's low percentile is its paper level.
@@ -173,34 +186,25 @@ def paper_fit(ink: np.ndarray) -> tuple[np.ndarray, float, float]:
     fitted = _surface_terms(y[paper], x[paper], order) @ coef
     yy, xx = np.meshgrid((np.arange(rows * b) + 0.5) / (rows * b) * 2 - 1,
                          (np.arange(cols * b) + 0.5) / (cols * b) * 2 - 1, indexing="ij")
-    surface = (_surface_terms(yy, xx, order) @ coef).astype(np.float32)
-    surface = cv2.resize(surface, (w, h), interpolation=cv2.INTER_LINEAR)
-    return surface, float(fitted.max() - fitted.min()), float(paper.mean())
+    surface = cv2.resize((_surface_terms(yy, xx, order) @ coef).astype(np.float32), (w, h),
+                         interpolation=cv2.INTER_LINEAR)
+    # A block is ink when even its paper level lies most of the way from the surface up to the
+    # ink's brightness: a stroke (or blob) there is as wide as the block. (A shadow's paper stays
+    # well below the ink that is written on it.)
+    top = float(np.percentile(small, 99))
+    at_blocks = _surface_terms(y, x, order) @ coef
+    ink_blocks = int(np.sum(v - at_blocks > INK_BLOCK * (top - at_blocks)))
+    return PaperFit(surface, float(fitted.max() - fitted.min()), ink_blocks, max(h, w) / max(rows, cols))
 
 
-def widest_stroke(ink: np.ndarray) -> float:
-    """The widest stroke (px) in a background-free ink image: twice the largest distance from an
-    ink pixel (Otsu's mask) to the nearest non-ink pixel — junctions and blobs included."""
-    ink8 = (ink / max(float(ink.max()), 1e-6) * 255).astype(np.uint8)
-    _, mask = cv2.threshold(ink8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    if not mask.any():
-        return 0.0
-    # pad so that ink running off the frame is measured as if it stopped there (a lower bound)
-    mask = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
-    return 2.0 * float(cv2.distanceTransform(mask, cv2.DIST_L2, 5).max())
-
-
-def shadow_residue(flat: np.ndarray, stroke: float) -> np.ndarray:
-    """What is left of uneven light after the smooth surface is subtracted (a shadow's soft edge):
-    a morphological opening with a disc half again as wide as the widest stroke removes every
-    stroke and keeps broader shapes; zero when the image is too small for such a disc to leave
-    anything but strokes. Runs on a copy shrunk to ≤ 200 px, then is blurred and enlarged back."""
+def shadow_residue(flat: np.ndarray, disc_px: float) -> np.ndarray:
+    """What is left of uneven light once the smooth surface is subtracted (a shadow's edge): a
+    morphological opening with a disc of `disc_px` — wider than every stroke, which the caller
+    has checked — removes the strokes and keeps broader shapes. Runs on a copy shrunk to
+    ≤ 200 px, then is blurred and enlarged back."""
     h, w = flat.shape
     small = shrunk(flat, 200)
-    scale = small.shape[0] / h
-    k = int(np.ceil(1.5 * stroke * scale)) + 3 | 1
-    if k * 2 > min(small.shape):
-        return np.zeros_like(flat)
+    k = int(np.ceil(disc_px * small.shape[0] / h)) | 1
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     residue = cv2.morphologyEx(np.clip(small, 0, None), cv2.MORPH_OPEN, disc, borderType=cv2.BORDER_REPLICATE)
     residue = cv2.GaussianBlur(residue, (0, 0), k / 3)
@@ -212,13 +216,24 @@ def remove_background(ink: np.ndarray) -> np.ndarray:
     if min(ink.shape) < 16:  # too small to hold a lighting gradient: one level, from the border
         border = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
         return np.clip(ink - float(np.median(border)), 0, None)
-    surface, spread, paper_share = paper_fit(ink)
-    flat = ink - surface
-    paper = flat <= max(MIN_PAPER_DEVIATION, 3 * float(np.std(flat[flat <= MIN_PAPER_DEVIATION])))
-    if spread < LIGHTING_SPREAD or paper_share < MIN_PAPER_SHARE:  # even light: one level
-        return np.clip(ink - float(np.median(ink[paper])), 0, None)
-    flat = flat - float(np.median(flat[paper]))
-    return np.clip(flat - shadow_residue(flat, widest_stroke(np.clip(flat, 0, None))), 0, None)
+    fit = paper_fit(ink)
+    flat = ink - fit.surface
+    near = flat[flat <= MIN_PAPER_DEVIATION]
+    paper = flat <= max(MIN_PAPER_DEVIATION, 3 * float(near.std())) if near.size else flat <= np.median(flat)
+    level = float(np.median(flat[paper]))
+    flat -= level
+    if fit.ink_blocks == 0:
+        # Paper shows in every block, so every stroke is narrower than a block: an opening with
+        # a disc of DISC_BLOCKS blocks removes strokes and keeps what light does (a shadow).
+        residue = shadow_residue(flat, DISC_BLOCKS * fit.block)
+        if fit.spread >= LIGHTING_SPREAD or residue.max() >= LIGHTING_SPREAD:
+            return np.clip(flat - residue, 0, None)
+    elif fit.spread >= LIGHTING_SPREAD:
+        # Ink fills whole blocks (a tight crop, a thick marker): no disc can tell strokes from
+        # light, but the surface fitted around them can.
+        return np.clip(flat, 0, None)
+    # even light: one level, the paper's median
+    return np.clip(ink - float(np.median(ink[paper])), 0, None)
 
 
 def ink_image(grey: np.ndarray) -> tuple[np.ndarray, bool]:
