@@ -59,6 +59,7 @@ bench: dev-venv
 	$(PY) bench/predict_bench.py
 	$(PY) bench/conv_bench.py
 	$(PY) bench/stream_bench.py --fraction 0.05
+	$(PY) bench/robustness_bench.py --count 500
 
 clean-venv:
 	rm -rf $(VENV)

@@ -64,25 +64,13 @@ def to_grayscale(image: np.ndarray) -> np.ndarray:
     return np.clip(grey, 0, 1)
 
 
-UNEVEN_BORDER = 0.06     # border brightness spread (10th..90th percentile) that means uneven light
-
-
-def smooth_background(ink: np.ndarray) -> np.ndarray:
-    """The slowly varying paper level under the ink (bright ink on dark), for photos.
-
-    A morphological opening with a disc wider than a pen stroke removes the strokes and keeps
-    the lighting gradient, shadows and vignetting; it runs on a copy shrunk to ≤ 200 px (fast,
-    and a disc of 1/6 of the image is wider than any digit stroke) and is then blurred and
-    enlarged back.
-    """
-    h, w = ink.shape
-    scale = min(1.0, 200 / max(h, w))
-    small = cv2.resize(ink, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    k = max(5, min(small.shape) // 6) | 1
-    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    background = cv2.morphologyEx(small, cv2.MORPH_OPEN, disc, borderType=cv2.BORDER_REPLICATE)
-    background = cv2.GaussianBlur(background, (0, 0), k / 3)
-    return cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
+def shrunk(img: np.ndarray, side: int) -> np.ndarray:
+    """A copy whose longer side is at most `side` px (area averaging: noise averages away)."""
+    h, w = img.shape
+    scale = min(1.0, side / max(h, w))
+    if scale == 1.0:
+        return img
+    return cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def ink_is_dark(grey: np.ndarray) -> bool:
@@ -97,33 +85,168 @@ def ink_is_dark(grey: np.ndarray) -> bool:
     """
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
     level = float(np.median(border))
-    h, w = grey.shape
-    scale = min(1.0, 256 / max(h, w))
-    small = grey if scale == 1.0 else cv2.resize(
-        grey, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = shrunk(grey, 256)
     darker, lighter = level - float(small.min()), float(small.max()) - level
     if max(darker, lighter) < 0.1:
         return level > 0.5
     return darker > lighter
 
 
+# --- The paper under the ink -------------------------------------------------------------------
+# Photos of paper are lit unevenly, so "background" is not one level. But an image is also uneven
+# when the digit fills it (a tight crop, a thick marker): ink touching the frame, and strokes as
+# wide as a fixed-size filter, look like uneven light to a border- or filter-based test and get
+# subtracted as "background", hollowing the strokes. So the paper is measured from the image:
+#   1. `paper_fit` cuts a ≤ 64 px copy into blocks; a block's low percentile is its paper level
+#      wherever some paper shows. A smooth surface (a plane, or a bowl-shaped quadratic) is fitted
+#      to those levels, growing from the darkest third and rejecting blocks far above it — ink
+#      only ever adds light, so rejection is one-sided, and ink touching the frame or covering
+#      most of the image does not bend the surface. Blocks whose level is most of the way up to
+#      the ink's are counted as ink: there a stroke is as wide as a block.
+#   2. No ink block: every stroke is narrower than a block, so a morphological opening with a disc
+#      wider than a block removes the strokes and keeps whatever light does (gradient, vignetting,
+#      a shadow's edge) — used when the surface or that opening shows uneven light.
+#   3. Ink blocks (the digit fills the frame): no disc can tell strokes from light, so only the
+#      smooth surface is subtracted, and only when it varies by LIGHTING_SPREAD or more.
+#   Otherwise the light is even and one level, the paper's median, is subtracted (a clean scan,
+#   a canvas, a tight crop).
+# Limit: a shadow so deep that its paper is most of the way to the ink's darkness counts as ink
+# blocks, and only the smooth surface is taken off it.
+
+LIGHTING_SPREAD = 0.06   # paper brightness range (0..1) across the image that means uneven light
+FIT_SIDE = 64            # the surface is fitted on a 64×64 copy: light varies slowly
+FIT_BLOCKS = 8           # 8×8 blocks, whose paper levels the surface is fitted to
+PAPER_PERCENTILE = 25    # a block's paper level: most blocks show paper in a quarter of their pixels
+MIN_PAPER_DEVIATION = 0.03  # paper within this of the surface is paper even on a noise-free image
+INK_BLOCK = 0.7          # a block whose paper level is this far up to the ink's is ink
+DISC_BLOCKS = 1.25       # the opening's disc, in blocks: wider than any stroke when no block is ink
+
+
+def _surface_terms(y: np.ndarray, x: np.ndarray, order: int) -> np.ndarray:
+    """Constant, plane or quadratic terms of coordinates in -1..1."""
+    terms = [np.ones_like(x), x, y, x * x, x * y, y * y][:{0: 1, 1: 3, 2: 6}[order]]
+    return np.stack(terms, -1)
+
+
+def _fit_light(v: np.ndarray, y: np.ndarray, x: np.ndarray, paper: np.ndarray) -> tuple[np.ndarray, int]:
+    """Least-squares surface through the paper blocks: (coefficients, order).
+
+    A quadratic when enough blocks support one and it is bowl-shaped: light falling off from a
+    lamp or towards the corners makes the paper a dome, so the ink image (inverted) a bowl; a
+    quadratic bulging the other way is fitting a digit, not light. Otherwise a plane (a lighting
+    gradient), or one level when only a few blocks show paper.
+    """
+    n = int(paper.sum())
+    if n >= 24:
+        quad, *_ = np.linalg.lstsq(_surface_terms(y[paper], x[paper], 2), v[paper], rcond=None)
+        if np.linalg.eigvalsh(np.array([[2 * quad[3], quad[4]], [quad[4], 2 * quad[5]]])).min() >= 0:
+            return quad, 2
+    order = 1 if n >= 6 else 0
+    coef, *_ = np.linalg.lstsq(_surface_terms(y[paper], x[paper], order), v[paper], rcond=None)
+    return coef, order
+
+
+@dataclass
+class PaperFit:
+    surface: np.ndarray      # the smooth paper level at every pixel
+    spread: float            # its brightness range over the paper blocks
+    ink_blocks: int          # blocks covered by ink (a stroke as wide as a block)
+    block: float             # a block's side in the image's pixels
+
+
+def paper_fit(ink: np.ndarray) -> PaperFit:
+    """The smooth paper surface under bright ink on a darker background; see the comment above.
+
+    The image is shrunk to ≤ FIT_SIDE px and cut into square blocks (FIT_BLOCKS along the longer
+    side); a block's low percentile is its paper level.
+    """
+    h, w = ink.shape
+    b = FIT_SIDE // FIT_BLOCKS
+    rows = max(1, round(FIT_BLOCKS * h / max(h, w)))
+    cols = max(1, round(FIT_BLOCKS * w / max(h, w)))
+    small = cv2.resize(ink, (cols * b, rows * b), interpolation=cv2.INTER_AREA)
+    blocks = small.reshape(rows, b, cols, b).transpose(0, 2, 1, 3).reshape(rows * cols, -1)
+    v = np.percentile(blocks, PAPER_PERCENTILE, axis=1)
+    y, x = (c.ravel() for c in np.meshgrid((np.arange(rows) + 0.5) / rows * 2 - 1,
+                                           (np.arange(cols) + 0.5) / cols * 2 - 1, indexing="ij"))
+    # Start from the darkest third (paper even when ink covers most blocks); the paper's own
+    # unevenness (texture, noise) around that first fit sets how far a block may lie from the
+    # surface and still be paper. That tolerance stays fixed while the paper grows, so the fit
+    # cannot creep up the soft edges of blurred ink one ring of blocks at a time.
+    paper = v <= np.percentile(v, 33)
+    coef, order = _fit_light(v, y, x, paper)
+    resid = v[paper] - _surface_terms(y[paper], x[paper], order) @ coef
+    tolerance = max(3 * 1.4826 * float(np.median(np.abs(resid - np.median(resid)))), MIN_PAPER_DEVIATION)
+    for _ in range(4):
+        keep = v - _surface_terms(y, x, order) @ coef <= tolerance  # one-sided: ink only adds light
+        if (keep == paper).all() or keep.sum() < 3:
+            break
+        paper = keep
+        coef, order = _fit_light(v, y, x, paper)
+    fitted = _surface_terms(y[paper], x[paper], order) @ coef
+    yy, xx = np.meshgrid((np.arange(rows * b) + 0.5) / (rows * b) * 2 - 1,
+                         (np.arange(cols * b) + 0.5) / (cols * b) * 2 - 1, indexing="ij")
+    surface = cv2.resize((_surface_terms(yy, xx, order) @ coef).astype(np.float32), (w, h),
+                         interpolation=cv2.INTER_LINEAR)
+    # A block is ink when even its paper level lies most of the way from the surface up to the
+    # ink's brightness: a stroke (or blob) there is as wide as the block. (A shadow's paper stays
+    # well below the ink that is written on it.)
+    top = float(np.percentile(small, 99))
+    at_blocks = _surface_terms(y, x, order) @ coef
+    ink_blocks = int(np.sum(v - at_blocks > INK_BLOCK * (top - at_blocks)))
+    return PaperFit(surface, float(fitted.max() - fitted.min()), ink_blocks, max(h, w) / max(rows, cols))
+
+
+def shadow_residue(flat: np.ndarray, disc_px: float) -> np.ndarray:
+    """What is left of uneven light once the smooth surface is subtracted (a shadow's edge): a
+    morphological opening with a disc of `disc_px` — wider than every stroke, which the caller
+    has checked — removes the strokes and keeps broader shapes. Runs on a copy shrunk to
+    ≤ 200 px, then is blurred and enlarged back."""
+    h, w = flat.shape
+    small = shrunk(flat, 200)
+    k = int(np.ceil(disc_px * small.shape[0] / h)) | 1
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    residue = cv2.morphologyEx(np.clip(small, 0, None), cv2.MORPH_OPEN, disc, borderType=cv2.BORDER_REPLICATE)
+    residue = cv2.GaussianBlur(residue, (0, 0), k / 3)
+    return cv2.resize(residue, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def remove_background(ink: np.ndarray) -> np.ndarray:
+    """Bright ink with the paper under it subtracted (see the comment above `LIGHTING_SPREAD`)."""
+    if min(ink.shape) < 16:  # too small to hold a lighting gradient: one level, from the border
+        border = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+        return np.clip(ink - float(np.median(border)), 0, None)
+    fit = paper_fit(ink)
+    flat = ink - fit.surface
+    near = flat[flat <= MIN_PAPER_DEVIATION]
+    paper = flat <= max(MIN_PAPER_DEVIATION, 3 * float(near.std())) if near.size else flat <= np.median(flat)
+    level = float(np.median(flat[paper]))
+    flat -= level
+    if fit.ink_blocks == 0:
+        # Paper shows in every block, so every stroke is narrower than a block: an opening with
+        # a disc of DISC_BLOCKS blocks removes strokes and keeps what light does (a shadow).
+        residue = shadow_residue(flat, DISC_BLOCKS * fit.block)
+        if fit.spread >= LIGHTING_SPREAD or residue.max() >= LIGHTING_SPREAD:
+            return np.clip(flat - residue, 0, None)
+    elif fit.spread >= LIGHTING_SPREAD:
+        # Ink fills whole blocks (a tight crop, a thick marker): no disc can tell strokes from
+        # light, but the surface fitted around them can.
+        return np.clip(flat, 0, None)
+    # even light: one level, the paper's median
+    return np.clip(ink - float(np.median(ink[paper])), 0, None)
+
+
 def ink_image(grey: np.ndarray) -> tuple[np.ndarray, bool]:
     """Bright ink on black, background removed; also whether the input had to be inverted.
 
-    The background is read off the border (a digit rarely touches all four edges); dark ink on
-    lighter paper is inverted (`ink_is_dark`). When the border is uneven (a photo:
-    a lighting gradient, a shadow) the background is estimated locally (`smooth_background`)
-    instead of as one level, so a darker corner of the paper is not mistaken for ink. Otsu's
-    threshold then separates ink from paper texture, and the ink is stretched to full intensity.
+    Dark ink on lighter paper is inverted (`ink_is_dark`). The paper under the ink is then
+    measured and subtracted (`remove_background`): one level under even light, a smooth surface
+    under a lighting gradient, so a darker corner of the paper is not mistaken for ink and a
+    digit that fills the frame keeps its strokes. Otsu's threshold then separates ink from paper
+    texture, and the ink is stretched to full intensity.
     """
     inverted = ink_is_dark(grey)
-    ink = 1.0 - grey if inverted else grey.copy()
-    border_ink = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
-    low, high = np.percentile(border_ink, [10, 90])
-    if high - low > UNEVEN_BORDER and min(ink.shape) >= 16:
-        ink = np.clip(ink - smooth_background(ink), 0, None)
-    else:
-        ink = np.clip(ink - float(np.median(border_ink)), 0, None)
+    ink = remove_background(1.0 - grey if inverted else grey.copy())
     peak = float(ink.max())
     if peak < 0.1:  # nothing stands out from the background
         return np.zeros_like(ink), inverted

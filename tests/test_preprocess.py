@@ -109,3 +109,96 @@ def test_center_by_mass_moves_mass_to_centre():
 def test_normalization_uses_given_constants():
     p = preprocess(stroke_image(), mean=0.5, std=0.25)
     assert p.tensor.min().item() == pytest.approx(-2.0, abs=1e-5)
+
+
+# --- Backgrounds decided from the image (issue 14): what ca4a53a's fixed disc got wrong, and what
+# it got right and must keep.
+
+def paper_photo(h, w, light, shadow=None, seed=0):
+    """A grey photo of paper: `light` (h×w, 0..255 paper brightness), texture and sensor noise."""
+    rng = np.random.default_rng(seed)
+    paper = light + cv2.GaussianBlur(rng.normal(0, 3, (h, w)), (0, 0), 2) + rng.normal(0, 3, (h, w))
+    return paper
+
+
+def ink_at(p, mask):
+    """The ink image's values where `mask` (in input coordinates) is set."""
+    return p.steps["ink"][mask > 0]
+
+
+@pytest.mark.parametrize("dark_on_light", [False, True])
+def test_digit_touching_the_frame_keeps_its_strokes(dark_on_light):
+    # a tight crop: a thick 0 whose ring touches all four edges (the border looks "uneven")
+    mask = np.zeros((64, 44), np.uint8)
+    cv2.ellipse(mask, (22, 32), (17, 27), 0, 0, 360, 255, 10)
+    img = 255 - mask if dark_on_light else mask
+    p = preprocess(img)
+    assert p.inverted == dark_on_light
+    check_mnist_like(p)
+    core = cv2.erode(mask, np.ones((5, 5), np.uint8))  # the stroke without its edges
+    assert ink_at(p, core).min() > 0.9   # not hollowed out
+    assert p.steps["ink"][mask == 0].max() < 0.05
+
+
+def test_strokes_wider_than_a_sixth_of_the_image_under_a_gradient_are_not_hollowed():
+    # a marker 50 px wide on a 200 px photo lit from one side: a disc of 1/6 of the image (33 px)
+    # would keep part of each stroke as "background" and subtract it
+    h = w = 200
+    light = np.linspace(150, 230, w)[None, :].repeat(h, 0)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.line(mask, (100, 20), (100, 180), 255, 50)
+    cv2.line(mask, (40, 60), (160, 60), 255, 50)
+    img = np.clip(paper_photo(h, w, light) * np.where(mask > 0, 0.25, 1.0), 0, 255).astype(np.uint8)
+    p = preprocess(img)
+    assert p.inverted
+    check_mnist_like(p)
+    core = cv2.erode(mask, np.ones((9, 9), np.uint8))
+    assert np.percentile(ink_at(p, core), 5) > 0.7
+    assert p.steps["ink"][cv2.dilate(mask, np.ones((9, 9), np.uint8)) == 0].max() < 0.05
+
+
+def test_a_strong_lighting_gradient_and_vignetting_are_not_ink():
+    # the dark end of the paper is darker than a global threshold between paper and ink allows
+    h, w = 300, 400
+    yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
+    light = 120 + 110 * xx - 60 * ((xx - 0.7) ** 2 + (yy - 0.5) ** 2)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.circle(mask, (200, 150), 60, 255, 10)
+    img = np.clip(paper_photo(h, w, light) * np.where(mask > 0, 0.3, 1.0), 0, 255).astype(np.uint8)
+    p = preprocess(img)
+    assert p.inverted
+    check_mnist_like(p)
+    assert p.bbox == pytest.approx((85, 135, 215, 265), abs=4)  # the circle, not the dark paper
+
+
+def test_a_soft_shadow_across_the_paper_is_not_ink():
+    h = w = 240
+    xx = np.mgrid[0:h, 0:w][1].astype(float)
+    light = 210 - 60 / (1 + np.exp(-(xx - 150) / 6))   # the right side in shadow, soft edge
+    mask = np.zeros((h, w), np.uint8)
+    cv2.line(mask, (110, 50), (170, 190), 255, 14)      # a 1 that crosses the shadow's edge
+    img = np.clip(paper_photo(h, w, light) * np.where(mask > 0, 0.25, 1.0), 0, 255).astype(np.uint8)
+    p = preprocess(img)
+    check_mnist_like(p)
+    assert p.bbox == pytest.approx((46, 106, 195, 175), abs=4)
+
+
+def test_noise_specks_on_paper_do_not_stretch_the_digit():
+    h, w = 240, 240
+    img = paper_photo(h, w, np.full((h, w), 200.0))
+    cv2.line(img, (120, 60), (120, 180), 40, 10)
+    for y, x in [(10, 10), (220, 30), (20, 225), (230, 230)]:
+        cv2.circle(img, (x, y), 1, 40, -1)
+    p = preprocess(np.clip(img, 0, 255).astype(np.uint8))
+    check_mnist_like(p)
+    assert p.bbox == pytest.approx((55, 115, 185, 125), abs=3)
+
+
+def test_dim_photo_of_white_paper_is_read_as_dark_ink():
+    # paper darker than mid-grey, ink darker still
+    h, w = 200, 200
+    img = paper_photo(h, w, np.linspace(70, 110, w)[None, :].repeat(h, 0))
+    cv2.line(img, (100, 40), (100, 160), 15, 12)
+    p = preprocess(np.clip(img, 0, 255).astype(np.uint8))
+    assert p.inverted
+    check_mnist_like(p)
