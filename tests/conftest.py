@@ -112,9 +112,15 @@ def streamlit_server(tmp_dir: Path):
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
+def app_server_dir(tmp_path_factory) -> Path:
+    """The shared server's folder: its log and its checkpoints/ (a copy of the bundled models)."""
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="session")
+def app_url(app_server_dir):
     """Base URL of the Streamlit server that the browser tests share."""
-    with streamlit_server(tmp_path_factory.mktemp("server")) as url:
+    with streamlit_server(app_server_dir) as url:
         yield url
 
 

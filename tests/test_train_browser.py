@@ -17,6 +17,7 @@ test-artifacts/screenshots/.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -110,7 +111,7 @@ def chart_points_at_least(page, n: int) -> int:
     return page.evaluate(CHART_POINTS)
 
 
-def test_quick_run_stop_save_and_predict(app_url, data_dir, page, screenshot_dir):
+def test_quick_run_stop_save_and_predict(app_url, app_server_dir, data_dir, page, screenshot_dir):
     t0 = time.time()
     open_train_page(page, app_url)
     choose_preset(page)
@@ -189,6 +190,14 @@ def test_quick_run_stop_save_and_predict(app_url, data_dir, page, screenshot_dir
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved browser-quick-run in your workspace")).to_be_visible(**WAIT)
     expect(page.get_by_text("Your workspace: 1 of")).to_be_visible(**WAIT)
+    # Nobody may save under the bundled model's name: the file that ships with CNN Lab stays as it was.
+    bundled = app_server_dir / "checkpoints" / "mnist-default.safetensors"
+    shipped = hashlib.sha256(bundled.read_bytes()).hexdigest()
+    name_box.fill("mnist-default")
+    name_box.press("Enter")
+    expect(page.get_by_text("'mnist-default' is the name of a model that ships with CNN Lab")).to_be_visible(**WAIT)
+    expect(page.get_by_role("button", name="Save")).to_have_count(0)
+    assert hashlib.sha256(bundled.read_bytes()).hexdigest() == shipped
     expect(page.get_by_text("Misclassified test images")).to_be_visible(**WAIT)
     full_screenshot(page, screenshot_dir / "train-results-en.png")
 
@@ -201,6 +210,26 @@ def test_quick_run_stop_save_and_predict(app_url, data_dir, page, screenshot_dir
     expect(page.get_by_role("option", name=re.compile(r"Run 1 ·")).first).to_be_visible(**WAIT)
     full_screenshot(page, screenshot_dir / "train-predict-list-en.png")
     page.keyboard.press("Escape")
+
+    # 3b. A second visitor (another browser, no private link) reaches none of it: no run to watch
+    # or stop, no saved model to list, load or overwrite.
+    other = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        b = other.new_page()
+        open_train_page(b, app_url)
+        open_tab(b, "② Train")
+        expect(b.get_by_text("No run yet")).to_be_visible(**WAIT)
+        expect(b.get_by_role("button", name="Stop")).to_have_count(0)
+        nav(b, "Predict").click()
+        expect(b.locator("h1").first).to_have_text("Predict", **WAIT)
+        expect_idle(b)
+        b.get_by_label("Model", exact=True).click()
+        expect(b.get_by_role("option", name=re.compile("mnist-default")).first).to_be_visible(**WAIT)
+        expect(b.get_by_role("option", name=re.compile("browser-quick-run"))).to_have_count(0)
+        expect(b.get_by_role("option", name=re.compile(r"Run \d ·"))).to_have_count(0)
+        b.keyboard.press("Escape")
+    finally:
+        other.close()
 
     # 4. The same page in Simplified Chinese.
     page.get_by_text("简体中文").click()
