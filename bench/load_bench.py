@@ -5,7 +5,8 @@ e2e_playwright/load_testing): real browser visitors, driven by Playwright from w
 against one `streamlit run` server, while the server's resident memory and CPU are sampled.
 
 For each K (default 1, 5, 10, 20):
-  * one visitor opens the Train page and starts a long training run (fast preset), then copies
+  * one visitor opens the Train page and starts a long training run (fast preset, 20 epochs of
+    10% of MNIST, so it trains for the whole measurement), then copies
     the run's read-only watch link; `--watchers` more visitors keep that link open, so the
     server streams curves to them the whole time (skipped with --no-training);
   * K visitors, spread over worker processes (one Chromium per process, several pages each,
@@ -43,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS, shared_data_dir, streamlit_server  # noqa: E402
 
 TIMEOUT_MS = 120_000        # a stroke that takes longer than this counts as a failure
+TRAINING_EPOCHS = 20        # the watched run trains during the whole measurement
 VISITORS_PER_WORKER = 5     # pages per Chromium process (Streamlit's load tests use a few per worker)
 PREDICTION = re.compile(r"^Prediction: 1 \(")
 VERTICAL_STROKE = [(140, 45 + 10 * i) for i in range(20)]
@@ -50,14 +52,14 @@ VERTICAL_STROKE = [(140, 45 + 10 * i) for i in range(20)]
 
 # --------------------------------------------------------------------------- visitors (workers)
 async def _open_predict(page, url: str) -> None:
-    await page.goto(f"{url}/predict")
-    await page.locator("canvas.upper-canvas").wait_for(timeout=TIMEOUT_MS)
+    await page.goto(f"{url}/predict", timeout=TIMEOUT_MS)
+    await page.locator("canvas.upper-canvas").first.wait_for(timeout=TIMEOUT_MS)
     await page.get_by_text("Nothing drawn yet").wait_for(timeout=TIMEOUT_MS)
 
 
 async def _stroke_latency(page) -> float:
     """Draw one vertical stroke; seconds from mouse-up to the prediction on screen."""
-    box = await page.locator("canvas.upper-canvas").bounding_box()
+    box = await page.locator("canvas.upper-canvas").first.bounding_box()  # a cleared canvas is briefly drawn twice
     x0, y0 = box["x"], box["y"]
     await page.mouse.move(x0 + VERTICAL_STROKE[0][0], y0 + VERTICAL_STROKE[0][1])
     await page.mouse.down()
@@ -114,9 +116,14 @@ async def _start_run_and_watch(url: str, watchers: int, ready: threading.Event,
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         trainer = await (await browser.new_context(viewport={"width": 1400, "height": 1600})).new_page()
         try:
-            await trainer.goto(f"{url}/train")
+            await trainer.goto(f"{url}/train", timeout=TIMEOUT_MS)
             start = trainer.locator(".st-key-train-start button")
             await start.wait_for(timeout=TIMEOUT_MS)
+            # A run that outlasts the measurement: the default 1-epoch run would end in seconds.
+            epochs = trainer.get_by_label("Epochs", exact=True)
+            await epochs.fill(str(TRAINING_EPOCHS))
+            await epochs.press("Enter")
+            await trainer.get_by_text(f"× {TRAINING_EPOCHS} epoch").first.wait_for(timeout=TIMEOUT_MS)
             await start.click()
             link = trainer.locator(".st-key-train-watch-link code")
             await link.wait_for(timeout=TIMEOUT_MS)
@@ -125,7 +132,7 @@ async def _start_run_and_watch(url: str, watchers: int, ready: threading.Event,
             pages = []
             for _ in range(watchers):
                 p = await (await browser.new_context()).new_page()
-                await p.goto(watch_url)
+                await p.goto(watch_url, timeout=TIMEOUT_MS)
                 pages.append(p)
         except Exception as e:  # noqa: BLE001 — the bench still measures drawing without it
             info["training_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
