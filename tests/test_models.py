@@ -39,16 +39,33 @@ def test_two_conv_16_32_fc128():
     assert r["fc1"].mult_adds == 1568 * 128
 
 
-def test_three_conv_5x5():
-    s = summary(PRESETS["3-conv 5×5 16/32/64"].spec())
+def test_tutorial_002_four_conv_5x5():
+    s = summary(PRESETS["4-conv 5×5 16/32/32/64"].spec())
     r = {x.name: x for x in s.layers}
     assert r["conv1"].params_formula == "16×1×5×5 + 16 = 416"
     assert r["conv2"].params == 32 * 16 * 25 + 32 == 12832
-    assert r["conv3"].params == 64 * 32 * 25 + 64 == 51264
-    assert r["conv3"].output_shape == (64, 7, 7)
+    assert r["conv3"].params == 32 * 32 * 25 + 32 == 25632   # the 32 → 32 convolution of tutorial 002
+    assert r["conv4"].params == 64 * 32 * 25 + 64 == 51264
+    assert r["conv4"].output_shape == (64, 7, 7)
     assert s.flatten_formula == "64 × 7 × 7 = 3136"
-    # rf: 5; pool 6 (j2); conv 6+4·2=14; pool 16 (j4); conv 16+4·4=32
-    assert r["conv3"].receptive_field == 32 and r["conv3"].jump == 4
+    assert s.total_params == 121514                           # the tutorial's count
+    # rf: 5; pool 6 (j2); conv 6+4·2=14; conv 14+4·2=22; pool 24 (j4); conv 24+4·4=40
+    assert r["conv4"].receptive_field == 40 and r["conv4"].jump == 4
+
+
+def test_tutorial_003_recipe_is_sgd_with_momentum():
+    preset = PRESETS["2-conv 32/64 → FC 128, SGD"]
+    assert preset.recipe == {"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "scheduler": "none",
+                             "batch_size": 64, "epochs": 5}
+    s = summary(preset.spec())
+    assert s.flatten_formula == "64 × 7 × 7 = 3136"
+    assert s.total_params == (320 + 18496) + (3136 * 128 + 128) + 1290 == 421642
+
+
+def test_every_tutorial_preset_says_which_tutorial_it_follows():
+    tutorials = [p for p in PRESETS.values() if p.description.startswith("Tutorial")]
+    assert [p.description[:12] for p in tutorials] == ["Tutorial 000", "Tutorial 001", "Tutorial 002",
+                                                       "Tutorial 003"]
 
 
 def test_fast_preset_drops_the_stem_border_but_still_sees_the_whole_digit_box():
