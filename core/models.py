@@ -162,6 +162,40 @@ def summary(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | Non
                         sum(r.mult_adds for r in rows), flatten_formula)
 
 
+@dataclass(frozen=True)
+class FlattenExplanation:
+    """Why the first linear layer receives the number of inputs it does: the question a learner
+    asks of every CNN ("why 64 × 7 × 7?"). `source` is the last layer that still outputs a
+    feature map (e.g. "conv4" or "pool2"), `receiver` the layer that gets the flat vector."""
+    source: str
+    channels: int
+    height: int
+    width: int
+    numbers: int
+    receiver: str
+
+    def sentence(self) -> str:
+        return (f"{self.source} outputs {self.channels} channels of {self.height}×{self.width}, so "
+                f"{self.receiver} receives {self.channels} × {self.height} × {self.width} = "
+                f"{self.numbers:,} numbers.")
+
+
+def flatten_explanation(s: ModelSummary) -> FlattenExplanation | None:
+    """The flatten step of a summary in words and numbers, or None when nothing is flattened."""
+    for i, row in enumerate(s.layers):
+        if not row.note:
+            continue
+        # The map's maker is the last layer that changed the shape: ReLU, batch norm and dropout
+        # after it pass the same map on, and "conv4 outputs 64 channels" is what a learner follows.
+        shapes = [s.input_shape] + [r.output_shape for r in s.layers[:i]]
+        maps = [r for r, before in zip(s.layers[:i], shapes) if r.output_shape != before]
+        source = maps[-1].name if maps else "the input"
+        c, h, w = maps[-1].output_shape if maps else s.input_shape
+        after = [r.name for r in s.layers[i + 1:] if r.params]
+        return FlattenExplanation(source, c, h, w, c * h * w, after[0] if after else "the next layer")
+    return None
+
+
 def validate(spec: Spec, input_shape: Shape = INPUT_SHAPE, num_classes: int | None = 10) -> Spec:
     """The spec with defaults filled in, or SpecError explaining the first problem."""
     summary(spec, input_shape, num_classes)

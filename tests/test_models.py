@@ -4,7 +4,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.models import PRESETS, SpecError, build_model, summary
+from core.models import PRESETS, SpecError, build_model, flatten_explanation, summary
 
 
 def rows(name):
@@ -131,3 +131,21 @@ def test_summary_shapes_match_pytorch(layers):
     for row, module in zip(s.layers, model):
         x = module(x)
         assert tuple(x.shape[1:]) == row.output_shape
+
+
+@pytest.mark.parametrize("name, source, numbers", [
+    ("4-conv 5×5 16/32/32/64", "conv4", 3136),      # tutorial 002: the map comes from the last conv
+    ("2-conv 16/32 → FC 128", "pool2", 1568),
+    ("fast", "pool2", 576),
+])
+def test_the_flatten_question_is_answered_in_words_and_numbers(name, source, numbers):
+    e = flatten_explanation(summary(PRESETS[name].spec()))
+    assert (e.source, e.numbers) == (source, numbers) and e.channels * e.height * e.width == numbers
+    assert e.receiver == "fc1"
+    assert f"= {numbers:,} numbers" in e.sentence()
+
+
+def test_the_tutorial_002_sentence():
+    e = flatten_explanation(summary(PRESETS["4-conv 5×5 16/32/32/64"].spec()))
+    assert e.sentence() == ("conv4 outputs 64 channels of 7×7, so fc1 receives 64 × 7 × 7 = 3,136 "
+                            "numbers.")
