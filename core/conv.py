@@ -617,10 +617,11 @@ def filter_image(img: np.ndarray, kernel, stride: int = 1, padding: int = 0, gra
                  flip: bool = False) -> np.ndarray:
     """Convolve a photo with one kH×kW kernel: every colour channel on its own (or the grey image).
 
-    img: H×W×3 uint8 RGB. Returns float32 Ho×Wo×3 (or Ho×Wo for grey), not clipped: edge kernels
-    give negative numbers. Zero padding, stride and output size as in the step engine, whose
-    numbers it reproduces (tests check); OpenCV's filter2D does the sums, since a photo has a
-    million windows: a 1024×1024 colour photo takes a few tens of milliseconds.
+    img: H×W×3 uint8 RGB (or one H×W plane, with gray=True). Returns float32 Ho×Wo×3 (or Ho×Wo
+    for grey), not clipped: edge kernels give negative numbers. Zero padding, stride and output
+    size as in the step engine, whose numbers it reproduces (tests check); OpenCV's filter2D does
+    the sums, since a photo has a million windows: a 1024×1024 colour photo takes a few tens of
+    milliseconds.
     """
     k = np.asarray(kernel, dtype=np.float32)
     if k.ndim != 2:
@@ -628,7 +629,10 @@ def filter_image(img: np.ndarray, kernel, stride: int = 1, padding: int = 0, gra
     _check_hyper(stride, padding, 1)
     if flip:
         k = k[::-1, ::-1].copy()
-    src = to_gray(img) if gray else img.astype(np.float32)
+    if gray:  # an H×W array is already one plane (a colour channel or a greyscale photo)
+        src = img.astype(np.float32) if img.ndim == 2 else to_gray(img)
+    else:
+        src = img.astype(np.float32)
     h, w = src.shape[:2]
     kh, kw = k.shape
     ho, wo = output_size(h, kh, stride, padding), output_size(w, kw, stride, padding)
@@ -642,6 +646,75 @@ def filter_image(img: np.ndarray, kernel, stride: int = 1, padding: int = 0, gra
     return np.ascontiguousarray(out[: (ho - 1) * stride + 1: stride, : (wo - 1) * stride + 1: stride])
 
 
+CHANNEL_NAMES = ("R", "G", "B")
+
+
+@dataclass(frozen=True)
+class ChannelFilter:
+    """A colour photo filtered one colour channel at a time, every stage kept for the page to show.
+
+    inputs: 3×H×W uint8, the photo's red, green and blue channels (each a greyscale picture).
+    raw: 3×Ho×Wo float32, each channel convolved with the same kernel on its own (unclipped).
+    shown: 3×Ho×Wo uint8, `raw` made a picture with ONE mapping for all three channels (as the
+    colour result is), so stacking them gives exactly the recombined colour image.
+    """
+
+    inputs: np.ndarray
+    raw: np.ndarray
+    shown: np.ndarray
+    mode: str
+
+    @property
+    def recombined(self) -> np.ndarray:
+        """The three filtered channels stacked back into an Ho×Wo×3 RGB picture."""
+        return recombine_channels(self.shown)
+
+    def input_range(self, c: int) -> tuple[int, int]:
+        """Smallest and largest value of input channel c (0–255 at most)."""
+        a = self.inputs[c]
+        return (int(a.min()), int(a.max())) if a.size else (0, 0)
+
+    def raw_range(self, c: int) -> tuple[float, float]:
+        """Smallest and largest filtered value of channel c, before it is made a picture."""
+        a = self.raw[c]
+        return (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+
+
+def split_channels(img: np.ndarray) -> np.ndarray:
+    """H×W×3 RGB → 3×H×W: channel c is the photo's red (0), green (1) or blue (2) values."""
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError("a colour photo is an H×W×3 array")
+    return np.ascontiguousarray(np.moveaxis(img, -1, 0))
+
+
+def recombine_channels(planes: np.ndarray) -> np.ndarray:
+    """3×H×W → H×W×3: the inverse of `split_channels`."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(planes), 0, -1))
+
+
+def tint_channel(plane: np.ndarray, channel: int) -> np.ndarray:
+    """One channel (H×W uint8) as an RGB picture in its own colour: the red channel's values in
+    the red slot and 0 in the others, so a learner sees which colour the numbers stand for."""
+    out = np.zeros(plane.shape + (3,), dtype=np.uint8)
+    out[..., channel] = plane
+    return out
+
+
+def filter_channels(img: np.ndarray, kernel, stride: int = 1, padding: int = 0, mode: str = "clip",
+                    flip: bool = False) -> ChannelFilter:
+    """`filter_image` on a colour photo, split into its steps: R, G and B each filtered on its own
+    with the same kernel, then shown with display `mode` (see `to_display`) and stacked again.
+
+    The raw numbers equal `filter_image(img, …)` channel by channel (the tests check it, and each
+    channel against F.conv2d)."""
+    inputs = split_channels(img)
+    raw = np.stack([filter_image(plane, kernel, stride, padding, gray=True, flip=flip) for plane in inputs])
+    # one display mapping for the stacked result, as the colour picture gets (stretch uses the
+    # smallest and largest value of all three channels together)
+    shown = split_channels(to_display(recombine_channels(raw), mode))
+    return ChannelFilter(inputs, raw, shown, mode)
+
+
 def to_display(result: np.ndarray, mode: str) -> np.ndarray:
     """A filter's raw numbers as a uint8 picture.
 
@@ -652,7 +725,8 @@ def to_display(result: np.ndarray, mode: str) -> np.ndarray:
     if mode == "abs":
         r = np.abs(r)
     elif mode == "stretch":
-        lo, hi = float(r.min(initial=0.0)), float(r.max(initial=0.0))
+        # (min/max with initial=0 would count a 0 that is not there: 50…200 must map to 0…255)
+        lo, hi = (float(r.min()), float(r.max())) if r.size else (0.0, 0.0)
         r = (r - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(r)
     elif mode != "clip":
         raise ValueError(f"unknown display mode {mode!r}")

@@ -391,11 +391,64 @@ def test_filter_image_behaves_like_the_kernels_say(photo):
     assert filter_image(photo[:2, :2], np.ones((3, 3))).shape == (0, 0, 3)
 
 
+def test_filter_channels_by_hand_on_a_tiny_photo():
+    """A 3×3 photo whose channels differ, a 2×2 kernel, no padding: every number worked out by hand."""
+    img = np.zeros((3, 3, 3), np.uint8)
+    img[..., 0] = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]        # R
+    img[..., 1] = [[10, 0, 10], [0, 10, 0], [10, 0, 10]]   # G
+    img[..., 2] = 200                                      # B: flat
+    k = np.array([[1, 0], [0, -1]])                        # top-left minus bottom-right
+    res = conv.filter_channels(img, k, stride=1, padding=0, mode="abs")
+    # R: 1−5, 2−6 / 4−8, 5−9 ; G: 10−10, 0−0 / 0−0, 10−10 ; B: 200−200 everywhere
+    assert res.raw.tolist() == [[[-4, -4], [-4, -4]], [[0, 0], [0, 0]], [[0, 0], [0, 0]]]
+    assert res.inputs[0].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert res.input_range(0) == (1, 9) and res.input_range(1) == (0, 10) and res.input_range(2) == (200, 200)
+    assert res.raw_range(0) == (-4.0, -4.0) and res.raw_range(2) == (0.0, 0.0)
+    assert res.shown[0].tolist() == [[4, 4], [4, 4]]   # abs
+    assert res.recombined.shape == (2, 2, 3) and res.recombined[0, 0].tolist() == [4, 0, 0]
+    # stretch maps all three channels with ONE scale: −4 → 0 (black) and 0 → 255
+    st_ = conv.filter_channels(img, k, mode="stretch")
+    assert st_.shown[0].tolist() == [[0, 0], [0, 0]] and st_.shown[1].tolist() == [[255, 255], [255, 255]]
+
+
+def test_filter_channels_equals_filter_image_and_conv2d_per_channel(photo):
+    crop = photo[200:231, 150:177]
+    for name, stride, padding in (("sobel_x", 1, 1), ("gaussian", 2, 2), ("sharpen", 3, 0)):
+        k = KERNEL_PRESETS[name].kernel
+        res = conv.filter_channels(crop, k, stride, padding, mode="clip")
+        together = filter_image(crop, k, stride, padding)
+        np.testing.assert_allclose(conv.recombine_channels(res.raw), together, atol=1e-3)
+        np.testing.assert_array_equal(res.recombined, to_display(together, "clip"))
+        for c in range(3):  # each channel is its own one-channel convolution
+            x = torch.as_tensor(crop[:, :, c].astype(np.float64))[None, None]
+            want = F.conv2d(x, torch.as_tensor(np.asarray(k, np.float64))[None, None], stride=stride,
+                            padding=padding)[0, 0].numpy()
+            np.testing.assert_allclose(res.raw[c], want, atol=1e-3)
+    # flip (true convolution) and a kernel too big for the photo
+    k = KERNEL_PRESETS["sobel_y"].kernel
+    np.testing.assert_allclose(conv.filter_channels(crop, k, flip=True).raw,
+                               conv.split_channels(filter_image(crop, k, flip=True)), atol=1e-3)
+    empty = conv.filter_channels(crop[:2, :2], np.ones((3, 3)))
+    assert empty.raw.shape == (3, 0, 0) and empty.recombined.shape == (0, 0, 3)
+
+
+def test_split_recombine_and_tint():
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    planes = conv.split_channels(img)
+    assert planes.shape == (3, 2, 3) and planes[1].tolist() == img[..., 1].tolist()
+    np.testing.assert_array_equal(conv.recombine_channels(planes), img)
+    green = conv.tint_channel(planes[1], 1)
+    assert green.shape == (2, 3, 3) and green[0, 1].tolist() == [0, img[0, 1, 1], 0]
+    with pytest.raises(ValueError):
+        conv.split_channels(img[..., 0])
+
+
 def test_display_modes():
     r = np.array([[-300.0, -20.0], [100.0, 400.0]])
     assert to_display(r, "clip").tolist() == [[0, 0], [100, 255]]
     assert to_display(r, "abs").tolist() == [[255, 20], [100, 255]]
     assert to_display(r, "stretch").tolist() == [[0, 102], [146, 255]]
+    assert to_display(np.array([[50.0, 200.0]]), "stretch").tolist() == [[0, 255]]  # the smallest is black
     assert conv.auto_display_mode(KERNEL_PRESETS["sobel_y"].kernel) == "abs"
     assert conv.auto_display_mode(KERNEL_PRESETS["sharpen"].kernel) == "clip"
     k, ok = conv.normalize_kernel(np.ones((3, 3)))
