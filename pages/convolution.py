@@ -33,6 +33,7 @@ ss = st.session_state
 PHOTO = I18N_DIR.parent / "astronaut.png"
 WORK_SIDE = 1024      # photos are filtered at most this big (the issue's speed target)
 GRID_SIDE = 320       # the comparison grid uses smaller copies
+CHANNEL_TILE = 360    # the channel-by-channel tiles are sent at most this big
 
 # =========================================================================== state
 
@@ -292,7 +293,8 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
     and places the jump controls (`jump()`) next to its output grid.
 
     Lives in a fragment so that playing reruns only this part of the page: while playing, the
-    fragment reruns on a timer and moves one step each time. Starting, stopping or changing the
+    fragment reruns on a timer and moves to the step the clock calls for (core.stepper: the pace
+    holds even when a redraw is slower than a step). Starting, stopping or changing the
     speed needs a new timer, hence a full rerun.
     """
     player = Stepper(ss, prefix, n_steps)
@@ -324,8 +326,9 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
         for key, n in ((f"{prefix}.jump_row", ho), (f"{prefix}.jump_col", wo)):
             if not 1 <= ss.get(key, 1) <= n:  # the grid shrank
                 ss[key] = 1
-        # The pickers belong to the user (never set by the page: a value pushed from here while
-        # the animation runs would come back as a spurious change).
+        # The body below sets the pickers to the current cell whenever the step moved (not on
+        # every run: a row just picked, before Go is pressed, stays). They have no on_change, so
+        # a stale value a browser sends back while the animation runs moves nothing.
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
             st.selectbox(t("conv.jump_row"), options=list(range(1, ho + 1)), key=f"{prefix}.jump_row", width=80)
             st.selectbox(t("conv.jump_col"), options=list(range(1, wo + 1)), key=f"{prefix}.jump_col", width=80)
@@ -339,6 +342,9 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
             player.advance()
         if player.interval() != interval:
             st.rerun()  # the animation just ended (or its state changed): new timer, or none
+        cell = player.cell_moved(out_shape)
+        if cell is not None:  # before the pickers are drawn (Streamlit's rule for widget keys)
+            ss[f"{prefix}.jump_row"], ss[f"{prefix}.jump_col"] = cell
         i, playing, at_end = player.step, player.playing, player.at_end
         bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"{prefix}-controls")
         with bar:
@@ -574,21 +580,52 @@ def decode_upload(data: bytes) -> np.ndarray:
 
 
 def filtered(img: np.ndarray, kernel: np.ndarray, stride: int, padding: int, gray: bool,
-             display: str) -> tuple[np.ndarray, float]:
-    """The filtered image ready to show, and how many milliseconds the filtering took.
+             display: str) -> tuple[np.ndarray, conv.ChannelFilter | None, float]:
+    """The filtered image ready to show, its channel-by-channel steps (colour mode; None for
+    greyscale) and how many milliseconds filtering and display took.
 
     Not cached: the caption reports this run's time (a cached one would repeat the first)."""
     t0 = time.perf_counter()
-    raw = conv.filter_image(img, kernel, stride, padding, gray)
-    ms = (time.perf_counter() - t0) * 1000
     mode = conv.auto_display_mode(kernel) if display == "auto" else display
-    return conv.to_display(raw, mode), ms
+    if gray:
+        channels = None
+        out = conv.to_display(conv.filter_image(img, kernel, stride, padding, gray=True), mode)
+    else:
+        channels = conv.filter_channels(img, kernel, stride, padding, mode)
+        out = channels.recombined
+    return out, channels, (time.perf_counter() - t0) * 1000
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def filtered_thumbnail(img: np.ndarray, kernel: np.ndarray, gray: bool) -> np.ndarray:
     """One tile of the comparison grid (small copies, 'same' padding, automatic display)."""
     return filtered(img, kernel, 1, kernel.shape[0] // 2, gray, "auto")[0]
+
+
+def channel_panel(img: np.ndarray, channels: conv.ChannelFilter) -> None:
+    """R, G and B before and after the kernel, each in its own colour with its value range, next to
+    the colour photo and the recombined result (the tutorial's point: one kernel, three grids)."""
+    st.subheader(t("conv.channels_title"), anchor=False)
+    st.caption(t("conv.channels_intro"))
+    with st.container(border=True, key="conv-img-channels"):
+        top, bottom = st.columns(4, gap="small"), st.columns(4, gap="small")
+        for c, name in enumerate(conv.CHANNEL_NAMES):
+            ch = t(f"conv.channel_{name}")
+            with top[c]:
+                st.image(conv.tint_channel(fit_within(channels.inputs[c], CHANNEL_TILE), c), width="stretch")
+                lo, hi = channels.input_range(c)
+                st.caption(t("conv.channel_in", ch=ch, lo=lo, hi=hi))
+            with bottom[c]:
+                st.image(conv.tint_channel(fit_within(channels.shown[c], CHANNEL_TILE), c), width="stretch")
+                lo, hi = channels.raw_range(c)
+                st.caption(t("conv.channel_out", ch=ch, lo=conv.fmt_num(lo, 1), hi=conv.fmt_num(hi, 1)))
+        with top[3]:
+            st.image(fit_within(img, CHANNEL_TILE), width="stretch")
+            st.caption(t("conv.channel_original"))
+        with bottom[3]:
+            st.image(fit_within(channels.recombined, CHANNEL_TILE), width="stretch")
+            st.caption(t("conv.channel_recombined"))
+        st.caption(t("conv.channel_display", mode=t(f"conv.display_{channels.mode}")))
 
 
 def upload_limit_mb() -> int | None:
@@ -707,12 +744,14 @@ def images_section() -> None:
         if kernel is None:
             st.info(t("conv.fix_kernel"))
         else:
-            out, ms = filtered(img, kernel, stride, padding, gray, ss[K.IMG_DISPLAY])
+            out, channels, ms = filtered(img, kernel, stride, padding, gray, ss[K.IMG_DISPLAY])
             if out.size == 0:
                 st.warning(t("conv.img_too_small"))
             else:
                 st.image(out, width="stretch")
                 st.caption(t("conv.result_caption", w=out.shape[1], h=out.shape[0], ms=f"{ms:.0f}"))
+    if kernel is not None and channels is not None and out.size:
+        channel_panel(img, channels)
 
     st.subheader(t("conv.compare_title"), anchor=False)
     st.multiselect(t("conv.compare_pick"), list(conv.KERNEL_PRESETS), key=K.IMG_COMPARE,

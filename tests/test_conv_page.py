@@ -98,6 +98,45 @@ def test_step_forward_three_times_shows_18_then_jump_and_back():
     assert at.button(key="conv.cs.b_back").disabled
 
 
+def jump_boxes(at: AppTest, prefix: str = "conv.cs") -> tuple[int, int]:
+    return at.selectbox(key=f"{prefix}.jump_row").value, at.selectbox(key=f"{prefix}.jump_col").value
+
+
+def test_row_and_column_boxes_follow_the_current_step():
+    at = open_page()
+    assert jump_boxes(at) == (1, 1)
+    for _ in range(4):
+        at.button(key="conv.cs.b_fwd").click()
+        run(at)
+    assert step_title(at).startswith("**Step 5 of 9**: output cell row 2, column 2")
+    assert jump_boxes(at) == (2, 2)
+    at.button(key="conv.cs.b_back").click()
+    run(at)
+    assert jump_boxes(at) == (2, 1)
+    at.button(key="conv.cs.b_last").click()
+    run(at)
+    assert jump_boxes(at) == (3, 3)
+    # a row picked by hand stays until Go (or a step) moves the window
+    at.selectbox(key="conv.cs.jump_row").set_value(1)
+    run(at)
+    assert jump_boxes(at) == (1, 3) and step_title(at).startswith("**Step 9 of 9**")
+    at.button(key="conv.cs.b_first").click()
+    run(at)
+    assert jump_boxes(at) == (1, 1)
+    # playing: each automatic step moves the boxes too (the fragment's tick, run by hand here)
+    at.session_state["conv.cs.speed"] = "8"
+    at.button(key="conv.cs.b_play").click()
+    run(at)
+    at.session_state["conv.cs.start"] = (0.0, 0)  # long ago: the clock calls for the last step
+    run(at)
+    assert step_title(at).startswith("**Step 9 of 9**") and jump_boxes(at) == (3, 3)
+    # the pooling stepper has its own boxes
+    at = open_page(tab=TABS_EN["pool"])
+    at.button(key="conv.ps.b_fwd").click()
+    run(at)
+    assert jump_boxes(at, "conv.ps") == (1, 2)
+
+
 def test_play_starts_and_pause_stops():
     at = open_page()
     at.button(key="conv.cs.b_play").click()
@@ -271,6 +310,22 @@ def test_chinese_page():
     assert "输出尺寸：2 × 2" in texts(at)
 
 
+def test_dilation_reads_kong_dong_in_chinese():
+    """Dilated convolution is 空洞卷积 in Chinese: the control, its help, the formula's legend and
+    the notes say 空洞, never 膨胀 (a learner's report)."""
+    at = open_page("zh")
+    control = at.segmented_control(key="conv.dilation")
+    assert control.label == "空洞" and "空洞为 2 时" in control.help
+    assert "D：空洞（dilation）" in texts(at)
+    at.segmented_control(key="conv.dilation").set_value(3)
+    run(at)
+    assert any("空洞" in w.value for w in at.warning)  # 5×5 input, dilation 3: no output, explained
+    at = open_page("zh", tab="核心概念")
+    assert "空洞为 D 时" in texts(at)
+    catalog = (Path(PAGE).parent.parent / "assets" / "i18n" / "zh" / "conv.json").read_text(encoding="utf-8")
+    assert "膨胀" not in catalog and "扩张" not in catalog
+
+
 def test_language_switch_keeps_the_tab():
     at = open_page("en", tab=TABS_EN["pool"])
     at.session_state["lang"] = "zh"
@@ -360,6 +415,52 @@ def test_photo_tab_sample_upload_and_bad_files():
                                                         "image/png"))
     run(at)
     assert "4200×2 pixels" in at.error[0].value and "4096×4096" in at.error[0].value
+
+
+def channel_captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption if "· values" in c.value or "· 数值" in c.value]
+
+
+def test_photo_per_channel_shows_r_g_b_inputs_outputs_and_the_recombined_image():
+    at = open_page(tab=TABS_EN["images"])
+    assert at.segmented_control(key="conv.img.gray").value == "color"
+    body = texts(at)
+    assert "Channel by channel" in body
+    assert channel_captions(at) == [
+        "**Red (R)** input · values 0 to 255", "**Green (G)** input · values 0 to 255",
+        "**Blue (B)** input · values 0 to 255", "**Red (R)** filtered · values -971 to 975",
+        "**Green (G)** filtered · values -941 to 960", "**Blue (B)** filtered · values -980 to 991",
+    ]
+    assert "**Recombined** = the three filtered channels stacked" in body
+    assert "shown with “Absolute value”" in body
+    # the images: R, G, B in their own colours, and the recombined one equals the result
+    img = np.zeros((48, 64, 3), np.uint8)
+    img[:, 32:] = (250, 180, 40)  # an orange right half: one vertical edge, a different size per channel
+    at.file_uploader(key="conv.img.upload").set_value(("edge.png", png_bytes(img), "image/png"))
+    run(at)
+    assert channel_captions(at) == [
+        "**Red (R)** input · values 0 to 250", "**Green (G)** input · values 0 to 180",
+        "**Blue (B)** input · values 0 to 40", "**Red (R)** filtered · values -1000 to 1000",
+        "**Green (G)** filtered · values -720 to 720", "**Blue (B)** filtered · values -160 to 160",
+    ]
+    # Sobel X, padding 1: the edge columns hold 4 × the channel's value (the top and bottom row 3 ×)
+    want = cv.filter_channels(img, cv.KERNEL_PRESETS["sobel_x"].kernel, 1, 1, "abs")
+    assert want.raw[0, 10, 31] == 1000 and want.raw[2, 10, 32] == 160
+    colour_images = len(at.get("image"))
+    # greyscale mode: no channel panel (8 pictures fewer: 3 inputs, 3 outputs, colour, recombined)
+    at.segmented_control(key="conv.img.gray").set_value("gray")
+    run(at)
+    assert "Channel by channel" not in texts(at) and not channel_captions(at)
+    assert len(at.get("image")) == colour_images - 8
+
+
+def test_photo_per_channel_in_chinese():
+    at = open_page("zh", tab="卷积核作用于照片")
+    body = texts(at)
+    assert "逐个通道" in body
+    captions = channel_captions(at)
+    assert captions[0] == "**红色 (R)** 输入 · 数值 0 到 255" and captions[3] == "**红色 (R)** 卷积后 · 数值 -971 到 975"
+    assert "**重新合成** = 三个卷积后的通道叠在一起" in body
 
 
 def test_photo_custom_kernel_and_errors_in_chinese():
