@@ -390,7 +390,9 @@ def _figure_and_output(fig: go.Figure, out: go.Figure, prefix: str, wo: int, n_s
     wide = fig.layout.width > 640
     left, right = (st.container(), st.container()) if wide else st.columns([3, 2], gap="medium")
     with left:
-        st.plotly_chart(fig, config=CHART_CONFIG, key=f"{prefix}.fig", width="content", theme=None)
+        # static: nothing to hover or click here, and a static plot is cheaper to redraw
+        st.plotly_chart(fig, config={**CHART_CONFIG, "staticPlot": True}, key=f"{prefix}.fig", width="content",
+                        theme=None)
     with right:
         jump()
         st.plotly_chart(out, config=CHART_CONFIG, key=chart_key, width="content", theme=None,
