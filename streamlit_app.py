@@ -8,7 +8,7 @@ import streamlit as st
 from app.errors import error_boundary
 from app.session import teacher_key
 from app.shell import SHELL_RAN, mark_app_shell, pages_folder_mode, private_link_box, startup
-from app.ui import language_switch, t
+from app.ui import language_switch, localize_uploaders, t
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
@@ -16,6 +16,7 @@ startup()
 first_run_in_folder_mode = pages_folder_mode() and SHELL_RAN not in st.session_state
 mark_app_shell()
 language_switch()
+localize_uploaders()  # Streamlit's own uploader text ("Upload", "20MB per file") in the session's language
 
 home = "pages/home.py"
 pages = [

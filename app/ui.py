@@ -1,6 +1,8 @@
 """Helpers shared by the pages: translation, the language switch, cached datasets and models."""
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -8,6 +10,13 @@ import streamlit as st
 
 from app.state import LANG_KEY, LANG_PARAM
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
+from core.images import EXTENSIONS
+from core.limits import MB
+from core.limits import current as current_limits
+
+# The size of Streamlit's own "20MB per file" line (its small caption size in 1.67), which the
+# translated line keeps.
+INSTRUCTIONS_FONT = "0.875rem"
 
 
 def lang() -> str:
@@ -88,3 +97,82 @@ def load_saved_checkpoint(path):
     """cached_checkpoint keyed by the file's mtime, so a re-saved file is re-read."""
     p = Path(path)
     return cached_checkpoint(str(p), p.stat().st_mtime)
+
+
+# --------------------------------------------------------------------------- file uploaders
+
+def upload_limit_mb(limit_bytes: int | None) -> int | None:
+    """A byte limit as st.file_uploader's max_upload_size (whole MB, at least 1; None: the
+    server's own maxUploadSize): the browser refuses a bigger file before sending it, and core
+    checks the exact limit again."""
+    return None if limit_bytes is None else max(1, math.ceil(limit_bytes / MB))
+
+
+def app_uploaders() -> dict[str, tuple[int | None, tuple[str, ...]]]:
+    """Every st.file_uploader in the app: its key → (max_upload_size in MB, file types), from the
+    same limits (core.limits) and extensions the pages pass to it (tests check they agree)."""
+    limits = current_limits()
+    image = (upload_limit_mb(limits.max_image_bytes), tuple(EXTENSIONS))
+    return {
+        "conv.img.upload": image,                       # Convolution: a photo to filter
+        "predict.image_file": image,                    # Predict: a picture of a digit
+        "predict.model_file": (upload_limit_mb(limits.max_checkpoint_bytes), ("safetensors",)),
+    }
+
+
+def _css_string(text: str) -> str:
+    """`text` as a CSS string literal (content: "…")."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _type_names(types: tuple[str, ...], sep: str) -> str:
+    """File types as Streamlit lists them (PNG, JPG, …; jpeg is the same as jpg), joined by sep."""
+    names = []
+    for ext in types:
+        name = "JPG" if ext.lower() == "jpeg" else ext.upper().lstrip(".")
+        if name not in names:
+            names.append(name)
+    return sep.join(names)
+
+
+def uploader_css(language: str, uploaders: dict[str, tuple[int | None, tuple[str, ...]]],
+                 server_max_mb: int) -> str:
+    """CSS that shows Streamlit's own file-uploader text in `language` ("" for the default one).
+
+    Streamlit 1.67 has no parameter for the dropzone's "Upload" button, its "20MB per file •
+    PNG, JPG" line or the "Drag and drop a file here" overlay (streamlit issue #13500), so the
+    English is hidden and the translation shown through ::after. The selectors are the test ids
+    and structure of streamlit/static's FileUploader (1.67): stFileUploaderDropzone >
+    [button | stFileUploaderDropzoneInstructions > div > span | overlay div > span]. The size
+    line is per uploader (its st-key-<key> class), with the limit and types that uploader uses;
+    an uploader missing from `uploaders` keeps Streamlit's line rather than show a wrong limit.
+    """
+    if language == DEFAULT_LANGUAGE:
+        return ""
+    zone = '[data-testid="stFileUploaderDropzone"]'
+    label = f'{zone} [data-testid="stBaseButton-secondary"] [data-testid="stMarkdownContainer"]'
+    rules = [
+        f"{label} > p {{display: none;}}",
+        f"{label}::after {{content: {_css_string(translate(language, 'uploader.button'))};}}",
+        f"{zone} > div:not([data-testid]) > span {{font-size: 0;}}",
+        f"{zone} > div:not([data-testid]) > span::after {{font-size: 1rem; "
+        f"content: {_css_string(translate(language, 'uploader.drop'))};}}",
+    ]
+    sep = translate(language, "uploader.type_sep")
+    for key, (max_mb, types) in uploaders.items():
+        size = max_mb if max_mb is not None else server_max_mb
+        text = (translate(language, "uploader.limits", size=size, types=_type_names(types, sep)) if types
+                else translate(language, "uploader.limit_only", size=size))
+        css_key = re.sub(r"[^A-Za-z0-9_-]", "-", key)
+        span = f'.st-key-{css_key} [data-testid="stFileUploaderDropzoneInstructions"] span'
+        rules.append(f"{span} {{font-size: 0; white-space: normal;}}")  # the translation may wrap
+        rules.append(f"{span}::after {{font-size: {INSTRUCTIONS_FONT}; content: {_css_string(text)};}}")
+    return "\n".join(rules)
+
+
+def localize_uploaders() -> None:
+    """Once per run (streamlit_app.py): every file uploader's built-in text in the session's
+    language (nothing to add for English, Streamlit's own)."""
+    css = uploader_css(lang(), app_uploaders(), int(st.get_option("server.maxUploadSize")))
+    if css:
+        st.html(f"<style>\n{css}\n</style>")

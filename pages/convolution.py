@@ -7,7 +7,6 @@ core/images.py. Per-user state lives in st.session_state under keys starting wit
 """
 from __future__ import annotations
 
-import math
 import time
 from typing import Callable
 
@@ -18,12 +17,11 @@ import streamlit as st
 from app.errors import guarded
 from app.shell import ensure_app_shell
 from app.state import PERSIST
-from app.ui import option_labels, t
+from app.ui import option_labels, t, upload_limit_mb
 from core import conv
 from core.figures.conv import conv_step_figure, kernel_figure, output_figure, pool_figure
 from core.i18n import I18N_DIR
 from core.images import EXTENSIONS, ImageError, check_image_size, fit_within, load_image_bytes, load_image_file
-from core.limits import MB
 from core.limits import current as current_limits
 from core.stepper import SPEEDS, Stepper
 from core.workspace import display_name
@@ -630,13 +628,6 @@ def channel_panel(img: np.ndarray, channels: conv.ChannelFilter) -> None:
         st.caption(t("conv.channel_display", mode=t(f"conv.display_{channels.mode}")))
 
 
-def upload_limit_mb() -> int | None:
-    """This server's image limit as st.file_uploader's max_upload_size (whole MB, at least 1):
-    the browser refuses a bigger file before sending it; core checks the exact limit again."""
-    limit = current_limits().max_image_bytes
-    return None if limit is None else max(1, math.ceil(limit / MB))
-
-
 def on_upload() -> None:
     f = ss.get(K.IMG_UPLOAD)
     if f is None:
@@ -687,7 +678,7 @@ def images_section() -> None:
     with st.container(border=True):
         c1, c2, c3 = st.columns([1.3, 1.2, 1.2], gap="medium")
         with c1:
-            max_mb = upload_limit_mb()
+            max_mb = upload_limit_mb(current_limits().max_image_bytes)
             st.file_uploader(t("conv.upload"), type=list(EXTENSIONS), key=K.IMG_UPLOAD, on_change=on_upload,
                              help=t("conv.upload_help", max_mb=max_mb or "—"), max_upload_size=max_mb)
             err = ss.get(K.IMG_ERROR)
