@@ -147,3 +147,68 @@ def test_chinese_page(page, app_url, screenshot_dir):
     page.get_by_text("示例照片：宇航员艾琳·柯林斯").wait_for(timeout=TIMEOUT)
     settle(page)
     shot(page, screenshot_dir / "conv_zh_photo.png")
+
+
+def expect_jump_boxes(page, row: int, col: int) -> None:
+    """The Row and Column pickers above the output grid show this cell (1-based)."""
+    expect(page.locator(".st-key-conv-cs-jump_row input")).to_have_value(str(row), timeout=TIMEOUT)
+    expect(page.locator(".st-key-conv-cs-jump_col input")).to_have_value(str(col), timeout=TIMEOUT)
+
+
+def test_row_and_column_boxes_follow_steps_clicks_and_play(page, app_url, screenshot_dir):
+    open_conv(page, app_url)
+    expect_jump_boxes(page, 1, 1)
+    forward = page.get_by_role("button", name="Step forward")
+    for n in (2, 3, 4, 5):
+        forward.click()
+        page.get_by_text(f"Step {n} of 9").wait_for(timeout=TIMEOUT)
+    expect_jump_boxes(page, 2, 2)
+    page.get_by_role("button", name="Back", exact=True).click()
+    page.get_by_text("Step 4 of 9").wait_for(timeout=TIMEOUT)
+    expect_jump_boxes(page, 2, 1)
+    settle(page)
+    shot(page, screenshot_dir / "conv_en_jump_boxes_follow.png")
+    # a click on the output grid's bottom-right cell
+    chart = page.locator('[class*="st-key-conv-cs-out_click"] .nsewdrag').first
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 5 / 6, box["y"] + box["height"] * 5 / 6)
+    page.get_by_text("Step 9 of 9").wait_for(timeout=TIMEOUT)
+    expect_jump_boxes(page, 3, 3)
+    # play at 8 steps per second from the start: it runs to the end and the boxes come along
+    page.get_by_role("button", name="First").click()
+    page.get_by_text("Step 1 of 9").wait_for(timeout=TIMEOUT)
+    expect_jump_boxes(page, 1, 1)
+    page.locator(".st-key-conv-cs-speed").get_by_role("radio", name="8", exact=True).click()
+    settle(page)
+    page.get_by_role("button", name="Play").click()
+    page.get_by_text("Step 9 of 9").wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Play").wait_for(timeout=TIMEOUT)  # stopped at the end by itself
+    expect_jump_boxes(page, 3, 3)
+
+
+def test_photo_channel_by_channel_in_both_languages(page, app_url, screenshot_dir):
+    open_conv(page, app_url)
+    page.get_by_role("tab", name="Kernels on photos").click()
+    panel = page.locator(".st-key-conv-img-channels")
+    panel.get_by_text("Red (R) input · values 0 to 255").wait_for(timeout=TIMEOUT)
+    for text in ("Green (G) input", "Blue (B) input", "Red (R) filtered · values -971 to 975",
+                 "Green (G) filtered", "Blue (B) filtered", "Colour photo", "Recombined"):
+        expect(panel.get_by_text(text)).to_be_visible(timeout=TIMEOUT)
+    # three inputs, three filtered channels, the colour photo and the recombined result, all drawn
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.st-key-conv-img-channels [data-testid=\"stImage\"] img')]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length === 8", timeout=TIMEOUT)
+    settle(page)
+    shot(page, screenshot_dir / "conv_en_photo_channels.png")
+    # greyscale: one plane, no channel panel
+    page.get_by_role("radio", name="Greyscale").click()
+    expect(panel).to_have_count(0, timeout=TIMEOUT)
+
+    page.get_by_text("简体中文").click()
+    page.get_by_role("radio", name="每个颜色通道").click()  # the greyscale choice was kept
+    zh_panel = page.locator(".st-key-conv-img-channels")
+    zh_panel.get_by_text("红色 (R) 输入 · 数值 0 到 255").wait_for(timeout=TIMEOUT)
+    expect(zh_panel.get_by_text("重新合成")).to_be_visible(timeout=TIMEOUT)
+    settle(page)
+    shot(page, screenshot_dir / "conv_zh_photo_channels.png")
