@@ -14,8 +14,8 @@ from core.images import EXTENSIONS
 from core.limits import MB
 from core.limits import current as current_limits
 
-# The size of Streamlit's own "20MB per file" line (its small caption size in 1.67), which the
-# translated line keeps.
+# The size of Streamlit's own "20MB per file" line and drop overlay (its small text size in
+# 1.67), which the translations keep.
 INSTRUCTIONS_FONT = "0.875rem"
 
 
@@ -155,7 +155,7 @@ def uploader_css(language: str, uploaders: dict[str, tuple[int | None, tuple[str
         f"{label} > p {{display: none;}}",
         f"{label}::after {{content: {_css_string(translate(language, 'uploader.button'))};}}",
         f"{zone} > div:not([data-testid]) > span {{font-size: 0;}}",
-        f"{zone} > div:not([data-testid]) > span::after {{font-size: 1rem; "
+        f"{zone} > div:not([data-testid]) > span::after {{font-size: {INSTRUCTIONS_FONT}; "
         f"content: {_css_string(translate(language, 'uploader.drop'))};}}",
     ]
     sep = translate(language, "uploader.type_sep")
