@@ -653,21 +653,19 @@ CHANNEL_NAMES = ("R", "G", "B")
 class ChannelFilter:
     """A colour photo filtered one colour channel at a time, every stage kept for the page to show.
 
-    inputs: 3×H×W uint8, the photo's red, green and blue channels (each a greyscale picture).
+    inputs: 3×H×W, the photo's red, green and blue channels (each a greyscale picture).
     raw: 3×Ho×Wo float32, each channel convolved with the same kernel on its own (unclipped).
     shown: 3×Ho×Wo uint8, `raw` made a picture with ONE mapping for all three channels (as the
-    colour result is), so stacking them gives exactly the recombined colour image.
+    colour result is), so stacking them gives exactly `recombined`.
+    recombined: Ho×Wo×3 uint8, the three filtered channels stacked back into a colour picture.
+    The 3×… arrays are views of the H×W×3 ones (no copies of a large photo).
     """
 
     inputs: np.ndarray
     raw: np.ndarray
     shown: np.ndarray
+    recombined: np.ndarray
     mode: str
-
-    @property
-    def recombined(self) -> np.ndarray:
-        """The three filtered channels stacked back into an Ho×Wo×3 RGB picture."""
-        return recombine_channels(self.shown)
 
     def input_range(self, c: int) -> tuple[int, int]:
         """Smallest and largest value of input channel c (0–255 at most)."""
@@ -681,10 +679,10 @@ class ChannelFilter:
 
 
 def split_channels(img: np.ndarray) -> np.ndarray:
-    """H×W×3 RGB → 3×H×W: channel c is the photo's red (0), green (1) or blue (2) values."""
+    """H×W×3 RGB → 3×H×W (a view): channel c is the photo's red (0), green (1) or blue (2) values."""
     if img.ndim != 3 or img.shape[2] != 3:
         raise ValueError("a colour photo is an H×W×3 array")
-    return np.ascontiguousarray(np.moveaxis(img, -1, 0))
+    return np.moveaxis(img, -1, 0)
 
 
 def recombine_channels(planes: np.ndarray) -> np.ndarray:
@@ -703,16 +701,16 @@ def tint_channel(plane: np.ndarray, channel: int) -> np.ndarray:
 def filter_channels(img: np.ndarray, kernel, stride: int = 1, padding: int = 0, mode: str = "clip",
                     flip: bool = False) -> ChannelFilter:
     """`filter_image` on a colour photo, split into its steps: R, G and B each filtered on its own
-    with the same kernel, then shown with display `mode` (see `to_display`) and stacked again.
+    with the same kernel, shown with display `mode` (see `to_display`), stacked again.
 
-    The raw numbers equal `filter_image(img, …)` channel by channel (the tests check it, and each
-    channel against F.conv2d)."""
+    One filter2D call does the three channels (OpenCV filters each channel separately, the same
+    numbers as three one-channel convolutions: the tests check each against F.conv2d), and one
+    display mapping covers all three, as the colour picture gets (stretch uses the smallest and
+    largest value of the three channels together)."""
     inputs = split_channels(img)
-    raw = np.stack([filter_image(plane, kernel, stride, padding, gray=True, flip=flip) for plane in inputs])
-    # one display mapping for the stacked result, as the colour picture gets (stretch uses the
-    # smallest and largest value of all three channels together)
-    shown = split_channels(to_display(recombine_channels(raw), mode))
-    return ChannelFilter(inputs, raw, shown, mode)
+    raw = filter_image(img, kernel, stride, padding, flip=flip)
+    shown = to_display(raw, mode)
+    return ChannelFilter(inputs, split_channels(raw), split_channels(shown), shown, mode)
 
 
 def to_display(result: np.ndarray, mode: str) -> np.ndarray:

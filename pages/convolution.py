@@ -612,11 +612,11 @@ def channel_panel(img: np.ndarray, channels: conv.ChannelFilter) -> None:
         for c, name in enumerate(conv.CHANNEL_NAMES):
             ch = t(f"conv.channel_{name}")
             with top[c]:
-                st.image(conv.tint_channel(fit_within(channels.inputs[c], CHANNEL_TILE), c), width="stretch")
+                st.image(fit_within(conv.tint_channel(channels.inputs[c], c), CHANNEL_TILE), width="stretch")
                 lo, hi = channels.input_range(c)
                 st.caption(t("conv.channel_in", ch=ch, lo=lo, hi=hi))
             with bottom[c]:
-                st.image(conv.tint_channel(fit_within(channels.shown[c], CHANNEL_TILE), c), width="stretch")
+                st.image(fit_within(conv.tint_channel(channels.shown[c], c), CHANNEL_TILE), width="stretch")
                 lo, hi = channels.raw_range(c)
                 st.caption(t("conv.channel_out", ch=ch, lo=conv.fmt_num(lo, 1), hi=conv.fmt_num(hi, 1)))
         with top[3]:
@@ -732,6 +732,7 @@ def images_section() -> None:
                             config={**CHART_CONFIG, "staticPlot": True}, key="conv.img.kfig", width="content",
                             theme=None)
             st.caption(note)
+    channels = None  # the channel-by-channel steps, when there is a colour result to explain
     with cols[2]:
         st.markdown(t("conv.result"))
         if kernel is None:
@@ -739,11 +740,12 @@ def images_section() -> None:
         else:
             out, channels, ms = filtered(img, kernel, stride, padding, gray, ss[K.IMG_DISPLAY])
             if out.size == 0:
+                channels = None
                 st.warning(t("conv.img_too_small"))
             else:
                 st.image(out, width="stretch")
                 st.caption(t("conv.result_caption", w=out.shape[1], h=out.shape[0], ms=f"{ms:.0f}"))
-    if kernel is not None and channels is not None and out.size:
+    if channels is not None:
         channel_panel(img, channels)
 
     st.subheader(t("conv.compare_title"), anchor=False)
