@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 import textwrap
 from dataclasses import replace
 from string import Template
@@ -28,9 +29,9 @@ from typing import Any, Callable
 from core.data import SPLIT_FILES, get_info
 from core.layers import LAYER_TYPES, Layer, Shape
 from core.limits import Limits, check_spec
-from core.models import (INPUT_SHAPE, PRESETS, ModelSummary, Spec, SpecError, flatten_explanation, layer_label,
-                         summary, validate)
-from core.train import TrainConfig, check_config
+from core.models import (DEFAULT_PRESET, INPUT_SHAPE, PRESETS, ModelSummary, Spec, SpecError, flatten_explanation,
+                         layer_label, summary, validate)
+from core.train import TrainConfig, check_config, config_from_preset
 
 SCRIPT_PREFIX = "cnn_lab_"
 _IDENTIFIER = re.compile(r"[a-z]+[0-9]+")  # layer attribute names: conv1, bn2, fc1 (from the registry)
@@ -390,10 +391,9 @@ def _header(config: TrainConfig, layers: Spec, file_name: str, preset: str | Non
         lines += _comment(f'Architecture and recipe: CNN Lab preset "{preset}". {PRESETS[preset].description}')
         if PRESETS[preset].note:
             lines += _comment(PRESETS[preset].note)
-        cli = f"python -m core code --preset {_shell_quote(preset)}"
     else:
         lines += _comment(f"Architecture: a custom model of {len(layers)} layers built in CNN Lab.")
-        cli = "python -m core code --spec my_model.json"
+    cli = cli_command(config, preset)
     lines += ["#"] + _comment(f"Recipe (as set in CNN Lab): {_recipe_sentence(config)}")
     files = ", ".join(SPLIT_FILES.values())
     lines += ["#"] + _comment(f"Data: {info.title}, the four IDX files ({files}) in "
@@ -409,10 +409,26 @@ def _header(config: TrainConfig, layers: Spec, file_name: str, preset: str | Non
     return "\n".join(lines)
 
 
-def _shell_quote(text: str) -> str:
-    import shlex
+# TrainConfig field -> the `python -m core code` option that sets it
+_OPTIONS = {"dataset": "--dataset", "epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+            "optimizer": "--optimizer", "scheduler": "--scheduler", "momentum": "--momentum",
+            "weight_decay": "--weight-decay", "label_smoothing": "--label-smoothing", "fraction": "--fraction",
+            "seed": "--seed"}
 
-    return shlex.quote(text)
+
+def cli_command(config: TrainConfig, preset: str | None) -> str:
+    """The `python -m core code` line that writes this script: the preset (or a spec file) and
+    an option for each setting that differs from the preset's recipe (validated values only)."""
+    base = config_from_preset(preset or DEFAULT_PRESET)
+    words = ["python", "-m", "core", "code"] + (["--preset", preset] if preset else ["--spec", "my_model.json"])
+    for name, option in _OPTIONS.items():
+        value = getattr(config, name)
+        if value != getattr(base, name):
+            words += [option, value if isinstance(value, str) else
+                      _int(value) if name in ("epochs", "batch_size", "seed") else _float(value)]
+    if bool(config.augment) != bool(base.augment):
+        words.append("--augment" if config.augment else "--no-augment")
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def training_script(config: TrainConfig, limits: Limits | None = None) -> str:

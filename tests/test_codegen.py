@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import replace
@@ -221,6 +222,24 @@ def test_cli_code_from_a_spec_file_and_to_an_output_file(tmp_path):
     assert r.returncode == 2 and "already exists" in r.stderr and "EPOCHS = 1" in out.read_text()
     assert cli("code", "--spec", spec, "--output", out, "--epochs", 2, "--overwrite").returncode == 0
     assert "EPOCHS = 2" in out.read_text()
+
+
+@pytest.mark.parametrize("config", [
+    config_from_preset("fast", fraction=0.1),
+    config_from_preset(TUTORIAL_003, epochs=1),
+    TrainConfig(spec=EVERYTHING, dataset="fashion-mnist", epochs=3, batch_size=32, lr=1.5e-4, optimizer="rmsprop",
+                scheduler="step", momentum=0.5, weight_decay=1e-5, label_smoothing=0.05, augment=True,
+                fraction=0.25, seed=9),
+], ids=["page-defaults", "tutorial-003-one-epoch", "custom"])
+def test_the_command_in_the_header_writes_the_same_script(config, tmp_path):
+    script = training_script(config)
+    line = next(x for x in script.splitlines() if x.startswith("#   python -m core code"))
+    words = shlex.split(line[len("#   python -m core "):])
+    (tmp_path / "my_model.json").write_text(json.dumps(config.spec))
+    words = [str(tmp_path / w) if w == "my_model.json" else w for w in words]
+    r = cli(*words)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == script
 
 
 def test_cli_summary_of_tutorial_002():
