@@ -61,7 +61,8 @@ def _comment(text: str, width: int = 96, indent: str = "# ") -> list[str]:
     """`text` as comment lines. Only core's own texts reach here; line breaks and other control
     characters are dropped all the same, so no text can end a comment and start code."""
     clean = "".join(c if c.isprintable() else " " for c in text)
-    return textwrap.wrap(clean, width, initial_indent=indent, subsequent_indent=indent) or [indent.rstrip()]
+    return textwrap.wrap(clean, width, initial_indent=indent, subsequent_indent=indent,
+                         break_on_hyphens=False) or [indent.rstrip()]
 
 
 # ---------------------------------------------------------------------------- the model class
@@ -455,7 +456,7 @@ def training_script(config: TrainConfig, limits: Limits | None = None) -> str:
         fraction=_float(config.fraction), seed=_int(config.seed),
         model_class=model_class(layers, model).rstrip("\n") + "\n",
         optimizer=_OPTIMIZERS[config.optimizer][1],
-        scheduler_text=f"The learning rate schedule: {_SCHEDULERS[config.scheduler][0]} (stepped after every batch)",
+        scheduler_text=f"The learning-rate schedule, stepped after every batch: {_SCHEDULERS[config.scheduler][0]}",
         scheduler=_SCHEDULERS[config.scheduler][1],
     )
 

@@ -550,7 +550,7 @@ def code_panel(config: TrainConfig | None) -> None:
     with st.expander(t("export.title"), key="train-code"):
         try:
             script = training_script(config) if config is not None else None
-        except (ConfigError, SpecError, data_mod.DataError):
+        except (ValueError, data_mod.DataError):  # ConfigError, SpecError, LimitError: nothing to export
             script = None
         if script is None:
             st.caption(t("export.unavailable"))
