@@ -1,6 +1,6 @@
 """Command line: `python -m core train|evaluate|predict|code|summary …`.
 
-Every command prints JSON lines on stdout; a bad argument or unreadable file prints one line on
+Every command prints JSON lines on stdout (`code` without --output prints the script itself); a bad argument or unreadable file prints one line on
 stderr and exits with code 2 (never a traceback). The server's limits (core.limits, CNN_LAB_MAX_*)
 apply here too; `--no-limits` lifts them for a local user who means it.
 """
