@@ -1,6 +1,6 @@
-"""Command line: `python -m core train|evaluate|predict …`.
+"""Command line: `python -m core train|evaluate|predict|code|summary …`.
 
-Every command prints JSON lines on stdout; a bad argument or unreadable file prints one line on
+Every command prints JSON lines on stdout (`code` without --output prints the script itself); a bad argument or unreadable file prints one line on
 stderr and exits with code 2 (never a traceback). The server's limits (core.limits, CNN_LAB_MAX_*)
 apply here too; `--no-limits` lifts them for a local user who means it.
 """
@@ -81,6 +81,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--raw", action="store_true",
                    help="report the raw softmax instead of the calibrated (temperature-scaled) one")
     add_no_limits(r)
+
+    c = sub.add_parser("code", help="print a self-contained PyTorch training script for a preset or spec")
+    c.add_argument("--preset", default="fast", help=f"one of: {', '.join(PRESETS)} (its layers and recipe)")
+    c.add_argument("--spec", type=Path, help="JSON file with a layer list (overrides --preset's layers)")
+    c.add_argument("--dataset", default="mnist", choices=list(DATASETS))
+    c.add_argument("--epochs", type=int)
+    c.add_argument("--batch-size", type=int)
+    c.add_argument("--lr", type=float)
+    c.add_argument("--optimizer", choices=OPTIMIZERS)
+    c.add_argument("--scheduler", choices=SCHEDULERS)
+    c.add_argument("--momentum", type=float, help="SGD's and RMSprop's momentum (default 0.9)")
+    c.add_argument("--weight-decay", type=float)
+    c.add_argument("--label-smoothing", type=float)
+    c.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    c.add_argument("--fraction", type=float, default=1.0, help="share of the training set (e.g. 0.1)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--output", type=Path, help="write the script to this file instead of printing it")
+    c.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    c.set_defaults(device="auto", log_every=50, calibration_holdout=None)
+    add_no_limits(c)
+
+    m = sub.add_parser("summary", help="the model summary as one JSON object (shapes, parameters, "
+                                       "multiply-adds, receptive fields, flatten formula)")
+    which = m.add_mutually_exclusive_group(required=True)
+    which.add_argument("--preset", help=f"one of: {', '.join(PRESETS)}")
+    which.add_argument("--spec", type=Path, help="JSON file with a layer list")
+    add_no_limits(m)
     return p
 
 
@@ -104,22 +131,28 @@ def make_config(args) -> TrainConfig:
                      label_smoothing=args.label_smoothing, augment=args.augment,
                      fraction=args.fraction, seed=args.seed, device=args.device,
                      log_every=args.log_every, calibration_holdout=args.calibration_holdout)
+    overrides["momentum"] = getattr(args, "momentum", None)
     config = config_from_preset(args.preset, **overrides)
     if args.spec:
-        try:
-            if args.spec.is_file() and args.spec.stat().st_size > MAX_SPEC_BYTES:
-                raise UsageError(f"{args.spec} is larger than {MAX_SPEC_BYTES // 1024} KB; a spec is a short list of layers")
-            config.spec = json.loads(args.spec.read_text(encoding="utf-8"))
-        except OSError as e:
-            raise UsageError(f"cannot read spec file {args.spec}: {e.strerror}") from None
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{args.spec} is not valid JSON ({e.msg} at line {e.lineno})") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{args.spec} is not a UTF-8 text file; a spec is a JSON list of layers") from None
-        except RecursionError:
-            raise UsageError(f"{args.spec} is nested too deeply; a spec is a JSON list of layers") from None
+        config.spec = read_spec(args.spec)
         config.preset = None
     return config
+
+
+def read_spec(path: Path):
+    """The JSON layer list in `path`, or UsageError saying why it cannot be read."""
+    try:
+        if path.is_file() and path.stat().st_size > MAX_SPEC_BYTES:
+            raise UsageError(f"{path} is larger than {MAX_SPEC_BYTES // 1024} KB; a spec is a short list of layers")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"cannot read spec file {path}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a UTF-8 text file; a spec is a JSON list of layers") from None
+    except RecursionError:
+        raise UsageError(f"{path} is nested too deeply; a spec is a JSON list of layers") from None
 
 
 def cmd_train(args, argv=None) -> int:
@@ -233,7 +266,40 @@ def cmd_predict(args) -> int:
     return status
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+def cmd_code(args) -> int:
+    """The training script for a preset or spec with the recipe options applied (core.codegen)."""
+    from core.codegen import training_script
+
+    script = training_script(make_config(args), limits_of(args))
+    if args.output is None:
+        sys.stdout.write(script)
+        sys.stdout.flush()
+        return 0
+    target = args.output
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; give a file name such as cnn_lab_fast.py")
+    if target.exists() and not args.overwrite:
+        raise UsageError(f"{target} already exists; pass --overwrite or choose another --output")
+    try:
+        target.write_text(script, encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {target}: {e.strerror}") from None
+    emit({"script": str(target), "bytes": len(script.encode("utf-8"))})
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from core.codegen import summary_record
+
+    if args.preset is not None and args.preset not in PRESETS:
+        raise UsageError(f"Unknown preset '{args.preset[:40]}'; choose one of: {', '.join(PRESETS)}.")
+    spec = PRESETS[args.preset].spec() if args.preset is not None else read_spec(args.spec)
+    emit({"preset": args.preset, **summary_record(spec, limits_of(args))})
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "code": cmd_code,
+            "summary": cmd_summary}
 
 
 def main(argv=None) -> int:

@@ -30,6 +30,7 @@ from core import calibration
 from core import gallery as class_gallery
 from core import jobs, metrics
 from core.checkpoint import CheckpointError, CheckpointExistsError, from_model, to_bytes
+from core.codegen import script_file_name, training_script
 from core.durations import duration_parts
 from core.editor import (COLUMNS, PARAM_RANGES, MissingTypeError, apply_editor_state, canonical_rows,
                          matching_preset, move_row, normalized_rows, rows_to_spec, spec_to_rows)
@@ -541,6 +542,25 @@ def setup_tab(owner: str) -> None:
     msg = ss.pop(K.START_MSG, None)  # shown once, right after pressing Start
     if msg:
         (st.warning if msg[0] == "warning" else st.error)(msg[1])
+    code_panel(config)
+
+
+def code_panel(config: TrainConfig | None) -> None:
+    """The form's run as a self-contained PyTorch script (core.codegen) to read or download."""
+    with st.expander(t("export.title"), key="train-code"):
+        try:
+            script = training_script(config) if config is not None else None
+        except (ValueError, data_mod.DataError):  # ConfigError, SpecError, LimitError: nothing to export
+            script = None
+        if script is None:
+            st.caption(t("export.unavailable"))
+            return
+        name = script_file_name(config)
+        st.caption(t("export.intro"))
+        st.caption(t("export.run_hint", folder=data_mod.get_info(config.dataset).folder, file=name))
+        st.download_button(t("export.download", file=name), script, file_name=name, mime="text/x-python",
+                           on_click="ignore", icon=":material/download:", key="train.code_download")
+        st.code(script, language="python", height=480)
 
 
 # --------------------------------------------------------------------------- ② train (live)

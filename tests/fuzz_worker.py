@@ -62,6 +62,26 @@ def check_spec_input(item) -> str:
         out = model.eval()(torch.zeros(1, 1, 28, 28))
     if tuple(out.shape) != (1, 10):
         return f"bad: output shape {tuple(out.shape)}"
+    return check_exported_script(TrainConfig(spec=spec, **config), model)
+
+
+def check_exported_script(config, model) -> str:
+    """An accepted spec's training script (core.codegen) compiles, its model class has core's
+    tensors, and it depends on the validated numbers only: the script of the normalized spec is
+    the same text, so nothing else the input carried (extra keys, strings) reached it."""
+    from dataclasses import replace
+
+    from core.codegen import training_script
+    from core.models import validate
+
+    script = training_script(config)
+    if script != training_script(replace(config, spec=validate(config.spec))):
+        return "bad: the exported script depends on more than the spec's validated values"
+    namespace = {"__name__": "exported"}
+    exec(compile(script, "exported.py", "exec"), namespace)
+    shapes = [tuple(v.shape) for v in namespace["Net"]().state_dict().values()]
+    if shapes != [tuple(v.shape) for v in model.state_dict().values()]:
+        return "bad: the exported model's tensors differ from core's"
     return "ok"
 
 

@@ -326,7 +326,34 @@ def predict_argv(draw):
     return {"argv": ["predict", "img.png", "--checkpoint", str(DEFAULT_CHECKPOINT)], "files": {"img.png": _b64(data)}}
 
 
-CLI = st.one_of(train_argv(), evaluate_argv(), predict_argv(),
+CODE_FLAGS = [f for f in FLAG_VALUES if f not in ("--device", "--log-every", "--threads", "--name", "--data-dir")]
+
+
+@st.composite
+def code_argv(draw):
+    """`code` takes train's recipe options and writes a script (--output) or prints it."""
+    argv = ["code"]
+    for flag in draw(st.lists(st.sampled_from(CODE_FLAGS + ["--momentum"]), max_size=5, unique=True)):
+        argv += [flag, draw(FLAG_VALUES.get(flag, NUMBER_TEXT))]
+    argv += draw(st.lists(st.sampled_from(["--overwrite", "--no-limits", "--augment", "--bogus-flag"]),
+                          max_size=2, unique=True))
+    files = {"x1.safetensors": _b64(b"an earlier model")}
+    if draw(st.booleans()):
+        files["spec.json"] = _b64(draw(st.one_of(SPECS.map(lambda s: json.dumps(s).encode()), st.binary(max_size=40))))
+        argv += ["--spec", "spec.json"]
+    return {"argv": [a.replace("\x00", "") for a in argv], "files": files, "dirs": ["exists-dir"]}
+
+
+@st.composite
+def summary_argv(draw):
+    spec = draw(st.one_of(SPECS.map(lambda s: json.dumps(s).encode()), st.binary(max_size=40)))
+    which = draw(st.sampled_from([["--spec", "spec.json"], ["--preset", draw(FLAG_VALUES["--preset"])],
+                                  ["--spec", "spec.json", "--preset", "fast"], []]))
+    extra = draw(st.lists(st.sampled_from(["--no-limits", "--bogus"]), max_size=1))
+    return {"argv": ["summary", *[a.replace("\x00", "") for a in which], *extra], "files": {"spec.json": _b64(spec)}}
+
+
+CLI = st.one_of(train_argv(), evaluate_argv(), predict_argv(), code_argv(), summary_argv(),
                 st.lists(st.text(max_size=10), max_size=4).map(lambda a: {"argv": a}))
 
 
