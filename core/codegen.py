@@ -309,6 +309,7 @@ def main():
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--log-every", type=int, default=50, help="batches between progress lines")
     parser.add_argument("--save", help="write the trained weights (state_dict) to this file")
+    parser.add_argument("--test-limit", type=int, help="evaluate on the first N test images only (a quick check)")
     args = parser.parse_args()
     if args.epochs < 1 or not 0 < args.fraction <= 1:
         parser.error("--epochs must be at least 1 and --fraction above 0 and at most 1")
@@ -329,6 +330,8 @@ def main():
 
     x_train, y_train = load_split(args.data_dir, "train")
     x_test, y_test = load_split(args.data_dir, "t10k")
+    if args.test_limit is not None:
+        x_test, y_test = x_test[:max(1, args.test_limit)], y_test[:max(1, args.test_limit)]
     # CNN Lab's app sets aside 5,000 training images to calibrate the model's confidence after
     # training; this script trains on all of them (like `python -m core train
     # --calibration-holdout 0`). A fraction below 1 is a seeded random subset, as in CNN Lab.

@@ -302,7 +302,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in [
     ),
     Preset(
         "fast",
-        "Unpadded stride-2 5×5 stem, 32 and 64 channels, pooling before batch norm; one epoch: ≈ 99.3% in 6–10 s on 2 CPU cores.",
+        "Unpadded stride-2 5×5 stem (16 channels), then 32 and 64 channels, pooling before batch norm; one epoch: ≈ 99.3% in 6–10 s on 2 CPU cores.",
         _FAST_LAYERS,
         # AdamW + a linear one-cycle (peak lr 0.03, 25% warm-up, then a straight line down)
         # converges in a single epoch thanks to batch norm. Batch 128 gives 469 steps instead of

@@ -89,12 +89,14 @@ def test_the_script_imports_only_torch_numpy_and_the_standard_library(name):
 def test_the_exported_script_runs_and_matches_the_summary(name, data_dir, tmp_path):
     path = tmp_path / script_file_name(config_from_preset(name))
     path.write_text(training_script(config_from_preset(name)), encoding="utf-8")
-    events = run_script(path, data_dir, "--max-steps", 3, "--fraction", 0.01, "--epochs", 1)
+    events = run_script(path, data_dir, "--max-steps", 3, "--fraction", 0.01, "--epochs", 1,
+                        "--test-limit", 500)
     expected = summary(PRESETS[name].spec())
     assert events[0] == {"event": "model", "model": "Net", "parameters": expected.total_params, "output_shape": [1, 10]}
     assert events[1]["event"] == "start" and events[1]["train_size"] == 600
     epoch = next(e for e in events if e["event"] == "epoch")
     assert epoch["step"] == 3 and 0.0 <= epoch["test_accuracy"] <= 1.0 and epoch["test_loss"] > 0
+    assert events[1]["test_size"] == 500
     assert events[-1]["event"] == "done" and events[-1]["steps"] == 3
 
 
@@ -137,7 +139,7 @@ def test_the_script_takes_the_same_steps_as_core_train(overrides, data_dir, tmp_
             theirs.append((event["loss"], event["lr"]))
             if len(theirs) == steps:
                 break
-    events = run_script(path, data_dir, "--max-steps", steps, "--log-every", 1)
+    events = run_script(path, data_dir, "--max-steps", steps, "--log-every", 1, "--test-limit", 100)
     ours = [(e["loss"], e["lr"]) for e in events if e["event"] == "step"]
     assert len(ours) == steps
     for (loss, lr), (core_loss, core_lr) in zip(ours, theirs):
