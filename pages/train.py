@@ -94,7 +94,7 @@ class K:
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 GALLERY_SIZE, GALLERY_COLUMNS = 24, 8
-SAMPLE_COLUMNS, SAMPLE_TILE_PX = 12, 78   # the random test images: up to 12 to a row, ~78 px each
+SAMPLE_COLUMNS, SAMPLE_TILE_PX = 12, 80   # the random test images: up to 12 to a row, ~80 px each
 ROW_PX = 35
 WATCH_LINK_KEY = "train-watch-link"   # bench/load_bench.py reads `.st-key-train-watch-link code`
 START_KEY = "train-start"             # bench/load_bench.py clicks `.st-key-train-start button`
@@ -826,7 +826,7 @@ def random_samples(job, classes) -> None:
         return
     st.subheader(t("samples.title"))
     ss.setdefault(K.SAMPLES_N, test_samples.DEFAULT_COUNT)
-    c1, c2, c3 = st.columns([2, 1, 3], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
     count = c1.segmented_control(t("samples.count"), test_samples.SAMPLE_COUNTS, key=K.SAMPLES_N, required=True,
                                  help=t("samples.count_help"), **PERSIST)
     c2.button(t("samples.reshuffle"), icon="🔀", key="train.reshuffle", on_click=reshuffle_samples,

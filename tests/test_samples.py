@@ -170,7 +170,7 @@ def test_a_confusion_cell_click_names_its_classes():
     markers = fig.data[1]
     # marker k sits on cell (k // 3, k % 3): x is the predicted class, y the true class
     assert list(markers.x) == list("abcabcabc") and list(markers.y) == list("aaabbbccc")
-    assert list(markers.text) == list(range(9)) and fig.layout.clickmode == "event+select"
+    assert list(markers.text) == [str(k) for k in range(9)] and fig.layout.clickmode == "event+select"
     assert training.confusion_cell(7, 3) == (2, 1)
     assert fig.layout.shapes[0].x0 == -0.5 and fig.layout.shapes[0].y0 == 1.5, "outline on true c, predicted a"
     event = {"selection": {"points": [{"curve_number": 1, "point_index": 5, "x": "c", "y": "b"}]}}

@@ -720,7 +720,7 @@ def test_a_confusion_cell_lists_its_images_and_opens_one_in_predict():
     assert job.wait(60)
     at.session_state["train.tab_idx"] = 2
     at.run()
-    assert "Click a cell of the confusion matrix" in texts(at.caption)
+    assert "Click a cell of the matrix above" in texts(at.caption)
     r = job.result
     predicted = evaluation_predictions(r.labels, r.wrong_indices, r.wrong_predicted)
     true_c, pred_c = int(r.labels[r.wrong_indices[0]]), int(r.wrong_predicted[0])  # a cell with a mistake

@@ -23,7 +23,8 @@ from core.samples import MAX_SAMPLES, Samples, SampleError
 ZOOM = 1                   # picture pixels per image pixel: the browser enlarges it without smoothing
 FRAME = 1                  # frame width around a tile, in picture pixels (≈ 3 px on screen)
 GAP = 3                    # space between tiles
-LABEL_PX = 36              # height of the label band under a tile, in screen pixels (two lines)
+PAD = 4                    # room around the picture for the outline of the selected tile
+LABEL_PX = 38              # height of the label band under a tile, in screen pixels (two lines)
 RIGHT, WRONG, SELECTED = "#2b8a3e", "#e03131", "#1c7ed6"
 RIGHT_FRAME = (222, 226, 230)  # light grey: a correct tile is framed quietly
 
@@ -47,7 +48,7 @@ def samples_figure(images: np.ndarray, samples: Samples, classes, t: Translate, 
     h, w = (images.shape[1] * ZOOM, images.shape[2] * ZOOM) if n else (28 * ZOOM, 28 * ZOOM)
     cell_w = w + 2 * FRAME
     total_w = cols * cell_w + (cols - 1) * GAP
-    unit = width_px / total_w                       # screen pixels per picture pixel
+    unit = width_px / (total_w + 2 * PAD)           # screen pixels per picture pixel
     band = math.ceil(LABEL_PX / unit)               # the label band, in picture pixels
     cell_h = h + 2 * FRAME + band
     picture = np.full((rows * cell_h, total_w, 3), 255, np.uint8)
@@ -65,7 +66,7 @@ def samples_figure(images: np.ndarray, samples: Samples, classes, t: Translate, 
         text = (t("samples.tile_right", pred=pred, conf=conf) if right
                 else t("samples.tile_wrong", pred=pred, conf=conf, true=true))
         annotations.append(dict(x=left + cell_w / 2, y=top + h + 2 * FRAME + 2, text=text, showarrow=False,
-                                xanchor="center", yanchor="top", font=dict(size=12, color=RIGHT if right else WRONG),
+                                xanchor="center", yanchor="top", font=dict(size=13, color=RIGHT if right else WRONG),
                                 xref="x", yref="y"))
         xs.append(left + cell_w / 2)
         ys.append(top + FRAME + h / 2)
@@ -82,11 +83,14 @@ def samples_figure(images: np.ndarray, samples: Samples, classes, t: Translate, 
         k = int(np.flatnonzero(samples.indices == selected)[0])
         r, c = divmod(k, cols)
         left, top = c * (cell_w + GAP), r * cell_h
-        fig.add_shape(type="rect", x0=left - 3, x1=left + cell_w + 3, y0=top - 3, y1=top + h + 2 * FRAME + 3,
+        fig.add_shape(type="rect", x0=left - 1.5, x1=left + cell_w + 0.5, y0=top - 1.5, y1=top + h + 2 * FRAME + 0.5,
                       line=dict(color=SELECTED, width=3))
-    fig.update_xaxes(visible=False, range=[-4, total_w + 4], constrain="domain")
-    fig.update_yaxes(visible=False, range=[rows * cell_h, -4], scaleanchor="x", constrain="domain")
-    fig.update_layout(annotations=annotations, width=int(width_px), height=int(rows * cell_h * unit + 8),
+    # Axis ranges in the picture's proportions, and a height that gives the plot exactly them:
+    # the tiles then fill the width (scaleanchor would otherwise shrink and centre the plot).
+    fig.update_xaxes(visible=False, range=[-PAD, total_w + PAD], constrain="domain")
+    fig.update_yaxes(visible=False, range=[rows * cell_h, -PAD], scaleanchor="x", constrain="domain")
+    fig.update_layout(annotations=annotations, width=int(width_px),
+                      height=round((rows * cell_h + PAD) * unit) + 8,
                       margin=dict(l=0, r=0, t=4, b=4), hovermode="closest", dragmode=False,
                       hoverdistance=-1 if clickable else 20, clickmode="event+select" if clickable else "event",
                       plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)")

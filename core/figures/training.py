@@ -107,7 +107,7 @@ def confusion_figure(confusion: np.ndarray, classes, t: Translate, selected: tup
     fig = go.Figure([
         go.Heatmap(z=np.log1p(confusion), x=labels, y=labels, text=confusion, texttemplate="%{text}",
                    colorscale="Blues", showscale=False, xgap=1, ygap=1, hoverinfo="skip"),
-        go.Scatter(x=labels * n, y=[lab for lab in labels for _ in range(n)], text=np.asarray(confusion).ravel(),
+        go.Scatter(x=labels * n, y=[lab for lab in labels for _ in range(n)], text=np.asarray(confusion).ravel().tolist(),
                    mode="markers", showlegend=False, hovertemplate=t("train.confusion_hover") + "<extra></extra>",
                    marker=dict(size=max(8, 360 // max(n, 1)), symbol="square", color="rgba(0,0,0,0)"),
                    selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))),
