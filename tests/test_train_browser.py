@@ -34,7 +34,8 @@ QUICK_RUN_SECONDS = 300        # about 20 s on two idle cores
 CHART_POINTS = """() => {
   const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
   if (!plots.length || !plots[0].data) return -1;
-  return plots[0].data[0].x.length;   // first chart: training loss, one point per step event
+  const x = plots[0].data[0].x;       // first chart: training loss, one point per step event
+  return x ? x.length : -1;           // (while the page reruns another chart may come first)
 }"""
 SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
   && !document.querySelector('[data-stale="true"]')
@@ -222,10 +223,11 @@ def test_quick_run_stop_save_and_predict(app_url, app_server_dir, data_dir, page
     true_c, pred_c, count = click_busiest_mistake(page)
     listed = page.get_by_text(f"{count} test images of class {true_c} were predicted as {pred_c}")
     expect(listed).to_be_visible(**WAIT)
-    cell_buttons = page.locator('[class*="st-key-train-cell-"] button')
+    cell_buttons = page.locator('[class*="st-key-train-cell-"]').get_by_role("button")  # visible ones
     expect(cell_buttons).to_have_count(min(count, 24), **WAIT)
     full_screenshot(page, screenshot_dir / "train-results-cell-en.png")
     keys = page.evaluate("() => [...document.querySelectorAll('[class*=\"st-key-train-cell-\"]')]"
+                         ".filter(e => e.checkVisibility())"
                          ".map(e => [...e.classList].find(c => c.startsWith('st-key-train-cell-')))")
     index = re.search(r"-(\d+)$", keys[0]).group(1)   # the key ends with the test index
     first = cell_buttons.first
