@@ -24,11 +24,14 @@ from core.checkpoint import CheckpointError, load_checkpoint_bytes
 from core.data import DATASETS, DataError, is_available
 from core.calibration import calibration_from_meta, temperature_from_meta
 from core.canvas import decode_canvas_png
+from core.samples import DEFAULT_COUNT, SAMPLE_COUNTS, draw_indices
+from core.samples import predict as predict_samples
 from core.features import (
     SCALE_MODES, conv_filters, input_gradient, layer_outputs, probabilities, receptive_field,
     run_inference, saliency, source_conv, value_ranges,
 )
 from core.figures import PLOT_CONFIG
+from core.figures.samples import picked_index, samples_figure
 from core.figures.predict import (ACTIVATION_SCALE, channel_grid_figure, fmt, kernel_grid_figure, map_figure,
                                   pixel_tile, probability_figure, square_axes)
 from core.images import EXTENSIONS, ImageError, check_image_size, fit_within, load_image_bytes
@@ -53,6 +56,8 @@ class K:
     VIEW, TARGET, CALIBRATED = "predict.view", "predict.saliency_target", "predict.calibrated"
     MODEL_FILE, UPLOADED = "predict.model_file", "predict.uploaded_model"
     IMAGE_FILE, UPLOAD_CACHE, DATA_FAILED = "predict.image_file", "predict.upload_cache", "predict.data_failed"
+    SAMPLES, SAMPLES_N, SAMPLES_SEED = "predict.samples", "predict.samples_n", "predict.samples_seed"
+    SAMPLES_CACHE = "predict.samples_cache"
 
     @staticmethod
     def canvas(generation: int) -> str:
@@ -363,8 +368,55 @@ def _test_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
                                                      label=ckpt.classes[label]))
     if st.session_state.get(K.FROM_TRAIN) == int(index):
         st.info(t("predict.from_train"))
+    _test_samples(ckpt, data, int(index))
     pre = from_dataset_image(image, ckpt.mean, ckpt.std)
     return pre, InputInfo("test", index=int(index), label=label)
+
+
+SAMPLE_COLUMNS, SAMPLE_GRID_PX = 6, 380  # the input column fits six tiles of about 60 px
+
+
+def _reshuffle_samples() -> None:
+    st.session_state[K.SAMPLES_SEED] = st.session_state.get(K.SAMPLES_SEED, 0) + 1
+
+
+def _pick_sample(drawn) -> None:
+    """on_select of the sample grid: the clicked test image becomes the input."""
+    index = picked_index(st.session_state.get(K.SAMPLES), drawn)
+    if index is not None:
+        st.session_state[K.INDEX] = index
+
+
+def _test_samples(ckpt, data, current: int) -> None:
+    """A random draw of test images with this model's answers (one batch); a click on one makes
+    it the input. The confidence is the one the prediction shows (calibrated unless switched off)."""
+    st.markdown(f"**{t('samples.pick_title')}**")
+    st.session_state.setdefault(K.SAMPLES_N, DEFAULT_COUNT)
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    count = c1.segmented_control(t("samples.count"), SAMPLE_COUNTS, key=K.SAMPLES_N, required=True,
+                                 help=t("samples.count_help"), **PERSIST)
+    c2.button(t("samples.reshuffle"), icon="🔀", on_click=_reshuffle_samples, key="predict.reshuffle",
+              help=t("samples.reshuffle_help"))
+    indices = draw_indices(len(data.test_labels), int(count), st.session_state.get(K.SAMPLES_SEED, 0))
+    temperature = _temperature(ckpt)
+    if temperature is None or not st.session_state.get(K.CALIBRATED, True):
+        temperature = 1.0
+    # The page reruns on every click in the explorer: run the model on the draw only when it changed.
+    # (The cache keeps the model too, so its id cannot be reused by another while cached.)
+    key = (st.session_state.get(K.MODEL), id(ckpt.model), tuple(indices.tolist()), temperature)
+    cached = st.session_state.get(K.SAMPLES_CACHE)
+    if cached and cached[0] == key:
+        drawn = cached[1]
+    else:
+        drawn = run_inference(predict_samples, ckpt.model, data.test_images, data.test_labels, indices,
+                              ckpt.mean, ckpt.std, temperature)
+        st.session_state[K.SAMPLES_CACHE] = (key, drawn, ckpt.model)
+    images = data.test_images.numpy()[drawn.indices]
+    st.plotly_chart(samples_figure(images, drawn, ckpt.classes, t, columns=SAMPLE_COLUMNS,
+                                   width_px=SAMPLE_GRID_PX, selected=current, clickable=True),
+                    config=PLOT_CONFIG, key=K.SAMPLES, width="content", on_select=lambda: _pick_sample(drawn),
+                    selection_mode="points")
+    st.caption(t("samples.pick_hint"))
 
 
 def _input(ckpt) -> tuple[Preprocessed | None, InputInfo]:

@@ -29,15 +29,17 @@ from app.ui import cached_dataset, lang, t
 from core import calibration
 from core import gallery as class_gallery
 from core import jobs, metrics
+from core import samples as test_samples
 from core.checkpoint import CheckpointError, CheckpointExistsError, from_model, to_bytes
 from core.codegen import script_file_name, training_script
 from core.durations import duration_parts
 from core.editor import (COLUMNS, PARAM_RANGES, MissingTypeError, apply_editor_state, canonical_rows,
                          matching_preset, move_row, normalized_rows, rows_to_spec, spec_to_rows)
 from core.figures import PLOT_CONFIG
-from core.figures.training import (COMPARE_METRICS, accuracy_figure, compare_figure, confusion_figure,
-                                   default_compare_metric, loss_figure, maps_figure, per_class_figure,
-                                   probability_figure)
+from core.figures.samples import clicked_marker, samples_figure
+from core.figures.training import (COMPARE_METRICS, accuracy_figure, compare_figure, confusion_cell,
+                                   confusion_figure, default_compare_metric, loss_figure, maps_figure,
+                                   per_class_figure, probability_figure)
 from core.gallery import GalleryError
 from core.jobs import JobLimitError
 from core.layers import FLOAT_PARAMS, LAYER_TYPES, PARAM_NAMES
@@ -59,6 +61,8 @@ class K:
     START_MSG, DL_FAILED, PUBLISHED, SAVED = "train.start_msg", "train.download_failed", "train.published", "train.saved"
     RESULT_RUN, FM_EPOCH, FM_LAYER, FM_LAST = "train.result_run", "train.fm_epoch", "train.fm_layer", "train.fm_last"
     WRONG_TRUE, WRONG_PRED = "train.wrong_true", "train.wrong_pred"
+    CELL_TRUE, CELL_PRED, CONFUSION = "train.cell_true", "train.cell_pred", "train.confusion"
+    SAMPLES_N, SAMPLES_SEED = "train.samples_n", "train.samples_seed"
     COMPARE, COMPARE_METRIC = "train.compare", "train.compare_metric"
     OPT, LR, BATCH, EPOCHS, SCHED = "train.optimizer", "train.lr", "train.batch", "train.epochs", "train.scheduler"
     AUG, WD, LS, MOMENTUM = "train.augment", "train.weight_decay", "train.label_smoothing", "train.momentum"
@@ -91,6 +95,7 @@ class K:
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 GALLERY_SIZE, GALLERY_COLUMNS = 24, 8
+SAMPLE_COLUMNS, SAMPLE_TILE_PX = 12, 80   # the random test images: up to 12 to a row, ~80 px each
 ROW_PX = 35
 WATCH_LINK_KEY = "train-watch-link"   # bench/load_bench.py reads `.st-key-train-watch-link code`
 START_KEY = "train-start"             # bench/load_bench.py clicks `.st-key-train-start button`
@@ -752,14 +757,110 @@ def results_body(job, owner: str | None) -> None:
     c[4].metric(t("train.m_time"), fmt_seconds(m.get("train_seconds")),
                 help=t("train.m_time_help", ips=f"{m.get('images_per_second', 0):,.0f}"))
     left, right = st.columns([6, 5])
+    cell = (ss.get(K.CELL_TRUE), ss.get(K.CELL_PRED))
     with left:
         st.markdown(t("train.confusion_title"))
-        st.plotly_chart(confusion_figure(r.confusion, classes, t), config=PLOT_CONFIG, key="train.confusion")
+        st.plotly_chart(confusion_figure(r.confusion, classes, t, selected=cell if None not in cell else None),
+                        config=PLOT_CONFIG, key=K.CONFUSION, on_select=lambda: select_cell(len(classes)),
+                        selection_mode="points")
         st.caption(t("train.confusion_caption"))
     right.plotly_chart(per_class_figure(r.per_class_accuracy, classes, t), config=PLOT_CONFIG,
                        key="train.per_class")
+    cell_images(job, classes, owner)
     reliability(m.get("calibration"))
+    random_samples(job, classes)
     mistakes(job, classes, owner)
+
+
+def select_cell(n_classes: int) -> None:
+    """on_select of the confusion matrix: the clicked cell's classes go into the cell pickers."""
+    k = clicked_marker(ss.get(K.CONFUSION))
+    if k is not None and 0 <= k < n_classes * n_classes:
+        ss[K.CELL_TRUE], ss[K.CELL_PRED] = confusion_cell(k, n_classes)
+
+
+def predictions_of(job) -> tuple[np.ndarray, np.ndarray]:
+    """Every test image's predicted class (exactly as the confusion matrix counted them) and the
+    probability the model gave it (temperature-scaled, as the Predict page shows it)."""
+    r = job.result
+    predicted = test_samples.evaluation_predictions(r.labels, r.wrong_indices, r.wrong_predicted)
+    temperature = calibration.temperature_from_meta(job.metrics())
+    return predicted, test_samples.confidence_of_predictions(r.logits, predicted, temperature)
+
+
+def cell_images(job, classes, owner: str | None) -> None:
+    """The test images of one (true, predicted) cell: clicked in the matrix or chosen with the
+    two pickers (which also serve keyboards and screen readers)."""
+    r = job.result
+    if r.logits is None or r.labels is None:
+        return
+    options = [None] + list(range(len(classes)))
+    fmt = {k: t("samples.cell_none") if k is None else str(classes[k]) for k in options}.get
+    st.markdown(f"**{t('samples.cell_title')}**")
+    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
+    true_c = c1.selectbox(t("samples.cell_true"), options, key=K.CELL_TRUE, format_func=fmt, **PERSIST)
+    pred_c = c2.selectbox(t("samples.cell_pred"), options, key=K.CELL_PRED, format_func=fmt, **PERSIST)
+    if true_c is None or pred_c is None:
+        c3.caption(t("samples.cell_hint"))
+        return
+    predicted, confidence = predictions_of(job)
+    listing = test_samples.cell_listing(r.labels, predicted, confidence, true_c, pred_c)
+    names = dict(true=classes[true_c], pred=classes[pred_c])
+    if listing.total == 0:
+        c3.info(t("samples.cell_empty", **names))
+        return
+    text = t("samples.cell_right" if listing.correct else "samples.cell_wrong", n=f"{listing.total:,}",
+             shown=len(listing.indices), **names)
+    c3.caption(text + (" " + t("samples.cell_open") if owner is not None else ""))
+    image_tiles(job, listing.indices, [true_c] * len(listing.indices), [pred_c] * len(listing.indices),
+                listing.confidence, classes, owner, "train.cell")
+
+
+def image_tiles(job, indices, true, predicted, confidence, classes, owner: str | None, key: str) -> None:
+    """Test images as bordered tiles, GALLERY_COLUMNS to a row: "true → predicted, n% sure",
+    and for the owner (not a watcher) a 🔍 button that opens the image in Predict with this model."""
+    for start in range(0, len(indices), GALLERY_COLUMNS):
+        cols = st.columns(GALLERY_COLUMNS)
+        for j, col in enumerate(cols[:len(indices) - start]):
+            k = start + j
+            idx = int(indices[k])
+            with col.container(border=True):
+                st.image(upscale(job.data.test_images[idx].numpy(), 3), width="stretch")
+                st.markdown(t("train.tile", true=classes[true[k]], pred=classes[predicted[k]],
+                              conf=f"{100 * confidence[k]:.0f}"))
+                if owner is not None and st.button(
+                        t("train.open_predict"), key=f"{key}.{job.id}.{idx}", type="tertiary",
+                        icon="🔍", help=t("train.open_predict_help", index=idx)):
+                    open_in_predict(owner, job, idx)
+
+
+def reshuffle_samples() -> None:
+    ss[K.SAMPLES_SEED] = ss.get(K.SAMPLES_SEED, 0) + 1
+
+
+def random_samples(job, classes) -> None:
+    """Tutorial 003's last step: random test images with the predicted and the true label (from
+    the run's final test evaluation, so they agree with the matrix above)."""
+    r = job.result
+    if r.logits is None or r.labels is None or r.n == 0:
+        return
+    st.subheader(t("samples.title"))
+    ss.setdefault(K.SAMPLES_N, test_samples.DEFAULT_COUNT)
+    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
+    count = c1.segmented_control(t("samples.count"), test_samples.SAMPLE_COUNTS, key=K.SAMPLES_N, required=True,
+                                 help=t("samples.count_help"), **PERSIST)
+    c2.button(t("samples.reshuffle"), icon="🔀", key="train.reshuffle", on_click=reshuffle_samples,
+              help=t("samples.reshuffle_help"))
+    predicted, _ = predictions_of(job)
+    temperature = calibration.temperature_from_meta(job.metrics())
+    indices = test_samples.draw_indices(r.n, int(count), ss.get(K.SAMPLES_SEED, 0))
+    drawn = test_samples.from_logits(r.logits, r.labels, indices, temperature, predicted)
+    c3.caption(t("samples.score", right=int(drawn.correct.sum()), n=len(drawn)))
+    images = job.data.test_images.numpy()[drawn.indices]
+    st.plotly_chart(samples_figure(images, drawn, classes, t, columns=SAMPLE_COLUMNS,
+                                   width_px=SAMPLE_TILE_PX * min(len(drawn), SAMPLE_COLUMNS)),
+                    config=PLOT_CONFIG, key="train.samples", width="content")
+    st.caption(t("samples.caption"))
 
 
 def reliability(record: dict | None) -> None:
@@ -810,20 +911,9 @@ def mistakes(job, classes, owner: str | None) -> None:
     if not picked:
         st.info(t("train.gallery_empty_filter"))
         return
-    for start in range(0, min(len(picked), GALLERY_SIZE), GALLERY_COLUMNS):
-        cols = st.columns(GALLERY_COLUMNS)
-        for col, k in zip(cols, picked[start:start + GALLERY_COLUMNS]):
-            idx = int(r.wrong_indices[k])
-            with col.container(border=True):
-                st.image(upscale(job.data.test_images[idx].numpy(), 3), width="stretch")
-                st.markdown(t("train.tile", true=classes[true[idx]], pred=classes[r.wrong_predicted[k]],
-                              conf=f"{100 * confidence[k]:.0f}"))
-                if owner is not None and st.button(
-                        t("train.open_predict"), key=f"train.wrong.{job.id}.{idx}", type="tertiary",
-                        icon="🔍", help=t("train.open_predict_help", index=idx)):
-                    open_in_predict(owner, job, idx)
-
-
+    shown = [int(k) for k in picked[:GALLERY_SIZE]]
+    image_tiles(job, r.wrong_indices[shown], true[r.wrong_indices[shown]], r.wrong_predicted[shown],
+                confidence[shown], classes, owner, "train.wrong")
 
 
 def open_in_predict(owner: str, job: jobs.Job, test_index: int) -> None:

@@ -27,7 +27,7 @@ def test_training_figures(lang):
     assert len(training.accuracy_figure(c, 4, t).data) == 2
     assert training.maps_figure(np.random.default_rng(0).random((5, 6, 6))).data[0].z.shape == (6, 5 * 7 - 1)
     probs = np.full(10, 0.1)
-    assert len(training.probability_figure(probs, range(10), 3, t).data[0].x) == 10
+    assert len(training.probability_figure(probs, range(10), 3, t).data[1].x) == 10
     assert training.confusion_figure(np.eye(3, dtype=int) * 5, "abc", t).data[0].z.shape == (3, 3)
     assert training.per_class_figure(np.array([0.9, 1.0]), "ab", t).layout.height == 460
     cmp = training.compare_figure([("a", EVENTS), ("b", EVENTS)], "test_accuracy", t)

@@ -6,6 +6,7 @@ checkpoints/mnist-default.safetensors. Screenshots go to the folder conftest pri
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -28,9 +29,10 @@ def open_predict(page, app_url, lang="en"):
     """Open the app at its root (the shell sets up the sidebar and language), then the page."""
     page.set_viewport_size({"width": 1400, "height": 2200})
     page.goto(app_url)
-    page.get_by_text("简体中文").wait_for(timeout=2 * TIMEOUT)
+    chinese = page.get_by_role("radiogroup", name="Language / 语言").get_by_text("简体中文")
+    chinese.wait_for(timeout=2 * TIMEOUT)
     if lang == "zh":
-        page.get_by_text("简体中文").click()
+        chinese.click()
         page.locator("[data-testid=stSidebarNav] a", has_text="预测").wait_for()
     page.locator("[data-testid=stSidebarNav] a", has_text="预测" if lang == "zh" else "Predict").click()
     page.locator("canvas.upper-canvas").wait_for(timeout=2 * TIMEOUT)
@@ -181,6 +183,34 @@ def test_explorer_clicks(page, app_url, screenshot_dir, data_dir):
     page.get_by_text("Saliency for “7” over the input").wait_for(timeout=TIMEOUT)
     no_exception(page)
     shot(page, screenshot_dir, "predict_en_saliency.png")
+
+
+def test_a_random_test_sample_becomes_the_input(page, app_url, screenshot_dir):
+    """The test-set input's random draw (seeded: the first draw is draw_indices(n, 12, 0)): a click
+    on a tile makes that image the input; Reshuffle draws the next seed's images."""
+    from core.samples import draw_indices
+
+    open_predict(page, app_url)
+    page.get_by_role("radio", name="Test-set image").click()
+    heading(page, r"^Prediction: 7 ").wait_for(timeout=TIMEOUT)  # test image 0 is a 7
+    grid = page.locator(".st-key-predict-samples .nsewdrag").first
+    grid.wait_for(timeout=TIMEOUT)
+    settled(page)
+    hover = "() => document.querySelector('.st-key-predict-samples .js-plotly-plot').data[1].hovertext" \
+            ".map(h => Number(h.split('#')[1].split('<')[0]))"
+    first = draw_indices(10_000, 12, 0).tolist()
+    assert page.evaluate(hover) == first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 2.5 / 6, box["y"] + box["height"] * 0.25)  # 3rd tile
+    number = page.get_by_role("spinbutton", name=re.compile("Test image number"))
+    expect(number).to_have_value(str(first[2]), timeout=TIMEOUT)
+    page.get_by_text(f"Test image {first[2]}, labelled").wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Reshuffle").click()
+    second = json.dumps(draw_indices(10_000, 12, 1).tolist(), separators=(",", ":"))
+    page.wait_for_function(f"() => JSON.stringify(({hover})()) === '{second}'", timeout=TIMEOUT)
+    expect(number).to_have_value(str(first[2]))  # reshuffling keeps the input
+    no_exception(page)
+    shot(page, screenshot_dir, "predict_en_random_samples.png")
 
 
 def test_chinese(page, app_url, screenshot_dir):

@@ -544,3 +544,55 @@ def test_calibrated_confidence_by_default_and_raw_one_click_away(lang, checkpoin
                               "predict.source": "test", "predict.test_index": 0}))
     assert not at.toggle and prediction(at, lang) == (str(top), round(100 * raw[top], 1))
     assert {"en": "no fitted temperature", "zh": "没有拟合好的温度"}[lang] in texts(at.caption)
+
+
+# --------------------------------------------------------------------------- random test samples
+
+def sample_grid(at: AppTest) -> dict:
+    """The spec of the test-set input's sample grid (its tiles' hover texts carry the indices)."""
+    import json
+
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    grids = [s for s in specs if any(d.get("type") == "image" for d in s["data"])]
+    assert len(grids) == 1
+    return grids[0]
+
+
+def grid_indices(spec: dict) -> list[int]:
+    return [int(h.split("#", 1)[1].split("<", 1)[0]) for h in spec["data"][1]["hovertext"]]
+
+
+@pytest.mark.parametrize("lang, title, wrong_mark", [("en", "Or pick one of these", "true"),
+                                                     ("zh", "或者从这些图像中挑一张", "实为")])
+def test_test_set_input_offers_random_samples_with_this_models_answers(lang, title, wrong_mark, checkpoints, mnist):
+    from core.calibration import temperature_from_meta
+    from core.samples import draw_indices, predict
+
+    at = ok(run_page(lang, **{"predict.source": "test", "predict.test_index": 0}))
+    assert title in texts(at.markdown)
+    spec = sample_grid(at)
+    n = len(mnist.test_labels)
+    indices = draw_indices(n, 12, 0)
+    assert grid_indices(spec) == indices.tolist(), "12 by default, the first seeded draw"
+    ckpt = load_checkpoint(checkpoints)
+    expected = predict(ckpt.model, mnist.test_images, mnist.test_labels, indices, ckpt.mean, ckpt.std,
+                       temperature_from_meta(ckpt.meta))
+    tiles = [a["text"] for a in spec["layout"]["annotations"]]
+    for k, text in enumerate(tiles):    # the model's answer and confidence; a mistake with its true label
+        assert text.startswith(f"{expected.predicted[k]} · {100 * expected.confidence[k]:.0f}%")
+        assert (wrong_mark in text) == (not expected.correct[k])
+    at = ok(at.button(key="predict.reshuffle").click().run())
+    assert grid_indices(sample_grid(at)) == draw_indices(n, 12, 1).tolist(), "Reshuffle: the next seed"
+    at = ok(at.segmented_control(key="predict.samples_n").set_value(6).run())
+    assert grid_indices(sample_grid(at)) == draw_indices(n, 6, 1).tolist()
+
+
+def test_the_current_test_image_is_outlined_in_the_sample_grid(checkpoints, mnist):
+    from core.samples import draw_indices
+
+    first = int(draw_indices(len(mnist.test_labels), 12, 0)[3])
+    at = ok(run_page(**{"predict.source": "test", "predict.test_index": first}))
+    assert len(sample_grid(at)["layout"].get("shapes", [])) == 1, "the input is one of the draw"
+    at = ok(at.number_input(key="predict.test_index").set_value(
+        next(i for i in range(100) if i not in draw_indices(len(mnist.test_labels), 12, 0))).run())
+    assert not sample_grid(at)["layout"].get("shapes"), "not in the draw: nothing outlined"

@@ -34,7 +34,8 @@ QUICK_RUN_SECONDS = 300        # about 20 s on two idle cores
 CHART_POINTS = """() => {
   const plots = document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot');
   if (!plots.length || !plots[0].data) return -1;
-  return plots[0].data[0].x.length;   // first chart: training loss, one point per step event
+  const x = plots[0].data[0].x;       // first chart: training loss, one point per step event
+  return x ? x.length : -1;           // (while the page reruns another chart may come first)
 }"""
 SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
   && !document.querySelector('[data-stale="true"]')
@@ -109,6 +110,21 @@ def press_start(page):
 def chart_points_at_least(page, n: int) -> int:
     page.wait_for_function(f"() => ({CHART_POINTS})() >= {n}", **WAIT)
     return page.evaluate(CHART_POINTS)
+
+
+def click_busiest_mistake(page) -> tuple[int, int, int]:
+    """Click the confusion matrix's off-diagonal cell with the most images; (true, predicted, count)."""
+    expect_idle(page)
+    counts = page.evaluate("() => document.querySelector('.st-key-train-confusion .js-plotly-plot')"
+                           ".data[1].text.map(Number)")
+    n = round(len(counts) ** 0.5)
+    count, true_c, pred_c = max((counts[i * n + j], i, j) for i in range(n) for j in range(n) if i != j)
+    assert count > 0, "a quick run makes mistakes"
+    matrix = page.locator(".st-key-train-confusion .nsewdrag").first
+    matrix.scroll_into_view_if_needed()
+    box = matrix.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * (pred_c + 0.5) / n, box["y"] + box["height"] * (true_c + 0.5) / n)
+    return true_c, pred_c, count
 
 
 def test_quick_run_stop_save_and_predict(app_url, app_server_dir, data_dir, page, screenshot_dir):
@@ -199,7 +215,28 @@ def test_quick_run_stop_save_and_predict(app_url, app_server_dir, data_dir, page
     expect(page.get_by_role("button", name="Save")).to_have_count(0)
     assert hashlib.sha256(bundled.read_bytes()).hexdigest() == shipped
     expect(page.get_by_text("Misclassified test images")).to_be_visible(**WAIT)
+    expect(page.get_by_text("Random test images")).to_be_visible(**WAIT)
     full_screenshot(page, screenshot_dir / "train-results-en.png")
+
+    # 3a. A click on a cell of the confusion matrix lists that cell's test images; 🔍 opens one
+    # in the Predict page with this run's model.
+    true_c, pred_c, count = click_busiest_mistake(page)
+    listed = page.get_by_text(f"{count} test images of class {true_c} were predicted as {pred_c}")
+    expect(listed).to_be_visible(**WAIT)
+    cell_buttons = page.locator('[class*="st-key-train-cell-"]').get_by_role("button")  # visible ones
+    expect(cell_buttons).to_have_count(min(count, 24), **WAIT)
+    full_screenshot(page, screenshot_dir / "train-results-cell-en.png")
+    keys = page.evaluate("() => [...document.querySelectorAll('[class*=\"st-key-train-cell-\"]')]"
+                         ".filter(e => e.checkVisibility())"
+                         ".map(e => [...e.classList].find(c => c.startsWith('st-key-train-cell-')))")
+    index = re.search(r"-(\d+)$", keys[0]).group(1)   # the key ends with the test index
+    first = cell_buttons.first
+    expect_idle(page)
+    first.click()
+    expect(page.locator("h1").first).to_have_text("Predict", **WAIT)
+    expect(page.get_by_role("spinbutton", name=re.compile("Test image number"))).to_have_value(index, **WAIT)
+    expect(page.get_by_text(f"Correct: the true label is {true_c}")).to_have_count(0)
+    expect(page.get_by_text(f"Wrong: the true label is {true_c}")).to_be_visible(**WAIT)
 
     nav(page, "Predict").click()
     expect(page.locator("h1").first).to_have_text("Predict", **WAIT)

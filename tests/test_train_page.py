@@ -384,7 +384,9 @@ def test_a_watch_link_is_read_only(faked):
     watcher.run()
     assert "Stopped early" in texts(watcher.success)
     assert "Test accuracy" in [m.label for m in watcher.metric], "the results"
-    assert [b.key for b in watcher.button] == ["train.leave_watch"], "no save, no model use"
+    # Reshuffle only redraws the watcher's own view of the random test images (from the run's
+    # stored test evaluation): nothing else may be pressed
+    assert [b.key for b in watcher.button] == ["train.reshuffle", "train.leave_watch"], "no save, no model use"
     assert not watcher.download_button and not watcher.text_input, "no download, no save name"
     assert job.id not in repr(watcher.session_state), "the run id (the owner's key) never reaches a watcher"
     unknown = page(query={"watch": "no-such-token"})
@@ -667,3 +669,84 @@ def test_the_train_page_runs_a_job_through_ray(data_dir):
     assert f["steps"] >= 2 and f["has_model"], "step events streamed back, the weights came back"
     assert any(s.startswith("Finished:") for s in f["success"]), f["success"]
     assert "/train?watch=" in f["watch_link"]
+
+
+# ------------------------------------------------------------------ random samples, confusion cells
+
+def chart_with(at, needle: str) -> dict:
+    """The spec of the one Plotly chart whose JSON contains `needle`."""
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    specs = [s for s in specs if needle in json.dumps(s, ensure_ascii=False)]
+    assert len(specs) == 1, f"{len(specs)} charts with {needle!r}"
+    return specs[0]
+
+
+def grid_indices(spec: dict) -> list[int]:
+    """The test indices of a sample grid, from its tiles' hover texts ("Test image #12<br>…")."""
+    return [int(h.split("#", 1)[1].split("<", 1)[0]) for h in spec["data"][1]["hovertext"]]
+
+
+@pytest.mark.parametrize("lang, title, mark", [("en", "Random test images", "Test image #"),
+                                               ("zh", "随机抽取的测试图像", "测试图像 #")])
+def test_results_show_random_test_images_and_reshuffle_draws_others(lang, title, mark):
+    from core.samples import draw_indices
+
+    at, job = finished_run(lang=lang)
+    assert not at.exception, [e.value for e in at.exception]
+    assert title in [s.value for s in at.subheader]
+    n = len(job.result.labels)
+    spec = chart_with(at, mark)
+    assert grid_indices(spec) == draw_indices(n, 12, 0).tolist(), "12 by default, the first seeded draw"
+    r = job.result
+    wrong = set(r.wrong_indices.tolist())
+    tiles = [a["text"] for a in spec["layout"]["annotations"]]
+    for index, text in zip(grid_indices(spec), tiles):   # a mistake names the true class too
+        assert (("<br>" in text) == (index in wrong)), (index, text)
+    at.button(key="train.reshuffle").click().run()
+    assert grid_indices(chart_with(at, mark)) == draw_indices(n, 12, 1).tolist(), "the next seed's draw"
+    at.segmented_control(key="train.samples_n").set_value(24).run()
+    assert grid_indices(chart_with(at, mark)) == draw_indices(n, 24, 1).tolist()
+    watcher = page(lang, query={"watch": job.watch_token})
+    assert grid_indices(chart_with(watcher, mark)) == draw_indices(n, 12, 0).tolist(), "a watch link too"
+
+
+def test_a_confusion_cell_lists_its_images_and_opens_one_in_predict():
+    from core.samples import evaluation_predictions, pair_indices
+
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    start_button(at).click().run()
+    job = job_of(at)
+    assert job.wait(60)
+    at.session_state["train.tab_idx"] = 2
+    at.run()
+    assert "Click a cell of the matrix above" in texts(at.caption)
+    r = job.result
+    predicted = evaluation_predictions(r.labels, r.wrong_indices, r.wrong_predicted)
+    true_c, pred_c = int(r.labels[r.wrong_indices[0]]), int(r.wrong_predicted[0])  # a cell with a mistake
+    at.selectbox(key="train.cell_true").set_value(true_c).run()
+    at.selectbox(key="train.cell_pred").set_value(pred_c).run()
+    assert not at.exception, [e.value for e in at.exception]
+    expected = pair_indices(r.labels, predicted, true_c, pred_c)
+    assert len(expected) == r.confusion[true_c, pred_c]
+    assert f"{len(expected)} test images of class {true_c} were predicted as {pred_c}" in texts(at.caption)
+    listed = [int(str(b.key).rsplit(".", 1)[1]) for b in at.button if str(b.key).startswith(f"train.cell.{job.id}.")]
+    assert sorted(listed) == sorted(expected.tolist()[:24])
+    spec = chart_with(at, "true %{y}, predicted %{x}")
+    assert spec["layout"]["shapes"][0]["x0"] == pred_c - 0.5, "the chosen cell is outlined"
+    at.button(key=f"train.cell.{job.id}.{listed[0]}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Predict"
+    assert at.session_state["predict.test_index"] == listed[0]
+    assert at.session_state["predict.model"] == f"session:{at.session_state['train.published'][job.id]}"
+
+
+def test_an_empty_confusion_cell_says_so_in_chinese():
+    at, job = finished_run(lang="zh")
+    r = job.result
+    empty = next((i, j) for i in range(10) for j in range(10) if r.confusion[i, j] == 0)
+    at.selectbox(key="train.cell_true").set_value(empty[0]).run()
+    at.selectbox(key="train.cell_pred").set_value(empty[1]).run()
+    assert f"没有类别为 {empty[0]} 的测试图像被预测成 {empty[1]}" in texts(at.info)

@@ -73,37 +73,73 @@ def maps_figure(maps: np.ndarray) -> go.Figure:
 
 
 def probability_figure(probs: np.ndarray, classes, true_label: int, t: Translate) -> go.Figure:
-    colours = [RED if i == int(np.argmax(probs)) and i != true_label else
-               (BLUE if i == true_label else GREY) for i in range(len(probs))]
-    fig = go.Figure(go.Bar(x=[str(c) for c in classes], y=probs, marker_color=colours,
-                           text=[f"{100 * p:.0f}%" if p >= 0.01 else "" for p in probs],
-                           textposition="outside", hovertemplate="%{x}: %{y:.1%}<extra></extra>"))
-    fig.update_yaxes(range=[0, 1.15], tickformat=".0%", visible=False)
-    fig.update_xaxes(type="category")
-    fig.update_layout(height=220, margin=dict(l=0, r=0, t=30, b=0),
+    """The probe digit's probabilities as one row per class, read like a list: a grey track to
+    100% behind each bar, the percentage beside it. Rows (not columns) fit the narrow column
+    beside the digit, and the tracks fill it however one-sided the answer is."""
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = [str(c) for c in classes]
+    top = int(np.argmax(probs)) if len(probs) else -1
+    colours = [RED if i == top and i != true_label else (BLUE if i == true_label else GREY)
+               for i in range(len(probs))]
+    fig = go.Figure([
+        go.Bar(y=labels, x=[1.0] * len(labels), orientation="h", marker_color="rgba(157,157,157,0.15)",
+               hoverinfo="skip", showlegend=False),
+        go.Bar(y=labels, x=probs, orientation="h", marker_color=colours, showlegend=False,
+               text=[f"{100 * p:.0f}%" if p >= 0.005 else "" for p in probs], textposition="outside",
+               cliponaxis=False, textfont=dict(size=11), hovertemplate="%{y}: %{x:.1%}<extra></extra>"),
+    ])
+    fig.update_xaxes(range=[0, 1], visible=False, fixedrange=True)
+    fig.update_yaxes(type="category", autorange="reversed", fixedrange=True, ticks="",
+                     tickfont=dict(size=12))
+    fig.update_layout(barmode="overlay", bargap=0.25, height=26 + 21 * max(len(labels), 1),
+                      margin=dict(l=0, r=34, t=26, b=0), plot_bgcolor="rgba(0,0,0,0)",
                       title=dict(text=t("train.probe_probs"), x=0, font=dict(size=13)))
     return fig
 
 
-def confusion_figure(confusion: np.ndarray, classes, t: Translate) -> go.Figure:
+def confusion_figure(confusion: np.ndarray, classes, t: Translate, selected: tuple[int, int] | None = None) -> go.Figure:
+    """Counts per (true, predicted) pair, colour on a log scale. An invisible square marker over
+    each cell (Plotly cannot select a heatmap cell) carries the hover text and makes a click
+    selectable: the selection's point_index is true * n + predicted (`confusion_cell`).
+    `selected` outlines one cell."""
     labels = [str(c) for c in classes]
-    fig = go.Figure(go.Heatmap(
-        z=np.log1p(confusion), x=labels, y=labels, text=confusion, texttemplate="%{text}",
-        colorscale="Blues", showscale=False, xgap=1, ygap=1,
-        hovertemplate=t("train.confusion_hover") + "<extra></extra>"))
+    n = len(labels)
+    fig = go.Figure([
+        go.Heatmap(z=np.log1p(confusion), x=labels, y=labels, text=confusion, texttemplate="%{text}",
+                   colorscale="Blues", showscale=False, xgap=1, ygap=1, hoverinfo="skip"),
+        go.Scatter(x=labels * n, y=[lab for lab in labels for _ in range(n)], text=np.asarray(confusion).ravel().tolist(),
+                   mode="markers", showlegend=False, hovertemplate=t("train.confusion_hover") + "<extra></extra>",
+                   marker=dict(size=max(8, 360 // max(n, 1)), symbol="square", color="rgba(0,0,0,0)"),
+                   selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))),
+    ])
+    if selected is not None:
+        r, c = selected
+        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                      line=dict(color="#ff4b4b", width=3))
     fig.update_xaxes(title_text=t("train.axis_predicted"), type="category", side="top")
     fig.update_yaxes(title_text=t("train.axis_true"), type="category", autorange="reversed")
-    fig.update_layout(height=460, margin=dict(l=10, r=10, t=60, b=10))
+    fig.update_layout(height=460, margin=dict(l=10, r=10, t=60, b=10), hovermode="closest",
+                      hoverdistance=-1, dragmode=False, clickmode="event+select")
     return fig
 
 
+def confusion_cell(point_index: int, n_classes: int) -> tuple[int, int]:
+    """(true, predicted) of the confusion figure's marker `point_index`."""
+    return divmod(int(point_index), n_classes)
+
+
 def per_class_figure(acc: np.ndarray, classes, t: Translate) -> go.Figure:
+    """Accuracy per class on an axis that ends at 100% (no accuracy is above it); the percentages
+    stand above the bars, drawn outside the plot area so a full bar's label is never cut off."""
     fig = go.Figure(go.Bar(x=[str(c) for c in classes], y=acc, marker_color=BLUE,
-                           text=[f"{100 * a:.1f}%" for a in acc], textposition="outside"))
+                           text=[f"{100 * a:.1f}%" for a in acc], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{x}: %{y:.2%}<extra></extra>"))
     low = max(0.0, float(np.min(acc)) - 0.1) if len(acc) else 0.0
-    fig.update_yaxes(range=[low, 1.04], tickformat=".0%")
+    fig.update_yaxes(range=[low, 1.0], tickformat=".0%")
     fig.update_xaxes(type="category")
-    return style(fig, t("train.per_class_title"), t("train.axis_class"), t("train.axis_accuracy"), 460)
+    style(fig, t("train.per_class_title"), t("train.axis_class"), t("train.axis_accuracy"), 460)
+    fig.update_layout(margin=dict(t=72), title=dict(y=0.98, yanchor="top"))
+    return fig
 
 
 def compare_figure(runs: list[tuple[str, list[dict]]], metric: str, t: Translate) -> go.Figure:
