@@ -323,7 +323,7 @@ def architecture_block(num_classes: int):
     if cut is not None:
         st.caption(t("train.preset_epochs_cut", epochs=cut, max=manager.max_epochs))
 
-    left, right = st.columns([6, 4])
+    left, right = st.columns([13, 7])  # room for every column of the layer table at 1400 px
     height = ROW_PX * (len(ss[K.LAYERS]) + 2) + 3  # header, rows, the editor's "add row" line
     with left:
         st.markdown(t("train.layers_title"))
@@ -389,7 +389,7 @@ def layer_columns() -> dict:
     columns = {
         "_index": st.column_config.NumberColumn("#", width=32),
         "type": st.column_config.SelectboxColumn(t("train.col_type"), options=list(LAYER_TYPES), required=True,
-                                                 help=t("train.col_type_help"), width=100,
+                                                 help=t("train.col_type_help"), width=92,
                                                  format_func={k: type_name(k, lang()) for k in LAYER_TYPES}.get),
     }
     for name in PARAM_NAMES:
@@ -397,7 +397,8 @@ def layer_columns() -> dict:
         floating = name in FLOAT_PARAMS
         columns[name] = st.column_config.NumberColumn(
             t(f"train.col_{name}"), min_value=low, max_value=high, step=step, help=t(f"train.col_{name}_help"),
-            format="%.2f" if floating else None, width=52 if floating else 60 if name == "padding" else 72)
+            # Each header needs its room next to the editing icon: a bare "p" at 52 px was cut off.
+            format="%.2f" if floating else None, width=92 if floating else 60 if name == "padding" else 72)
     for name, delta in (("up", -1), ("down", 1)):
         columns[name] = st.column_config.ButtonColumn(" ", type="tertiary", on_click=move_layer, args=(delta,),
                                                       key=K.move(delta), help=t(f"train.move_{name}"), width=36)
@@ -876,7 +877,7 @@ def keep_model(owner: str, job: jobs.Job) -> None:
     saved_ref = ss.get(K.SAVED, {}).get(job.id)  # "own:<stem>" of this run's last save
     saved_here = exists and saved_ref is not None and saved_ref.split(":", 1)[-1] == stem
     name_note = c2.empty()  # what the name will be; once saved, that it is (filled below)
-    st.caption(usage_line(ws))
+    usage = st.empty()      # the workspace's usage, after any save below
     overwrite = False
     if exists and not saved_here:
         overwrite = st.checkbox(t("train.overwrite", file=stem), key=K.overwrite(job.id))
@@ -897,10 +898,10 @@ def keep_model(owner: str, job: jobs.Job) -> None:
             ss.pop(K.overwrite(job.id), None)
             saved_here = True
             st.success(t("train.saved", file=stem))
-            st.caption(usage_line(ws))
     elif exists and not overwrite and not saved_here:
         st.warning(t("train.exists", file=stem), icon="⚠️")
     name_note.caption(t("train.saved_as" if saved_here else "train.save_as", file=stem))
+    usage.caption(usage_line(ws))
     if ss.get(K.SAVED, {}).get(job.id):
         if st.button(t("train.goto_predict"), icon="✍️", key=f"train.goto_predict.{job.id}"):
             st.switch_page("pages/predict.py")

@@ -198,6 +198,15 @@ def test_the_sgd_tutorial_sets_momentum_and_a_shorter_run_is_said(monkeypatch):
     assert "这个预设训练 5 个轮次；本服务器每次运行最多允许 3 个轮次" in texts(at.caption)
 
 
+@pytest.mark.parametrize("lang, p_label, conv", [("en", "Dropout", "conv"), ("zh", "丢弃率", "卷积")])
+def test_the_layer_table_speaks_the_language_and_p_has_room(lang, p_label, conv):
+    columns = json.loads(page(lang).data_editor[0].proto.columns)
+    assert columns["p"]["label"] == p_label and columns["p"]["width"] >= 90, "a header that is not cut off"
+    options = {o["value"]: o["label"] for o in columns["type"]["type_config"]["options"]}
+    assert options["conv"] == conv, "the value stays the spec's type, the label is the visitor's word"
+    assert (options["linear"], options["maxpool"]) == (("linear", "maxpool") if lang == "en" else ("全连接", "最大池化"))
+
+
 # ------------------------------------------------------------------ validation
 
 def test_invalid_architecture_is_explained_and_blocks_start():
