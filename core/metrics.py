@@ -58,11 +58,14 @@ class Throughput:
     real change of pace within seconds. The first `warmup` batches (lazy set-up in PyTorch, cold
     caches) are left out, and so is everything that is not a training step: the timings fed in
     are the steps' own, so test evaluations and the pauses while a consumer handles an event
-    never count.
+    never count. Until `settle_batches` batches or `settle_seconds` of them are in, there is no
+    figure: one or two batches say as little as the per-batch figure did.
     """
 
-    def __init__(self, window: float = 5.0, warmup: int = 3):
+    def __init__(self, window: float = 10.0, warmup: int = 3, settle_batches: int = 5,
+                 settle_seconds: float = 2.0):
         self.window, self.warmup = float(window), int(warmup)
+        self.settle_batches, self.settle_seconds = int(settle_batches), float(settle_seconds)
         self._batches: deque[tuple[int, float]] = deque()
         self._images = self._seconds = 0.0
         self._seen = 0
@@ -83,8 +86,9 @@ class Throughput:
             self._seconds -= old_seconds
 
     def rate(self) -> float | None:
-        """Images per second, or None while the warm-up batches are all there is."""
-        if not self._batches:
+        """Images per second, or None until enough batches after the warm-up are in."""
+        if not self._batches or (len(self._batches) < self.settle_batches
+                                 and self._seconds < self.settle_seconds):
             return None
         return self._images / max(self._seconds, 1e-9)
 

@@ -277,15 +277,20 @@ def _readouts(step_seconds, images=128, **kw):
 
 def test_throughput_leaves_out_the_warm_up_steps():
     rates = _readouts([1.0, 0.5, 0.3] + [0.016] * 10, warmup=3)
-    assert rates[:3] == [None, None, None], "no figure from the set-up steps alone"
-    assert rates[3:] == pytest.approx([128 / 0.016] * 10), "and they never drag the figure down"
+    assert rates[:7] == [None] * 7, "no figure from the set-up steps, nor from a batch or two after them"
+    assert rates[7:] == pytest.approx([128 / 0.016] * 6), "the set-up steps never drag the figure down"
+
+
+def test_throughput_has_a_figure_after_two_seconds_of_slow_steps():
+    rates = _readouts([5.0] * 3 + [1.5, 1.0, 1.0])  # a big model: three steps take 3.5 s
+    assert rates == [None] * 4 + [pytest.approx(256 / 2.5), pytest.approx(384 / 3.5)]
 
 
 def test_throughput_averages_a_stalled_step_out():
     # 0.016 s a step, one step in 50 taken 0.2 s by another process: per step that read 640
     # against 8,000 images/s; over 5 s of steps the figure moves a few percent.
     timings = [0.016] * 3 + [0.2 if i % 50 == 25 else 0.016 for i in range(600)]
-    rates = _readouts(timings)[3 + 300:]  # once the window is full (5 s ≈ 300 steps)
+    rates = _readouts(timings, window=5.0)[3 + 300:]  # once the window is full (5 s ≈ 300 steps)
     steady = 50 * 128 / (49 * 0.016 + 0.2)  # the true average pace
     assert min(rates) > 0.93 * steady and max(rates) < 1.07 * steady
     assert max(rates) / min(rates) < 1.1
