@@ -146,6 +146,11 @@ class Progress:
     images_per_second: float | None
     seconds_left: float | None
 
+    @property
+    def steps_done(self) -> bool:
+        """Every training step is taken: what is left is testing (and calibrating) the model."""
+        return bool(self.total_steps) and self.step >= self.total_steps
+
 
 def progress(events: Sequence[Event], elapsed: float | None = None) -> Progress:
     """Progress of a run from its events; `elapsed` is the wall time now (for time left).

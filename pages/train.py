@@ -636,6 +636,8 @@ def run_view(job, status: jobs.JobStatus, after_outcome=None) -> None:
         st.progress(0.0, text=t("train.preparing"))
     elif job.state == jobs.RUNNING and p.step == 0:
         st.progress(0.0, text=t("train.first_steps", steps=f"{p.total_steps:,}"))
+    elif job.state == jobs.RUNNING and p.steps_done:
+        st.progress(1.0, text=t("train.final_test", total=f"{p.total_steps:,}"))  # no "0 s left" while testing
     elif job.state == jobs.RUNNING:
         st.progress(p.fraction, text=t("train.progress", epoch=p.epoch, epochs=p.epochs, step=f"{p.step:,}",
                                        total=f"{p.total_steps:,}",

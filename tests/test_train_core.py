@@ -344,6 +344,13 @@ def test_time_left_counts_down_between_events_and_never_jumps_up():
     assert seen[-1] == pytest.approx(20.0 - 19.75, abs=1e-6)
 
 
+def test_progress_says_when_only_testing_is_left():
+    ev = _timed_events([0.1 * i for i in range(1, 21)], 20, log_every=5)
+    assert not metrics.progress(ev[:-1], 1.6).steps_done
+    assert metrics.progress(ev, 2.5).steps_done and metrics.progress(ev, 2.5).seconds_left == 0.0
+    assert not metrics.progress([], None).steps_done
+
+
 def test_time_left_does_not_reach_zero_during_an_evaluation():
     at = [0.1 * i for i in range(1, 101)]
     ev = _timed_events(at, 200, log_every=10)  # step 100 at 10 s, then a 30 s evaluation
