@@ -9,10 +9,13 @@ Adding a layer type means adding one entry to LAYER_TYPES.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from torch import nn
+
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, load_catalog, translate
 
 Shape = tuple[int, ...]
 Layer = dict[str, Any]
@@ -131,3 +134,42 @@ LAYER_TYPES: dict[str, LayerType] = {lt.name: lt for lt in [
 # Every parameter any type has, in table-column order (the Train page's layer table).
 PARAM_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p for lt in LAYER_TYPES.values() for p in lt.params))
 FLOAT_PARAMS = frozenset({"p"})  # the others are whole numbers
+
+
+# --------------------------------------------------------------------------- names in the UI's language
+# The describers above are the English the CLI and error messages use. The pages show layers in
+# the visitor's language from the catalog assets/i18n/<lang>/layers.json: "layers.type.<type>"
+# (the table's type column), "layers.short.<short>" (label prefixes: conv2 → 卷积2) and
+# "layers.describe.<type>" (a template over the layer's parameters; types without parameters
+# are described by their name alone). English templates give exactly the describers' text.
+
+def type_name(kind: str, lang: str) -> str:
+    """A layer type as the visitor reads it: 'maxpool' → '最大池化' in Chinese."""
+    return translate(lang, f"layers.type.{kind}")
+
+
+def describe(layer: Layer, lang: str) -> str:
+    """One-line description of a normalized layer in `lang`, e.g. '卷积 16，5×5，步幅 2，填充 0'."""
+    kind = layer["type"]
+    key = f"layers.describe.{kind}"
+    if key not in load_catalog(lang if lang in LANGUAGES else DEFAULT_LANGUAGE):
+        return type_name(kind, lang)
+    values = {k: f"{v:g}" if k in FLOAT_PARAMS else v for k, v in layer.items() if k != "type"}
+    return translate(lang, key, type=type_name(kind, lang), **values)
+
+
+_SHORTS = {lt.short for lt in LAYER_TYPES.values()}
+# What core.models says where no layer is meant (flatten_explanation's source and receiver).
+_PHRASES = {"the input": "layers.the_input", "the next layer": "layers.the_next_layer"}
+
+
+def localize_label(label: str, lang: str) -> str:
+    """A layer label (core.models.layer_label: short name + count, 'conv2', 'fc1') in `lang`:
+    '卷积2', '全连接1'. Labels travel as strings (summaries, feature-map snapshots, checkpoints'
+    layer outputs), so the page translates them where it shows them; anything else is kept."""
+    if label in _PHRASES:
+        return translate(lang, _PHRASES[label])
+    match = re.fullmatch(r"([a-z]+)(\d+)", label)
+    if match is None or match[1] not in _SHORTS:
+        return label
+    return f"{translate(lang, f'layers.short.{match[1]}')}{match[2]}"

@@ -12,7 +12,14 @@ if TYPE_CHECKING:
     from core.train import TrainConfig
 
 LR_MAX = 10.0
-BATCH_SIZES = (16, 32, 64, 100, 128, 256, 512)  # the form's choices
+BATCH_SIZES = (16, 32, 64, 100, 128, 256, 512)  # the form's choices (64 and 100: the tutorials')
+# The original tutorial each preset reproduces (core.models.PRESETS; their descriptions say so).
+TUTORIAL_OF: dict[str, str] = {
+    "2-conv 16/32 → FC 128": "000",
+    "2-conv 32/64 → FC": "001",
+    "4-conv 5×5 16/32/32/64": "002",
+    "2-conv 32/64 → FC 128, SGD": "003",
+}
 
 
 class LearningRateError(ValueError):
@@ -86,3 +93,9 @@ def form_values(config: TrainConfig, max_epochs: int) -> dict[str, Any]:
         "label_smoothing": float(config.label_smoothing),
         "momentum": float(config.momentum),
     }
+
+
+def epochs_cut(config: TrainConfig, max_epochs: int) -> int | None:
+    """The recipe's epochs when this server's limit cuts them (form_values then shows the
+    limit), else None: a learner following a tutorial is told the run is shorter than its."""
+    return int(config.epochs) if int(config.epochs) > max_epochs else None

@@ -14,12 +14,13 @@ st.markdown(t("common.home_intro"))
 @st.cache_data(show_spinner=False)
 def pipeline_stages(lang: str) -> list[tuple[str, str, str]]:
     """(label, shape, colour) for each stage of the original material's first CNN."""
-    rows = summary(PRESETS["2-conv 32/64 → FC"].spec()).layers
+    spec = PRESETS["2-conv 32/64 → FC"].spec()
+    rows = summary(spec).layers
     colours = {"conv": "#4C78A8", "relu": "#F58518", "maxpool": "#54A24B", "flatten": "#B279A2",
                "linear": "#E45756"}
     stages = [(t("common.stage_input"), "1×28×28", "#9D9D9D")]
-    for r in rows:
-        kind = r.description.split()[0]
+    for layer, r in zip(spec, rows):
+        kind = layer["type"]  # the stage's name comes from the catalog, never the English description
         shape = "×".join(map(str, r.output_shape))
         stages.append((t(f"common.stage_{kind}"), shape, colours.get(kind, "#888")))
     stages.append((t("common.stage_softmax"), "10", "#72B7B2"))

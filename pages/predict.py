@@ -18,7 +18,7 @@ import streamlit as st
 from app.session import workspace
 from app.shell import ensure_app_shell
 from app.state import PERSIST, PREDICT_REQUEST, SESSION_MODELS
-from app.ui import cached_dataset, load_saved_checkpoint, t
+from app.ui import cached_dataset, lang, load_saved_checkpoint, t
 from core import gallery
 from core.checkpoint import CheckpointError, load_checkpoint_bytes
 from core.data import DATASETS, DataError, is_available
@@ -37,7 +37,8 @@ from core.figures.predict import (ACTIVATION_SCALE, channel_grid_figure, fmt, ke
 from core.images import EXTENSIONS, ImageError, check_image_size, fit_within, load_image_bytes
 from core.limits import MB, LimitError, check_size
 from core.limits import current as current_limits
-from core.models import describe_layer, layer_label, normalize_layer, summary
+from core.layers import describe, localize_label
+from core.models import layer_label, normalize_layer, summary
 from core.preprocess import Preprocessed, from_dataset_image, preprocess
 from core.workspace import display_name
 
@@ -512,10 +513,10 @@ def _show_steps(pre: Preprocessed, info: InputInfo) -> None:
 # --------------------------------------------------------------------------- feature maps
 
 def _layer_options(ckpt, outputs) -> dict[int, str]:
-    """Layer index -> "conv2 · conv 32, 3×3, stride 1, pad 1 → 32×14×14"."""
+    """Layer index -> "conv2 · conv 32, 3×3, stride 1, pad 1 → 32×14×14" (in the visitor's language)."""
     labels = {}
     for i, out in enumerate(outputs):
-        text = f"{out.name} · {describe_layer(normalize_layer(ckpt.spec[i], i))}"
+        text = f"{localize_label(out.name, lang())} · {describe(normalize_layer(ckpt.spec[i], i), lang())}"
         if ckpt.spec[i]["type"] != "linear":  # "linear → 10" already says its size
             text += " → " + "×".join(str(s) for s in out.output.shape)
         labels[i] = text
@@ -562,7 +563,7 @@ def _filter_section(ckpt, layer: int, channel: int) -> None:
 
 
 def _layer_name(ckpt, index: int) -> str:
-    return layer_label(ckpt.spec, index)  # "conv2"
+    return localize_label(layer_label(ckpt.spec, index), lang())  # "conv2", "卷积2"
 
 
 def _flat_section(ckpt, outputs, layer: int, mode: str) -> None:
@@ -692,7 +693,7 @@ def _receptive_field_view(ckpt, pre: Preprocessed, outputs) -> None:
                           help=t("predict.rf_gradient_help"))
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**{t('predict.rf_map_title', layer=outputs[layer].name, channel=channel)}**")
+        st.markdown(f"**{t('predict.rf_map_title', layer=localize_label(outputs[layer].name, lang()), channel=channel)}**")
         lo, hi = float(maps[channel].min()), float(maps[channel].max())
         st.plotly_chart(map_figure(maps[channel], lo, hi if hi > lo else lo + 1, marker=(row, col),
                                     clickable=True, height=360, t=t),
@@ -722,7 +723,7 @@ def _receptive_field_view(ckpt, pre: Preprocessed, outputs) -> None:
         fig.update_layout(height=360, margin=dict(l=4, r=4, t=4, b=4))
         square_axes(fig, show_ticks=True)
         st.plotly_chart(fig, config=PLOT_CONFIG, key="predict.rf_input")
-    text = t("predict.rf_text", layer=outputs[layer].name, row=row, col=col, top=rf.top,
+    text = t("predict.rf_text", layer=localize_label(outputs[layer].name, lang()), row=row, col=col, top=rf.top,
              bottom=rf.bottom - 1, left=rf.left, right=rf.right - 1, h=rf.height, w=rf.width,
              size=view.shape[0])
     if rf.clipped:

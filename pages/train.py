@@ -42,10 +42,11 @@ from core.figures.training import (COMPARE_METRICS, accuracy_figure, compare_fig
                                    per_class_figure, probability_figure)
 from core.gallery import GalleryError
 from core.jobs import JobLimitError
-from core.layers import FLOAT_PARAMS, LAYER_TYPES, PARAM_NAMES
+from core.layers import FLOAT_PARAMS, LAYER_TYPES, PARAM_NAMES, describe, localize_label, type_name
 from core.limits import LimitError, format_bytes, spec_figures
-from core.models import PRESETS, DEFAULT_PRESET, SpecError, summary
-from core.recipe import BATCH_SIZES, LearningRateError, form_values, parse_learning_rate, run_size
+from core.models import PRESETS, DEFAULT_PRESET, SpecError, flatten_explanation, normalize_layer, summary
+from core.recipe import (BATCH_SIZES, TUTORIAL_OF, LearningRateError, epochs_cut, form_values, parse_learning_rate,
+                         run_size)
 from core.train import OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, check_config, config_from_preset
 from core.workspace import WorkspaceError
 
@@ -317,11 +318,18 @@ def architecture_block(num_classes: int):
     st.subheader(t("train.arch_title"))
     c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
     c1.selectbox(t("train.preset"), list(PRESETS), key=K.PRESET, on_change=load_preset,
+                 format_func={name: preset_label(name) for name in PRESETS}.get,
                  help=t("train.preset_help"), **PERSIST)
     preset = PRESETS[ss[K.PRESET]]
-    c2.info(preset_description(preset), icon="ℹ️")
+    with c2:
+        st.info(preset_description(preset), icon="ℹ️")
+    if preset.note:
+        st.caption(t("train.preset_note_lead") + " " + preset_text("preset_note", preset, preset.note))
+    cut = epochs_cut(config_from_preset(preset.name), manager.max_epochs)
+    if cut is not None:
+        st.caption(t("train.preset_epochs_cut", epochs=cut, max=manager.max_epochs))
 
-    left, right = st.columns([6, 4])
+    left, right = st.columns([13, 7])  # room for every column of the layer table at 1400 px
     height = ROW_PX * (len(ss[K.LAYERS]) + 2) + 3  # header, rows, the editor's "add row" line
     with left:
         st.markdown(t("train.layers_title"))
@@ -360,6 +368,7 @@ def architecture_block(num_classes: int):
         if table is not None and error is None:
             st.success(t("train.totals", params=f"{table.total_params:,}", macs=f"{table.total_mult_adds:,}",
                          flatten=table.flatten_formula or "—"), icon="✅")
+            flatten_answer(table, preset, matching_preset(spec, preset.name, num_classes) == preset.name)
         elif table is not None:
             st.error(error, icon="🚫")
         else:
@@ -375,7 +384,7 @@ def architecture_block(num_classes: int):
             st.rerun()
     if table is not None:
         st.markdown(t("train.summary_title"))
-        st.dataframe(summary_frame(table), hide_index=True, width="stretch", row_height=ROW_PX,
+        st.dataframe(summary_frame(table, spec), hide_index=True, width="stretch", row_height=ROW_PX,
                      height=ROW_PX * (len(table.layers) + 1) + 3,
                      column_config={"#": st.column_config.NumberColumn("#", width=40)})
     chosen = matching_preset(spec, preset.name, num_classes) if spec is not None and error is None else None
@@ -386,31 +395,55 @@ def layer_columns() -> dict:
     columns = {
         "_index": st.column_config.NumberColumn("#", width=32),
         "type": st.column_config.SelectboxColumn(t("train.col_type"), options=list(LAYER_TYPES), required=True,
-                                                 help=t("train.col_type_help"), width=100),
+                                                 help=t("train.col_type_help"), width=92,
+                                                 format_func={k: type_name(k, lang()) for k in LAYER_TYPES}.get),
     }
     for name in PARAM_NAMES:
         low, high, step = PARAM_RANGES[name]
         floating = name in FLOAT_PARAMS
         columns[name] = st.column_config.NumberColumn(
             t(f"train.col_{name}"), min_value=low, max_value=high, step=step, help=t(f"train.col_{name}_help"),
-            format="%.2f" if floating else None, width=52 if floating else 60 if name == "padding" else 72)
+            # Each header needs its room next to the editing icon: a bare "p" at 52 px was cut off.
+            format="%.2f" if floating else None, width=92 if floating else 60 if name == "padding" else 72)
     for name, delta in (("up", -1), ("down", 1)):
         columns[name] = st.column_config.ButtonColumn(" ", type="tertiary", on_click=move_layer, args=(delta,),
                                                       key=K.move(delta), help=t(f"train.move_{name}"), width=36)
     return columns
 
 
-def preset_description(preset) -> str:
-    """core's description (the source of truth) unless the catalog translates this preset."""
-    key = f"train.preset.{preset.name}"
+def preset_label(name: str) -> str:
+    """"2-conv 16/32 → FC 128 · tutorial 000" for a preset that reproduces a tutorial."""
+    return t("train.preset_tutorial", name=name, n=TUTORIAL_OF[name]) if name in TUTORIAL_OF else name
+
+
+def preset_text(kind: str, preset, english: str) -> str:
+    """core's text (the source of truth) unless the catalog translates it for this preset."""
+    key = f"train.{kind}.{preset.name}"
     text = t(key)
-    return preset.description if text == key or lang() == "en" else text
+    return english if text == key or lang() == "en" else text
 
 
-def summary_frame(table) -> pd.DataFrame:
+def preset_description(preset) -> str:
+    return preset_text("preset", preset, preset.description)
+
+
+def flatten_answer(table, preset, is_preset: bool) -> None:
+    """Why the first linear layer receives the numbers it does, in words and numbers; a
+    preset with a note about it (tutorial 002's comment) points to that note."""
+    answer = flatten_explanation(table)
+    if answer is None:
+        return
+    st.markdown(t("train.flatten_answer", source=localize_label(answer.source, lang()), channels=answer.channels,
+                  height=answer.height, width=answer.width, numbers=f"{answer.numbers:,}",
+                  receiver=localize_label(answer.receiver, lang())))
+    if preset.note and is_preset:
+        st.caption(t("train.flatten_see_note"))
+
+
+def summary_frame(table, spec) -> pd.DataFrame:
     return pd.DataFrame([{
         "#": r.index + 1,
-        t("train.sum_layer"): f"{r.name} · {r.description}",
+        t("train.sum_layer"): f"{localize_label(r.name, lang())} · {describe(normalize_layer(spec[r.index], r.index), lang())}",
         t("train.sum_shape"): "×".join(map(str, r.output_shape)),
         t("train.sum_params"): r.params_formula if r.params else "0",
         t("train.sum_macs"): f"{r.mult_adds:,}" if r.mult_adds else "0",
@@ -628,10 +661,13 @@ def run_view(job, status: jobs.JobStatus, after_outcome=None) -> None:
         st.progress(0.0, text=t("train.preparing"))
     elif job.state == jobs.RUNNING and p.step == 0:
         st.progress(0.0, text=t("train.first_steps", steps=f"{p.total_steps:,}"))
+    elif job.state == jobs.RUNNING and p.steps_done:
+        st.progress(1.0, text=t("train.final_test", total=f"{p.total_steps:,}"))  # no "0 s left" while testing
     elif job.state == jobs.RUNNING:
         st.progress(p.fraction, text=t("train.progress", epoch=p.epoch, epochs=p.epochs, step=f"{p.step:,}",
                                        total=f"{p.total_steps:,}",
-                                       ips=f"{p.images_per_second or 0:,.0f}", left=fmt_seconds(p.seconds_left)))
+                                       ips="…" if p.images_per_second is None else f"{p.images_per_second:,.0f}",
+                                       left=fmt_seconds(p.seconds_left)))
     elif job.state in (jobs.STOPPING, jobs.STOPPED):
         st.progress(p.fraction, text=t("train.stopping", step=f"{p.step:,}"))
         st.info(t("train.stopped_evaluating"), icon="⏳")
@@ -682,7 +718,8 @@ def feature_maps(job) -> None:
         names = [layer.name for layer in snap.layers]
         if ss.get(K.FM_LAYER) not in names:
             ss[K.FM_LAYER] = names[0]
-        c2.selectbox(t("train.fm_layer"), names, key=K.FM_LAYER, help=t("train.fm_layer_help"), **PERSIST)
+        c2.selectbox(t("train.fm_layer"), names, key=K.FM_LAYER, help=t("train.fm_layer_help"),
+                     format_func={name: localize_label(name, lang()) for name in names}.get, **PERSIST)
         layer = snap.layers[names.index(ss[K.FM_LAYER])]
         st.plotly_chart(maps_figure(layer.maps), config=PLOT_CONFIG, key="train.maps_chart")
         st.caption(t("train.fm_grid_caption", n=layer.maps.shape[0], h=layer.maps.shape[1],
@@ -949,13 +986,15 @@ def keep_model(owner: str, job: jobs.Job) -> None:
         c2.error(t("train.save_name_empty"))
         return
     exists = ws.exists(name)  # only this workspace's own models: bundled names never get here
-    c2.caption(t("train.save_as", file=stem))
-    st.caption(usage_line(ws))
+    saved_ref = ss.get(K.SAVED, {}).get(job.id)  # "own:<stem>" of this run's last save
+    saved_here = exists and saved_ref is not None and saved_ref.split(":", 1)[-1] == stem
+    name_note = c2.empty()  # what the name will be; once saved, that it is (filled below)
+    usage = st.empty()      # the workspace's usage, after any save below
     overwrite = False
-    if exists:
+    if exists and not saved_here:
         overwrite = st.checkbox(t("train.overwrite", file=stem), key=K.overwrite(job.id))
     b1, b2, b3 = st.columns(3)
-    if b1.button(t("train.save"), icon="💾", type="primary", disabled=exists and not overwrite,
+    if b1.button(t("train.save"), icon="💾", type="primary", disabled=saved_here or (exists and not overwrite),
                  key=f"train.save.{job.id}", width="stretch"):
         try:
             entry = ws.save(name.strip(), job.model, job.checkpoint_metadata(name.strip()), overwrite=overwrite)
@@ -969,10 +1008,12 @@ def keep_model(owner: str, job: jobs.Job) -> None:
         else:
             ss.setdefault(K.SAVED, {})[job.id] = entry.ref
             ss.pop(K.overwrite(job.id), None)
+            saved_here = True
             st.success(t("train.saved", file=stem))
-            st.caption(usage_line(ws))
-    elif exists and not overwrite:
+    elif exists and not overwrite and not saved_here:
         st.warning(t("train.exists", file=stem), icon="⚠️")
+    name_note.caption(t("train.saved_as" if saved_here else "train.save_as", file=stem))
+    usage.caption(usage_line(ws))
     if ss.get(K.SAVED, {}).get(job.id):
         if st.button(t("train.goto_predict"), icon="✍️", key=f"train.goto_predict.{job.id}"):
             st.switch_page("pages/predict.py")

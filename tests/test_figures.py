@@ -34,6 +34,50 @@ def test_training_figures(lang):
     assert [d.name for d in cmp.data] == ["a", "b"] and list(cmp.data[0].x) == [1, 2]
 
 
+def _loss_events(losses, test_losses=()):
+    events = [{"event": "start", "total_steps": 500, "steps_per_epoch": 500, "epochs": 1}]
+    events += [{"event": "step", "step": s, "epoch": 1, "epoch_progress": s / 500, "loss": v,
+                "accuracy": 0.5, "lr": 0.01} for s, v in enumerate(losses, start=1)]
+    events += [{"event": "epoch", "epoch": 1, "step": len(losses), "test_loss": v, "test_accuracy": 0.9}
+               for v in test_losses]
+    return events
+
+
+def _y_range(losses, test_losses=()):
+    c = metrics.curves(_loss_events(losses, test_losses))
+    fig = training.loss_figure(c, 500, partial(translate, "en"))
+    low, high = fig.layout.yaxis.range
+    points = [v for d in fig.data for v in d.y]
+    assert all(low <= v <= high for v in points), "every point of every curve in view"
+    return low, high, c
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 20])
+def test_the_loss_axis_shows_every_point_from_the_first_ones(n):
+    # the first steps of a run: loss falls from 2.3 fast, the raw line below the smoothed one
+    rng = np.random.default_rng(n)
+    losses = list(2.3 * np.exp(-0.3 * np.arange(n)) + 0.05 * rng.random(n))
+    low, high, c = _y_range(losses)
+    top = max(max(losses), max(c.smoothed_loss()))
+    assert high > low and high < top * 1.1 + 0.01, "a margin, not an empty band above the curves"
+
+
+def test_the_loss_axis_starts_at_zero_once_the_loss_has_fallen():
+    low, high, _ = _y_range([2.3, 1.2, 0.4, 0.08, 0.03, 0.3], test_losses=[0.05])
+    assert low == 0.0 and 2.3 < high < 2.6
+
+
+def test_a_flat_start_still_gets_a_readable_span():
+    low, high, _ = _y_range([2.302, 2.303])  # two points 0.001 apart
+    assert 2.0 < low < 2.302 and 2.303 < high < 2.6, "not a 0–2.3 axis with the points on its top edge"
+
+
+def test_an_empty_run_leaves_the_loss_axis_to_plotly():
+    c = metrics.curves(_loss_events([]))
+    assert training.loss_figure(c, 500, partial(translate, "en")).layout.yaxis.range is None
+    assert training.loss_range([float("nan")], []) is None
+
+
 def test_default_compare_metric():
     assert training.default_compare_metric([EVENTS]) == "test_accuracy"
     assert training.default_compare_metric([EVENTS[:-1]]) == "loss"

@@ -371,6 +371,11 @@ def test_receptive_field_and_saliency_views(checkpoints, mnist):
 def test_explorer_in_chinese(checkpoints, mnist):
     at = ok(run_page("zh", **{"predict.source": "test", "predict.test_index": 0}))
     assert "个通道" in texts(at.markdown)
+    options = at.selectbox(key="predict.layer").options
+    assert options[0].startswith("卷积1 · 卷积 ") and "步幅" in options[0], "layer names and descriptions in Chinese"
+    assert not any(w in " ".join(options) for w in ("conv", "stride", "pad ", "linear", "maxpool", "fc1"))
+    at = ok(at.number_input(key="predict.channel").set_value(3).run())
+    assert "卷积1" in texts(at.markdown), "the filter's layer too"
     at = ok(at.segmented_control(key="predict.view").set_value("rf").run())
     assert "像素区域" in texts(at.info)
     at = ok(at.segmented_control(key="predict.view").set_value("saliency").run())

@@ -198,13 +198,14 @@ def test_quick_run_stop_save_and_predict(app_url, app_server_dir, data_dir, page
     name_box = page.get_by_label("Name", exact=True)
     name_box.fill("browser-quick-run")
     name_box.press("Enter")
-    save_as = page.get_by_text("Saved as browser-quick-run in your private workspace")
-    expect(save_as).to_be_visible(**WAIT)   # the server has the new name
+    save_as = page.get_by_text("Press Save to keep it in your private workspace as browser-quick-run")
+    expect(save_as).to_be_visible(**WAIT)   # the server has the new name; nothing saved yet
     assert "/" not in save_as.first.inner_text(), "no server path on the page"
     expect(page.get_by_text("Your workspace: 0 of")).to_be_visible(**WAIT)
     expect_idle(page)
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved browser-quick-run in your workspace")).to_be_visible(**WAIT)
+    expect(page.get_by_text("✓ Saved in your private workspace as browser-quick-run")).to_be_visible(**WAIT)
     expect(page.get_by_text("Your workspace: 1 of")).to_be_visible(**WAIT)
     # Nobody may save under the bundled model's name: the file that ships with CNN Lab stays as it was.
     bundled = app_server_dir / "checkpoints" / "mnist-default.safetensors"

@@ -263,3 +263,95 @@ def test_compact_history_thins_steps_keeps_epochs():
     assert [e["step"] for e in out] == sorted(e["step"] for e in out)
     short = metrics.compact_history(ev[:5])
     assert [e["step"] for e in short] == [1, 2, 3, 4, 5] and short[0]["loss"] == 1.3333
+
+
+# ------------------------------------------------------------------ the live readout (synthetic timings)
+
+def _readouts(step_seconds, images=128, **kw):
+    meter, out = metrics.Throughput(**kw), []
+    for s in step_seconds:
+        meter.add(images, s)
+        out.append(meter.rate())
+    return out
+
+
+def test_throughput_leaves_out_the_warm_up_steps():
+    rates = _readouts([1.0, 0.5, 0.3] + [0.016] * 10, warmup=3)
+    assert rates[:7] == [None] * 7, "no figure from the set-up steps, nor from a batch or two after them"
+    assert rates[7:] == pytest.approx([128 / 0.016] * 6), "the set-up steps never drag the figure down"
+
+
+def test_throughput_has_a_figure_after_two_seconds_of_slow_steps():
+    rates = _readouts([5.0] * 3 + [1.5, 1.0, 1.0])  # a big model: three steps take 3.5 s
+    assert rates == [None] * 4 + [pytest.approx(256 / 2.5), pytest.approx(384 / 3.5)]
+
+
+def test_throughput_averages_a_stalled_step_out():
+    # 0.016 s a step, one step in 50 taken 0.2 s by another process: per step that read 640
+    # against 8,000 images/s; over 5 s of steps the figure moves a few percent.
+    timings = [0.016] * 3 + [0.2 if i % 50 == 25 else 0.016 for i in range(600)]
+    rates = _readouts(timings, window=5.0)[3 + 300:]  # once the window is full (5 s ≈ 300 steps)
+    steady = 50 * 128 / (49 * 0.016 + 0.2)  # the true average pace
+    assert min(rates) > 0.93 * steady and max(rates) < 1.07 * steady
+    assert max(rates) / min(rates) < 1.1
+
+
+def test_throughput_follows_a_real_change_of_pace_within_the_window():
+    rates = _readouts([0.01] * 3 + [0.01] * 600 + [0.02] * 300, window=2.0)
+    assert rates[3 + 599] == pytest.approx(12_800)
+    assert rates[-1] == pytest.approx(6_400), "after 6 s at the new pace only the new pace counts"
+
+
+def test_throughput_keeps_one_long_step():
+    rates = _readouts([0.1] * 3 + [30.0, 40.0], window=5.0)  # steps longer than the window
+    assert rates == [None, None, None, pytest.approx(128 / 30), pytest.approx(128 / 40)]
+
+
+def test_a_step_event_without_a_figure_yet_is_read():
+    ev = [{"event": "start", "total_steps": 10, "epochs": 1, "elapsed": 0.0},
+          {"event": "step", "step": 1, "epoch": 1, "loss": 2.3, "accuracy": 0.1, "lr": 0.1,
+           "images_per_second": None, "elapsed": 1.0}]
+    assert metrics.progress(ev, 1.0).images_per_second is None
+    assert math.isnan(metrics.curves(ev).images_per_second[0])
+
+
+def _timed_events(step_elapsed: list[float], total: int, log_every: int = 1):
+    ev = [{"event": "start", "total_steps": total, "epochs": 1, "elapsed": 0.0}]
+    for s, at in enumerate(step_elapsed, start=1):
+        if s % log_every == 0:
+            ev.append({"event": "step", "step": s, "epoch": 1, "loss": 1.0, "accuracy": 0.5,
+                       "images_per_second": 1000.0, "elapsed": at})
+    return ev
+
+
+def test_time_left_leaves_out_the_warm_up():
+    # 5 s of set-up in the first step, then 0.1 s a step, 200 steps: after step 20 the true time
+    # left is 18 s; averaging since the start (the old estimate) said 6.9 / 20 × 180 = 62 s.
+    at = [5.0 + 0.1 * i for i in range(20)]
+    left = metrics.seconds_left(_timed_events(at, 200), elapsed=at[-1])
+    assert left == pytest.approx(18.0)
+
+
+def test_time_left_counts_down_between_events_and_never_jumps_up():
+    # an event every 10 steps of 0.1 s; the page asks every 0.25 s
+    at = [0.1 * i for i in range(1, 201)]
+    ev = _timed_events(at, 200, log_every=10)
+    seen = []
+    for now in [0.25 * k for k in range(4, 80)]:
+        shown = [e for e in ev if e.get("elapsed", 0.0) <= now]
+        seen.append(metrics.seconds_left(shown, elapsed=now))
+    assert all(b <= a + 1e-9 for a, b in zip(seen, seen[1:])), "no jump up at an event"
+    assert seen[-1] == pytest.approx(20.0 - 19.75, abs=1e-6)
+
+
+def test_progress_says_when_only_testing_is_left():
+    ev = _timed_events([0.1 * i for i in range(1, 21)], 20, log_every=5)
+    assert not metrics.progress(ev[:-1], 1.6).steps_done
+    assert metrics.progress(ev, 2.5).steps_done and metrics.progress(ev, 2.5).seconds_left == 0.0
+    assert not metrics.progress([], None).steps_done
+
+
+def test_time_left_does_not_reach_zero_during_an_evaluation():
+    at = [0.1 * i for i in range(1, 101)]
+    ev = _timed_events(at, 200, log_every=10)  # step 100 at 10 s, then a 30 s evaluation
+    assert metrics.seconds_left(ev, elapsed=40.0) == pytest.approx(10.0 - 1.0)

@@ -159,6 +159,54 @@ def test_presets_fill_the_form():
     assert "128-unit hidden layer" in texts(at.info)
 
 
+@pytest.mark.parametrize("lang, label, explained, layer", [
+    ("en", "2-conv 16/32 → FC 128 · tutorial 000",
+     "conv4 outputs 64 channels of 7×7, so fc1 receives 64 × 7 × 7 = 3,136 numbers",
+     "conv1 · conv 16, 5×5, stride 1, pad 2"),
+    ("zh", "2-conv 16/32 → FC 128 · 教程 000",
+     "卷积4 输出 64 个 7×7 的通道，所以 全连接1 接收 64 × 7 × 7 = 3,136 个数",
+     "卷积1 · 卷积 16，5×5，步幅 1，填充 2")])
+def test_tutorial_presets_say_which_tutorial_and_answer_the_flatten_question(lang, label, explained, layer):
+    at = page(lang)
+    picker = at.selectbox(key="train.preset")
+    assert label in picker.options and "fast" in picker.options
+    picker.set_value("4-conv 5×5 16/32/32/64").run()
+    assert not at.exception
+    assert ("Tutorial 002" if lang == "en" else "教程 002") in texts(at.info), "the description"
+    assert "32 × 7 × 7" in texts(at.caption) and "3,136" in texts(at.caption), "the tutorial's note"
+    assert explained in texts(at.markdown), "why the linear layer receives 3,136 numbers"
+    names = at.dataframe[-1].value.iloc[:, 1].tolist()
+    assert names[0] == layer and all(("stride" in n) == (lang == "en") for n in names if "pool" in n or "池化" in n)
+    if lang == "zh":
+        assert names[-1] == "全连接1 · 全连接 → 10" and "展平1 · 展平" in names
+        assert not any(word in " ".join(names) for word in ("conv", "linear", "flatten", "maxpool", "pad "))
+
+
+def test_the_sgd_tutorial_sets_momentum_and_a_shorter_run_is_said(monkeypatch):
+    at = page()
+    at.selectbox(key="train.preset").set_value("2-conv 32/64 → FC 128, SGD").run()
+    ss = at.session_state
+    assert (ss["train.optimizer"], ss["train.lr"], ss["train.momentum"], ss["train.batch"], ss["train.epochs"]) \
+        == ("sgd", "0.01", 0.9, 64, 5)
+    assert not at.slider(key="train.momentum").disabled
+    assert "this server allows" not in texts(at.caption)
+    monkeypatch.setenv("CNN_LAB_MAX_EPOCHS", "3")
+    st.cache_resource.clear()
+    at = page("zh")
+    at.selectbox(key="train.preset").set_value("2-conv 16/32 → FC 128").run()
+    assert at.session_state["train.epochs"] == 3
+    assert "这个预设训练 5 个轮次；本服务器每次运行最多允许 3 个轮次" in texts(at.caption)
+
+
+@pytest.mark.parametrize("lang, p_label, conv", [("en", "Dropout", "conv"), ("zh", "丢弃率", "卷积")])
+def test_the_layer_table_speaks_the_language_and_p_has_room(lang, p_label, conv):
+    columns = json.loads(page(lang).data_editor[0].proto.columns)
+    assert columns["p"]["label"] == p_label and columns["p"]["width"] >= 90, "a header that is not cut off"
+    options = {o["value"]: o["label"] for o in columns["type"]["type_config"]["options"]}
+    assert options["conv"] == conv, "the value stays the spec's type, the label is the visitor's word"
+    assert (options["linear"], options["maxpool"]) == (("linear", "maxpool") if lang == "en" else ("全连接", "最大池化"))
+
+
 # ------------------------------------------------------------------ validation
 
 def test_invalid_architecture_is_explained_and_blocks_start():
@@ -424,7 +472,8 @@ def test_save_never_overwrites_without_confirmation(tmp_path):
     name_key = f"train.save_name.{job.id}"
     at.text_input(key=name_key).set_value("../my model/x").run()
     captions = texts(at.caption)
-    assert "Saved as **my-model-x** in your private workspace" in captions, "names are sanitized"
+    assert "Press Save to keep it in your private workspace as **my-model-x**" in captions, "names are sanitized"
+    assert "Saved" not in captions, "nothing is said to be saved before Save is pressed"
     assert str(tmp_path) not in captions and "/" not in captions.split("private workspace")[0], \
         "no server path in any caption"
     assert "Your workspace: 0 of 20 models" in captions, "usage against the quota"
@@ -435,18 +484,39 @@ def test_save_never_overwrites_without_confirmation(tmp_path):
     folder = tmp_path / "checkpoints" / "workspaces" / owner_of(at)
     path = folder / "toy-model.safetensors"
     assert path.exists() and "Saved toy-model in your workspace" in texts(at.success)
+    assert "✓ Saved in your private workspace as **toy-model**" in texts(at.caption), "confirmed where the name was"
+    assert "Press Save" not in texts(at.caption)
     assert not (tmp_path / "checkpoints" / "toy-model.safetensors").exists(), "never the shared folder"
     assert "Your workspace: 1 of 20 models" in texts(at.caption)
     first = path.stat().st_mtime_ns
     at.run()
+    assert "✓ Saved in your private workspace as **toy-model**" in texts(at.caption), "still confirmed"
+    assert at.button(key=f"train.save.{job.id}").disabled and not at.warning, "saved: nothing more to do"
+    # the same run saved under another name: toy-model is now just an existing model
+    at.text_input(key=name_key).set_value("other").run()
+    at.button(key=f"train.save.{job.id}").click().run()
+    at.text_input(key=name_key).set_value("toy model").run()
     assert at.button(key=f"train.save.{job.id}").disabled, "an existing file needs confirmation"
     assert "already have a model named toy-model" in texts(at.warning)
+    assert "Press Save to keep it in your private workspace as **toy-model**" in texts(at.caption)
     at.checkbox(key=f"train.overwrite.{job.id}").check().run()
     at.button(key=f"train.save.{job.id}").click().run()
     assert path.stat().st_mtime_ns >= first and "Saved" in texts(at.success)
     ckpt = load_checkpoint(path)
     assert ckpt.meta["name"] == "toy model" and ckpt.meta["history"]
     assert len(at.download_button) == 2
+
+
+@pytest.mark.parametrize("lang, before, after", [
+    ("en", "Press Save to keep it", "✓ Saved in your private workspace as **m1**"),
+    ("zh", "按“保存”后，它会以 **m1** 为名", "✓ 已以 **m1** 为名保存在你的私人空间中")])
+def test_the_name_is_announced_before_save_and_confirmed_after(lang, before, after, tmp_path):
+    at, job = finished_run(lang=lang)
+    at.text_input(key=f"train.save_name.{job.id}").set_value("m1").run()
+    assert before in texts(at.caption) and after not in texts(at.caption)
+    at.button(key=f"train.save.{job.id}").click().run()
+    assert after in texts(at.caption) and before not in texts(at.caption)
+    assert str(tmp_path) not in texts(at.caption) + texts(at.success), "no server folder, ever"
 
 
 def test_a_second_visitor_cannot_list_load_or_overwrite_the_first_ones_models(tmp_path):

@@ -30,6 +30,24 @@ def style(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 
     return fig
 
 
+def loss_range(*curves) -> list[float] | None:
+    """The loss chart's y-axis: every finite point of `curves` in view, with a margin.
+
+    Set from the data on every redraw rather than left to autorange: a live chart that is
+    redrawn keeps the range it first had, so the loss, which falls from ~2.3 within the first
+    steps, ran off the bottom early in a run. The axis starts at 0 when the lowest point is
+    close to it (a loss is never negative), and a flat start still gets a visible span."""
+    ys = [v for curve in curves for v in curve if v is not None and math.isfinite(v)]
+    if not ys:
+        return None
+    low, high = min(ys), max(ys)
+    pad = 0.08 * max(high - low, 0.05 * abs(high), 1e-3)
+    bottom = low - pad
+    if 0 <= low and bottom < 0.25 * high:  # near zero: start the axis at zero
+        bottom = 0.0
+    return [bottom, high + pad]
+
+
 def loss_figure(c: metrics.Curves, total_steps: int, t: Translate) -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=c.step, y=c.loss, mode="lines", name=t("train.curve_loss_raw"),
@@ -39,6 +57,9 @@ def loss_figure(c: metrics.Curves, total_steps: int, t: Translate) -> go.Figure:
     fig.add_scatter(x=c.epoch_step, y=c.test_loss, mode="lines+markers", name=t("train.curve_test_loss"),
                     line=dict(color=RED, width=1.5, dash="dot"), marker=dict(size=9))
     fig.update_xaxes(range=[0, max(total_steps, 1) * 1.02])
+    y_range = loss_range(c.loss, c.smoothed_loss(), c.test_loss)
+    if y_range is not None:
+        fig.update_yaxes(range=y_range)
     return style(fig, t("train.chart_loss"), t("train.axis_step"), t("train.axis_loss"))
 
 
