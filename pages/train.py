@@ -328,6 +328,8 @@ def architecture_block(num_classes: int):
     cut = epochs_cut(config_from_preset(preset.name), manager.max_epochs)
     if cut is not None:
         st.caption(t("train.preset_epochs_cut", epochs=cut, max=manager.max_epochs))
+    if preset.name in TUTORIAL_OF and float(ss.get(K.FRACTION, 1.0)) < 1.0:
+        st.caption(t("train.preset_full_data", n=TUTORIAL_OF[preset.name], label=t("train.fraction")))
 
     left, right = st.columns([13, 7])  # room for every column of the layer table at 1400 px
     height = ROW_PX * (len(ss[K.LAYERS]) + 2) + 3  # header, rows, the editor's "add row" line

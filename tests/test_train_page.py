@@ -198,6 +198,17 @@ def test_the_sgd_tutorial_sets_momentum_and_a_shorter_run_is_said(monkeypatch):
     assert "这个预设训练 5 个轮次；本服务器每次运行最多允许 3 个轮次" in texts(at.caption)
 
 
+def test_a_tutorial_preset_says_it_trains_on_the_whole_set():
+    at = page()
+    at.selectbox(key="train.preset").set_value("2-conv 32/64 → FC 128, SGD").run()
+    hint = "Tutorial 003 trains on the whole training set: set “Data used” to 100%"
+    assert at.session_state["train.fraction"] < 1.0 and hint in texts(at.caption)
+    at.select_slider(key="train.fraction").set_value(1.0).run()
+    assert not at.exception and hint not in texts(at.caption)
+    at.selectbox(key="train.preset").set_value("fast").run()
+    assert "trains on the whole training set" not in texts(at.caption)
+
+
 @pytest.mark.parametrize("lang, p_label, conv", [("en", "Dropout", "conv"), ("zh", "丢弃率", "卷积")])
 def test_the_layer_table_speaks_the_language_and_p_has_room(lang, p_label, conv):
     columns = json.loads(page(lang).data_editor[0].proto.columns)
