@@ -42,21 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     t = sub.add_parser("train", help="train a model, print one JSON event per line")
-    t.add_argument("--preset", default="fast", help=f"one of: {', '.join(PRESETS)}")
-    t.add_argument("--spec", type=Path, help="JSON file with a layer list (overrides --preset's layers)")
-    t.add_argument("--dataset", default="mnist", choices=list(DATASETS))
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--optimizer", choices=OPTIMIZERS)
-    t.add_argument("--scheduler", choices=SCHEDULERS)
-    t.add_argument("--weight-decay", type=float)
-    t.add_argument("--label-smoothing", type=float)
-    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    t.add_argument("--fraction", type=float, default=1.0, help="share of the training set (e.g. 0.1)")
+    add_recipe_options(t)
     t.add_argument("--calibration-holdout", type=int,
                    help="training images held out to fit the softmax temperature (default 5000, 0: none)")
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     t.add_argument("--log-every", type=int, default=50, help="steps between step events")
     t.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -83,20 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_no_limits(r)
 
     c = sub.add_parser("code", help="print a self-contained PyTorch training script for a preset or spec")
-    c.add_argument("--preset", default="fast", help=f"one of: {', '.join(PRESETS)} (its layers and recipe)")
-    c.add_argument("--spec", type=Path, help="JSON file with a layer list (overrides --preset's layers)")
-    c.add_argument("--dataset", default="mnist", choices=list(DATASETS))
-    c.add_argument("--epochs", type=int)
-    c.add_argument("--batch-size", type=int)
-    c.add_argument("--lr", type=float)
-    c.add_argument("--optimizer", choices=OPTIMIZERS)
-    c.add_argument("--scheduler", choices=SCHEDULERS)
-    c.add_argument("--momentum", type=float, help="SGD's and RMSprop's momentum (default 0.9)")
-    c.add_argument("--weight-decay", type=float)
-    c.add_argument("--label-smoothing", type=float)
-    c.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    c.add_argument("--fraction", type=float, default=1.0, help="share of the training set (e.g. 0.1)")
-    c.add_argument("--seed", type=int, default=0)
+    add_recipe_options(c)
     c.add_argument("--output", type=Path, help="write the script to this file instead of printing it")
     c.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     c.set_defaults(device="auto", log_every=50, calibration_holdout=None)
@@ -109,6 +84,25 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--spec", type=Path, help="JSON file with a layer list")
     add_no_limits(m)
     return p
+
+
+def add_recipe_options(parser: argparse.ArgumentParser) -> None:
+    """What a run trains and how: the options `train` and `code` share (a preset's layers and
+    recipe, then any of these on top)."""
+    parser.add_argument("--preset", default="fast", help=f"one of: {', '.join(PRESETS)} (its layers and recipe)")
+    parser.add_argument("--spec", type=Path, help="JSON file with a layer list (overrides --preset's layers)")
+    parser.add_argument("--dataset", default="mnist", choices=list(DATASETS))
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS)
+    parser.add_argument("--scheduler", choices=SCHEDULERS)
+    parser.add_argument("--momentum", type=float, help="SGD's and RMSprop's momentum (default 0.9)")
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--label-smoothing", type=float)
+    parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--fraction", type=float, default=1.0, help="share of the training set (e.g. 0.1)")
+    parser.add_argument("--seed", type=int, default=0)
 
 
 def add_no_limits(parser: argparse.ArgumentParser) -> None:
@@ -130,8 +124,8 @@ def make_config(args) -> TrainConfig:
                      optimizer=args.optimizer, scheduler=args.scheduler, weight_decay=args.weight_decay,
                      label_smoothing=args.label_smoothing, augment=args.augment,
                      fraction=args.fraction, seed=args.seed, device=args.device,
-                     log_every=args.log_every, calibration_holdout=args.calibration_holdout)
-    overrides["momentum"] = getattr(args, "momentum", None)
+                     log_every=args.log_every, calibration_holdout=args.calibration_holdout,
+                     momentum=args.momentum)
     config = config_from_preset(args.preset, **overrides)
     if args.spec:
         config.spec = read_spec(args.spec)
