@@ -837,8 +837,11 @@ def cell_images(job, classes, owner: str | None) -> None:
     fmt = {k: t("samples.cell_none") if k is None else str(classes[k]) for k in options}.get
     st.markdown(f"**{t('samples.cell_title')}**")
     c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="bottom")
-    true_c = c1.selectbox(t("samples.cell_true"), options, key=K.CELL_TRUE, format_func=fmt, **PERSIST)
-    pred_c = c2.selectbox(t("samples.cell_pred"), options, key=K.CELL_PRED, format_func=fmt, **PERSIST)
+    none = t("samples.cell_none")  # Streamlit shows None as an empty choice with this placeholder
+    true_c = c1.selectbox(t("samples.cell_true"), options, key=K.CELL_TRUE, format_func=fmt,
+                          placeholder=none, **PERSIST)
+    pred_c = c2.selectbox(t("samples.cell_pred"), options, key=K.CELL_PRED, format_func=fmt,
+                          placeholder=none, **PERSIST)
     if true_c is None or pred_c is None:
         c3.caption(t("samples.cell_hint"))
         return
@@ -938,8 +941,13 @@ def mistakes(job, classes, owner: str | None) -> None:
     names = {k: t("train.any_class") if k is None else str(classes[k]) for k in options}
     fmt = names.get
     f1, f2, f3 = st.columns([1, 1, 2], vertical_alignment="bottom")
-    true_f = f1.selectbox(t("train.filter_true"), options, key=K.WRONG_TRUE, format_func=fmt, **PERSIST)
-    pred_f = f2.selectbox(t("train.filter_pred"), options, key=K.WRONG_PRED, format_func=fmt, **PERSIST)
+    # None ("any") is also what Streamlit shows as an empty choice, with its own English
+    # placeholder: give it ours.
+    any_class = t("train.any_class")
+    true_f = f1.selectbox(t("train.filter_true"), options, key=K.WRONG_TRUE, format_func=fmt,
+                          placeholder=any_class, **PERSIST)
+    pred_f = f2.selectbox(t("train.filter_pred"), options, key=K.WRONG_PRED, format_func=fmt,
+                          placeholder=any_class, **PERSIST)
     true = job.data.test_labels.numpy()
     temperature = calibration.temperature_from_meta(job.metrics())
     confidence = r.wrong_confidence_at(temperature)  # as the Predict page shows probabilities

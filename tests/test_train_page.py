@@ -826,6 +826,9 @@ def test_a_confusion_cell_lists_its_images_and_opens_one_in_predict():
 
 def test_an_empty_confusion_cell_says_so_in_chinese():
     at, job = finished_run(lang="zh")
+    # an empty choice ("any" class) reads in Chinese too, not Streamlit's "Choose an option"
+    assert at.selectbox(key="train.wrong_true").proto.placeholder == "任意"
+    assert at.selectbox(key="train.wrong_pred").proto.placeholder == "任意"
     r = job.result
     empty = next((i, j) for i in range(10) for j in range(10) if r.confusion[i, j] == 0)
     at.selectbox(key="train.cell_true").set_value(empty[0]).run()
