@@ -114,3 +114,28 @@ def test_default_checkpoint_accuracy(data_dir):
     # Temperature scaling (fitted on held-out training images when it was trained) brings the
     # expected calibration error on the test set to 1% or less.
     assert result["ece_calibrated"] <= 0.01 < result["ece_raw"]
+
+
+@pytest.mark.parametrize("preset, recipe", [
+    ("4-conv 5×5 16/32/32/64", dict(optimizer="adam", lr=1e-3, batch_size=100, epochs=2)),
+    ("2-conv 32/64 → FC 128, SGD", dict(optimizer="sgd", lr=0.01, momentum=0.9, batch_size=64, epochs=5)),
+])
+def test_a_tutorial_preset_trains_from_the_command_line_with_the_tutorials_settings(preset, recipe, data_dir,
+                                                                                   tmp_path):
+    """Tutorials 002 and 003 (the presets the issue added): the run and the saved checkpoint carry
+    the tutorial's architecture and recipe; only the run's length is cut for the test."""
+    from core.checkpoint import load_checkpoint
+    from core.models import PRESETS, validate
+
+    out = tmp_path / "tutorial.safetensors"
+    r = cli("train", "--preset", preset, "--fraction", "0.01", "--calibration-holdout", "0", "--log-every", "5",
+            "--data-dir", data_dir, "--output", out, "--epochs", "1")
+    assert r.returncode == 0, r.stderr
+    done = json_lines(r.stdout)[-1]
+    assert done["event"] == "done" and 0.0 < done["test_accuracy"] <= 1
+    meta = load_checkpoint(out).meta
+    assert meta["spec"] == validate(PRESETS[preset].spec())
+    config = meta["config"]
+    assert config["preset"] == preset
+    assert {k: config[k] for k in recipe if k != "epochs"} == {k: v for k, v in recipe.items() if k != "epochs"}
+    assert PRESETS[preset].recipe["epochs"] == recipe["epochs"] and config["epochs"] == 1
