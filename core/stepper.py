@@ -130,4 +130,13 @@ class Stepper:
         if self.state.get(self.key("cell")) == now:
             return None
         self.state[self.key("cell")] = now
+        self.state[self.key("cell_gen")] = self.cell_generation + 1
         return self.step // cols + 1, self.step % cols + 1
+
+    @property
+    def cell_generation(self) -> int:
+        """How many times the cell has moved: the page names the Row/Column boxes after it, so
+        a box shown for an older cell is a different widget. A value the browser sends back
+        for a frame it drew before the last move (the animation outruns the browser) then
+        belongs to a box that is gone and cannot overwrite the current one."""
+        return int(self.state.get(self.key("cell_gen"), 0))

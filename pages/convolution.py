@@ -307,8 +307,14 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
         if player.go_to(i):
             st.rerun()
 
+    def jump_keys() -> tuple[str, str]:
+        """The Row and Column boxes' keys for the current cell (core.stepper.cell_generation)."""
+        gen = player.cell_generation
+        return f"{prefix}.jump_row.{gen}", f"{prefix}.jump_col.{gen}"
+
     def on_row_col() -> None:
-        r, c = ss.get(f"{prefix}.jump_row") or 1, ss.get(f"{prefix}.jump_col") or 1
+        row_key, col_key = jump_keys()
+        r, c = ss.get(row_key) or 1, ss.get(col_key) or 1
         go_to((min(r, ho) - 1) * wo + min(c, wo) - 1)
 
     def set_playing(on: bool) -> None:
@@ -320,16 +326,19 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
             st.rerun()
 
     def jump_controls() -> None:
-        """Row and column pickers and a Go button, shown above the output grid."""
-        for key, n in ((f"{prefix}.jump_row", ho), (f"{prefix}.jump_col", wo)):
-            if not 1 <= ss.get(key, 1) <= n:  # the grid shrank
-                ss[key] = 1
-        # The body below sets the pickers to the current cell whenever the step moved (not on
-        # every run: a row just picked, before Go is pressed, stays). They have no on_change, so
-        # a stale value a browser sends back while the animation runs moves nothing.
+        """Row and column pickers and a Go button, shown above the output grid.
+
+        The pickers start at the current cell and are new widgets whenever the cell moves (their
+        keys carry core.stepper's cell generation): a row just picked, before Go is pressed,
+        stays, and a stale value the browser sends back while the animation runs lands on a
+        picker that no longer exists. No on_change: choosing alone moves nothing."""
+        row_key, col_key = jump_keys()
+        row, col = player.step // wo + 1, player.step % wo + 1
         with st.container(horizontal=True, vertical_alignment="bottom", gap="small"):
-            st.selectbox(t("conv.jump_row"), options=list(range(1, ho + 1)), key=f"{prefix}.jump_row", width=80)
-            st.selectbox(t("conv.jump_col"), options=list(range(1, wo + 1)), key=f"{prefix}.jump_col", width=80)
+            st.selectbox(t("conv.jump_row"), options=list(range(1, ho + 1)), index=min(row, ho) - 1,
+                         key=row_key, width=80)
+            st.selectbox(t("conv.jump_col"), options=list(range(1, wo + 1)), index=min(col, wo) - 1,
+                         key=col_key, width=80)
             st.button(t("conv.jump_go"), key=f"{prefix}.b_jump", icon=":material/my_location:",
                       on_click=on_row_col, help=t("conv.jump_help"))
 
@@ -340,9 +349,7 @@ def stepper(prefix: str, n_steps: int, out_shape: tuple[int, int],
             player.advance()
         if player.interval() != interval:
             st.rerun()  # the animation just ended (or its state changed): new timer, or none
-        cell = player.cell_moved(out_shape)
-        if cell is not None:  # before the pickers are drawn (Streamlit's rule for widget keys)
-            ss[f"{prefix}.jump_row"], ss[f"{prefix}.jump_col"] = cell
+        player.cell_moved(out_shape)  # a new cell: new Row/Column pickers (see jump_controls)
         i, playing, at_end = player.step, player.playing, player.at_end
         bar = st.container(horizontal=True, vertical_alignment="bottom", gap="small", key=f"{prefix}-controls")
         with bar:

@@ -151,8 +151,16 @@ def test_chinese_page(page, app_url, screenshot_dir):
 
 def expect_jump_boxes(page, row: int, col: int) -> None:
     """The Row and Column pickers above the output grid show this cell (1-based)."""
-    expect(page.locator(".st-key-conv-cs-jump_row input")).to_have_value(str(row), timeout=TIMEOUT)
-    expect(page.locator(".st-key-conv-cs-jump_col input")).to_have_value(str(col), timeout=TIMEOUT)
+    # The pickers' keys end with the cell generation (a new widget per cell), hence the prefix
+    # match; while a rerun replaces them the old ones can still be in the page for a moment, so
+    # wait until exactly one of each is there and shows this cell.
+    page.wait_for_function(
+        """([row, col]) => {
+            const value = which => [...document.querySelectorAll(
+                `[class*="st-key-conv-cs-jump_${which}-"] input`)].map(i => i.value);
+            const rows = value("row"), cols = value("col");
+            return rows.length === 1 && cols.length === 1 && rows[0] === row && cols[0] === col;
+        }""", arg=[str(row), str(col)], timeout=TIMEOUT)
 
 
 def test_row_and_column_boxes_follow_steps_clicks_and_play(page, app_url, screenshot_dir):

@@ -79,14 +79,14 @@ def test_step_forward_three_times_shows_18_then_jump_and_back():
     run(at)
     assert total_line(at).endswith("= **12**")
     # jump by row and column
-    at.selectbox(key="conv.cs.jump_row").set_value(3)
-    at.selectbox(key="conv.cs.jump_col").set_value(2)
+    jump_box(at, "row").set_value(3)
+    jump_box(at, "col").set_value(2)
     run(at)
     assert step_title(at).startswith("**Step 3 of 9**")  # choosing alone does not move
     at.button(key="conv.cs.b_jump").click()
     run(at)
     assert step_title(at).startswith("**Step 8 of 9**") and total_line(at).endswith("= **9**")
-    at.selectbox(key="conv.cs.jump_col").set_value(3)
+    jump_box(at, "col").set_value(3)
     at.button(key="conv.cs.b_jump").click()
     run(at)
     assert step_title(at).startswith("**Step 9 of 9**")
@@ -98,8 +98,16 @@ def test_step_forward_three_times_shows_18_then_jump_and_back():
     assert at.button(key="conv.cs.b_back").disabled
 
 
+def jump_box(at: AppTest, which: str, prefix: str = "conv.cs"):
+    """The Row ("row") or Column ("col") picker: its key carries the cell generation, so it is a
+    new widget each time the cell moves; exactly one is on the page."""
+    boxes = [s for s in at.selectbox if (s.key or "").startswith(f"{prefix}.jump_{which}.")]
+    assert len(boxes) == 1, [s.key for s in boxes]
+    return boxes[0]
+
+
 def jump_boxes(at: AppTest, prefix: str = "conv.cs") -> tuple[int, int]:
-    return at.selectbox(key=f"{prefix}.jump_row").value, at.selectbox(key=f"{prefix}.jump_col").value
+    return jump_box(at, "row", prefix).value, jump_box(at, "col", prefix).value
 
 
 def test_row_and_column_boxes_follow_the_current_step():
@@ -117,7 +125,7 @@ def test_row_and_column_boxes_follow_the_current_step():
     run(at)
     assert jump_boxes(at) == (3, 3)
     # a row picked by hand stays until Go (or a step) moves the window
-    at.selectbox(key="conv.cs.jump_row").set_value(1)
+    jump_box(at, "row").set_value(1)
     run(at)
     assert jump_boxes(at) == (1, 3) and step_title(at).startswith("**Step 9 of 9**")
     at.button(key="conv.cs.b_first").click()

@@ -152,3 +152,20 @@ def test_the_jump_boxes_follow_the_cell_only_when_the_step_moved():
     s.set_playing(True)
     assert s.step == 0 and s.cell_moved((3, 4)) == (1, 1), "play from the end starts over"
     assert s.cell_moved((2, 2)) == (1, 1), "a new grid: the boxes are set again"
+
+
+def test_each_move_of_the_cell_names_new_jump_boxes():
+    """The page keys its Row/Column boxes by the cell generation: a value the browser sends back
+    for an older frame lands on a box that is gone (the race a playing animation has with the
+    browser), while a pick before Go stays on the current one."""
+    s = stepper(9)
+    assert s.cell_generation == 0
+    s.cell_moved((3, 3))
+    assert s.cell_generation == 1
+    s.cell_moved((3, 3))
+    assert s.cell_generation == 1, "nothing moved: the same boxes (a pick stays)"
+    s.go_to(4)
+    s.cell_moved((3, 3))
+    assert s.cell_generation == 2
+    s.cell_moved((2, 2))
+    assert s.cell_generation == 3, "a new grid: new boxes"
