@@ -18,6 +18,7 @@ folder, classes, preset) come from core's own tables. `summary_record(spec)` is 
 """
 from __future__ import annotations
 
+import inspect
 import math
 import re
 import shlex
@@ -31,7 +32,7 @@ from core.layers import LAYER_TYPES, Layer, Shape
 from core.limits import Limits, check_spec
 from core.models import (DEFAULT_PRESET, INPUT_SHAPE, PRESETS, ModelSummary, Spec, SpecError, flatten_explanation,
                          layer_label, summary, validate)
-from core.train import TrainConfig, check_config, config_from_preset
+from core.train import TrainConfig, augment_batch, check_config, config_from_preset
 
 SCRIPT_PREFIX = "cnn_lab_"
 _IDENTIFIER = re.compile(r"[a-z]+[0-9]+")  # layer attribute names: conv1, bn2, fc1 (from the registry)
@@ -255,21 +256,7 @@ def load_split(data_dir, prefix):
 # work, which is much faster on a CPU (and what CNN Lab does).
 
 
-def augment_batch(x, generator, background):
-    """Random rotation (±10°), scale (0.9–1.1) and shift (±2 px) for a whole batch at once, with
-    one affine_grid/grid_sample call: exactly CNN Lab's augmentation."""
-    n = x.shape[0]
-    u = torch.rand(n, 4, generator=generator).to(x.device)
-    angle = (u[:, 0] - 0.5) * (2 * math.radians(10))
-    scale = 0.9 + 0.2 * u[:, 1]
-    shift = (u[:, 2:] - 0.5) * (2 * 2 / 14)  # ±2 px in grid_sample's [-1, 1] coordinates
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1),
-                         torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    # Sample around the background value so the border is filled with "no ink", not with 0.
-    return F.grid_sample(x - background, grid, align_corners=False, padding_mode="zeros") + background
-
+$augment_function
 
 # ----------------------------------------------------------------------------- training
 def make_optimizer(params):
@@ -448,6 +435,8 @@ def training_script(config: TrainConfig, limits: Limits | None = None) -> str:
     file_name = script_file_name(config)
     return _SCRIPT.substitute(
         header=_header(config, layers, file_name, preset),
+        # CNN Lab's own function, word for word: the script augments exactly as core.train does
+        augment_function=inspect.getsource(augment_batch).rstrip("\n") + "\n",
         dataset_folder=repr(info.folder),
         folder_text=info.folder,
         torchvision_class=info.folder,

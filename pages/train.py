@@ -893,7 +893,8 @@ def random_samples(job, classes) -> None:
                                  help=t("samples.count_help"), **PERSIST)
     c2.button(t("samples.reshuffle"), icon="🔀", key="train.reshuffle", on_click=reshuffle_samples,
               help=t("samples.reshuffle_help"))
-    predicted, _ = predictions_of(job)
+    # the predictions alone: from_logits works out the drawn images' confidences itself
+    predicted = test_samples.evaluation_predictions(r.labels, r.wrong_indices, r.wrong_predicted)
     temperature = calibration.temperature_from_meta(job.metrics())
     indices = test_samples.draw_indices(r.n, int(count), ss.get(K.SAMPLES_SEED, 0))
     drawn = test_samples.from_logits(r.logits, r.labels, indices, temperature, predicted)
@@ -1195,18 +1196,10 @@ def own_page() -> None:
     idx = ss.get(K.TAB_IDX, 0)
     ss[K.TAB] = labels[idx if 0 <= idx < len(labels) else 0]
     tabs = st.tabs(labels, key=K.TAB, on_change=remember_tab)
-    with tabs[0]:
-        if tabs[0].open:
-            setup_tab(owner)
-    with tabs[1]:
-        if tabs[1].open:
-            live_tab(owner)
-    with tabs[2]:
-        if tabs[2].open:
-            results_tab(owner)
-    with tabs[3]:
-        if tabs[3].open:
-            compare_tab(owner)
+    for tab, draw in zip(tabs, (setup_tab, live_tab, results_tab, compare_tab)):
+        with tab:
+            if tab.open:  # only the open tab's body runs
+                draw(owner)
     if job is not None and job.active and not tabs[1].open:
         st.fragment(run_every=1.0)(guarded(watcher))(owner, job.id)
 

@@ -127,6 +127,21 @@ def finished_run(**state) -> tuple[AppTest, core.jobs.Job]:
     return show_tab(at, 2), job
 
 
+def finished_run_in_app() -> tuple[AppTest, core.jobs.Job]:
+    """The whole app (so a test can follow a link to Predict) on the Train page's results tab
+    after a (short, faked) run has finished."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("pages/train.py").run()
+    start_button(at).click().run()
+    job = job_of(at)
+    assert job.wait(60)
+    at.session_state["train.tab_idx"] = 2
+    at.run()
+    return at, job
+
+
 # ------------------------------------------------------------------ rendering
 
 @pytest.mark.parametrize("lang, title, start", [("en", "Train", "Start training"), ("zh", "训练", "开始训练")])
@@ -641,15 +656,7 @@ def test_a_finished_run_can_be_published_to_the_class_gallery_and_removed():
 
 
 def test_a_mistake_opens_in_the_predict_page():
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["lang"] = "en"
-    at.run()
-    at.switch_page("pages/train.py").run()
-    start_button(at).click().run()
-    job = job_of(at)
-    assert job.wait(60)
-    at.session_state["train.tab_idx"] = 2
-    at.run()
+    at, job = finished_run_in_app()
     wrong = [b for b in at.button if str(b.key).startswith(f"train.wrong.{job.id}.")]
     assert wrong, "the untrained toy model makes mistakes"
     index = int(str(wrong[0].key).rsplit(".", 1)[1])
@@ -794,15 +801,7 @@ def test_results_show_random_test_images_and_reshuffle_draws_others(lang, title,
 def test_a_confusion_cell_lists_its_images_and_opens_one_in_predict():
     from core.samples import evaluation_predictions, pair_indices
 
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["lang"] = "en"
-    at.run()
-    at.switch_page("pages/train.py").run()
-    start_button(at).click().run()
-    job = job_of(at)
-    assert job.wait(60)
-    at.session_state["train.tab_idx"] = 2
-    at.run()
+    at, job = finished_run_in_app()
     assert "Click a cell of the matrix above" in texts(at.caption)
     r = job.result
     predicted = evaluation_predictions(r.labels, r.wrong_indices, r.wrong_predicted)
