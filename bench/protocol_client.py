@@ -76,11 +76,12 @@ class Interaction:
     bytes: int = 0                # payload bytes received until then
     messages: int = 0
     status: str = ""              # the ending script_finished status, or "timeout"
-    exceptions: list[str] = field(default_factory=list)
+    exceptions: list[str] = field(default_factory=list)   # exceptions the page showed
+    notes: list[str] = field(default_factory=list)        # e.g. "page not found" (the app went on)
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("kind", "target", "server_s", "bytes", "messages",
-                                              "status", "exceptions")}
+                                              "status", "exceptions", "notes")}
 
 
 @dataclass
@@ -194,15 +195,19 @@ class Session:
         return await self._rerun("click", node.key or node.label, extra=[state],
                                  fragment_id=self._fragment_of(node))
 
-    async def set_value(self, node: Node, value: Any) -> Interaction:
-        """Set a widget's value the way the browser encodes it for that widget type."""
-        state = encode_value(node, value)
-        self.widget_states[node.id] = state
+    async def set_value(self, node: Node, value: Any) -> Interaction | None:
+        """Set a widget's value the way the browser encodes it for that widget type. Inside a
+        form nothing is sent (None is returned) until the form's submit button is clicked."""
+        self.widget_states[node.id] = encode_value(node, value)
+        if in_form(node):
+            return None
         return await self._rerun("set", node.key or node.label, fragment_id=self._fragment_of(node))
 
-    async def set_json(self, node: Node, value: Any) -> Interaction:
+    async def set_json(self, node: Node, value: Any) -> Interaction | None:
         """A component's value (JSON), e.g. the drawable canvas's {"drawing": {...}}."""
         self.widget_states[node.id] = WidgetState(id=node.id, json_value=json.dumps(value))
+        if in_form(node):
+            return None
         return await self._rerun("set", node.key or node.label, fragment_id=self._fragment_of(node))
 
     async def rerun_fragment(self, fragment_id: str, auto: bool = True) -> Interaction:
@@ -313,8 +318,8 @@ class Session:
         elif kind == "page_info_changed":
             self.query_string = msg.page_info_changed.query_string
         elif kind == "page_not_found":
-            if it is not None:
-                it.exceptions.append(f"page not found: {msg.page_not_found.page_name}")
+            if it is not None:   # the server falls back to the default page and goes on
+                it.notes.append(f"page not found: {msg.page_not_found.page_name!r}")
         elif kind == "script_finished":
             self._finish(msg.script_finished, msg.metadata.run.fragment_ids
                          if msg.metadata.HasField("run") else ())
@@ -417,12 +422,19 @@ class Session:
         return "not understood: " + ", ".join(f"{k} ×{v}" for k, v in self.unknown.most_common())
 
 
+def in_form(node: Node) -> bool:
+    return _has_field(node.proto, "form_id") and bool(node.proto.form_id)
+
+
 def encode_value(node: Node, value: Any) -> WidgetState:
     """`value` as the browser's WidgetState for this kind of widget."""
     s = WidgetState(id=node.id)
     k = node.kind
     if k in ("checkbox", "toggle"):
         s.bool_value = bool(value)
+    elif k == "slider" and len(node.proto.options):   # st.select_slider: the formatted options
+        s.string_array_value.data.extend(str(v) for v in (value if isinstance(value, (list, tuple))
+                                                          else [value]))
     elif k == "slider":
         s.double_array_value.data.extend(float(v) for v in (value if isinstance(value, (list, tuple))
                                                              else [value]))

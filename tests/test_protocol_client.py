@@ -51,9 +51,15 @@ def test_reads_widgets_presses_and_sets_values(tiny_url):
             await s.set_value(s.widget(key="name"), "Ada")
             assert s.has_text("Hello Ada") and s.has_text("Level is 7")   # earlier values kept
 
+            # A widget in a form is sent with the form's submit button, not on its own.
+            assert await s.set_value(s.widget(label="Greeting"), "hi") is None
+            assert s.has_text("Greeting: none")
+            await s.click(s.widget(label="Send"))
+            assert s.has_text("Greeting: hi") and s.has_text("Hello Ada")
+
             with pytest.raises(ProtocolError):
                 s.widget(key="no-such-widget")
-            assert [i.kind for i in s.interactions] == ["open", "click", "rerun", "set", "set"]
+            assert [i.kind for i in s.interactions] == ["open", "click", "rerun", "set", "set", "click"]
             assert all(i.exceptions == [] for i in s.interactions)
             assert not s.unknown, s.describe_unknown()
     run(scenario())

@@ -1,4 +1,4 @@
-"""A tiny Streamlit script for tests/test_protocol_client.py: a button, a slider, a text box and a
+"""A tiny Streamlit script for tests/test_protocol_client.py: a button, a slider, a text box, a form and a
 fragment that reruns itself every 0.2 s until it has counted 3 ticks, then reruns the whole page
 once, which draws it without run_every (so its auto-reruns stop)."""
 import streamlit as st
@@ -12,6 +12,10 @@ level = st.slider("Level", 0, 10, 3, key="level")
 st.markdown(f"Level is {level}")
 name = st.text_input("Name", key="name")
 st.markdown(f"Hello {name or 'nobody'}")
+with st.form("greet"):
+    st.text_input("Greeting", key="greeting")
+    st.form_submit_button("Send")
+st.markdown(f"Greeting: {st.session_state.get('greeting') or 'none'}")
 st.session_state.setdefault("ticks", 0)
 polling = st.session_state.ticks < 3
 

@@ -1,0 +1,618 @@
+"""A scripted lesson on one CNN Lab server: N browserless learners, the teacher, 2 real Chromiums.
+
+Drives the real app, unchanged, through bench/protocol_client.py (Streamlit's own websocket
+protocol) and Playwright:
+
+  * the teacher opens the Class page, types the teacher key and keeps the page open (its
+    auto-refreshing fragments followed at the interval the server asks for) the whole lesson;
+  * N protocol learners each open Train, note what the page promises ("starts now" / "starting
+    in about 40 s"), press Start on the fast preset (10% of MNIST, 1 epoch: the page's defaults,
+    checked on the page), keep the live view open until their run is done (following its
+    run_every fragment), then open Predict and draw 5 digits (MNIST test images sent as the
+    drawable canvas's value, Clear between them);
+  * 2 real Chromium visitors: one reloads Predict and draws strokes (page load → first heading,
+    mouse-up → "Prediction: …" on screen), one opens learners' watch links and times how often
+    the live progress line changes on screen (page load → first heading, too);
+  * the server's RSS and CPU (with its children) are sampled every 0.5 s; with --profile, py-spy
+    samples every server thread (or cProfile, main thread only, with --profile cprofile).
+
+The server is pinned to core 0 and this bench (learners, teacher, Chromium) to core 1 (`taskset`
+and sched_setaffinity), so the browsers do not steal the server's CPU. Every wait is bounded: the
+whole lesson stops after --max-seconds.
+
+Per run: submit → start → done as the learner saw them (the live view is polled every second,
+so start/done are known to about 1 s), the estimate the page gave before/after Start; makespan
+against ideal (Σ run time ÷ workers). Per protocol interaction: request → script_finished and
+the bytes received. Errors: exceptions on pages, failed/refused runs, timeouts, closed sockets.
+
+    python bench/class_load.py --learners 10                    # one lesson, N = 10
+    python bench/class_load.py --learners 10 30 60 --profile py-spy
+Writes bench/results/class_load-<date>-n<N>.json (or --json-dir).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import datetime
+import gzip
+import json
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from bench.lesson_server import serve  # noqa: E402
+from bench.protocol_client import ProtocolError, Session  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+TEACHER_KEY = "lesson-key"
+DIGITS = 5                    # digits each learner draws on Predict
+CANVAS = 280                  # pages/predict.py's CANVAS_SIZE
+STROKE = [(140, 45 + 10 * i) for i in range(20)]   # a "1" for the Chromium drawer
+TARGETS = {  # issue 22's targets for 30 learners + teacher + 2 Chromium
+    "makespan_ratio": 1.15, "chromium_load_p95_s": 3.0, "chromium_draw_p95_s": 1.0,
+    "learner_rerun_p95_s": 0.5, "server_peak_rss_mb": 2048, "errors": 0,
+}
+
+
+def percentile(values, q: float):
+    """Nearest-rank percentile (q in 0..100); None for no values."""
+    v = sorted(values)
+    return round(v[max(0, math.ceil(q / 100 * len(v)) - 1)], 3) if v else None
+
+
+def summary(values) -> dict:
+    return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95),
+            "max": round(max(values), 3) if values else None}
+
+
+def parse_duration(text: str) -> float | None:
+    """'40 s' / '5 min' / '1 min 5 s' / '1 h 2 min' (the app's fmt_estimate) as seconds."""
+    total, found = 0.0, False
+    for value, unit in re.findall(r"(\d+(?:\.\d+)?)\s*(h|min|s)\b", text):
+        total += float(value) * {"h": 3600, "min": 60, "s": 1}[unit]
+        found = True
+    return total if found else None
+
+
+# --------------------------------------------------------------------------- digits to draw
+def mnist_digits(data_dir: Path, count: int) -> list[np.ndarray]:
+    """`count` MNIST test images (uint8 28×28, white ink on black)."""
+    raw = gzip.open(data_dir / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").read()
+    images = np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 28, 28)
+    return [images[i] for i in range(count)]
+
+
+def canvas_value(digit: np.ndarray) -> dict:
+    """What the drawable canvas sends after a stroke: fabric.js objects + the PNG as a data URL
+    (black ink on white, CANVAS×CANVAS), under the component's "drawing" state key."""
+    import cv2
+
+    big = cv2.resize(255 - digit, (CANVAS, CANVAS), interpolation=cv2.INTER_LINEAR)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(big, cv2.COLOR_GRAY2BGRA))
+    assert ok
+    ys, xs = np.nonzero(digit > 128)
+    path = [["M", float(xs[0] * 10), float(ys[0] * 10)]] + [
+        ["L", float(x * 10), float(y * 10)] for x, y in zip(xs[1:], ys[1:])]
+    raw = {"version": "5.3.0", "background": "#FFFFFF", "objects": [
+        {"type": "path", "stroke": "#000000", "strokeWidth": 20, "fill": None, "path": path}]}
+    return {"drawing": {"raw": raw, "data": "data:image/png;base64," + base64.b64encode(png).decode()}}
+
+
+# --------------------------------------------------------------------------- server sampling
+class Sampler(threading.Thread):
+    """RSS (MB, server + children) and CPU (% of one core) of the server, every `interval` s."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.proc, self.interval = psutil.Process(pid), interval
+        self.rss: list[float] = []
+        self.cpu: list[float] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        procs = {}
+        while not self._halt.wait(self.interval):
+            try:
+                now = [self.proc, *self.proc.children(recursive=True)]
+                rss, cpu = 0.0, 0.0
+                for p in now:
+                    if p.pid not in procs:
+                        procs[p.pid] = p
+                        p.cpu_percent(None)
+                    rss += p.memory_info().rss
+                    cpu += procs[p.pid].cpu_percent(None)
+                self.rss.append(rss / 2**20)
+                self.cpu.append(cpu)
+            except psutil.Error:
+                continue
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+
+# --------------------------------------------------------------------------- the lesson
+class Lesson:
+    """Shared state: the runs, the errors, the watch links, when the lesson must end."""
+
+    def __init__(self, n: int, deadline: float):
+        self.n, self.deadline = n, deadline
+        self.t0 = time.monotonic()
+        self.runs: list[dict] = []
+        self.errors: list[str] = []
+        self.watch_links: dict[int, str] = {}
+        self.active: set[int] = set()          # learners whose run is submitted and not done
+        self.learners_done = 0
+        self.sessions: list[Session] = []
+        self.finished = asyncio.Event()
+
+    def left(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def rel(self, t: float) -> float:
+        return round(t - self.t0, 2)
+
+    def error(self, who: str, what: str) -> None:
+        self.errors.append(f"{who}: {what}"[:300])
+
+
+def _run_state(s: Session) -> str | None:
+    """The learner's run as the live view shows it."""
+    for text in s.texts():
+        if text.startswith("Finished"):
+            return "done"
+        if "Waiting in line" in text:
+            return "queued"
+        if text.startswith(("Preparing the data", "Training has started", "Epoch ", "All ")):
+            return "running"
+        if "cancelled" in text.lower() or text.startswith("Training failed") or "💥" in text:
+            return "failed"
+    failed = [t for t in s.texts("alert") if "fail" in t.lower()]
+    return "failed" if failed else None
+
+
+async def learner(i: int, url: str, lesson: Lesson, digits: list[np.ndarray], stagger: float) -> None:
+    who = f"learner {i}"
+    await asyncio.sleep(stagger)
+    run = {"learner": i, "state": "not started"}
+    lesson.runs.append(run)
+    try:
+        async with Session(url) as s:
+            lesson.sessions.append(s)
+            await s.open("train")
+            plan = next((t for t in s.texts() if t.startswith("This run:")), "")
+            if "6,000 training images × 1 epoch" not in plan:
+                lesson.error(who, f"the Train page's defaults are not the fast 10%/1-epoch run: {plan[:80]!r}")
+                return
+            promise = next((t for t in s.texts() if t.startswith("The server ")), "")
+            run["promise"] = promise
+            run["est_start_before_s"] = (0.0 if "free slot" in promise else
+                                         parse_duration(promise.split("starting in", 1)[-1].split("and finishing")[0])
+                                         if "starting in" in promise else None)
+            press = await s.click(s.widget(key="train.start"))
+            submit = press.sent
+            run.update(submit=lesson.rel(submit), state="submitted")
+            lesson.active.add(i)
+            queued = next((t for t in s.texts() if "Waiting in line" in t), "")
+            if queued:
+                m = re.search(r"Expected to start in (.*?)(?: \(around [^)]*\))? and to finish", queued)
+                run["est_start_after_s"] = parse_duration(m.group(1)) if m else None
+            elif _run_state(s) in ("running", "done"):
+                run["est_start_after_s"] = 0.0
+            refusal = [t for t in s.texts("alert") if "busy" in t.lower() or "full" in t.lower()]
+            if _run_state(s) is None and refusal:
+                run["state"] = "refused"
+                lesson.error(who, f"Start refused: {refusal[0][:120]}")
+                return
+            seen: dict[str, float] = {}
+
+            def observe(sess: Session) -> bool:
+                state = _run_state(sess)
+                now = time.monotonic()
+                if state in ("running", "done") and "start" not in seen:
+                    seen["start"] = now
+                if state in ("done", "failed"):
+                    seen[state] = now
+                    return True
+                link = next((t for t in sess.texts("code") if "?watch=" in t), None)
+                if link:
+                    lesson.watch_links[i] = link.strip()
+                return False
+
+            observe(s)
+            ended = await s.follow(observe, timeout=lesson.left())
+            lesson.active.discard(i)
+            lesson.watch_links.pop(i, None)
+            if "start" in seen:
+                run["start"] = lesson.rel(seen["start"])
+            if not ended or "failed" in seen:
+                run["state"] = "failed" if "failed" in seen else "unfinished"
+                lesson.error(who, f"run {run['state']} ({_run_state(s)}), "
+                                  f"{'no fragment left to follow' if not s.auto_reruns else 'lesson time up'}")
+                return
+            run.update(done=lesson.rel(seen["done"]), state="done")
+            if "start" in run:
+                run["wait_s"] = round(run["start"] - run["submit"], 2)
+                run["run_s"] = round(run["done"] - run["start"], 2)
+
+            await s.open("predict")
+            predictions = 0
+            for d in digits:
+                canvas = s.widget(kind="bidi_component")
+                await s.set_json(canvas, canvas_value(d))
+                if any(t.startswith("### Prediction:") for t in s.texts("markdown")):
+                    predictions += 1
+                await s.click(s.widget(key="predict.clear"))
+            run["predictions"] = predictions
+            if predictions < len(digits):
+                lesson.error(who, f"{len(digits) - predictions} of {len(digits)} drawn digits got no prediction")
+            for it in s.interactions:
+                for e in it.exceptions:
+                    lesson.error(who, f"page exception on {it.kind} {it.target}: {e}")
+                if it.status in ("timeout", "closed"):
+                    lesson.error(who, f"{it.kind} {it.target}: {it.status}")
+    except (ProtocolError, OSError, asyncio.TimeoutError) as e:
+        lesson.error(who, f"{type(e).__name__}: {e}")
+        run["state"] = run.get("state", "") + " (error)"
+    finally:
+        lesson.active.discard(i)
+        lesson.learners_done += 1
+        if lesson.learners_done == lesson.n:
+            lesson.finished.set()
+
+
+async def teacher(url: str, lesson: Lesson) -> Session | None:
+    try:
+        async with Session(url) as s:
+            await s.open("class")
+            await s.set_value(s.widget(label="Teacher key"), TEACHER_KEY)   # in a form: sent on Unlock
+            await s.click(s.widget(label="Unlock"))
+            if not s.auto_reruns:
+                lesson.error("teacher", "the Class page has no auto-refreshing board after the key")
+            await s.follow(lambda _: lesson.finished.is_set(), timeout=lesson.left() + 5)
+            for it in s.interactions:
+                for e in it.exceptions:
+                    lesson.error("teacher", f"page exception: {e}")
+                if it.status in ("timeout", "closed"):
+                    lesson.error("teacher", f"{it.kind} {it.target}: {it.status}")
+            return s
+    except (ProtocolError, OSError, asyncio.TimeoutError) as e:
+        lesson.error("teacher", f"{type(e).__name__}: {e}")
+        return None
+
+
+# --------------------------------------------------------------------------- Chromium visitors
+async def chromium_drawer(browser, url: str, lesson: Lesson, out: dict) -> None:
+    """Reload Predict, draw, time the prediction; again until the lesson ends."""
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = await ctx.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        while not lesson.finished.is_set() and lesson.left() > 30:
+            t0 = time.perf_counter()
+            await page.goto(f"{url}/predict")
+            await page.get_by_role("heading", name="Predict").first.wait_for()
+            out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+            canvas = page.locator("canvas.upper-canvas").first
+            await canvas.wait_for()
+            await page.get_by_text("Nothing drawn yet").wait_for()
+            for _ in range(3):
+                box = await canvas.bounding_box()
+                await page.mouse.move(box["x"] + STROKE[0][0], box["y"] + STROKE[0][1])
+                await page.mouse.down()
+                for x, y in STROKE[1:]:
+                    await page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
+                training = bool(lesson.active)
+                await page.mouse.up()
+                t1 = time.perf_counter()
+                await page.get_by_role("heading", name=re.compile(r"^Prediction: ")).wait_for()
+                out["draw"].append((time.perf_counter() - t1, training))
+                await page.locator(".st-key-predict-clear button").click()
+                await page.get_by_text("Nothing drawn yet").wait_for()
+                await asyncio.sleep(1.0)
+    except Exception as e:  # noqa: BLE001 — reported; the lesson goes on
+        lesson.error("chromium drawer", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
+    finally:
+        await ctx.close()
+
+
+async def chromium_watcher(browser, url: str, lesson: Lesson, out: dict) -> None:
+    """Open a learner's watch link and time how often the live progress line changes."""
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = await ctx.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        while not lesson.finished.is_set() and lesson.left() > 20:
+            links = [v for k, v in sorted(lesson.watch_links.items()) if k in lesson.active]
+            if not links:
+                t0 = time.perf_counter()
+                await page.goto(f"{url}/train")
+                await page.get_by_role("heading", name="Train").first.wait_for()
+                out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+                await asyncio.sleep(2.0)
+                continue
+            t0 = time.perf_counter()
+            await page.goto(links[0])
+            await page.get_by_role("heading", name="Train").first.wait_for()
+            out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+            bar = page.locator("[data-testid='stProgress']").first
+            last, last_t, until = None, None, time.perf_counter() + 40
+            while time.perf_counter() < until and not lesson.finished.is_set():
+                try:
+                    text = await bar.inner_text(timeout=2_000)
+                except Exception:  # noqa: BLE001 — no progress line (queued or finished)
+                    text = None
+                now = time.perf_counter()
+                if text and text != last:
+                    if last is not None:
+                        out["live_gap"].append(now - last_t)
+                    last, last_t = text, now
+                if await page.get_by_text(re.compile(r"^Finished: ")).count():
+                    break
+                await asyncio.sleep(0.1)
+    except Exception as e:  # noqa: BLE001
+        lesson.error("chromium watcher", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
+    finally:
+        await ctx.close()
+
+
+# --------------------------------------------------------------------------- one lesson
+async def lesson_main(url: str, args, n: int, digits, browser_out: dict) -> tuple[Lesson, Session | None]:
+    lesson = Lesson(n, time.monotonic() + args.max_seconds)
+    teacher_task = asyncio.create_task(teacher(url, lesson))
+    pw = browser = None
+    chrome_tasks = []
+    if not args.no_chromium:
+        from playwright.async_api import async_playwright
+
+        pw = await async_playwright().start()
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        chrome_tasks = [asyncio.create_task(chromium_drawer(browser, url, lesson, browser_out["drawer"])),
+                        asyncio.create_task(chromium_watcher(browser, url, lesson, browser_out["watcher"]))]
+    await asyncio.sleep(2.0)   # the teacher's page is open before the class starts
+    learners = [asyncio.create_task(learner(i, url, lesson, digits[i * DIGITS:(i + 1) * DIGITS],
+                                            stagger=args.stagger * i / max(1, n)))
+                for i in range(n)]
+    await asyncio.wait(learners, timeout=lesson.left() + 60)
+    lesson.finished.set()
+    teacher_session = await asyncio.wait_for(teacher_task, 60)
+    if chrome_tasks:
+        await asyncio.wait(chrome_tasks, timeout=90)
+        await browser.close()
+        await pw.stop()
+    for t in learners + chrome_tasks:
+        t.cancel()
+    return lesson, teacher_session
+
+
+def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, browser_out: dict,
+           workers: int, wall: float) -> dict:
+    runs = lesson.runs
+    done = [r for r in runs if r.get("state") == "done"]
+    run_s = [r["run_s"] for r in done if "run_s" in r]
+    makespan = (max(r["done"] for r in done) - min(r["submit"] for r in runs if "submit" in r)) if done else None
+    ideal = sum(run_s) / workers if run_s else None
+    kinds = collections.defaultdict(list)
+    bytes_by_kind = collections.defaultdict(list)
+    unknown = collections.Counter()
+    for s in lesson.sessions + ([teacher_s] if teacher_s else []):
+        unknown.update(s.unknown)
+    for s in lesson.sessions:
+        for it in s.interactions:
+            if it.server_s is not None:
+                kinds[it.kind].append(it.server_s)
+            bytes_by_kind[it.kind].append(it.bytes)
+    learner_all = [x for v in kinds.values() for x in v]
+    t_int = [it.server_s for it in teacher_s.interactions if it.server_s is not None] if teacher_s else []
+    est = [{"learner": r["learner"], "est_before_s": r.get("est_start_before_s"),
+            "est_after_s": r.get("est_start_after_s"), "actual_wait_s": r.get("wait_s")} for r in runs]
+    drawer, watcher = browser_out["drawer"], browser_out["watcher"]
+    loads = drawer["load"] + watcher["load"]
+    row = {
+        "learners": n, "workers": workers, "wall_s": round(wall, 1),
+        "runs_done": len(done), "runs": sorted(runs, key=lambda r: r["learner"]),
+        "makespan_s": round(makespan, 1) if makespan else None,
+        "ideal_makespan_s": round(ideal, 1) if ideal else None,
+        "makespan_ratio": round(makespan / ideal, 3) if makespan and ideal else None,
+        "run_s": summary(run_s), "wait_s": summary([r["wait_s"] for r in done if "wait_s" in r]),
+        "estimates": est,
+        "learner_rerun_s": summary(learner_all),
+        "learner_rerun_s_by_kind": {k: summary(v) for k, v in sorted(kinds.items())},
+        "learner_bytes_by_kind": {k: {"mean": round(statistics.mean(v)), "max": max(v)}
+                                  for k, v in sorted(bytes_by_kind.items())},
+        "learner_bytes_total": sum(s.bytes_received for s in lesson.sessions),
+        "teacher_rerun_s": summary(t_int),
+        "teacher_bytes_total": teacher_s.bytes_received if teacher_s else None,
+        "chromium_load_s": summary([x for x, _ in loads]),
+        "chromium_load_while_training_s": summary([x for x, tr in loads if tr]),
+        "chromium_draw_s": summary([x for x, _ in drawer["draw"]]),
+        "chromium_draw_while_training_s": summary([x for x, tr in drawer["draw"] if tr]),
+        "chromium_live_update_gap_s": summary(watcher["live_gap"]),
+        "server_peak_rss_mb": round(max(sampler.rss), 1) if sampler.rss else None,
+        "server_mean_cpu_pct": round(statistics.mean(sampler.cpu), 1) if sampler.cpu else None,
+        "server_peak_cpu_pct": round(max(sampler.cpu), 1) if sampler.cpu else None,
+        "errors": len(lesson.errors), "error_list": lesson.errors[:200],
+        "not_understood": dict(unknown),
+    }
+    row["targets"] = {
+        "every_run_finished": len(done) == n,
+        "makespan_ratio": _ok(row["makespan_ratio"], TARGETS["makespan_ratio"]),
+        "chromium_load_p95_s": _ok(row["chromium_load_s"]["p95"], TARGETS["chromium_load_p95_s"]),
+        "chromium_draw_p95_s": _ok(row["chromium_draw_while_training_s"]["p95"], TARGETS["chromium_draw_p95_s"]),
+        "learner_rerun_p95_s": _ok(row["learner_rerun_s"]["p95"], TARGETS["learner_rerun_p95_s"]),
+        "server_peak_rss_mb": _ok(row["server_peak_rss_mb"], TARGETS["server_peak_rss_mb"]),
+        "errors": _ok(row["errors"], TARGETS["errors"]),
+    }
+    return row
+
+
+def _ok(value, limit) -> dict:
+    return {"value": value, "target": limit, "met": value is not None and value <= limit}
+
+
+# --------------------------------------------------------------------------- profiling
+def top_frames(raw: Path, k: int = 20) -> dict:
+    """py-spy's collapsed stacks → the frames with the most samples (inclusive and self)."""
+    incl, self_ = collections.Counter(), collections.Counter()
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        c = int(count)
+        total += c
+        frames = stack.split(";")
+        for f in set(frames):
+            incl[f] += c
+        self_[frames[-1]] += c
+    pct = lambda c: round(100 * c / total, 1) if total else 0.0  # noqa: E731
+    return {"samples": total,
+            "inclusive": [(f, pct(c)) for f, c in incl.most_common(k)],
+            "self": [(f, pct(c)) for f, c in self_.most_common(k)]}
+
+
+def top_cprofile(path: Path, k: int = 25) -> list:
+    import pstats
+
+    st = pstats.Stats(str(path))
+    rows = sorted(st.stats.items(), key=lambda kv: kv[1][3], reverse=True)[:k]
+    return [(f"{fn[2]} ({Path(fn[0]).name}:{fn[1]})", round(v[3], 2), round(v[2], 2)) for fn, v in rows]
+
+
+# --------------------------------------------------------------------------- main
+def run_one(n: int, args, data_dir: Path) -> dict:
+    digits = mnist_digits(data_dir, n * DIGITS)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        ckpt = tmp / "checkpoints"
+        ckpt.mkdir()
+        for f in (ROOT / "checkpoints").glob("*.safetensors"):
+            shutil.copy(f, ckpt / f.name)
+        env = {"CNN_LAB_DATA_DIR": str(data_dir), "CNN_LAB_CHECKPOINT_DIR": str(ckpt),
+               "CNN_LAB_TEACHER_KEY": TEACHER_KEY}
+        if args.workers:
+            env["CNN_LAB_TRAINING_WORKERS"] = str(args.workers)
+        workers = args.workers or min(2, os.cpu_count() or 1)
+        python_args = None
+        cprof = tmp / "server.prof"
+        if args.profile == "cprofile":
+            python_args = ["-m", "cProfile", "-o", str(cprof), "-m", "streamlit"]
+        log = tmp / "server.log"
+        with serve("streamlit_app.py", log, env=env, cpus=args.server_cpus,
+                   python_args=python_args) as (url, proc):
+            import psutil
+
+            # the server is the python process (taskset exec()s it, so the pid is the same)
+            pid = proc.pid
+            spy = None
+            raw = tmp / "pyspy.txt"
+            if args.profile == "py-spy":
+                spy = subprocess.Popen([args.py_spy, "record", "--pid", str(pid), "--nonblocking",
+                                        "-r", "50", "-f", "raw", "-o", str(raw)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            sampler = Sampler(pid)
+            sampler.start()
+            browser_out = {"drawer": {"load": [], "draw": []}, "watcher": {"load": [], "live_gap": []}}
+            t0 = time.perf_counter()
+            lesson, teacher_s = asyncio.run(lesson_main(url, args, n, digits, browser_out))
+            wall = time.perf_counter() - t0
+            sampler.stop()
+            if spy is not None:
+                spy.send_signal(2)   # SIGINT: py-spy writes what it sampled
+                try:
+                    spy.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+            assert psutil.pid_exists(pid)
+        row = report(n, lesson, teacher_s, sampler, browser_out, workers, wall)
+        if args.profile == "py-spy" and raw.exists():
+            row["profile"] = {"tool": "py-spy (all threads, 50 Hz)", **top_frames(raw)}
+            if args.keep_profile:
+                shutil.copy(raw, args.keep_profile)
+        elif args.profile == "cprofile" and cprof.exists():
+            row["profile"] = {"tool": "cProfile (main thread only)", "top_cumulative": top_cprofile(cprof)}
+        server_errors = [line for line in log.read_text(errors="replace").splitlines()
+                         if "Traceback" in line or " ERROR " in line]
+        row["server_log_errors"] = server_errors[:20]
+    return row
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--learners", type=int, nargs="+", default=[10], help="N per lesson, one server each")
+    p.add_argument("--workers", type=int, default=None, help="training workers (default: the app's)")
+    p.add_argument("--stagger", type=float, default=5.0, help="seconds over which learners arrive")
+    p.add_argument("--max-seconds", type=float, default=480, help="each lesson stops after this")
+    p.add_argument("--no-chromium", action="store_true", help="protocol visitors only")
+    p.add_argument("--server-cpus", default="0" if (os.cpu_count() or 1) > 1 else None,
+                   help="taskset CPU list for the server (default 0)")
+    p.add_argument("--bench-cpus", default="1" if (os.cpu_count() or 1) > 1 else None,
+                   help="CPUs for this bench and its Chromium (default 1)")
+    p.add_argument("--profile", choices=["none", "py-spy", "cprofile"], default="none")
+    p.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="the py-spy binary")
+    p.add_argument("--keep-profile", type=Path, help="copy py-spy's raw stacks here")
+    p.add_argument("--json-dir", type=Path, default=ROOT / "bench" / "results")
+    args = p.parse_args(argv)
+    data_dir = Path(os.environ.get("CNN_LAB_DATA_DIR", ROOT.parent / "shared" / "data"))
+    if not (data_dir / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").exists():
+        p.error("needs MNIST: set CNN_LAB_DATA_DIR")
+    if args.bench_cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(c) for c in args.bench_cpus.split(",")})  # Chromium inherits it
+    for n in args.learners:
+        row = run_one(n, args, data_dir)
+        row.update(date=str(datetime.date.today()), cpus=os.cpu_count(), server_cpus=args.server_cpus,
+                   bench_cpus=args.bench_cpus)
+        out = args.json_dir / f"class_load-{datetime.date.today()}-n{n}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(row, indent=1, ensure_ascii=False))
+        print_row(row)
+        print(f"results: {out}", flush=True)
+    return 0
+
+
+def print_row(r: dict) -> None:
+    print(f"\n== {r['learners']} learners, {r['workers']} workers, {r['wall_s']} s ==")
+    print(f"runs done {r['runs_done']}/{r['learners']} · makespan {r['makespan_s']} s vs ideal "
+          f"{r['ideal_makespan_s']} s (ratio {r['makespan_ratio']}) · run {r['run_s']} · wait {r['wait_s']}")
+    print(f"learner rerun s {r['learner_rerun_s']}")
+    for k, v in r["learner_rerun_s_by_kind"].items():
+        print(f"   {k:<9} {v}  bytes {r['learner_bytes_by_kind'][k]}")
+    print(f"teacher rerun s {r['teacher_rerun_s']}")
+    print(f"chromium load {r['chromium_load_s']} · draw (training) {r['chromium_draw_while_training_s']} "
+          f"· live gap {r['chromium_live_update_gap_s']}")
+    print(f"server peak RSS {r['server_peak_rss_mb']} MB · CPU mean {r['server_mean_cpu_pct']}% "
+          f"peak {r['server_peak_cpu_pct']}%")
+    print(f"errors {r['errors']}: {r['error_list'][:5]}")
+    print(f"not understood: {r['not_understood'] or 'none'}")
+    for name, t in r["targets"].items():
+        print(f"   target {name}: {t}")
+    if "profile" in r:
+        prof = r["profile"]
+        print(f"profile ({prof['tool']}):")
+        for item in (prof.get("inclusive") or prof.get("top_cumulative") or [])[:15]:
+            print("   ", item)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
