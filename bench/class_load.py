@@ -126,6 +126,7 @@ class Sampler(threading.Thread):
         self.proc, self.interval = psutil.Process(pid), interval
         self.rss: list[float] = []
         self.cpu: list[float] = []
+        self.load: list[float] = []   # the machine's 1-min load average: other work competing
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -144,6 +145,7 @@ class Sampler(threading.Thread):
                     cpu += procs[p.pid].cpu_percent(None)
                 self.rss.append(rss / 2**20)
                 self.cpu.append(cpu)
+                self.load.append(os.getloadavg()[0])
             except psutil.Error:
                 continue
 
@@ -308,33 +310,36 @@ async def chromium_drawer(browser, url: str, lesson: Lesson, out: dict) -> None:
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await ctx.new_page()
     page.set_default_timeout(60_000)
-    try:
-        while not lesson.finished.is_set() and lesson.left() > 30:
-            t0 = time.perf_counter()
-            await page.goto(f"{url}/predict")
-            await page.get_by_role("heading", name="Predict").first.wait_for()
-            out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
-            canvas = page.locator("canvas.upper-canvas").first
-            await canvas.wait_for()
-            await page.get_by_text("Nothing drawn yet").wait_for()
-            for _ in range(3):
-                box = await canvas.bounding_box()
-                await page.mouse.move(box["x"] + STROKE[0][0], box["y"] + STROKE[0][1])
-                await page.mouse.down()
-                for x, y in STROKE[1:]:
-                    await page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
-                training = bool(lesson.active)
-                await page.mouse.up()
-                t1 = time.perf_counter()
-                await page.get_by_role("heading", name=re.compile(r"^Prediction: ")).wait_for()
-                out["draw"].append((time.perf_counter() - t1, training))
-                await page.locator(".st-key-predict-clear button").click()
-                await page.get_by_text("Nothing drawn yet").wait_for()
-                await asyncio.sleep(1.0)
-    except Exception as e:  # noqa: BLE001 — reported; the lesson goes on
-        lesson.error("chromium drawer", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
-    finally:
-        await ctx.close()
+    while not lesson.finished.is_set() and lesson.left() > 30:
+        try:
+            await _draw_round(page, url, lesson, out)
+        except Exception as e:  # noqa: BLE001 — reported; the visitor reloads and goes on
+            lesson.error("chromium drawer", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
+    await ctx.close()
+
+
+async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
+    t0 = time.perf_counter()
+    await page.goto(f"{url}/predict")
+    await page.get_by_role("heading", name="Predict").first.wait_for()
+    out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+    canvas = page.locator("canvas.upper-canvas").first
+    await canvas.wait_for()
+    await page.get_by_text("Nothing drawn yet").wait_for()
+    for _ in range(3):
+        box = await canvas.bounding_box()
+        await page.mouse.move(box["x"] + STROKE[0][0], box["y"] + STROKE[0][1])
+        await page.mouse.down()
+        for x, y in STROKE[1:]:
+            await page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
+        training = bool(lesson.active)
+        await page.mouse.up()
+        t1 = time.perf_counter()
+        await page.get_by_role("heading", name=re.compile(r"^Prediction: ")).wait_for()
+        out["draw"].append((time.perf_counter() - t1, training))
+        await page.locator(".st-key-predict-clear button").click()
+        await page.get_by_text("Nothing drawn yet").wait_for()
+        await asyncio.sleep(1.0)
 
 
 async def chromium_watcher(browser, url: str, lesson: Lesson, out: dict) -> None:
@@ -342,39 +347,38 @@ async def chromium_watcher(browser, url: str, lesson: Lesson, out: dict) -> None
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
     page = await ctx.new_page()
     page.set_default_timeout(60_000)
-    try:
-        while not lesson.finished.is_set() and lesson.left() > 20:
-            links = [v for k, v in sorted(lesson.watch_links.items()) if k in lesson.active]
-            if not links:
-                t0 = time.perf_counter()
-                await page.goto(f"{url}/train")
-                await page.get_by_role("heading", name="Train").first.wait_for()
-                out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
-                await asyncio.sleep(2.0)
-                continue
-            t0 = time.perf_counter()
-            await page.goto(links[0])
-            await page.get_by_role("heading", name="Train").first.wait_for()
-            out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
-            bar = page.locator("[data-testid='stProgress']").first
-            last, last_t, until = None, None, time.perf_counter() + 40
-            while time.perf_counter() < until and not lesson.finished.is_set():
-                try:
-                    text = await bar.inner_text(timeout=2_000)
-                except Exception:  # noqa: BLE001 — no progress line (queued or finished)
-                    text = None
-                now = time.perf_counter()
-                if text and text != last:
-                    if last is not None:
-                        out["live_gap"].append(now - last_t)
-                    last, last_t = text, now
-                if await page.get_by_text(re.compile(r"^Finished: ")).count():
-                    break
-                await asyncio.sleep(0.1)
-    except Exception as e:  # noqa: BLE001
-        lesson.error("chromium watcher", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
-    finally:
-        await ctx.close()
+    while not lesson.finished.is_set() and lesson.left() > 20:
+        try:
+            await _watch_round(page, url, lesson, out)
+        except Exception as e:  # noqa: BLE001 — reported; the visitor reloads and goes on
+            lesson.error("chromium watcher", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
+    await ctx.close()
+
+
+async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
+    links = [v for k, v in sorted(lesson.watch_links.items()) if k in lesson.active]
+    t0 = time.perf_counter()
+    await page.goto(links[0] if links else f"{url}/train")
+    await page.get_by_role("heading", name="Train").first.wait_for()
+    out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+    if not links:   # nobody training yet (or any more): look again soon
+        await asyncio.sleep(2.0)
+        return
+    bar = page.locator("[data-testid='stProgress']").first
+    last, last_t, until = None, None, time.perf_counter() + 40
+    while time.perf_counter() < until and not lesson.finished.is_set():
+        try:
+            text = await bar.inner_text(timeout=2_000)
+        except Exception:  # noqa: BLE001 — no progress line (queued or finished)
+            text = None
+        now = time.perf_counter()
+        if text and text != last:
+            if last is not None:
+                out["live_gap"].append(now - last_t)
+            last, last_t = text, now
+        if await page.get_by_text(re.compile(r"^Finished: ")).count():
+            break
+        await asyncio.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- one lesson
@@ -415,9 +419,10 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
     ideal = sum(run_s) / workers if run_s else None
     kinds = collections.defaultdict(list)
     bytes_by_kind = collections.defaultdict(list)
-    unknown = collections.Counter()
+    unknown, notes = collections.Counter(), collections.Counter()
     for s in lesson.sessions + ([teacher_s] if teacher_s else []):
         unknown.update(s.unknown)
+        notes.update(f"{it.kind} /{it.target}: {n}" for it in s.interactions for n in it.notes)
     for s in lesson.sessions:
         for it in s.interactions:
             if it.server_s is not None:
@@ -452,8 +457,11 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         "server_peak_rss_mb": round(max(sampler.rss), 1) if sampler.rss else None,
         "server_mean_cpu_pct": round(statistics.mean(sampler.cpu), 1) if sampler.cpu else None,
         "server_peak_cpu_pct": round(max(sampler.cpu), 1) if sampler.cpu else None,
+        "machine_load_avg": {"mean": round(statistics.mean(sampler.load), 2),
+                             "max": round(max(sampler.load), 2)} if sampler.load else None,
         "errors": len(lesson.errors), "error_list": lesson.errors[:200],
         "not_understood": dict(unknown),
+        "notes": dict(notes),
     }
     row["targets"] = {
         "every_run_finished": len(done) == n,
@@ -602,9 +610,9 @@ def print_row(r: dict) -> None:
     print(f"chromium load {r['chromium_load_s']} · draw (training) {r['chromium_draw_while_training_s']} "
           f"· live gap {r['chromium_live_update_gap_s']}")
     print(f"server peak RSS {r['server_peak_rss_mb']} MB · CPU mean {r['server_mean_cpu_pct']}% "
-          f"peak {r['server_peak_cpu_pct']}%")
+          f"peak {r['server_peak_cpu_pct']}% · machine load avg {r['machine_load_avg']}")
     print(f"errors {r['errors']}: {r['error_list'][:5]}")
-    print(f"not understood: {r['not_understood'] or 'none'}")
+    print(f"not understood: {r['not_understood'] or 'none'} · notes: {r['notes'] or 'none'}")
     for name, t in r["targets"].items():
         print(f"   target {name}: {t}")
     if "profile" in r:

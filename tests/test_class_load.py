@@ -1,0 +1,51 @@
+"""bench/class_load.py's pure parts: the canvas value it sends reads back, through the drawable
+canvas's own result class and the app's decoder, as the digit it drew; the estimates it parses;
+the profile summary. (The lesson itself is a bench: it prints figures, it is not a test.)"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import base64
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.class_load import CANVAS, canvas_value, parse_duration, percentile, top_frames  # noqa: E402
+from core.canvas import decode_canvas_png  # noqa: E402
+
+
+def test_canvas_value_reads_back_as_the_drawn_digit():
+    digit = np.zeros((28, 28), np.uint8)
+    digit[4:24, 13:15] = 255                      # a "1": white ink on black, as in MNIST
+    # streamlit_drawable_canvas 0.13 reads state["drawing"]["raw"] (json_data) and ["data"] (a
+    # data URL it base64-decodes for image_bytes); the package cannot be imported outside a
+    # running app, so this reads the value the same way.
+    drawing = canvas_value(digit)["drawing"]
+    assert drawing["raw"]["objects"]              # pages/predict.py needs objects before it predicts
+    header, encoded = drawing["data"].split(";base64,", 1)
+    assert header == "data:image/png"
+    grey = decode_canvas_png(base64.b64decode(encoded))
+    assert grey.shape == (CANVAS, CANVAS)
+    assert grey[140, 140] < 30 and grey[140, 40] > 225   # black stroke on a white canvas
+
+
+def test_parse_duration_reads_the_pages_estimates():
+    assert parse_duration("about 40 s") == 40
+    assert parse_duration("about 5 min") == 300
+    assert parse_duration("1 min 5 s") == 65
+    assert parse_duration("1 h 2 min") == 3720
+    assert parse_duration("unknown") is None
+
+
+def test_percentile_and_profile_summary(tmp_path):
+    assert percentile([], 95) is None
+    assert percentile([3, 1, 2, 4], 50) == 2 and percentile(range(1, 101), 95) == 95
+    raw = tmp_path / "raw.txt"
+    raw.write_text("main (a.py:1);work (a.py:5) 3\nmain (a.py:1);idle (b.py:2) 1\n")
+    top = top_frames(raw)
+    assert top["samples"] == 4
+    assert dict(top["inclusive"])["main (a.py:1)"] == 100.0
+    assert top["self"][0] == ("work (a.py:5)", 75.0)
