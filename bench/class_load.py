@@ -222,7 +222,9 @@ async def learner(i: int, url: str, lesson: Lesson, digits: list[np.ndarray], st
                 run["est_start_after_s"] = parse_duration(m.group(1)) if m else None
             elif _run_state(s) in ("running", "done"):
                 run["est_start_after_s"] = 0.0
-            refusal = [t for t in s.texts("alert") if "busy" in t.lower() or "full" in t.lower()]
+            refusal = [t for t in s.texts("alert")   # train.queue_full / busy_own / start_failed
+                       if any(w in t for w in ("queue on this server is full", "previous run is still",
+                                               "could not start"))]
             if _run_state(s) is None and refusal:
                 run["state"] = "refused"
                 lesson.error(who, f"Start refused: {refusal[0][:120]}")
@@ -480,10 +482,17 @@ def _ok(value, limit) -> dict:
 
 
 # --------------------------------------------------------------------------- profiling
+# Leaf frames that wait rather than compute. py-spy attached with --nonblocking cannot always
+# tell a sleeping thread from a busy one, so these are set apart from the on-CPU figures.
+WAITING = ("PollingPathWatcher._schedule.<locals>.task", "Condition.wait", "EpollSelector.select",
+           "Event.wait", "_worker (concurrent/futures/thread.py:81)", "Thread._wait_for_tstate_lock")
+
+
 def top_frames(raw: Path, k: int = 20) -> dict:
-    """py-spy's collapsed stacks → the frames with the most samples (inclusive and self)."""
+    """py-spy's collapsed stacks → the frames with the most samples: inclusive, self, and self
+    without the waiting frames (percentages of the samples that were not waiting)."""
     incl, self_ = collections.Counter(), collections.Counter()
-    total = 0
+    total = waiting = 0
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
@@ -491,13 +500,18 @@ def top_frames(raw: Path, k: int = 20) -> dict:
         c = int(count)
         total += c
         frames = stack.split(";")
+        if frames[-1].startswith(WAITING):
+            waiting += c
         for f in set(frames):
             incl[f] += c
         self_[frames[-1]] += c
     pct = lambda c: round(100 * c / total, 1) if total else 0.0  # noqa: E731
-    return {"samples": total,
+    busy = total - waiting
+    return {"samples": total, "waiting_samples": waiting,
             "inclusive": [(f, pct(c)) for f, c in incl.most_common(k)],
-            "self": [(f, pct(c)) for f, c in self_.most_common(k)]}
+            "self": [(f, pct(c)) for f, c in self_.most_common(k)],
+            "self_on_cpu": [(f, round(100 * c / busy, 1) if busy else 0.0) for f, c in self_.most_common()
+                            if not f.startswith(WAITING)][:k]}
 
 
 def top_cprofile(path: Path, k: int = 25) -> list:
@@ -618,7 +632,7 @@ def print_row(r: dict) -> None:
     if "profile" in r:
         prof = r["profile"]
         print(f"profile ({prof['tool']}):")
-        for item in (prof.get("inclusive") or prof.get("top_cumulative") or [])[:15]:
+        for item in (prof.get("self_on_cpu") or prof.get("top_cumulative") or [])[:15]:
             print("   ", item)
 
 
