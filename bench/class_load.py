@@ -375,7 +375,8 @@ async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
             text = None
         now = time.perf_counter()
         if text and text != last:
-            if last is not None:
+            # Only while it trains ("Epoch e/E · step s/S …"): the final test has no steps to show.
+            if last is not None and last.startswith("Epoch ") and text.startswith("Epoch "):
                 out["live_gap"].append(now - last_t)
             last, last_t = text, now
         if await page.get_by_text(re.compile(r"^Finished: ")).count():
@@ -418,7 +419,8 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
     done = [r for r in runs if r.get("state") == "done"]
     run_s = [r["run_s"] for r in done if "run_s" in r]
     makespan = (max(r["done"] for r in done) - min(r["submit"] for r in runs if "submit" in r)) if done else None
-    ideal = sum(run_s) / workers if run_s else None
+    # Σ run time ÷ workers (issue 22); never below the longest run (fewer runs than workers)
+    ideal = max(sum(run_s) / workers, max(run_s)) if run_s else None
     kinds = collections.defaultdict(list)
     bytes_by_kind = collections.defaultdict(list)
     unknown, notes = collections.Counter(), collections.Counter()
