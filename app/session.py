@@ -14,7 +14,7 @@ import os
 
 import streamlit as st
 
-from core.jobs import JobManager
+from core.jobs import JobManager, make_job_manager
 from core.workspace import Workspace, WorkspaceError, is_valid_secret
 
 WS_PARAM = "ws"          # ?ws=<workspace secret>: the private link
@@ -27,8 +27,10 @@ _LINK_ERROR = "app.workspace_link_error"
 
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
-    """One manager per server process: every visitor's runs, the queue, the backend."""
-    return JobManager()
+    """One manager per server process: every visitor's runs, the queue, the backend. Built by
+    core.jobs.make_job_manager (which checks every setting first; tests choose what it builds
+    with core.jobs.set_factory)."""
+    return make_job_manager()
 
 
 def workspace() -> Workspace:
