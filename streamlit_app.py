@@ -9,6 +9,7 @@ from app.errors import error_boundary
 from app.session import teacher_key
 from app.shell import SHELL_RAN, mark_app_shell, pages_folder_mode, private_link_box, startup
 from app.ui import language_switch, localize_uploaders, t
+from pages import train
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
@@ -26,7 +27,7 @@ pages = [
     st.Page(home, title=t("common.nav_home"), icon="🏠", default=True, url_path=""),
     st.Page(home, title=t("common.nav_home"), icon="🏠", url_path="home", visibility="hidden"),
     st.Page("pages/convolution.py", title=t("common.nav_conv"), icon="🔍", url_path="convolution"),
-    st.Page("pages/train.py", title=t("common.nav_train"), icon="🏋️", url_path="train"),
+    st.Page(train.render, title=t("common.nav_train"), icon="🏋️", url_path="train"),
     st.Page("pages/predict.py", title=t("common.nav_predict"), icon="✍️", url_path="predict"),
 ]
 if teacher_key():  # the Class page exists only on a server started with a teacher key

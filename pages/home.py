@@ -5,6 +5,7 @@ import streamlit as st
 from core.models import PRESETS, summary
 from app.shell import ensure_app_shell
 from app.ui import t
+from pages import train
 
 ensure_app_shell()
 st.title(t("common.home_title"))
@@ -53,7 +54,8 @@ st.caption(t("common.pipeline_caption"))
 
 cols = st.columns(3)
 for col, (page, icon, key) in zip(cols, [("pages/convolution.py", "🔍", "conv"),
-                                          ("pages/train.py", "🏋️", "train"),
+                                          # a page module: linked by its st.Page (url_path as in streamlit_app.py)
+                                          (st.Page(train.render, url_path="train"), "🏋️", "train"),
                                           ("pages/predict.py", "✍️", "predict")]):
     with col.container(border=True):
         st.markdown(f"### {icon} {t('common.nav_' + key)}")

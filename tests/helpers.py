@@ -20,3 +20,22 @@ def toy_dataset(n_train=600, n_test=200, seed=0) -> Dataset:
     tr_x, tr_y = make(n_train)
     te_x, te_y = make(n_test)
     return Dataset(DATASETS["mnist"], tr_x, tr_y, te_x, te_y)
+
+
+def page_test(module: str, default_timeout: float = 60):
+    """An AppTest of one page on its own: a two-line script that calls the page module's
+    render() (pages are modules with a render function, handed to st.Page as callables)."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_string(f"from {module} import render\nrender()\n", default_timeout=default_timeout)
+
+
+def switch_to(at, url_path: str):
+    """at.switch_page for a page st.navigation registers as a callable under `url_path`:
+    AppTest.switch_page only finds pages by file, and st.Page identifies every page by the hash
+    of its url_path (streamlit.navigation.page.StreamlitPage._script_hash), which is what
+    AppTest's next run asks for."""
+    from streamlit.util import calc_hash
+
+    at._page_hash = calc_hash(url_path)
+    return at

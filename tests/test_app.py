@@ -4,8 +4,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import switch_to
+
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-PAGES = ["pages/home.py", "pages/convolution.py", "pages/train.py", "pages/predict.py"]
+# A file page by its path; a page module (a render function in st.Page) by its url_path.
+PAGES = ["pages/home.py", "pages/convolution.py", "train", "pages/predict.py"]
 
 
 def run_app(lang, page=None):
@@ -13,7 +16,7 @@ def run_app(lang, page=None):
     at.session_state["lang"] = lang
     at.run()
     if page:
-        at.switch_page(page)
+        at.switch_page(page) if page.endswith(".py") else switch_to(at, page)
         at.run()
     return at
 
@@ -53,7 +56,7 @@ def test_a_deep_link_runs_inside_the_app_shell():
         "(deep links on a fresh server) for this Streamlit version")
     at = AppTest.from_file(APP, default_timeout=90)
     at.session_state["lang"] = "en"
-    at.switch_page("pages/train.py")  # the first run of this session goes straight to the page
+    switch_to(at, "train")  # the first run of this session goes straight to the page
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Train"

@@ -30,11 +30,11 @@ from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from core.data import DataError
 from core.models import DEFAULT_PRESET, PRESETS, summary
 from core.workspace import Workspace, WorkspaceError, workspace_id
-from tests.helpers import toy_dataset
+from tests.helpers import page_test, switch_to, toy_dataset
 from tests.test_jobs import FakeRun
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "train.py")
+PAGE = "pages.train"  # the page module; page_test runs its render()
 APP = str(ROOT / "streamlit_app.py")
 TOY = toy_dataset(n_train=300, n_test=60)
 DEFAULT = summary(PRESETS[DEFAULT_PRESET].spec())  # the page starts from the default preset
@@ -68,7 +68,7 @@ def faked(monkeypatch, tmp_path):
 
 
 def page(lang="en", query=None, **state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = page_test(PAGE)
     at.session_state["lang"] = lang
     for k, v in (query or {}).items():
         at.query_params[k] = v
@@ -133,7 +133,7 @@ def finished_run_in_app() -> tuple[AppTest, core.jobs.Job]:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["lang"] = "en"
     at.run()
-    at.switch_page("pages/train.py").run()
+    switch_to(at, "train").run()
     start_button(at).click().run()
     job = job_of(at)
     assert job.wait(60)
