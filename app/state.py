@@ -8,8 +8,10 @@ from __future__ import annotations
 
 LANG_KEY = "lang"                      # the sidebar's language switch
 LANG_PARAM = "lang"                    # ?lang=zh in the address bar (app.ui.language_switch)
-SESSION_MODELS = "session_models"      # {display name: core.checkpoint.Checkpoint} unsaved runs
-PREDICT_REQUEST = "predict.request"    # {"model": "own:<stem>" | "bundled:<stem>" | "gallery:<id>" | "session:<name>", "test_index": int}
+# Old: unsaved runs copied by the Train page. Predict now lists runs on demand (app.models); delete
+# this once pages/train no longer fills it.
+SESSION_MODELS = "session_models"
+PREDICT_REQUEST = "predict.request"    # {"model": "own:<stem>" | "bundled:<stem>" | "gallery:<id>" | "run:<job id>", "test_index": int}
 
 # Keyword arguments for a widget whose value must survive runs that don't draw it (another tab
 # or page is open): Streamlit keeps it for the whole session.
