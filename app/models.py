@@ -11,6 +11,7 @@ from app.format import pct
 from app.session import job_manager, owner, workspace
 from app.ui import load_saved_checkpoint, t
 from core import gallery
+from core.confidence import recorded_accuracy
 from core.jobs import FAILED
 
 RUN_PREFIX = "run:"  # "run:<job id>": a finished run of this visitor that is not saved
@@ -52,10 +53,6 @@ def run_checkpoint(job_id: str):
     return from_model(job.model, job.checkpoint_metadata(name))
 
 
-def run_label(job_id: str) -> str:
-    return run_name(_finished_run(job_id))
-
-
 def model_refs() -> list[tuple[str, str, object]]:
     """(ref, kind, source) for every model this visitor may use, in the order to offer them:
     kind is "bundled", "own", "run" or "gallery"; source is the workspace entry, the job or the
@@ -67,6 +64,46 @@ def model_refs() -> list[tuple[str, str, object]]:
     refs.extend((run_ref(job.id), "run", job) for job in finished_runs())
     refs.extend((f"gallery:{entry.id}", "gallery", entry) for entry in gallery.list_entries())
     return refs
+
+
+def dataset_title(name: str) -> str:
+    from core.data import DATASETS
+
+    info = DATASETS.get(name)
+    return info.title if info else str(name)
+
+
+def _two_decimals(acc: float | None) -> str:
+    return "?" if acc is None else f"{100 * acc:.2f}"
+
+
+def saved_label(meta: dict, kind: str, name: str) -> str:
+    """"mnist-default — MNIST, 99.52% test accuracy · ships with CNN Lab" (kind: bundled, own)."""
+    acc, dataset = recorded_accuracy(meta), dataset_title(meta.get("dataset", "?"))
+    text = (t("predict.model_label_noacc", name=name, dataset=dataset) if acc is None
+            else t("predict.model_label", name=name, dataset=dataset, acc=_two_decimals(acc)))
+    return text + " · " + t(f"predict.model_kind_{kind}")
+
+
+def gallery_label(entry) -> str:
+    """"★ digits-v2 — by Mia · 98.91% test accuracy · class gallery" (the star: featured)."""
+    key = "predict.model_label_gallery" if entry.test_accuracy is not None else "predict.model_label_gallery_noacc"
+    text = t(key, name=entry.name, nickname=entry.nickname, acc=_two_decimals(entry.test_accuracy))
+    return ("★ " if entry.featured else "") + text
+
+
+def model_options() -> dict[str, str]:
+    """Ref -> label of every model this visitor may use (see model_refs), in that order."""
+    options = {}
+    for ref, kind, source in model_refs():
+        if kind == "run":
+            options[ref] = t("predict.model_label_session", name=run_name(source),
+                             dataset=dataset_title(source.config.dataset))
+        elif kind == "gallery":
+            options[ref] = gallery_label(source)
+        else:
+            options[ref] = saved_label(source.meta, kind, source.name)
+    return options
 
 
 def load_model(ref: str):
@@ -91,4 +128,5 @@ def legacy_file_ref(ref: str) -> str | None:
 
 
 __all__ = ["RUN_PREFIX", "RunGone", "run_ref", "run_name", "finished_runs", "run_checkpoint",
-           "run_label", "model_refs", "load_model", "legacy_file_ref"]
+           "model_refs", "model_options", "dataset_title", "saved_label",
+           "gallery_label", "load_model", "legacy_file_ref"]

@@ -23,7 +23,8 @@ import core.data as data_mod
 from app import session
 from app.errors import guarded
 from app.session import WATCH_PARAM
-from app.shell import ensure_app_shell
+from app import routes
+from app.models import run_ref
 from app.state import PERSIST, PREDICT_REQUEST, SESSION_MODELS
 from app.ui import cached_dataset, lang, t
 from core import calibration
@@ -50,7 +51,6 @@ from core.recipe import (BATCH_SIZES, TUTORIAL_OF, LearningRateError, epochs_cut
 from core.train import OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, check_config, config_from_preset
 from core.workspace import WorkspaceError
 
-ensure_app_shell()
 log = logging.getLogger(__name__)
 
 
@@ -965,11 +965,10 @@ def mistakes(job, classes, owner: str | None) -> None:
 
 
 def open_in_predict(owner: str, job: jobs.Job, test_index: int) -> None:
-    """The Predict page with this run's model (the saved one, else this session's copy) and one image."""
-    publish_finished_runs(owner)
+    """The Predict page with this run's model (the saved one, else the run itself) and one image."""
     saved = ss.get(K.SAVED, {}).get(job.id)  # "own:<stem>" once saved into the workspace
-    ss[PREDICT_REQUEST] = {"model": saved or f"session:{ss[K.PUBLISHED][job.id]}", "test_index": int(test_index)}
-    st.switch_page("pages/predict.py")
+    ss[PREDICT_REQUEST] = {"model": saved or run_ref(job.id), "test_index": int(test_index)}
+    routes.switch_to("predict")
 
 
 def usage_line(ws) -> str:
@@ -1027,7 +1026,7 @@ def keep_model(owner: str, job: jobs.Job) -> None:
     usage.caption(usage_line(ws))
     if ss.get(K.SAVED, {}).get(job.id):
         if st.button(t("train.goto_predict"), icon="✍️", key=f"train.goto_predict.{job.id}"):
-            st.switch_page("pages/predict.py")
+            routes.switch_to("predict")
     b2.download_button(t("train.download_ckpt"), data=lambda: to_bytes(job.model, job.checkpoint_metadata(name)),
                        file_name=f"{stem}.safetensors", mime="application/octet-stream", icon="⬇️",
                        on_click="ignore", key=f"train.dl_ckpt.{job.id}", width="stretch")
