@@ -25,7 +25,7 @@ pages = [
     routes.page("home", default=True),
     routes.page("home", url_path="home", visibility="hidden"),
     routes.page("convolution"),
-    st.Page("pages/train.py", title=t("common.nav_train"), icon="🏋️", url_path="train"),
+    routes.page("train"),
     routes.page("predict"),
 ]
 if teacher_key():  # the Class page exists only on a server started with a teacher key
