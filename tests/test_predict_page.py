@@ -612,3 +612,24 @@ def test_the_current_test_image_is_outlined_in_the_sample_grid(checkpoints, mnis
     at = ok(at.number_input(key="predict.test_index").set_value(
         next(i for i in range(100) if i not in draw_indices(len(mnist.test_labels), 12, 0))).run())
     assert not sample_grid(at)["layout"].get("shapes"), "not in the draw: nothing outlined"
+
+
+# --------------------------------------------------------------------------- runs listed on demand
+
+def test_a_run_that_finishes_while_predict_is_open_is_offered_on_the_next_run(checkpoints):
+    """Issue 19: the model list is built from the job manager each run (app.models), keyed by the
+    run's id; a run of another visitor is never listed, and naming it gets one sentence."""
+    ckpt = load_checkpoint(checkpoints)
+    ws, other = Workspace.create(), Workspace.create()
+    at = ok(run_page(**{_SECRET: ws.secret}))
+    assert not any(o.startswith("run:") for o in at.selectbox(key="predict.model").options)
+    job = finished_run(ws.id, ckpt, {"test_accuracy": 0.9876})
+    theirs = finished_run(other.id, ckpt)
+    at = ok(at.run())
+    box = at.selectbox(key="predict.model")
+    runs = [o for o in box.options if "unsaved (Train page)" in o]
+    assert runs == ["Run 1 · custom · 98.8% — MNIST, unsaved (Train page)"]
+    at = ok(box.set_value(run_ref(job.id)).run())
+    assert at.selectbox(key="predict.model").value == run_ref(job.id)
+    at = ok(run_page(**{_SECRET: ws.secret, PREDICT_REQUEST: {"model": run_ref(theirs.id), "test_index": 0}}))
+    assert at.selectbox(key="predict.model").value != run_ref(theirs.id), "another visitor's run is not an option"
