@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 import core.data
 import core.jobs
+from app.models import run_ref
 from app.session import job_manager
 from app.state import PREDICT_REQUEST, SESSION_MODELS
 from app.ui import cached_dataset
@@ -664,10 +665,9 @@ def test_a_mistake_opens_in_the_predict_page():
     assert not at.exception, [e.value for e in at.exception]
     assert at.title and at.title[0].value == "Predict", (
         [t.value for t in at.title], [b.key for b in at.button][:3], dict(at.query_params))
-    name = at.session_state["train.published"][job.id]
-    assert at.session_state["predict.model"] == f"session:{name}"
+    assert at.session_state["predict.model"] == run_ref(job.id)  # the run itself, listed on demand
     assert at.session_state["predict.test_index"] == index
-    assert name in at.session_state[SESSION_MODELS]
+    assert at.selectbox(key="predict.model").value == run_ref(job.id)
 
 
 def test_the_form_survives_a_visit_to_another_tab():
@@ -820,7 +820,7 @@ def test_a_confusion_cell_lists_its_images_and_opens_one_in_predict():
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Predict"
     assert at.session_state["predict.test_index"] == listed[0]
-    assert at.session_state["predict.model"] == f"session:{at.session_state['train.published'][job.id]}"
+    assert at.session_state["predict.model"] == run_ref(job.id)
 
 
 def test_an_empty_confusion_cell_says_so_in_chinese():
