@@ -318,9 +318,9 @@ def toy_page(monkeypatch):
 
 
 def open_train_page(lang: str, **state) -> AppTest:
-    from tests.helpers import page_test
+    from tests.helpers import page_app
 
-    at = page_test("pages.train")
+    at = page_app("pages.train")
     at.session_state["lang"] = lang
     for k, v in state.items():
         at.session_state[k] = v

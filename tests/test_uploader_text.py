@@ -8,8 +8,10 @@ from streamlit.testing.v1 import AppTest
 
 from app.ui import app_uploaders, upload_limit_mb, uploader_css
 from core.images import EXTENSIONS
-from tests.test_conv_page import PAGE as CONV_PAGE
+from tests.helpers import page_app
 from tests.test_predict_page import PAGE as PREDICT_PAGE
+
+CONV_PAGE = "pages.convolution"
 from tests.test_predict_page import checkpoints  # noqa: F401 — a fixture
 
 
@@ -45,7 +47,7 @@ def test_the_table_matches_every_uploader_the_pages_draw(image_mb, ckpt_mb, chec
     for page, state in ((CONV_PAGE, {"conv.tab": "Kernels on photos"}),
                         (PREDICT_PAGE, {"predict.source": "upload"}),
                         (PREDICT_PAGE, {"predict.model": "upload"})):
-        at = AppTest.from_file(page, default_timeout=60)
+        at = page_app(page)
         at.session_state["lang"] = "en"
         for k, v in state.items():
             at.session_state[k] = v

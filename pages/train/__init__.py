@@ -12,13 +12,11 @@ import streamlit as st
 from app import session
 from app.errors import guarded
 from app.session import WATCH_PARAM
-from app.shell import ensure_app_shell
 from app.tabs import remembered_tabs
 from app.ui import t
 from pages.train.compare import compare_tab
-from pages.train.handoff import publish_finished_runs
-from pages.train.keys import LIVE, K
 from pages.train.form import init_form
+from pages.train.keys import LIVE, K
 from pages.train.live import live_tab, watcher
 from pages.train.results import results_tab
 from pages.train.runs import current_job
@@ -32,7 +30,6 @@ TABS = (("train.tab_setup", setup_tab), ("train.tab_live", live_tab), ("train.ta
 def own_page() -> None:
     owner = session.owner()
     init_form()
-    publish_finished_runs(owner)
     st.title(t("train.title"))
     st.markdown(t("train.intro"))
     st.caption(t("train.private_hint"))
@@ -48,7 +45,6 @@ def own_page() -> None:
 
 def render() -> None:
     """The page: a watch link's read-only view, else the visitor's own Train page."""
-    ensure_app_shell()
     token = st.query_params.get(WATCH_PARAM)
     if token is not None:
         watch_page(token)

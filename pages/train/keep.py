@@ -14,7 +14,7 @@ from core.checkpoint import CheckpointError, CheckpointExistsError, to_bytes
 from core.limits import LimitError, format_bytes
 from core.run_results import suggested_name
 from core.workspace import WorkspaceError
-from pages.train.handoff import PREDICT_PAGE
+from pages.train.handoff import open_predict
 from pages.train.keys import K
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def keep_model(owner: str, job: jobs.Job) -> None:
     usage.caption(usage_line(ws))
     if ss.get(K.SAVED, {}).get(job.id):
         if st.button(t("train.goto_predict"), icon="✍️", key=f"train.goto_predict.{job.id}"):
-            st.switch_page(PREDICT_PAGE)
+            open_predict()
     b2.download_button(t("train.download_ckpt"), data=lambda: to_bytes(job.model, job.checkpoint_metadata(name)),
                        file_name=f"{stem}.safetensors", mime="application/octet-stream", icon="⬇️",
                        on_click="ignore", key=f"train.dl_ckpt.{job.id}", width="stretch")

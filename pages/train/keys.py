@@ -9,7 +9,7 @@ class K:
     RUN, TAB, TAB_IDX = "train.run", "train.tab", "train.tab_idx"   # TAB_IDX: app.tabs.index_key(TAB)
     LAYERS, LAYERS_DRAFT, EDITOR_V = "train.layers", "train.layers_draft", "train.editor_v"
     PRESET, DATASET, FRACTION, SEED = "train.preset", "train.dataset", "train.fraction", "train.seed"
-    START_MSG, DL_FAILED, PUBLISHED, SAVED = "train.start_msg", "train.download_failed", "train.published", "train.saved"
+    START_MSG, DL_FAILED, SAVED = "train.start_msg", "train.download_failed", "train.saved"
     RESULT_RUN, FM_EPOCH, FM_LAYER, FM_LAST = "train.result_run", "train.fm_epoch", "train.fm_layer", "train.fm_last"
     WRONG_TRUE, WRONG_PRED = "train.wrong_true", "train.wrong_pred"
     CELL_TRUE, CELL_PRED, CONFUSION = "train.cell_true", "train.cell_pred", "train.confusion"

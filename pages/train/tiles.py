@@ -83,4 +83,4 @@ def image_tiles(job, indices, true, predicted, confidence, classes, owner: str |
                 if owner is not None and st.button(
                         t("train.open_predict"), key=f"{key}.{job.id}.{idx}", type="tertiary",
                         icon="🔍", help=t("train.open_predict_help", index=idx)):
-                    open_in_predict(owner, job, idx)
+                    open_in_predict(job, idx)
