@@ -13,7 +13,7 @@ class K:
     RESULT_RUN, FM_EPOCH, FM_LAYER, FM_LAST = "train.result_run", "train.fm_epoch", "train.fm_layer", "train.fm_last"
     WRONG_TRUE, WRONG_PRED = "train.wrong_true", "train.wrong_pred"
     CELL_TRUE, CELL_PRED, CONFUSION = "train.cell_true", "train.cell_pred", "train.confusion"
-    SAMPLES_N, SAMPLES_SEED = "train.samples_n", "train.samples_seed"
+    SAMPLES_N, SAMPLES_SEED = "train.samples_n", "train.samples_seed"  # app.samples' keys for page "train"
     COMPARE, COMPARE_METRIC = "train.compare", "train.compare_metric"
     OPT, LR, BATCH, EPOCHS, SCHED = "train.optimizer", "train.lr", "train.batch", "train.epochs", "train.scheduler"
     AUG, WD, LS, MOMENTUM = "train.augment", "train.weight_decay", "train.label_smoothing", "train.momentum"
