@@ -29,6 +29,9 @@ from streamlit.errors import FragmentHandledException
 from streamlit.logger import get_logger
 
 from app.ui import t
+from core.gallery import GalleryError
+from core.limits import LimitError
+from core.workspace import WorkspaceError
 
 F = TypeVar("F", bound=Callable)
 _log = get_logger("cnn_lab.errors")
@@ -71,3 +74,20 @@ def guarded(func: F) -> F:
         return None
 
     return wrapper  # type: ignore[return-value]
+
+
+# i18n key prefix of each core error that carries a code (its .key or .code) and values.
+_EXPLAINED = ((LimitError, "train.limit_", "key"), (WorkspaceError, "train.ws_", "code"),
+              (GalleryError, "train.share_err_", "code"))
+
+
+def explain(e: Exception) -> str:
+    """One sentence for an expected core error, in the visitor's language: a coded error
+    (limit, workspace, gallery) through its catalog entry, any other through its own message
+    (core writes those for people). A code the catalog lacks falls back to the message."""
+    for kind, prefix, attr in _EXPLAINED:
+        if isinstance(e, kind):
+            key = prefix + str(getattr(e, attr))
+            text = t(key, **e.details)
+            return str(e) if text == key else text
+    return str(e)

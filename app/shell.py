@@ -1,52 +1,32 @@
-"""The app shell: every page must run inside streamlit_app.py (navigation + shared sidebar).
+"""The app shell around every page (streamlit_app.py): start-up clean-up, the first run of a
+session, and the private-link box in the sidebar.
 
-This is the one place that touches Streamlit's private PagesManager; tests/test_app.py
-(test_a_deep_link_runs_inside_the_app_shell) fails loudly if a Streamlit upgrade breaks it.
+Pages are functions (a package's render()) given to st.Page, and pages/ holds packages only, so
+Streamlit's legacy pages/-folder discovery (streamlit/runtime/scriptrunner/script_runner.py,
+_mpa_v1: pages/*.py) finds no script to run on its own: every page runs inside this shell.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-SHELL_RAN = "app.shell_ran"  # set by streamlit_app.py on every run
+SHELL_RAN = "app.shell_ran"  # set by streamlit_app.py on a session's first run
 
 
-def ensure_app_shell() -> None:
-    """Rerun through streamlit_app.py when Streamlit ran this page file on its own.
+def first_run_of_session() -> bool:
+    """True on this session's very first run (and marks it as run).
 
-    Why it is still needed (checked on Streamlit 1.67): a freshly started server whose first
-    request deep-links to /train (say, a link a teacher shared) runs pages/train.py by itself,
-    because Streamlit's old pages/-folder mode (PagesManager.uses_pages_directory, set when a
-    pages/ folder exists) stays on until st.navigation is first called, and no public API turns
-    it off. That page would have no language switch, and the sidebar would list every file in
-    pages/. A page's hash is that of its URL path in both modes, so the rerun lands on the same
-    page, this time inside the app shell.
-
-    Only a session that has not run the shell yet is rerun: its first run carries no widget event
-    that the rerun could lose. (AppTest re-enables the pages/-folder mode before every run, so
-    later runs there take this path too, and must keep their clicks.)
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory and SHELL_RAN not in st.session_state:
-        PagesManager.uses_pages_directory = False  # what st.navigation itself sets on its first call
-        st.rerun()
-
-
-def pages_folder_mode() -> bool:
-    """Whether Streamlit still runs in its old pages/-folder mode (a fresh server's first session).
-
-    That session's first run starts in this mode and st.navigation switches it off mid-run; the
-    browser then loses the session's first widget event (checked on 1.67: the first click on the
-    language switch did nothing, the second worked). streamlit_app.py reruns once at once, so the
-    first event a visitor sends reaches a session already out of that mode."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    return bool(getattr(PagesManager, "uses_pages_directory", False))
-
-
-def mark_app_shell() -> None:
-    """Called by streamlit_app.py: this session has run inside the app shell."""
+    Why streamlit_app.py reruns once then: on a freshly started server, the first session's first
+    run starts in Streamlit's legacy pages/-folder mode (streamlit/runtime/pages_manager.py: the
+    class-wide flag PagesManager.uses_pages_directory is True when a pages/ folder sits beside
+    the entry script, until st.navigation first switches it off, commands/navigation.py). The
+    browser then loses that session's first widget event (checked on 1.67: the first click on
+    the language switch did nothing, the second worked). A session's first run carries no widget
+    event, so rerunning it at once loses nothing, and the first event a visitor sends reaches a
+    run that st.navigation has already taken out of that mode. Public API only; later sessions
+    pay one extra run of the shell (no page is drawn in the first run)."""
+    first = SHELL_RAN not in st.session_state
     st.session_state[SHELL_RAN] = True
+    return first
 
 
 @st.cache_resource(show_spinner=False)

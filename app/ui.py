@@ -176,3 +176,9 @@ def localize_uploaders() -> None:
     css = uploader_css(lang(), app_uploaders(), int(st.get_option("server.maxUploadSize")))
     if css:
         st.html(f"<style>\n{css}\n</style>")
+
+
+def limit_reason(limit) -> str:
+    """A core.limits.LimitError (or the limit a CheckpointError carries) as the visitor reads it:
+    "padding 50 — this server allows at most 14"."""
+    return t(f"train.limit_{limit.key}", **limit.details)

@@ -71,7 +71,7 @@ def bench_model(name: str, model, spec, mean: float, std: float, png: bytes, rep
                 warmup: int) -> dict:
     model.eval()
 
-    def update():  # as pages/predict.py does it
+    def update():  # as the Predict page does it (pages/predict)
         pre = preprocess(decode(png), mean, std)
         outs = run_inference(layer_outputs, model, spec, pre.tensor)
         return probabilities(outs)

@@ -128,3 +128,41 @@ def fake_manager_factory(run_factory, **kw):
     """A factory for core.jobs.set_factory: the app's job manager, training `run_factory`'s runs
     (JobManager's other settings from the environment, as the app's)."""
     return lambda: JobManager(run_factory=run_factory, **kw)
+
+
+# --------------------------------------------------------------------------- finished runs
+
+class ReadyRun:
+    """A run whose model is already trained: it starts and is done at once, reporting `metrics`
+    (test_accuracy, calibration, …) as its final ones."""
+
+    def __init__(self, model, metrics: dict):
+        self.model, self.metrics = model, metrics
+        self.history, self.last_eval = [], None
+
+    def events(self):
+        yield {"event": "start", "train_size": 64, "test_size": 1, "steps_per_epoch": 1,
+               "total_steps": 1, "epochs": 1, "device": "cpu"}
+        yield {"event": "done", "stopped": False, "epochs_completed": 1, "steps": 1,
+               "train_seconds": 0.1, "images_per_second": 1000.0, **self.metrics}
+
+
+def finished_run(owner: str, ckpt, metrics: dict | None = None):
+    """A run of `owner` that finished with `ckpt`'s model (architecture and dataset from the
+    checkpoint), on the server's job manager (app.session.job_manager): what a visitor has after
+    training on the Train page. Returns the core.jobs.Job."""
+    from app.session import job_manager
+    from core.train import TrainConfig
+
+    manager = job_manager()
+    previous = manager.run_factory
+    manager.run_factory = lambda config, data, stop_event: ReadyRun(ckpt.model, metrics or {})
+    try:
+        toy = toy_dataset(n_train=20, n_test=10)
+        data = Dataset(DATASETS[ckpt.dataset], toy.train_images, toy.train_labels, toy.test_images,
+                       toy.test_labels)
+        job = manager.start(owner, TrainConfig(spec=ckpt.spec, dataset=ckpt.dataset, epochs=1), data)
+        assert job.wait(60), "the ready run did not finish"
+    finally:
+        manager.run_factory = previous
+    return job

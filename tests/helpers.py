@@ -11,8 +11,8 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "pages"
-CONV_PAGE = str(PAGES / "convolution.py")
-PREDICT_PAGE = str(PAGES / "predict.py")
+CONV_PAGE = "pages.convolution"  # page modules, run by page_app()
+PREDICT_PAGE = "pages.predict"
 
 # No script run in progress (Streamlit's status widget), nothing stale, every chart and image drawn.
 SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
@@ -46,3 +46,32 @@ def can_unshare() -> str | None:
 def expect_idle(page) -> None:
     """No script run in progress (Streamlit's status widget) and nothing left over from the last run."""
     page.wait_for_function(SETTLED, timeout=SETTLE_TIMEOUT_MS)
+
+
+# --------------------------------------------------------------------------- pages under AppTest
+
+def _render(module: str) -> None:
+    import importlib
+
+    importlib.import_module(module).render()
+
+
+def page_app(module: str, timeout: float = 60):
+    """An AppTest that runs one page's render() on its own ("pages.predict"), as AppTest.from_file
+    ran the page file before pages became functions."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_function(_render, args=(module,), default_timeout=timeout)
+
+
+def open_page(at, url_path: str):
+    """Make the next run of a whole-app AppTest open the page at `url_path`, as a link to
+    /<url_path> would. AppTest.switch_page only finds file-based pages (it matches script paths,
+    testing/v1/app_test.py _resolve_page_hash), and ours are functions; st.navigation resolves a
+    page by the hash of its url_path (navigation/page.py Page._script_hash), which is what
+    switch_page would have set."""
+    from streamlit.util import calc_hash
+
+    assert hasattr(at, "_page_hash"), "AppTest changed: rework tests/helpers.open_page"
+    at._page_hash = calc_hash(url_path)
+    return at

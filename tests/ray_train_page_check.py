@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from app.session import job_manager  # noqa: E402
+from tests.helpers import page_app  # noqa: E402
 from core.workspace import workspace_id  # noqa: E402
 
 
@@ -36,7 +37,7 @@ def main() -> int:
         return 2
     os.environ["CNN_LAB_DATA_DIR"] = args.data_dir
     os.environ["CNN_LAB_CHECKPOINT_DIR"] = tempfile.mkdtemp(prefix="cnn-lab-ray-page-")
-    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=300)
+    at = page_app("pages.train", timeout=300)
     at.session_state["lang"] = "en"
     at.run()
     at.select_slider(key="train.fraction").set_value(0.01).run()

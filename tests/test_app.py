@@ -4,8 +4,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import open_page
+
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
-PAGES = ["pages/home.py", "pages/convolution.py", "pages/train.py", "pages/predict.py"]
+PAGES = ["home", "convolution", "train", "predict"]  # url paths (app.routes)
 
 
 def run_app(lang, page=None):
@@ -13,8 +15,7 @@ def run_app(lang, page=None):
     at.session_state["lang"] = lang
     at.run()
     if page:
-        at.switch_page(page)
-        at.run()
+        open_page(at, page).run()
     return at
 
 
@@ -42,20 +43,18 @@ def test_home_links_to_the_three_pages():
 
 
 def test_a_deep_link_runs_inside_the_app_shell():
-    """A fresh session whose first request is /train (Streamlit's old pages/-folder mode still on,
-    as on a freshly started server) must end up inside streamlit_app.py: language switch, app
-    navigation. This guards app/shell.py, the one place that uses Streamlit's private
-    PagesManager; if a Streamlit upgrade breaks it, this fails here, not only in a browser."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    assert hasattr(PagesManager, "uses_pages_directory"), (
-        "Streamlit no longer has PagesManager.uses_pages_directory: rework app/shell.py "
-        "(deep links on a fresh server) for this Streamlit version")
+    """A fresh session whose first request is /predict (Streamlit's legacy pages/-folder mode still
+    on, as on a freshly started server; AppTest turns it on before every run) must end up inside
+    streamlit_app.py: language switch, app navigation. Pages are functions and pages/ holds no
+    script, so the legacy discovery (pages/*.py, streamlit/runtime/scriptrunner/script_runner.py
+    _mpa_v1) has nothing to run but the entry script; if a top-level script came back, this fails."""
+    root = Path(APP).parent
+    scripts = [p.name for p in (root / "pages").glob("*.py") if p.name != "__init__.py"]
     at = AppTest.from_file(APP, default_timeout=90)
     at.session_state["lang"] = "en"
-    at.switch_page("pages/train.py")  # the first run of this session goes straight to the page
+    open_page(at, "predict")  # the first run of this session goes straight to the page
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert at.title[0].value == "Train"
+    assert at.title[0].value == "Predict"
     assert at.sidebar.radio[0].options == ["English", "简体中文"], (
-        "the page ran without the app shell: app/shell.py's deep-link rerun no longer works")
+        f"the page ran without the app shell (top-level scripts in pages/: {scripts})")

@@ -46,7 +46,7 @@ def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app(page, fresh
     """The first request after a server start goes straight to /predict (a shared link): the page
     must come with the app's navigation and language switch, not as a bare script from pages/."""
     page.goto(f"{fresh_app_url}/predict")
-    # The first run goes through the app shell by a rerun (app.shell.ensure_app_shell), so every
+    # The first run goes through the app shell and reruns once (app.shell.first_run_of_session), so every
     # check below waits for its state (expect) instead of reading the page once.
     expect(page.locator("h1").first).to_have_text("Predict", **WAIT)
     nav = page.locator('[data-testid="stSidebarNav"]')

@@ -318,7 +318,9 @@ def toy_page(monkeypatch):
 
 
 def open_train_page(lang: str, **state) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    from tests.helpers import page_app
+
+    at = page_app("pages.train")
     at.session_state["lang"] = lang
     for k, v in state.items():
         at.session_state[k] = v

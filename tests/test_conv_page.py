@@ -10,13 +10,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import conv as cv
+from tests.helpers import page_app
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "convolution.py")
+ROOT = Path(__file__).resolve().parent.parent
 TABS_EN = {"steps": "Step by step", "pool": "Pooling", "images": "Kernels on photos", "ideas": "Key ideas"}
 
 
 def open_page(lang: str = "en", tab: str | None = None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = page_app("pages.convolution")
     at.session_state["lang"] = lang
     if tab is not None:
         at.session_state["conv.tab"] = tab
@@ -330,7 +331,7 @@ def test_dilation_reads_kong_dong_in_chinese():
     assert any("空洞" in w.value for w in at.warning)  # 5×5 input, dilation 3: no output, explained
     at = open_page("zh", tab="核心概念")
     assert "空洞为 D 时" in texts(at)
-    catalog = (Path(PAGE).parent.parent / "assets" / "i18n" / "zh" / "conv.json").read_text(encoding="utf-8")
+    catalog = (ROOT / "assets" / "i18n" / "zh" / "conv.json").read_text(encoding="utf-8")
     assert "膨胀" not in catalog and "扩张" not in catalog
 
 

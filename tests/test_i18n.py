@@ -37,7 +37,7 @@ def test_every_key_used_in_code_exists():
     root = Path(__file__).resolve().parent.parent
     catalog = load_catalog("en")
     used = set()
-    for path in [root / "streamlit_app.py", *(root / "pages").glob("*.py"), *(root / "app").glob("*.py"),
+    for path in [root / "streamlit_app.py", *(root / "pages").rglob("*.py"), *(root / "app").glob("*.py"),
                  *(root / "core" / "figures").glob("*.py")]:
         used |= set(re.findall(r"""\bt\(\s*["']([a-z_]+\.[\w.]+)["']\s*[,)]""", path.read_text(encoding="utf-8")))
     missing = sorted(k for k in used if k not in catalog)

@@ -26,9 +26,14 @@ from core.data import load_dataset
 from core.features import layer_outputs, receptive_field, value_ranges
 from core.models import PRESETS, build_model
 from core.preprocess import from_dataset_image
-from app.state import PREDICT_REQUEST, SESSION_MODELS
+from app.models import run_ref
+from app.session import _SECRET
+from app.state import PREDICT_REQUEST
+from core.workspace import Workspace
+from tests.fakes import finished_run
+from tests.helpers import page_app
 
-PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "predict.py")
+PAGE = "pages.predict"
 PREDICTION = {"en": re.compile(r"^### Prediction: (\S+) \((\d{1,3}\.\d)%\)$"),
               "zh": re.compile(r"^### 预测：(\S+)（(\d{1,3}\.\d)%）$")}
 NOTHING_DRAWN = {"en": "Nothing drawn yet", "zh": "还没有画任何内容"}
@@ -49,7 +54,7 @@ def mnist(data_dir, monkeypatch):
 
 
 def run_page(lang: str = "en", **state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = page_app(PAGE)
     at.session_state["lang"] = lang
     for key, value in state.items():
         at.session_state[key] = value
@@ -256,7 +261,9 @@ def test_class_names_come_from_the_models_dataset(checkpoints, monkeypatch):
     from core.checkpoint import from_model
 
     fashion = from_model(build_model(spec), make_metadata(spec, "fashion-mnist", name="clothes"))
-    at = ok(run_page(**{SESSION_MODELS: {"clothes": fashion}, "predict.model": "session:clothes",
+    ws = Workspace.create()
+    job = finished_run(ws.id, fashion)
+    at = ok(run_page(**{_SECRET: ws.secret, "predict.model": run_ref(job.id),
                         "predict.canvas.0": canvas_state(drawn([((140, 40), (140, 240))]))}))
     head = next(md.value for md in at.markdown if md.value.startswith("### Prediction: "))
     assert re.match(r"^### Prediction: (.+) \(\d+\.\d%\)$", head).group(1) in fashion.classes
@@ -286,9 +293,10 @@ def test_random_test_image(checkpoints, mnist):
 def test_session_model_and_train_page_request(checkpoints, mnist):
     """A mistake sent from the Train page opens that model and test image."""
     ckpt = load_checkpoint(checkpoints)
-    run = {"my run": ckpt}
-    at = ok(run_page(**{SESSION_MODELS: run, PREDICT_REQUEST: {"model": "session:my run", "test_index": 8}}))
-    assert at.selectbox(key="predict.model").value == "session:my run"
+    ws = Workspace.create()
+    job = finished_run(ws.id, ckpt)
+    at = ok(run_page(**{_SECRET: ws.secret, PREDICT_REQUEST: {"model": run_ref(job.id), "test_index": 8}}))
+    assert at.selectbox(key="predict.model").value == run_ref(job.id)
     assert at.number_input(key="predict.test_index").value == 8
     assert "mistakes sent from the Train page" in texts(at.info)
     assert prediction(at) is not None and PREDICT_REQUEST not in at.session_state
@@ -395,19 +403,20 @@ def test_model_list_is_own_bundled_session_and_gallery_never_another_visitors(ch
     star = gallery.publish(ckpt.model, {**ckpt.meta, "name": "shared-star",
                                         "metrics": {"test_accuracy": 0.9934}}, "Mia", theirs.id)
     gallery.set_featured(star.id, True)
-    at = ok(run_page(**{_SECRET: mine.secret, SESSION_MODELS: {"run 1": ckpt},
+    run = finished_run(mine.id, ckpt, {"test_accuracy": 0.9876})
+    at = ok(run_page(**{_SECRET: mine.secret,
                         "predict.source": "test", "predict.test_index": 0}))
     box = at.selectbox(key="predict.model")
     labels = ([f"mnist-default — MNIST, {100 * ckpt.meta['metrics']['test_accuracy']:.2f}% test accuracy · "
                "ships with CNN Lab"] if TRAINED else [])
     labels += ["my-digits — MNIST, 98.76% test accuracy · your model",
-               "run 1 — MNIST, unsaved (Train page)",
+               "Run 1 · custom · 98.8% — MNIST, unsaved (Train page)",
                "★ shared-star — by Mia · 99.34% test accuracy · class gallery",  # featured first
                "shared-plain — by Leo · 98.12% test accuracy · class gallery",
                "Upload a checkpoint…"]
     assert box.options == labels  # nothing of the other workspace's private models
     refs = (["bundled:mnist-default"] if TRAINED else []) + [
-        "own:my-digits", "session:run 1", f"gallery:{star.id}", f"gallery:{plain.id}"]
+        "own:my-digits", run_ref(run.id), f"gallery:{star.id}", f"gallery:{plain.id}"]
     # Every kind of model predicts; a gallery model says where it comes from.
     for ref in refs:
         at = ok(at.selectbox(key="predict.model").set_value(ref).run())
@@ -510,7 +519,9 @@ def test_calibrated_confidence_by_default_and_raw_one_click_away(lang, checkpoin
     outs = layer_outputs(ckpt.model, ckpt.spec, pre.tensor)
     raw, scaled = probabilities(outs), probabilities(outs, 0.5)
     top = int(raw.argmax())
-    at = ok(run_page(lang, **{SESSION_MODELS: {"cal": calibrated_model}, "predict.model": "session:cal",
+    ws = Workspace.create()
+    cal_run = finished_run(ws.id, calibrated_model, {"calibration": {"temperature": 0.5}})
+    at = ok(run_page(lang, **{_SECRET: ws.secret, "predict.model": run_ref(cal_run.id),
                               "predict.source": "test", "predict.test_index": 0}))
     toggle = at.toggle(key="predict.calibrated")
     assert toggle.value is True and toggle.label == {"en": "Calibrated confidence", "zh": "校准后的置信度"}[lang]
@@ -531,7 +542,8 @@ def test_calibrated_confidence_by_default_and_raw_one_click_away(lang, checkpoin
     assert raw_caption in texts(at.caption)
     # A model without a fitted temperature: the raw softmax, with a note, and no toggle.
     plain = from_model(ckpt.model, meta)
-    at = ok(run_page(lang, **{SESSION_MODELS: {"plain": plain}, "predict.model": "session:plain",
+    plain_run = finished_run(ws.id, plain)
+    at = ok(run_page(lang, **{_SECRET: ws.secret, "predict.model": run_ref(plain_run.id),
                               "predict.source": "test", "predict.test_index": 0}))
     assert not at.toggle and prediction(at, lang) == (str(top), round(100 * raw[top], 1))
     assert {"en": "no fitted temperature", "zh": "没有拟合好的温度"}[lang] in texts(at.caption)
@@ -587,3 +599,24 @@ def test_the_current_test_image_is_outlined_in_the_sample_grid(checkpoints, mnis
     at = ok(at.number_input(key="predict.test_index").set_value(
         next(i for i in range(100) if i not in draw_indices(len(mnist.test_labels), 12, 0))).run())
     assert not sample_grid(at)["layout"].get("shapes"), "not in the draw: nothing outlined"
+
+
+# --------------------------------------------------------------------------- runs listed on demand
+
+def test_a_run_that_finishes_while_predict_is_open_is_offered_on_the_next_run(checkpoints):
+    """Issue 19: the model list is built from the job manager each run (app.models), keyed by the
+    run's id; a run of another visitor is never listed, and naming it gets one sentence."""
+    ckpt = load_checkpoint(checkpoints)
+    ws, other = Workspace.create(), Workspace.create()
+    at = ok(run_page(**{_SECRET: ws.secret}))
+    assert not any(o.startswith("run:") for o in at.selectbox(key="predict.model").options)
+    job = finished_run(ws.id, ckpt, {"test_accuracy": 0.9876})
+    theirs = finished_run(other.id, ckpt)
+    at = ok(at.run())
+    box = at.selectbox(key="predict.model")
+    runs = [o for o in box.options if "unsaved (Train page)" in o]
+    assert runs == ["Run 1 · custom · 98.8% — MNIST, unsaved (Train page)"]
+    at = ok(box.set_value(run_ref(job.id)).run())
+    assert at.selectbox(key="predict.model").value == run_ref(job.id)
+    at = ok(run_page(**{_SECRET: ws.secret, PREDICT_REQUEST: {"model": run_ref(theirs.id), "test_index": 0}}))
+    assert at.selectbox(key="predict.model").value != run_ref(theirs.id), "another visitor's run is not an option"

@@ -22,8 +22,9 @@ from streamlit.testing.v1 import AppTest
 
 import core.data
 import core.jobs
+from app.models import run_ref
 from app.session import job_manager
-from app.state import PREDICT_REQUEST, SESSION_MODELS
+from app.state import PREDICT_REQUEST
 from app.ui import cached_dataset
 from core import gallery
 from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
@@ -31,10 +32,10 @@ from core.data import DataError
 from core.models import DEFAULT_PRESET, PRESETS, summary
 from core.workspace import Workspace, WorkspaceError, workspace_id
 from tests.fakes import FakeRun, fake_manager_factory, toy_dataset
-from tests.helpers import can_unshare, wait_until
+from tests.helpers import can_unshare, open_page, page_app, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "train.py")
+PAGE = "pages.train"  # the page module; page_app runs its render()
 APP = str(ROOT / "streamlit_app.py")
 TOY = toy_dataset(n_train=300, n_test=60)
 DEFAULT = summary(PRESETS[DEFAULT_PRESET].spec())  # the page starts from the default preset
@@ -70,7 +71,7 @@ def faked(monkeypatch, tmp_path):
 
 
 def page(lang="en", query=None, **state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    at = page_app(PAGE)
     at.session_state["lang"] = lang
     for k, v in (query or {}).items():
         at.query_params[k] = v
@@ -126,7 +127,7 @@ def finished_run_in_app() -> tuple[AppTest, core.jobs.Job]:
     at = AppTest.from_file(APP, default_timeout=60)
     at.session_state["lang"] = "en"
     at.run()
-    at.switch_page("pages/train.py").run()
+    open_page(at, "train").run()
     start_button(at).click().run()
     job = job_of(at)
     assert job.wait(60)
@@ -334,9 +335,10 @@ def test_start_watch_and_stop_a_faked_run(faked):
     assert job.stopped and runs[0].updates < fake_run.steps, "stopped within the first epoch"
     at.run()
     assert "Stopped early" in texts(at.success)
-    # the kept model is offered to the Predict page
-    models = at.session_state[SESSION_MODELS]
-    assert len(models) == 1 and next(iter(models)).startswith("Run 1")
+    # the kept model is offered to the Predict page: app.models lists this owner's finished runs
+    # that have a model, named "Run <n> · …" after the run's number
+    offered = [j for j in job_manager().jobs(owner_of(at)) if not j.active and j.model is not None]
+    assert offered == [job] and job.number == 1
     assert PREDICT_REQUEST not in at.session_state
     # results tab: metrics, confusion matrix, per-class accuracy
     at = show_tab(at, 2)
@@ -445,7 +447,8 @@ def test_a_watch_link_is_read_only(faked):
     assert watcher.get("progress"), "the run's progress"
     assert [b.key for b in watcher.button] == ["train.leave_watch"], "no Stop, no Cancel, no Save, no Start"
     assert not watcher.tabs and not watcher.data_editor, "only that run: no set-up, no other runs"
-    assert SESSION_MODELS not in watcher.session_state or not watcher.session_state[SESSION_MODELS]
+    # the watcher gets no copy of the model: it has no workspace, so app.models offers it no run
+    assert SECRET not in watcher.session_state or not job_manager().jobs(owner_of(watcher))
     press_stop(alice, job)
     assert job.wait(60)
     watcher.run()
@@ -657,10 +660,9 @@ def test_a_mistake_opens_in_the_predict_page():
     assert not at.exception, [e.value for e in at.exception]
     assert at.title and at.title[0].value == "Predict", (
         [t.value for t in at.title], [b.key for b in at.button][:3], dict(at.query_params))
-    name = at.session_state["train.published"][job.id]
-    assert at.session_state["predict.model"] == f"session:{name}"
+    assert at.session_state["predict.model"] == run_ref(job.id)  # the run itself, listed on demand
     assert at.session_state["predict.test_index"] == index
-    assert name in at.session_state[SESSION_MODELS]
+    assert at.selectbox(key="predict.model").value == run_ref(job.id)
 
 
 def test_the_form_survives_a_visit_to_another_tab():
@@ -812,7 +814,7 @@ def test_a_confusion_cell_lists_its_images_and_opens_one_in_predict():
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Predict"
     assert at.session_state["predict.test_index"] == listed[0]
-    assert at.session_state["predict.model"] == f"session:{at.session_state['train.published'][job.id]}"
+    assert at.session_state["predict.model"] == run_ref(job.id)
 
 
 def test_an_empty_confusion_cell_says_so_in_chinese():

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.ui import app_uploaders, upload_limit_mb, uploader_css
 from core.images import EXTENSIONS
-from tests.helpers import CONV_PAGE, PREDICT_PAGE
+from tests.helpers import CONV_PAGE, PREDICT_PAGE, page_app
 
 
 def test_english_needs_no_css_and_chinese_replaces_every_piece():
@@ -43,7 +43,7 @@ def test_the_table_matches_every_uploader_the_pages_draw(image_mb, ckpt_mb, chec
     for page, state in ((CONV_PAGE, {"conv.tab": "Kernels on photos"}),
                         (PREDICT_PAGE, {"predict.source": "upload"}),
                         (PREDICT_PAGE, {"predict.model": "upload"})):
-        at = AppTest.from_file(page, default_timeout=60)
+        at = page_app(page)
         at.session_state["lang"] = "en"
         for k, v in state.items():
             at.session_state[k] = v

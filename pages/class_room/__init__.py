@@ -1,0 +1,41 @@
+"""Class: the teacher's view of every run on this server, and the class gallery.
+
+Listed in the navigation only when the server was started with $CNN_LAB_TEACHER_KEY, and locked
+until this session types that key (app.session.unlock_teacher). The leaderboard is
+core.jobs.JobManager.board() redrawn by a fragment every two seconds; the teacher can stop any run
+and add a finished run's model to the class gallery (core.gallery), and feature or remove entries.
+Run ids are learners' keys to their runs, so they never reach the browser: the run picker's
+values stay on the server and only their labels are sent.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import session
+from app.ui import t
+from pages.class_room.board import board_panel
+from pages.class_room.gallery_panel import gallery_panel
+from pages.class_room.keys import K, ss
+
+
+def unlock_form() -> None:
+    st.write(t("class.locked_intro"))
+    with st.form("class.unlock_form", border=False):
+        attempt = st.text_input(t("class.key_label"), type="password", key=K.KEY)
+        if st.form_submit_button(t("class.unlock"), icon="🔓", type="primary"):
+            if session.unlock_teacher(attempt):
+                ss.pop(K.KEY, None)
+                st.rerun()
+            st.error(t("class.wrong_key"))
+
+
+
+def render() -> None:
+    st.title(t("class.title"))
+    if not session.is_teacher():
+        unlock_form()
+        return
+    st.caption(t("class.intro"))
+    board_panel()
+    st.divider()
+    gallery_panel()

@@ -1,0 +1,55 @@
+"""① Set up: the dataset picker; a missing dataset is downloaded with a progress bar, and an
+offline server says where to put the files, with a Retry button."""
+from __future__ import annotations
+
+import streamlit as st
+
+import core.data as data_mod
+from app.state import PERSIST
+from app.ui import cached_dataset, t
+from pages.train.keys import K
+
+ss = st.session_state
+
+
+def dataset_block():
+    """Dataset choice; returns the loaded Dataset or None (with the reason shown)."""
+    names = list(data_mod.DATASETS)
+    c1, c2 = st.columns([1, 2], vertical_alignment="top")
+    name = c1.selectbox(t("train.dataset"), names, key=K.DATASET,
+                        format_func=lambda n: data_mod.DATASETS[n].title, help=t("train.dataset_help"), **PERSIST)
+    info = data_mod.DATASETS[name]
+    failed = ss.setdefault(K.DL_FAILED, {})
+    with c2:
+        if name in failed:
+            st.warning(t("train.offline", title=info.title, folder=info.folder, env=data_mod.DATA_DIR_ENV),
+                       icon="📴")
+            with st.expander(t("train.offline_details")):
+                st.code(failed[name], language=None, wrap_lines=True)
+            if st.button(t("train.retry_download"), key="train.retry"):
+                failed.pop(name, None)
+                st.rerun()
+            return None
+        if not data_mod.is_available(name):
+            bar = st.progress(0.0, text=t("train.downloading", title=info.title))
+
+            def report(fname: str, done: int, total: int) -> None:
+                frac = min(1.0, done / total) if total else 0.0
+                bar.progress(frac, text=t("train.downloading_file", title=info.title, file=fname,
+                                          mb=f"{done / 1e6:.1f}", total=f"{total / 1e6:.1f}"))
+
+            try:
+                data_mod.download(info, report)
+            except data_mod.DataError as e:
+                failed[name] = str(e)
+                st.rerun()
+            bar.empty()
+        try:
+            data = cached_dataset(name)
+        except data_mod.DataError as e:
+            st.error(t("train.data_error", reason=str(e)))
+            return None
+        st.success(t("train.dataset_ready", title=info.title, train=f"{len(data.train_labels):,}",
+                     test=f"{len(data.test_labels):,}", classes=", ".join(map(str, info.classes))),
+                   icon="✅")
+    return data

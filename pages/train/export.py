@@ -1,0 +1,26 @@
+"""① Set up: the form's run as a self-contained PyTorch script (core.codegen) to read or download."""
+from __future__ import annotations
+
+import streamlit as st
+
+import core.data as data_mod
+from app.ui import t
+from core.codegen import script_file_name, training_script
+from core.train import TrainConfig
+
+
+def code_panel(config: TrainConfig | None) -> None:
+    with st.expander(t("export.title"), key="train-code"):
+        try:
+            script = training_script(config) if config is not None else None
+        except (ValueError, data_mod.DataError):  # ConfigError, SpecError, LimitError: nothing to export
+            script = None
+        if script is None:
+            st.caption(t("export.unavailable"))
+            return
+        name = script_file_name(config)
+        st.caption(t("export.intro"))
+        st.caption(t("export.run_hint", folder=data_mod.get_info(config.dataset).folder, file=name))
+        st.download_button(t("export.download", file=name), script, file_name=name, mime="text/x-python",
+                           on_click="ignore", icon=":material/download:", key="train.code_download")
+        st.code(script, language="python", height=480)

@@ -1,0 +1,53 @@
+"""Where a run stands (queue, progress, outcome) and its curves; shared by the owner's live tab
+and the read-only watch view: nothing here changes the run."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app.format import duration, ordinal, pct, when
+from app.ui import t
+from core import jobs, metrics
+from core.figures import PLOT_CONFIG
+from core.figures.training import accuracy_figure, loss_figure
+from pages.train.maps import feature_maps
+
+
+def run_view(job, status: jobs.JobStatus, after_outcome=None) -> None:
+    p = job.progress()
+    if job.state == jobs.QUEUED:
+        st.info(t("train.queued", pos=ordinal(status.position), waiting=status.waiting,
+                  start=when(status.seconds_to_start, status.start_at),
+                  finish=when(status.seconds_to_finish, status.finish_at)), icon="🕒")
+        st.caption(t("train.queued_hint"))
+        return
+    if job.state == jobs.STARTING or (job.state == jobs.RUNNING and p.total_steps == 0):
+        st.progress(0.0, text=t("train.preparing"))
+    elif job.state == jobs.RUNNING and p.step == 0:
+        st.progress(0.0, text=t("train.first_steps", steps=f"{p.total_steps:,}"))
+    elif job.state == jobs.RUNNING and p.steps_done:
+        st.progress(1.0, text=t("train.final_test", total=f"{p.total_steps:,}"))  # no "0 s left" while testing
+    elif job.state == jobs.RUNNING:
+        st.progress(p.fraction, text=t("train.progress", epoch=p.epoch, epochs=p.epochs, step=f"{p.step:,}",
+                                       total=f"{p.total_steps:,}",
+                                       ips="…" if p.images_per_second is None else f"{p.images_per_second:,.0f}",
+                                       left=duration(p.seconds_left)))
+    elif job.state in (jobs.STOPPING, jobs.STOPPED):
+        st.progress(p.fraction, text=t("train.stopping", step=f"{p.step:,}"))
+        st.info(t("train.stopped_evaluating"), icon="⏳")
+    elif job.state == jobs.FAILED:
+        st.error(t("train.failed", reason=job.error), icon="💥")
+    elif job.state == jobs.CANCELLED:
+        st.info(t("train.cancelled"), icon="✖️")
+        return
+    else:
+        m = job.metrics()
+        key = "train.finished_stopped" if job.stopped else "train.finished"
+        st.success(t(key, acc=pct(m.get("test_accuracy"), 2), steps=f"{m.get('steps', 0):,}",
+                     time=duration(m.get("train_seconds"))), icon="🎉")
+        if after_outcome is not None:
+            after_outcome()
+    c = metrics.curves(job.events())
+    left, right = st.columns(2)
+    left.plotly_chart(loss_figure(c, p.total_steps, t), config=PLOT_CONFIG, key="train.loss_chart")
+    right.plotly_chart(accuracy_figure(c, p.total_steps, t), config=PLOT_CONFIG, key="train.acc_chart")
+    feature_maps(job)
