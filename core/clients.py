@@ -26,8 +26,8 @@ LOCAL = "local"   # the address Streamlit reports as None: a browser on the serv
 
 def client_address(address: str | None, forwarded_for: str | None, behind_proxy: bool) -> str:
     """The address that names the client: see the module docstring. Unparseable -> as given."""
-    chosen = address
-    if behind_proxy and forwarded_for:
+    chosen = address if isinstance(address, str) else None
+    if behind_proxy and isinstance(forwarded_for, str):
         first = forwarded_for.split(",")[0].strip()
         if first:
             chosen = first
@@ -55,4 +55,24 @@ def client_id(address: str | None, forwarded_for: str | None = None, behind_prox
     return mac.hexdigest()[:24]
 
 
-__all__ = ["client_id", "client_address", "LOCAL"]
+
+
+BEHIND_PROXY_ENV = "CNN_LAB_BEHIND_PROXY"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def behind_proxy(environ=None) -> bool:
+    """$CNN_LAB_BEHIND_PROXY: whether a reverse proxy (Caddy, nginx) in front of this server sets
+    X-Forwarded-For. Unset means no. A value that is neither yes nor no stops the server."""
+    import os
+
+    raw = (os.environ if environ is None else environ).get(BEHIND_PROXY_ENV, "").strip().lower()
+    if raw in ("",) + _FALSE:
+        return False
+    if raw in _TRUE:
+        return True
+    raise ValueError(f"{BEHIND_PROXY_ENV}={raw!r} is not a usable setting; use 1 (behind a proxy that "
+                     "sets X-Forwarded-For) or 0.")
+
+
+__all__ = ["client_id", "client_address", "behind_proxy", "LOCAL", "BEHIND_PROXY_ENV"]

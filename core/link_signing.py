@@ -101,6 +101,7 @@ def is_signed(secret: str, root: Path) -> bool:
 
 def is_legacy(workspace_id: str, root: Path) -> bool:
     """A workspace that held models before this folder had a key (an older CNN Lab's link)."""
+    server_key(Path(root))  # the list is taken when the key is made: make sure it has been
     try:
         return workspace_id in (Path(root) / LEGACY_FILE).read_text().split()
     except OSError:
