@@ -29,7 +29,7 @@ from core import link_signing
 from core.budgets import BudgetError, ClientLedger
 from core.checkpoint import checkpoint_dir
 from core.clients import behind_proxy, client_id
-from core.jobs import JobManager
+from core.jobs import JobManager, make_job_manager
 from core.teacher_gate import TeacherGate, Verdict
 from core.workspace import Workspace, WorkspaceError, is_issued, workspace_id
 
@@ -51,8 +51,10 @@ class WorkspaceBudgetError(WorkspaceError):
 
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
-    """One manager per server process: every visitor's runs, the queue, the backend."""
-    return JobManager()
+    """One manager per server process: every visitor's runs, the queue, the backend. Built by
+    core.jobs.make_job_manager (which checks every setting first; tests choose what it builds
+    with core.jobs.set_factory)."""
+    return make_job_manager()
 
 
 @st.cache_resource(show_spinner=False)

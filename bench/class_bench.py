@@ -62,7 +62,7 @@ def make_manager(mode: str, data_dir: str | None) -> jobs.JobManager:
         return jobs.JobManager(workers=1, backend="local", per_owner=1, max_waiting=1000)
     if mode == "local2":
         return jobs.JobManager(workers=2, backend="local", per_owner=1, max_waiting=1000)
-    from core.ray_backend import RayBackend
+    from core.jobs.ray_backend import RayBackend
 
     backend = RayBackend(threads=1, num_cpus=2, data_dir=data_dir)
     return jobs.JobManager(workers=2, backend=backend, per_owner=1, max_waiting=1000)

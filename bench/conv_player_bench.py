@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from bench.server import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
 TIMEOUT_MS = 120_000
 SIDE = 12  # input rows and columns: with the 3×3 kernel, 10 × 10 = 100 output cells (steps)

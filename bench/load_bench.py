@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, shared_data_dir, streamlit_server  # noqa: E402
+from bench.server import CHROMIUM, CHROMIUM_ARGS, shared_data_dir, streamlit_server  # noqa: E402
 
 TIMEOUT_MS = 120_000        # a stroke that takes longer than this counts as a failure
 TRAINING_EPOCHS = 20        # the watched run trains during the whole measurement

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from core import jobs, metrics  # noqa: E402
+from core import jobs, metrics, settings  # noqa: E402
 from core.data import load_dataset  # noqa: E402
 from core.figures.training import accuracy_figure, loss_figure, maps_figure  # noqa: E402
 from core.i18n import translate  # noqa: E402
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="direct/jobs pairs (alternating)")
     ap.add_argument("--poll-seconds", type=float, default=1.0, help="the page's refresh interval")
     ap.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    ap.add_argument("--data-dir", default=os.environ.get("CNN_LAB_DATA_DIR")
+    ap.add_argument("--data-dir", default=settings.text(settings.DATA_DIR)
                     or (str(ROOT.parent / "shared" / "data") if (ROOT.parent / "shared" / "data").is_dir() else None))
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core import settings  # noqa: E402
 from core.models import PRESETS  # noqa: E402  (training itself runs in child processes)
 
 # name -> CLI arguments. The baselines are the original tutorials' recipes (000–003), each written
@@ -177,7 +178,7 @@ def main(argv=None) -> int:
                    help="seeds run from here (choose recipes on seeds the reported table doesn't use)")
     p.add_argument("--quick", action="store_true", help="1 seed, 5%% of the data, 1 epoch: a smoke run")
     p.add_argument("--only", nargs="+", help="run only recipes whose name starts with one of these")
-    p.add_argument("--data-dir", default=os.environ.get("CNN_LAB_DATA_DIR"))
+    p.add_argument("--data-dir", default=settings.text(settings.DATA_DIR))
     p.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "train_bench.json")
     args = p.parse_args(argv)
     seeds = list(range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds)))

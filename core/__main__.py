@@ -14,11 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+from core import settings
+from core.settings import SettingsError
 from core.checkpoint import (CheckpointError, CheckpointExistsError, check_save_target, output_path, load_checkpoint,
                              make_metadata, save_checkpoint)
 from core.data import DATASETS, DataError, get_info, load_dataset
 from core.jobs import RunFailed
-from core.limits import LimitConfigError, Limits
+from core.limits import Limits
 from core.limits import current as current_limits
 from core.models import PRESETS, SpecError
 from core.train import (OPTIMIZERS, SCHEDULERS, ConfigError, TrainConfig, TrainingRun, check_config,
@@ -302,7 +304,7 @@ def main(argv=None) -> int:
         if args.command == "train":
             return cmd_train(args, argv)
         return COMMANDS[args.command](args)
-    except (UsageError, DataError, CheckpointError, SpecError, ConfigError, LimitConfigError) as e:
+    except (UsageError, DataError, CheckpointError, SpecError, ConfigError, SettingsError) as e:
         return fail(e, 2)
     except RunFailed as e:  # the run itself broke (e.g. its Ray worker died): not bad input
         return fail(e, 1)
@@ -311,7 +313,7 @@ def main(argv=None) -> int:
     except MemoryError:
         return fail("not enough memory for this request; use a smaller model or batch", 2)
     except Exception as e:  # a bug: still one line (set CNN_LAB_DEBUG=1 for the traceback)
-        if os.environ.get("CNN_LAB_DEBUG"):
+        if settings.debug():
             raise
         return fail(f"unexpected {type(e).__name__}: {e} (set CNN_LAB_DEBUG=1 for details)", 1)
 

@@ -22,6 +22,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as save_bytes
 from torch import nn
 
+from core import settings
 from core.data import DATASETS
 from core.heavy import BusyError, heavy_slot
 from core.limits import LimitError, Limits, check_size, check_spec
@@ -30,7 +31,7 @@ from core.models import INPUT_SHAPE, SpecError, build_model, summary, validate
 
 FORMAT_VERSION = 1
 META_KEY = "cnn_lab"
-CHECKPOINT_DIR_ENV = "CNN_LAB_CHECKPOINT_DIR"
+CHECKPOINT_DIR_ENV = settings.CHECKPOINT_DIR
 REPO_CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_CHECKPOINT = REPO_CHECKPOINT_DIR / "mnist-default.safetensors"
 
@@ -92,8 +93,7 @@ class Checkpoint:
 
 def checkpoint_dir() -> Path:
     """Where saved models live: $CNN_LAB_CHECKPOINT_DIR, else the repo's checkpoints/."""
-    env = os.environ.get(CHECKPOINT_DIR_ENV)
-    return Path(env) if env else REPO_CHECKPOINT_DIR
+    return settings.checkpoint_dir() or REPO_CHECKPOINT_DIR
 
 
 def sanitize_name(name: str) -> str:

@@ -17,7 +17,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-DATA_DIR_ENV = "CNN_LAB_DATA_DIR"
+from core import settings
+
+DATA_DIR_ENV = settings.DATA_DIR
 SPLIT_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
@@ -112,8 +114,7 @@ def get_info(name: str) -> DatasetInfo:
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     """The local dataset folder: the explicit argument, else $CNN_LAB_DATA_DIR, else None."""
-    chosen = data_dir or os.environ.get(DATA_DIR_ENV)
-    return Path(chosen).expanduser() if chosen else None
+    return Path(data_dir).expanduser() if data_dir else settings.data_dir()
 
 
 def read_idx(path: str | os.PathLike, kind: str) -> np.ndarray:

@@ -27,15 +27,14 @@ from typing import Any
 
 from torch import nn
 
+from core import settings
 from core.budgets import ClientLedger
 from core.checkpoint import Checkpoint, CheckpointError, checkpoint_dir, load_checkpoint, save_checkpoint
 from core.workspace import display_name
 
 GALLERY = "gallery"
-MAX_GALLERY_ENV = "CNN_LAB_MAX_GALLERY"
-MAX_PER_VISITOR_ENV = "CNN_LAB_MAX_GALLERY_PER_VISITOR"
-DEFAULT_MAX_GALLERY = 60
-DEFAULT_MAX_PER_VISITOR = 3
+MAX_GALLERY_ENV = settings.MAX_GALLERY                  # read by core.settings
+MAX_PER_VISITOR_ENV = settings.MAX_GALLERY_PER_VISITOR
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{16,32}")
 _PRIVATE_META = ("run_id", "recipe_command", "source_path")  # never copied into a public entry
 TEACHER = "teacher"  # the publisher id of the teacher's picks: no per-visitor cap
@@ -66,14 +65,6 @@ class GalleryEntry:
     @property
     def ref(self) -> str:
         return f"gallery:{self.id}"
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        value = int(os.environ.get(name, "").strip())
-    except ValueError:
-        return default
-    return value if value >= 1 else default
 
 
 def gallery_dir(root: str | os.PathLike | None = None) -> Path:
@@ -128,7 +119,7 @@ def publish(model: nn.Module, meta: dict[str, Any], nickname: str, publisher: st
     folder = gallery_dir(root)
     with _lock:
         entries = list_entries(root)
-        max_total, max_own = _env_int(MAX_GALLERY_ENV, DEFAULT_MAX_GALLERY), _env_int(MAX_PER_VISITOR_ENV, DEFAULT_MAX_PER_VISITOR)
+        max_total, max_own = settings.max_gallery(), settings.max_gallery_per_visitor()
         if len(entries) >= max_total:
             raise GalleryError(f"The class gallery is full ({max_total} models); ask the teacher to "
                                "remove some.", code="full", limit=max_total)

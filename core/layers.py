@@ -6,16 +6,20 @@ table starts with (core.editor), how it changes a shape and what it costs (core.
 the PyTorch module it becomes (core.models.build_model), and how it relates input to output
 positions and channels (core.features: receptive fields, which conv a channel comes from).
 Adding a layer type means adding one entry to LAYER_TYPES.
+
+PyTorch is imported only when a module is built (`_nn()`), so checking a spec or a server limit
+(core.models.summary, core.limits) never loads it: tests/test_architecture.py holds this.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, load_catalog, translate
+
+if TYPE_CHECKING:
+    from torch import nn
 
 Shape = tuple[int, ...]
 Layer = dict[str, Any]
@@ -46,6 +50,13 @@ class LayerType:
     window: bool = False       # looks at a k×k window (kernel, stride, padding): grows the receptive field
     channelwise: bool = False  # output channel c depends on input channel c only
     needs_map: bool = False    # needs a [C, H, W] input (comes before flatten)
+
+
+def _nn():
+    """torch.nn, imported when a module is built (not when a spec is checked)."""
+    from torch import nn
+
+    return nn
 
 
 def _fmt(n: int) -> str:
@@ -104,6 +115,7 @@ def _pool_describe(layer: Layer) -> str:
 
 
 def _batchnorm_module(layer: Layer, shape: Shape) -> nn.Module:
+    nn = _nn()
     return (nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d)(shape[0])
 
 
@@ -114,21 +126,21 @@ LAYER_TYPES: dict[str, LayerType] = {lt.name: lt for lt in [
     LayerType(
         "conv", "conv", {"out": None, "kernel": 3, "stride": 1, "padding": 0},
         lambda x: f"conv {x['out']}, {x['kernel']}×{x['kernel']}, stride {x['stride']}, pad {x['padding']}",
-        _conv, lambda x, s: nn.Conv2d(s[0], x["out"], x["kernel"], x["stride"], x["padding"]),
+        _conv, lambda x, s: _nn().Conv2d(s[0], x["out"], x["kernel"], x["stride"], x["padding"]),
         new_row={"out": 16, "kernel": 3, "stride": 1, "padding": 1}, window=True, needs_map=True),
-    LayerType("relu", "relu", {}, lambda x: "relu", _same, lambda x, s: nn.ReLU(), channelwise=True),
+    LayerType("relu", "relu", {}, lambda x: "relu", _same, lambda x, s: _nn().ReLU(), channelwise=True),
     LayerType("maxpool", "pool", dict(_POOL_PARAMS), _pool_describe, _pool,
-              lambda x, s: nn.MaxPool2d(x["kernel"], x["stride"]), new_row=dict(_POOL_ROW),
+              lambda x, s: _nn().MaxPool2d(x["kernel"], x["stride"]), new_row=dict(_POOL_ROW),
               window=True, channelwise=True, needs_map=True),
     LayerType("avgpool", "avgpool", dict(_POOL_PARAMS), _pool_describe, _pool,
-              lambda x, s: nn.AvgPool2d(x["kernel"], x["stride"]), new_row=dict(_POOL_ROW),
+              lambda x, s: _nn().AvgPool2d(x["kernel"], x["stride"]), new_row=dict(_POOL_ROW),
               window=True, channelwise=True, needs_map=True),
     LayerType("batchnorm", "bn", {}, lambda x: "batchnorm", _batchnorm, _batchnorm_module, channelwise=True),
     LayerType("dropout", "dropout", {"p": 0.5}, lambda x: f"dropout p={x['p']:g}", _same,
-              lambda x, s: nn.Dropout(x["p"]), new_row={"p": 0.25}, channelwise=True),
-    LayerType("flatten", "flatten", {}, lambda x: "flatten", _flatten, lambda x, s: nn.Flatten()),
+              lambda x, s: _nn().Dropout(x["p"]), new_row={"p": 0.25}, channelwise=True),
+    LayerType("flatten", "flatten", {}, lambda x: "flatten", _flatten, lambda x, s: _nn().Flatten()),
     LayerType("linear", "fc", {"out": None}, lambda x: f"linear → {x['out']}", _linear,
-              lambda x, s: nn.Linear(s[0], x["out"]), new_row={"out": 10}),
+              lambda x, s: _nn().Linear(s[0], x["out"]), new_row={"out": 10}),
 ]}
 
 # Every parameter any type has, in table-column order (the Train page's layer table).

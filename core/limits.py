@@ -6,7 +6,8 @@ multiply-adds and activation memory are computed arithmetically from its shapes 
 allocated, no model built); images are measured from their headers before decoding; checkpoint
 uploads by their size and header.
 
-Every limit has an environment variable (README, "Settings"); `current()` reads them, so a hosted
+Every limit has an environment variable (README, "Settings"; read by core.settings); `current()`
+applies them, so a hosted
 server is configured without code. The command line applies the same limits unless the local
 user passes `--no-limits` (`Limits.none()`).
 
@@ -16,10 +17,10 @@ user passes `--no-limits` (`Limits.none()`).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from core import settings
 from core.models import INPUT_SHAPE, ModelSummary, Shape, SpecError, normalize_layer, summary
 
 MB = 1024 * 1024
@@ -51,42 +52,15 @@ class Limits:
         return cls(**{f.name: None for f in fields(cls)})
 
 
-# Environment variable -> (field, multiplier). Sizes are given in MB, counts as plain numbers.
-ENV_VARS: dict[str, tuple[str, int]] = {
-    "CNN_LAB_MAX_PARAMS": ("max_params", 1),
-    "CNN_LAB_MAX_MULT_ADDS": ("max_mult_adds", 1),
-    "CNN_LAB_MAX_ACTIVATION_MB": ("max_activation_bytes", MB),
-    "CNN_LAB_MAX_LAYERS": ("max_layers", 1),
-    "CNN_LAB_MAX_KERNEL": ("max_kernel", 1),
-    "CNN_LAB_MAX_PADDING": ("max_padding", 1),
-    "CNN_LAB_MAX_MODELS": ("max_models", 1),
-    "CNN_LAB_MAX_WORKSPACE_MB": ("max_workspace_bytes", MB),
-    "CNN_LAB_MAX_IMAGE_MB": ("max_image_bytes", MB),
-    "CNN_LAB_MAX_IMAGE_PIXELS": ("max_image_pixels", 1),
-    "CNN_LAB_MAX_CHECKPOINT_MB": ("max_checkpoint_bytes", MB),
-}
-
-
-class LimitConfigError(ValueError):
-    """An environment variable that does not hold a usable limit (a server configuration mistake)."""
+# The variables (CNN_LAB_MAX_*) are read by core.settings, like every other setting.
+ENV_VARS = settings.LIMIT_VARS
+LimitConfigError = settings.SettingsError  # the old name of a limit variable's error
 
 
 def current(environ: dict[str, str] | None = None) -> Limits:
-    """The limits this server applies: the defaults, overridden by CNN_LAB_MAX_* variables."""
-    environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for var, (name, unit) in ENV_VARS.items():
-        raw = environ.get(var)
-        if raw is None or raw.strip() == "":
-            continue
-        try:
-            number = float(raw)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number) or number <= 0 or number * unit >= 2**62:
-            raise LimitConfigError(f"{var}={raw!r} is not a usable limit; give a positive number.")
-        values[name] = int(number * unit)
-    return replace(Limits(), **values)
+    """The limits this server applies: the defaults, overridden by CNN_LAB_MAX_* variables
+    (SettingsError for a value that is not a positive number)."""
+    return replace(Limits(), **settings.limit_overrides(environ))
 
 
 class LimitError(SpecError):

@@ -1,17 +1,16 @@
 """A training recipe as the Train page's form holds it: typed learning rate, run size, presets.
 
-Nothing here imports core.train (which uses `run_size`), so both can share these formulas.
+The config itself and its checks live in core.train_config, which both this module and core.train
+use; core.train uses `split_sizes` from here, and nothing here imports core.train.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from core.train import TrainConfig
+from core.train_config import LR_MAX, TrainConfig, learning_rate_ok  # noqa: F401 — re-exported
 
-LR_MAX = 10.0
 BATCH_SIZES = (16, 32, 64, 100, 128, 256, 512)  # the form's choices (64 and 100: the tutorials')
 # The original tutorial each preset reproduces (core.models.PRESETS; their descriptions say so).
 TUTORIAL_OF: dict[str, str] = {
@@ -31,11 +30,6 @@ class LearningRateError(ValueError):
                    else f"The learning rate must be above 0 and at most {LR_MAX:g}, not {text}.")
         super().__init__(message)
         self.code, self.text = code, text
-
-
-def learning_rate_ok(lr) -> bool:
-    """Above 0, at most LR_MAX and finite (the one range check, shared with core.train)."""
-    return isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and 0 < lr <= LR_MAX
 
 
 def parse_learning_rate(text: str) -> float:

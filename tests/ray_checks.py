@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from core import jobs  # noqa: E402
 from core.checkpoint import load_checkpoint, make_metadata, save_checkpoint  # noqa: E402
 from core.data import load_dataset  # noqa: E402
-from core.ray_backend import DIED, RayBackend  # noqa: E402
+from core.jobs.ray_backend import DIED, RayBackend  # noqa: E402
 from core.train import config_from_preset, evaluate  # noqa: E402
 
 

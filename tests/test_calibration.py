@@ -12,7 +12,7 @@ from core.checkpoint import from_model, make_metadata
 from core.models import PRESETS
 from core.recipe import split_sizes
 from core.train import TrainConfig, TrainingRun, holdout_indices
-from tests.helpers import toy_dataset
+from tests.fakes import toy_dataset
 
 SMALL = PRESETS["fast"].spec()
 

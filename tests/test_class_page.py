@@ -1,6 +1,7 @@
 """The Class page (teacher's view) through the real app shell, with AppTest.
 
-The server's job manager is replaced by one with the scripted FakeRun of test_jobs.py (a gate
+The server's job manager is one with the scripted FakeRun of tests/fakes.py, chosen through
+core.jobs.set_factory (a gate
 holds the first run on a worker until the test lets it go), so two visitors' runs are on the board
 deterministically: one training, one waiting. Every wait is bounded by a deadline.
 """
@@ -10,13 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from app import session
-from core import gallery
+from core import gallery, jobs
 from core.jobs import JobManager
-from tests.helpers import toy_dataset
-from tests.test_jobs import config, fake_factory, wait_until
+from tests.fakes import config, fake_factory, toy_dataset
+from tests.helpers import wait_until
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 KEY = "correct horse battery staple"
@@ -31,11 +32,14 @@ def server(monkeypatch, tmp_path):
     gate = threading.Semaphore(0)
     manager = JobManager(workers=1, run_factory=fake_factory(steps=3, step_seconds=0, gate=gate),
                          initial_rate=1e9)
-    monkeypatch.setattr(session, "job_manager", lambda: manager)
+    previous = jobs.set_factory(lambda: manager)
+    st.cache_resource.clear()   # the app's job_manager() builds its manager anew, from the factory
     yield manager, gate, tmp_path
     for _ in range(100):
         gate.release()
     manager.shutdown()
+    jobs.set_factory(previous)
+    st.cache_resource.clear()
 
 
 def class_page(lang="en") -> AppTest:

@@ -306,7 +306,7 @@ def test_cli_refuses_a_spec_with_code_in_it(tmp_path):
 def toy_page(monkeypatch):
     """The Train page with a toy MNIST (no download, no files)."""
     from app.ui import cached_dataset
-    from tests.helpers import toy_dataset
+    from tests.fakes import toy_dataset
 
     toy = toy_dataset(n_train=300, n_test=60)
     monkeypatch.setattr(core.data, "is_available", lambda name, data_dir=None: name == "mnist")

@@ -1,11 +1,11 @@
 """core.jobs: the queue, limits, ownership, stopping, estimates, watch links and the teacher's
 board — with a scripted fake run.
 
-The fake run yields the same event shapes as core.train.TrainingRun, sleeping between steps (or
-waiting for the test to open a gate) and checking its stop event like the real one, so these tests
-are fast and deterministic: no wall-clock assertions, every wait bounded by a deadline. Real
-training through the job manager is covered in test_train_core.py, the Ray backend in test_ray.py,
-Stop's latency in bench/stream_bench.py.
+The fake run (tests/fakes.py) yields the same event shapes as core.train.TrainingRun, sleeping
+between steps (or waiting for the test to open a gate) and checking its stop event like the real
+one, so these tests are fast and deterministic: no wall-clock assertions, every wait bounded by a
+deadline. Real training through the job manager is covered in test_train_core.py, the Ray
+backend in test_ray.py, Stop's latency in bench/stream_bench.py.
 """
 from __future__ import annotations
 
@@ -19,110 +19,16 @@ import torch
 
 from core import jobs
 from core.jobs import BackendError, JobLimitError, JobManager, JobView
-from core.models import BN, FLATTEN, RELU, SpecError, build_model, conv, linear, pool
-from core.train import ConfigError, TrainConfig, evaluate
-from tests.helpers import toy_dataset
-
-# A small batch-normed CNN of our own, so these tests don't move when the presets are tuned.
-SPEC = [conv(16, 3, 1, 1), BN, RELU, pool(2), conv(32, 3, 1, 1), BN, RELU, pool(2), FLATTEN, linear(10)]
-
-
-class FakeRun:
-    """Scripted stand-in for TrainingRun: `steps` steps per epoch, `step_seconds` each."""
-
-    def __init__(self, config, data, stop_event, steps=5, step_seconds=0.02, fail_at=None, gate=None):
-        self.config, self.data, self.stop_event = config, data, stop_event
-        self.steps, self.step_seconds, self.fail_at = steps, step_seconds, fail_at
-        self.gate = gate  # a threading.Semaphore: one release lets one step run
-        torch.manual_seed(0)
-        self.model = build_model(config.spec)
-        self.history, self.last_eval = [], None
-        self.updates = 0
-
-    def _eval(self):
-        x = self.data.normalized(self.data.test_images)
-        self.last_eval = evaluate(self.model, x, self.data.test_labels)
-        return self.last_eval
-
-    def events(self):
-        total = self.steps * self.config.epochs
-        yield {"event": "start", "train_size": 64, "test_size": len(self.data.test_labels),
-               "steps_per_epoch": self.steps, "total_steps": total, "epochs": self.config.epochs,
-               "device": "cpu", "dataset": self.config.dataset}
-        step, stopped, completed = 0, False, 0
-        for epoch in range(1, self.config.epochs + 1):
-            for i in range(self.steps):
-                if self.gate is not None:
-                    while not self.gate.acquire(timeout=0.005) and not self.stop_event.is_set():
-                        pass
-                if self.stop_event.is_set():
-                    stopped = True
-                    break
-                time.sleep(self.step_seconds)
-                with torch.no_grad():
-                    for p in self.model.parameters():
-                        p.add_(0.001)
-                self.updates += 1
-                step += 1
-                if self.fail_at == step:
-                    raise RuntimeError("simulated failure")
-                yield {"event": "step", "step": step, "epoch": epoch,
-                       "epoch_progress": (i + 1) / self.steps, "total_steps": total,
-                       "loss": 2.0 / step, "accuracy": min(1.0, 0.1 * step), "lr": 1e-3,
-                       "images_per_second": 1000.0, "train_seconds": step * self.step_seconds}
-            if stopped:
-                break
-            completed = epoch
-            r = self._eval()
-            yield {"event": "epoch", "epoch": epoch, "step": step, "train_loss": 1.0,
-                   "train_accuracy": 0.5, "test_loss": r.loss, "test_accuracy": r.accuracy,
-                   "train_seconds": step * self.step_seconds}
-        if stopped:
-            yield {"event": "stopped", "step": step, "epoch": epoch, "train_seconds": 0.1}
-        r = self._eval()
-        yield {"event": "done", "stopped": stopped, "epochs_completed": completed, "steps": step,
-               "test_accuracy": r.accuracy, "test_loss": r.loss, "train_seconds": 0.1,
-               "images_per_second": 1000.0}
-
-
-def fake_factory(**kw):
-    return lambda config, data, stop_event: FakeRun(config, data, stop_event, **kw)
-
-
-class Recorder:
-    """A run factory that remembers which runs were built, in order (builds happen on dispatch)."""
-
-    def __init__(self, **kw):
-        self.kw, self.runs = kw, []
-
-    def __call__(self, config, data, stop_event):
-        run = FakeRun(config, data, stop_event, **self.kw)
-        self.runs.append(run)
-        return run
-
-
-def wait_until(predicate, timeout=30.0, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
-
-
-def manager(**kw):
-    """A local JobManager with a given rate, so no probe runs and estimates are reproducible."""
-    return JobManager(**{"initial_rate": 1e9, **kw})
+from core.models import SpecError
+from core.settings import SettingsError
+from core.train import ConfigError, TrainConfig
+from tests.fakes import SPEC, Recorder, config, fake_factory, manager, toy_dataset
+from tests.helpers import wait_until
 
 
 @pytest.fixture(scope="module")
 def data():
     return toy_dataset(n_train=64, n_test=40)
-
-
-def config(**kw):
-    return TrainConfig(spec=[dict(layer) for layer in SPEC], **{"epochs": 2, **kw})
-
-
 
 
 # ------------------------------------------------------------------ one run, end to end
@@ -294,11 +200,20 @@ def test_limits_come_from_the_environment(monkeypatch, data):
     with pytest.raises(ConfigError, match="at most 4 epochs"):
         m.start("alice", config(epochs=5), data)
     assert not m.active(), "a refused start holds no place"
-    for name in (jobs.WORKERS_ENV, jobs.PER_OWNER_ENV, jobs.MAX_EPOCHS_ENV):
-        monkeypatch.setenv(name, "zero")
-    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "0")
-    m = JobManager()
-    assert (m.workers, m.per_owner, m.max_epochs) == (default, 1, 20)
+    # A value that cannot be used stops the server with a sentence naming it (core.settings),
+    # never a silent default: a typo must not give a class the default limit.
+    for name, raw in ((jobs.WORKERS_ENV, "zero"), (jobs.PER_OWNER_ENV, "zero"),
+                      (jobs.MAX_EPOCHS_ENV, "zero"), (jobs.MAX_QUEUE_ENV, "-1")):
+        monkeypatch.setenv(name, raw)
+        with pytest.raises(SettingsError, match=f"{name}='{raw}'.*at least 1"):
+            jobs.make_job_manager()
+        with pytest.raises(SettingsError, match=name):
+            JobManager()
+        monkeypatch.setenv(name, "2")
+    monkeypatch.delenv(jobs.WORKERS_ENV)
+    monkeypatch.setenv(jobs.MAX_JOBS_ENV, "0")   # the deprecated name is held to the same rule
+    with pytest.raises(SettingsError, match=jobs.MAX_JOBS_ENV):
+        JobManager()
 
 
 def test_backend_choice(monkeypatch):
@@ -351,7 +266,6 @@ def test_each_owner_sees_only_their_jobs(data):
     assert m.get(a.id, "mallory") is None and m.get("nope", "alice") is None and m.get(None, "alice") is None
     assert m.jobs("mallory") == [] and m.jobs("alice") == [a]
     assert not m.stop(a.id, "mallory")
-    assert m.owner_of(a.id) == "alice" and m.owner_of("nope") is None
     assert a.wait(60)
     assert not m.forget(a.id, "mallory")
     assert m.forget(a.id, "alice") and m.jobs("alice") == []

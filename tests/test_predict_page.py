@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import struct
 import zlib
 from pathlib import Path
@@ -22,7 +21,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from core.models import summary
-from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, make_metadata, save_checkpoint
+from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, make_metadata
 from core.data import load_dataset
 from core.features import layer_outputs, receptive_field, value_ranges
 from core.models import PRESETS, build_model
@@ -39,21 +38,8 @@ TRAINED = DEFAULT_CHECKPOINT.exists()
 needs_trained = pytest.mark.skipif(not TRAINED, reason=f"{DEFAULT_CHECKPOINT.name} not trained yet")
 
 
-@pytest.fixture
-def checkpoints(tmp_path, monkeypatch) -> Path:
-    """A checkpoint folder with one model: the bundled default, else an untrained stand-in."""
-    folder = tmp_path / "checkpoints"
-    folder.mkdir()
-    if TRAINED:
-        path = folder / DEFAULT_CHECKPOINT.name
-        shutil.copy(DEFAULT_CHECKPOINT, path)
-    else:
-        torch.manual_seed(0)
-        spec = PRESETS["fast"].spec()
-        path = save_checkpoint(folder / "untrained.safetensors", build_model(spec),
-                               make_metadata(spec, "mnist", name="untrained"))
-    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(folder))
-    return path
+# `checkpoints` (a folder with the bundled model, else an untrained stand-in) is a fixture of
+# tests/conftest.py: test_uploader_text uses it too.
 
 
 @pytest.fixture

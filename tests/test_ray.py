@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +14,8 @@ import pytest
 
 from core import jobs
 from core.jobs import BackendError, JobManager
-from tests.helpers import toy_dataset
-from tests.test_jobs import config
+from tests.fakes import config, toy_dataset
+from tests.helpers import can_unshare
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,17 +45,6 @@ def test_cli_backend_ray_without_ray_is_one_line_and_exit_2(tmp_path):
     assert p.returncode == 2 and p.stdout == ""
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "pip install -r requirements-ray.txt" in lines[0], p.stderr
-
-
-def can_unshare() -> str | None:
-    """None when a private network namespace can be made here, else why not."""
-    if not shutil.which("unshare") or not shutil.which("ip"):
-        return "unshare or ip (util-linux, iproute2) not installed"
-    p = subprocess.run(["unshare", "--net", "sh", "-c", "ip link set lo up"], capture_output=True,
-                       text=True, timeout=30)
-    if p.returncode != 0:
-        return f"unshare --net is not permitted here ({p.stderr.strip()[:120]}); needs root or user namespaces"
-    return None
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from core.i18n import translate
 from core.models import build_model
 from core.preprocess import from_dataset_image
 from core.train import evaluate
-from tests.helpers import toy_dataset
+from tests.fakes import toy_dataset
 
 TOY = toy_dataset(n_train=50, n_test=60)
 SPEC = [{"type": "conv", "out": 4, "kernel": 3, "padding": 1}, {"type": "relu"}, {"type": "maxpool", "kernel": 2},

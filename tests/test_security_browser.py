@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.test_train_browser import expect_idle
+from tests.helpers import expect_idle
 
 pytestmark = pytest.mark.browser
 
@@ -92,7 +92,7 @@ def test_the_private_link_restores_the_workspace_in_a_fresh_browser(browser, tmp
     from core.checkpoint import make_metadata
     from core.models import PRESETS, build_model
     from core.workspace import Workspace
-    from tests.conftest import streamlit_server
+    from bench.server import streamlit_server
 
     with streamlit_server(tmp_path) as url:
         contexts = []

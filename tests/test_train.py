@@ -9,7 +9,7 @@ import torch
 from core.models import PRESETS
 from core.train import (ConfigError, TrainConfig, TrainingRun, check_config, config_from_preset, evaluate,
                         make_optimizer, make_scheduler)
-from tests.helpers import toy_dataset
+from tests.fakes import toy_dataset
 
 SMALL = PRESETS["fast"].spec()
 

@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.helpers import SETTLED, expect_idle
+
 pytestmark = pytest.mark.browser
 
 PRESET = "2-conv 16/32 → FC 128"
@@ -37,15 +39,6 @@ CHART_POINTS = """() => {
   const x = plots[0].data[0].x;       // first chart: training loss, one point per step event
   return x ? x.length : -1;           // (while the page reruns another chart may come first)
 }"""
-SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]')
-  && !document.querySelector('[data-stale="true"]')
-  && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg'))
-  && [...document.images].every(i => i.complete)"""
-
-
-def expect_idle(page):
-    """No script run in progress (Streamlit's status widget) and nothing left over from the last run."""
-    page.wait_for_function(SETTLED, **WAIT)
 
 
 def full_screenshot(page, path: Path) -> None:

@@ -5,7 +5,6 @@ import csv
 import io
 import math
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -17,23 +16,14 @@ from core import jobs, metrics
 from core.jobs import JobManager
 from core.models import build_model
 from core.train import EvaluationStopped, TrainConfig, TrainingRun, evaluate
-from tests.helpers import toy_dataset
-from tests.test_jobs import SPEC as SMALL
+from tests.fakes import SPEC as SMALL
+from tests.fakes import toy_dataset
+from tests.helpers import wait_until
 
 
 @pytest.fixture(scope="module")
 def data():
     return toy_dataset(n_train=400, n_test=100)
-
-
-def wait_until(predicate, timeout=60.0, poll=0.005) -> bool:
-    """Poll `predicate` until it holds or `timeout` seconds have passed (then False)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(poll)
-    return True
 
 
 def cfg(**kw):
@@ -49,7 +39,7 @@ def test_stop_between_steps_through_the_job_keeps_a_usable_model(data):
     # ends before its next step is checked without a clock by the StopOnCall tests below.
     m = JobManager(max_jobs=1, max_epochs=50)
     job = m.start("alice", cfg(epochs=50), data)
-    assert wait_until(lambda: job.progress().step >= 5 or not job.active), "no steps within a minute"
+    wait_until(lambda: job.progress().step >= 5 or not job.active, what="five steps (or the run's end)")
     assert job.active, job.error
     m.stop(job.id, "alice")
     assert job.wait(60), "the run ends after Stop"
@@ -122,18 +112,13 @@ def test_two_concurrent_real_starts_one_trains_one_waits(data):
     for t in threads:
         t.join(60)
     assert sorted(out) == ["alice", "bob"]
-    deadline = time.monotonic() + 60
-    while len(m.training()) < 1 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: len(m.training()) >= 1, what="a run on the worker")
     first, = m.training()
     second, = m.waiting()
     assert m.status(second).position == 1 and second.state == jobs.QUEUED
     first.stop()
     assert first.wait(60), "a stopped run ends"
-    deadline = time.monotonic() + 60
-    while second.progress().step < 1 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert second.progress().step >= 1, "the waiting run starts when the first ends"
+    wait_until(lambda: second.progress().step >= 1, what="the waiting run to start when the first ends")
     assert second.started >= first.ended
     second.stop()
     assert second.wait(60) and second.state == jobs.FINISHED

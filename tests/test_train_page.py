@@ -1,7 +1,8 @@
 """Train page through Streamlit's AppTest, with a toy dataset and the training call faked.
 
-core.jobs.TrainingRun is replaced by the scripted FakeRun of test_jobs (same event shapes, checks
-its stop event between steps), so starting, watching, stopping and saving run in well under a
+The server's job manager (made by core.jobs.make_job_manager) trains the scripted FakeRun of
+tests/fakes.py, chosen with core.jobs.set_factory (same event shapes, checks its stop event
+between steps), so starting, watching, stopping and saving run in well under a
 second each. Several AppTest sessions in one process share the server's JobManager
 (app.session.job_manager, in st.cache_resource), like several browser visitors on one server;
 each session has its own private workspace (app.session.workspace) under a temporary folder.
@@ -13,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -30,8 +30,8 @@ from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from core.data import DataError
 from core.models import DEFAULT_PRESET, PRESETS, summary
 from core.workspace import Workspace, WorkspaceError, workspace_id
-from tests.helpers import toy_dataset
-from tests.test_jobs import FakeRun
+from tests.fakes import FakeRun, fake_manager_factory, toy_dataset
+from tests.helpers import can_unshare, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "train.py")
@@ -55,7 +55,7 @@ def faked(monkeypatch, tmp_path):
     fake_run.steps, fake_run.step_seconds = 8, 0.01
     monkeypatch.setattr(core.data, "is_available", lambda name, data_dir=None: name == "mnist")
     monkeypatch.setattr(core.data, "load_dataset", lambda name="mnist", data_dir=None, progress=True: TOY)
-    monkeypatch.setattr(core.jobs, "TrainingRun", fake_run)
+    previous = core.jobs.set_factory(fake_manager_factory(fake_run))
     (tmp_path / "checkpoints").mkdir()
     shutil.copy(DEFAULT_CHECKPOINT, tmp_path / "checkpoints" / DEFAULT_CHECKPOINT.name)
     monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
@@ -64,6 +64,7 @@ def faked(monkeypatch, tmp_path):
     for run in runs:  # end any run a test left going (fake runs stop within one step)
         run.stop_event.set()
     cached_dataset.clear()
+    core.jobs.set_factory(previous)
     st.cache_resource.clear()
 
 
@@ -95,16 +96,6 @@ def job_of(at) -> core.jobs.Job:
     return job_manager().get(at.session_state["train.run"], owner_of(at))
 
 
-def wait_until(predicate, timeout=60.0) -> bool:
-    """Poll `predicate` until it holds or `timeout` seconds have passed (then False)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def show_tab(at, index):
     at.session_state["train.tab_idx"] = index
     return at.run()
@@ -113,7 +104,8 @@ def show_tab(at, index):
 def press_stop(at, job) -> None:
     """Stop the session's run once a worker trains it (a page drawn while the run still waited
     in the queue shows Cancel instead), from a page drawn after that."""
-    assert wait_until(lambda: job.state in core.jobs.TRAINING_STATES or not job.active)
+    wait_until(lambda: job.state in core.jobs.TRAINING_STATES or not job.active,
+               what="the run to reach a worker (or end)")
     at.run()
     at.button(key="train.stop").click().run()
 
@@ -325,19 +317,19 @@ def test_start_watch_and_stop_a_faked_run(faked):
     at = page(**{"train.epochs": 10})
     start_button(at).click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert wait_until(lambda: runs), "the (faked) training was started (by a queue worker)"
+    wait_until(lambda: runs, what="the (faked) training to be started by a queue worker")
     job = job_of(at)
     assert at.session_state["train.tab_idx"] == 1, "Start opens the live view"
     assert job.active and "run" not in at.query_params, "no run id in the URL (it was a key to the run)"
     link = texts(at.code)
     assert f"/train?watch={job.watch_token}" in link and job.id not in link, "a read-only watch link"
-    assert wait_until(lambda: job.progress().step >= 2)
+    wait_until(lambda: job.progress().step >= 2, what="two steps")
     at.run()
     assert at.button(key="train.stop").label == "Stop"
     assert len(at.get("plotly_chart")) >= 2, "loss and accuracy charts"
     at.button(key="train.stop").click().run()
     assert job.stop_event.is_set()
-    assert wait_until(lambda: not job.active)
+    wait_until(lambda: not job.active, what="the run to end")
     assert job.stopped and runs[0].updates < fake_run.steps, "stopped within the first epoch"
     at.run()
     assert "Stopped early" in texts(at.success)
@@ -378,7 +370,7 @@ def test_a_second_user_is_told_a_run_is_in_progress(faked, monkeypatch):
     alice = page(**{"train.epochs": 20})
     start_button(alice).click().run()
     job = job_of(alice)
-    assert wait_until(lambda: job.progress().step >= 2)
+    wait_until(lambda: job.progress().step >= 2, what="two steps")
     bob = page()
     before = texts(bob.caption)
     assert "The server is busy: you'd be 1st in line, starting in about" in before, before
@@ -443,7 +435,7 @@ def test_a_watch_link_is_read_only(faked):
     alice = page(**{"train.epochs": 2})
     start_button(alice).click().run()
     job = job_of(alice)
-    assert wait_until(lambda: job.progress().step >= 3)
+    wait_until(lambda: job.progress().step >= 3, what="three steps")
     watcher = page(query={"watch": job.watch_token})
     assert not watcher.exception, [e.value for e in watcher.exception]
     assert "watching someone's run through its watch link" in texts(watcher.caption)
@@ -478,7 +470,7 @@ def test_a_run_through_the_queue_can_be_watched_while_it_waits(faked, monkeypatc
     alice = page(**{"train.epochs": 20})
     start_button(alice).click().run()
     first = job_of(alice)
-    assert wait_until(lambda: first.progress().step >= 1), "alice's run holds the only worker"
+    wait_until(lambda: first.progress().step >= 1, what="alice's run to hold the only worker")
     bob = page()
     start_button(bob).click().run()
     queued = job_of(bob)
@@ -737,7 +729,6 @@ def test_the_train_page_runs_a_job_through_ray(data_dir):
     """tests/ray_train_page_check.py drives this page in an AppTest session with the Ray backend,
     inside a private network namespace (loopback only: Ray binds every interface)."""
     pytest.importorskip("ray", reason="Ray not installed: pip install -r requirements-ray.txt")
-    from tests.test_ray import can_unshare
 
     why = can_unshare()
     if why:

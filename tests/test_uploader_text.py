@@ -8,9 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.ui import app_uploaders, upload_limit_mb, uploader_css
 from core.images import EXTENSIONS
-from tests.test_conv_page import PAGE as CONV_PAGE
-from tests.test_predict_page import PAGE as PREDICT_PAGE
-from tests.test_predict_page import checkpoints  # noqa: F401 — a fixture
+from tests.helpers import CONV_PAGE, PREDICT_PAGE
 
 
 def test_english_needs_no_css_and_chinese_replaces_every_piece():
@@ -34,7 +32,7 @@ def test_whole_megabytes_for_the_browser():
 
 
 @pytest.mark.parametrize("image_mb, ckpt_mb", [(None, None), ("3", "0.5")])
-def test_the_table_matches_every_uploader_the_pages_draw(image_mb, ckpt_mb, checkpoints, monkeypatch):  # noqa: F811
+def test_the_table_matches_every_uploader_the_pages_draw(image_mb, ckpt_mb, checkpoints, monkeypatch):
     """Each st.file_uploader on the Convolution and Predict pages is in app_uploaders() with the
     limit and file types it really has, so the translated line says what the uploader enforces."""
     if image_mb:

@@ -6,7 +6,8 @@ Why these pieces:
     process per learner). A run's worker pushes its events and feature snapshots to the hub every
     0.2 s, and the same call answers whether Stop was pressed, so Stop reaches the worker within
     a few tenths of a second without a second channel. One pump thread in the app drains the hub
-    ten times a second and hands each item to its job.
+    ten times a second and hands each item to its job's sink (core.jobs.job.JobSink: the backend
+    records events and fails runs through it, and never holds the job itself).
   * The trained weights, the final evaluation and the "done" event come back as the task's return
     value (a state_dict of NumPy arrays — no pickled torch modules), after every earlier item has
     been delivered, so the page never sees "done" before the curves that lead to it.
@@ -36,15 +37,18 @@ from typing import Any
 
 import torch
 
+from core import settings
 from core.data import DataError, load_dataset, resolve_data_dir
-from core.jobs import (WORKERS_ENV, BackendError, Job, RunFailed, env_int,
-                       events_with_snapshots)
+from core.jobs.backend import RunRequest
+from core.jobs.job import JobSink
+from core.jobs.snapshots import events_with_snapshots
+from core.jobs.states import BackendError, RunFailed
 from core.models import INPUT_SHAPE, build_model
 
 RAY_VERSION = "2.60.0"   # the version requirements-ray.txt pins and the tests run
 INSTALL_HINT = ("Ray is not installed; install it with `pip install -r requirements-ray.txt` "
                 f"(Ray {RAY_VERSION}) or use the local backend.")
-THREADS_ENV = "CNN_LAB_RAY_THREADS"   # torch threads (and Ray CPUs) per run; default: the app's
+THREADS_ENV = settings.RAY_THREADS   # torch threads (and Ray CPUs) per run; default: the app's
 PUSH_SECONDS = 0.2       # a worker sends its events (and learns about Stop) this often
 PUMP_SECONDS = 0.1       # the app drains the hub this often when it was empty
 DELIVERY_SECONDS = 30.0  # how long a finished run may wait for its last events
@@ -179,15 +183,15 @@ class RayBackend:
 
     def __init__(self, address: str | None = None, threads: int | None = None,
                  data_dir: str | os.PathLike | None = None, num_cpus: int | None = None):
-        self.address = address if address is not None else (os.environ.get("RAY_ADDRESS") or None)
-        self.threads = max(1, int(threads or env_int(THREADS_ENV, torch.get_num_threads())))
+        self.address = address if address is not None else settings.ray_address()
+        self.threads = max(1, int(threads or settings.ray_threads() or torch.get_num_threads()))
         folder = resolve_data_dir(data_dir)
         self.data_dir = str(folder.resolve()) if folder else None
         self.num_cpus = num_cpus          # local cluster only (default: this machine's cores)
         self.started_cluster = False
         self.error: str | None = None     # set when the channel or the connection is gone
         self._lock = threading.Lock()
-        self._jobs: dict[str, Job] = {}
+        self._sinks: dict[str, JobSink] = {}
         self._delivered: dict[str, int] = {}
         self._ready = threading.Event()
         self._closing = threading.Event()
@@ -202,42 +206,42 @@ class RayBackend:
             raise BackendError(self.error)
 
     def suggested_workers(self) -> int:
-        """$CNN_LAB_TRAINING_WORKERS, else as many runs as the cluster's CPUs hold at `threads`
-        each (a local cluster: this machine's cores)."""
-        if os.environ.get(WORKERS_ENV, "").strip():
-            return env_int(WORKERS_ENV, 1)
+        """As many runs as the cluster's CPUs hold at `threads` each (a local cluster: this
+        machine's cores); $CNN_LAB_TRAINING_WORKERS, when set, wins (core.jobs.manager)."""
         if self.address is None:
             return max(1, (self.num_cpus or os.cpu_count() or 1) // self.threads)
         self.connect()
         cpus = int(self._ray.cluster_resources().get("CPU", 1))
         return max(1, cpus // self.threads)
 
-    def execute(self, job: Job) -> None:
+    def execute(self, request: RunRequest, sink: JobSink) -> None:
         self.connect()
+        job_id = request.id
         with self._lock:
-            self._jobs[job.id], self._delivered[job.id] = job, 0
+            self._sinks[job_id], self._delivered[job_id] = sink, 0
         try:
             ref = self._task.options(num_cpus=self.threads, max_retries=0).remote(
-                job.id, job.config.to_dict(), self.data_dir, self.threads, job.probe_index, self._hub)
-            out = self._await(job, ref)
-            self._await_delivery(job, out["items"])
-            model = build_model(job.config.spec, INPUT_SHAPE, len(job.data.info.classes))
+                job_id, request.config.to_dict(), self.data_dir, self.threads, request.probe_index,
+                self._hub)
+            out = self._await(job_id, sink.stop_event, ref)
+            self._await_delivery(job_id, out["items"])
+            model = build_model(request.config.spec, INPUT_SHAPE, len(request.data.info.classes))
             model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in out["state"].items()})
-            job.run = RemoteRun(model.eval(), out["last_eval"])
-            job._record(out["done"])
+            sink.attach(RemoteRun(model.eval(), out["last_eval"]))
+            sink.record(out["done"])
         finally:
             with self._lock:
-                self._jobs.pop(job.id, None)
-                self._delivered.pop(job.id, None)
+                self._sinks.pop(job_id, None)
+                self._delivered.pop(job_id, None)
             if self._hub is not None and not self.error:
-                self._hub.forget.remote(job.id)
+                self._hub.forget.remote(job_id)
 
-    def _await(self, job: Job, ref) -> dict[str, Any]:
+    def _await(self, job_id: str, stop_event: threading.Event, ref) -> dict[str, Any]:
         ray = self._ray
         stop_sent = False
         while True:
-            if job.stop_event.is_set() and not stop_sent:
-                self._hub.stop.remote(job.id)
+            if stop_event.is_set() and not stop_sent:
+                self._hub.stop.remote(job_id)
                 stop_sent = True
             ready, _ = ray.wait([ref], timeout=0.1)
             if ready:
@@ -255,11 +259,11 @@ class RayBackend:
         except ray.exceptions.RayError:            # worker, node or object lost
             raise RunFailed(DIED) from None
 
-    def _await_delivery(self, job: Job, items: int) -> None:
+    def _await_delivery(self, job_id: str, items: int) -> None:
         deadline = time.monotonic() + DELIVERY_SECONDS
         while True:
             with self._lock:
-                if self._delivered.get(job.id, 0) >= items:
+                if self._delivered.get(job_id, 0) >= items:
                     return
             if self.error or time.monotonic() > deadline:
                 raise RunFailed("The run finished on the Ray cluster but its progress did not all "
@@ -290,7 +294,7 @@ class RayBackend:
         if ray.is_initialized():
             return ray
         options = dict(logging_level="ERROR", log_to_driver=False,
-                       runtime_env={"py_modules": [str(Path(__file__).resolve().parent)],
+                       runtime_env={"py_modules": [str(Path(__file__).resolve().parents[1])],  # core/
                                     "excludes": ["__pycache__"]})
         if self.address is None:
             # A one-machine cluster on loopback: nothing listens for other machines.
@@ -330,14 +334,14 @@ class RayBackend:
 
     def _deliver(self, job_id: str, items: list) -> None:
         with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
+            sink = self._sinks.get(job_id)
+        if sink is None:
             return
         for item in items:
             if item[0] == "worker":
-                job.worker = item[1]
+                sink.set_worker(item[1])
             else:
-                job._record(item[1], item[2])
+                sink.record(item[1], item[2])
         with self._lock:
             self._delivered[job_id] = self._delivered.get(job_id, 0) + len(items)
 

@@ -1,0 +1,48 @@
+"""Server-wide training jobs: a fair queue in front of a fixed number of workers, one backend
+interface (local threads or a Ray cluster), polled by the web page. No Streamlit here: the bench
+and the tests drive the same code.
+
+One module per job:
+  states      a job's states and the errors the manager raises
+  snapshots   the probe image's feature maps, recorded between events
+  estimates   what a run costs and when waiting runs start (pure functions)
+  job         one job, the sink a backend writes through, the read-only view of a watch link
+  backend     the backend interface and the local backend
+  ray_backend the Ray backend (imported only when chosen)
+  manager     the queue, the workers, limits, estimates; `make_job_manager` and `set_factory`
+  cli         the command line's bridge (`BackendRun`)
+`from core.jobs import X` keeps working for every public name below.
+"""
+from core import settings as _settings
+from core.jobs.backend import (DEFAULT_WORKERS, Backend, LocalBackend, RunFactory, RunRequest,
+                               train_locally)
+from core.jobs.cli import BackendRun
+from core.jobs.estimates import TRAIN_PASSES, format_seconds, probe_rate, run_work, schedule
+from core.jobs.job import MAX_NICKNAME, BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
+from core.jobs.manager import (JobManager, backend_name_from_env, make_backend, make_job_manager,
+                               set_factory)
+from core.jobs.snapshots import (PROBE_INDEX, FeatureSnapshot, LayerMaps, capture_features,
+                                 events_with_snapshots)
+from core.jobs.states import (ACTIVE_STATES, CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STARTING,
+                              STOPPED, STOPPING, TRAINING_STATES, BackendError, JobLimitError,
+                              RunFailed)
+
+# The settings the manager reads (core.settings reads every one of them).
+WORKERS_ENV = _settings.TRAINING_WORKERS
+MAX_JOBS_ENV = _settings.MAX_TRAINING_JOBS   # deprecated name of WORKERS_ENV, still honoured
+PER_OWNER_ENV = _settings.RUNS_PER_VISITOR
+MAX_QUEUE_ENV = _settings.MAX_QUEUE
+MAX_EPOCHS_ENV = _settings.MAX_EPOCHS
+BACKEND_ENV = _settings.BACKEND
+
+__all__ = [
+    "ACTIVE_STATES", "BACKEND_ENV", "CANCELLED", "DEFAULT_WORKERS", "FAILED", "FINISHED",
+    "MAX_EPOCHS_ENV", "MAX_JOBS_ENV", "MAX_NICKNAME", "MAX_QUEUE_ENV", "PER_OWNER_ENV",
+    "PROBE_INDEX", "QUEUED", "RUNNING", "STARTING", "STOPPED", "STOPPING", "TRAINING_STATES",
+    "TRAIN_PASSES", "WORKERS_ENV", "Backend", "BackendError", "BackendRun", "BoardRow",
+    "FeatureSnapshot", "Job", "JobLimitError", "JobManager", "JobSink", "JobStatus", "JobView",
+    "LayerMaps", "LocalBackend", "RunFactory", "RunFailed", "RunRequest", "backend_name_from_env",
+    "capture_features", "clean_nickname", "events_with_snapshots", "format_seconds",
+    "make_backend", "make_job_manager", "probe_rate", "run_work", "schedule", "set_factory",
+    "train_locally",
+]
