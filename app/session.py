@@ -21,11 +21,9 @@ workspaces; per-client budgets (core.budgets) and the teacher-key lockout (core.
 """
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from core import link_signing
+from core import link_signing, settings
 from core.budgets import BudgetError, ClientLedger
 from core.checkpoint import checkpoint_dir
 from core.clients import behind_proxy, client_id
@@ -35,7 +33,7 @@ from core.workspace import Workspace, WorkspaceError, is_issued, workspace_id
 
 WS_PARAM = "ws"          # ?ws=<workspace secret>: the private link
 WATCH_PARAM = "watch"    # ?watch=<watch token>: a read-only view of one run
-TEACHER_KEY_ENV = "CNN_LAB_TEACHER_KEY"
+TEACHER_KEY_ENV = settings.TEACHER_KEY
 _SECRET = "app.workspace_secret"
 _PENDING = "app.workspace_pending"          # a linked secret waiting for the visitor's yes
 _TEACHER = "app.teacher"
@@ -198,8 +196,7 @@ def delete_model(ref: str) -> None:
 
 def teacher_key() -> str | None:
     """The server's teacher key, or None when the Class page is switched off."""
-    key = os.environ.get(TEACHER_KEY_ENV, "").strip()
-    return key or None
+    return settings.teacher_key()
 
 
 def unlock_teacher(attempt: str) -> bool:

@@ -32,21 +32,16 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
 
+from core import settings
+
 MB = 1024 * 1024
 LEDGER_FILE = ".ledger.sqlite3"
 HOUR = 3600.0
 
-# Setting -> (Budgets field, unit). Read here until core.settings holds every CNN_LAB_* variable.
-ENV_VARS: dict[str, tuple[str, int]] = {
-    "CNN_LAB_WORKSPACES_PER_HOUR": ("workspaces_per_hour", 1),
-    "CNN_LAB_CLIENT_DISK_MB": ("client_disk_bytes", MB),
-    "CNN_LAB_SERVER_DISK_MB": ("server_disk_bytes", MB),
-    "CNN_LAB_GALLERY_PER_CLIENT": ("gallery_per_client", 1),
-}
+ENV_VARS = settings.BUDGET_VARS   # the settings (core.settings reads them)
 
 
-class BudgetConfigError(ValueError):
-    """A budget setting that cannot be used (stops the server with this sentence)."""
+BudgetConfigError = settings.SettingsError   # a budget setting that cannot be used
 
 
 class BudgetError(ValueError):
@@ -67,21 +62,8 @@ class Budgets:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Budgets":
-        environ = os.environ if environ is None else environ
-        values = {}
-        for var, (name, unit) in ENV_VARS.items():
-            raw = (environ.get(var) or "").strip()
-            if not raw:
-                continue
-            try:
-                number = float(raw)
-            except ValueError:
-                number = math.nan
-            if not math.isfinite(number) or number <= 0 or number * unit >= 2**62 or int(number * unit) < 1:
-                raise BudgetConfigError(f"{var}={raw!r} is not a usable setting; give a positive "
-                                        "number (or leave it unset).")
-            values[name] = int(number * unit)
-        return replace(cls(), **values)
+        """The defaults, overridden by the CNN_LAB_* budget settings (core.settings)."""
+        return replace(cls(), **settings.budget_overrides(environ))
 
 
 BUDGET_NAMES = tuple(f.name for f in fields(Budgets))

@@ -21,6 +21,8 @@ import hashlib
 import hmac
 import ipaddress
 
+from core import settings
+
 LOCAL = "local"   # the address Streamlit reports as None: a browser on the server's own machine
 
 
@@ -57,22 +59,8 @@ def client_id(address: str | None, forwarded_for: str | None = None, behind_prox
 
 
 
-BEHIND_PROXY_ENV = "CNN_LAB_BEHIND_PROXY"
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
-def behind_proxy(environ=None) -> bool:
-    """$CNN_LAB_BEHIND_PROXY: whether a reverse proxy (Caddy, nginx) in front of this server sets
-    X-Forwarded-For. Unset means no. A value that is neither yes nor no stops the server."""
-    import os
-
-    raw = (os.environ if environ is None else environ).get(BEHIND_PROXY_ENV, "").strip().lower()
-    if raw in ("",) + _FALSE:
-        return False
-    if raw in _TRUE:
-        return True
-    raise ValueError(f"{BEHIND_PROXY_ENV}={raw!r} is not a usable setting; use 1 (behind a proxy that "
-                     "sets X-Forwarded-For) or 0.")
+BEHIND_PROXY_ENV = settings.BEHIND_PROXY
+behind_proxy = settings.behind_proxy   # $CNN_LAB_BEHIND_PROXY, read by core.settings
 
 
 __all__ = ["client_id", "client_address", "behind_proxy", "LOCAL", "BEHIND_PROXY_ENV"]

@@ -10,13 +10,13 @@ sentence instead of piling up.
 """
 from __future__ import annotations
 
-import os
 import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-SLOTS_ENV = "CNN_LAB_HEAVY_SLOTS"
-DEFAULT_SLOTS = 2
+from core import settings
+
+SLOTS_ENV = settings.HEAVY_SLOTS
 WAIT_S = 60.0
 
 
@@ -27,22 +27,8 @@ class BusyError(RuntimeError):
         super().__init__("The server is busy reading other visitors' files; try again in a minute.")
 
 
-def _slots_from_env() -> int:
-    raw = os.environ.get(SLOTS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_SLOTS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{SLOTS_ENV}={raw!r} is not a usable setting; give a whole number of at "
-                         "least 1 (or leave it unset).")
-    return value
-
-
-SLOTS = _slots_from_env()
-_slots = threading.BoundedSemaphore(SLOTS)
+_slots: threading.BoundedSemaphore | None = None   # made on first use, from the setting
+_make_lock = threading.Lock()
 _held = threading.local()   # re-entrant per thread: a checkpoint load inside a slot takes no second one
 
 
@@ -56,14 +42,23 @@ def heavy_slot(wait_s: float = WAIT_S) -> Iterator[None]:
         finally:
             _held.depth -= 1
         return
-    if not _slots.acquire(timeout=wait_s):
+    slots = _semaphore()
+    if not slots.acquire(timeout=wait_s):
         raise BusyError()
     _held.depth = 1
     try:
         yield
     finally:
         _held.depth = 0
-        _slots.release()
+        slots.release()
 
 
-__all__ = ["heavy_slot", "BusyError", "SLOTS", "SLOTS_ENV"]
+def _semaphore() -> threading.BoundedSemaphore:
+    global _slots
+    with _make_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(settings.heavy_slots())
+        return _slots
+
+
+__all__ = ["heavy_slot", "BusyError", "SLOTS_ENV"]

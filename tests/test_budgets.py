@@ -263,3 +263,14 @@ def test_over_the_hourly_workspace_budget_a_new_visitor_gets_a_sentence(root, mo
     third = AppTest.from_function(_workspace_script, default_timeout=30).run()
     assert not third.exception and not third.text
     assert "started 2 workspaces in the last hour" in third.error[0].value
+
+
+@pytest.mark.parametrize("var, bad", [("CNN_LAB_BEHIND_PROXY", "maybe"), ("CNN_LAB_HEAVY_SLOTS", "0"),
+                                      ("CNN_LAB_WORKSPACES_PER_HOUR", "many"), ("CNN_LAB_CLIENT_DISK_MB", "-1"),
+                                      ("CNN_LAB_SERVER_DISK_MB", "inf"), ("CNN_LAB_GALLERY_PER_CLIENT", "0")])
+def test_a_bad_new_setting_stops_the_server_with_a_sentence_naming_it(var, bad):
+    from core import settings
+
+    settings.check({})
+    with pytest.raises(settings.SettingsError, match=var):
+        settings.check({var: bad})
