@@ -33,8 +33,8 @@ _held = threading.local()   # re-entrant per thread: a checkpoint load inside a 
 
 
 @contextmanager
-def heavy_slot(wait_s: float = WAIT_S) -> Iterator[None]:
-    """Hold one of the SLOTS for a decode or a model load (BusyError after `wait_s`)."""
+def heavy_slot(wait_s: float | None = None) -> Iterator[None]:
+    """Hold one of the slots for a decode or a model load (BusyError after `wait_s`, WAIT_S)."""
     if getattr(_held, "depth", 0):
         _held.depth += 1
         try:
@@ -43,7 +43,7 @@ def heavy_slot(wait_s: float = WAIT_S) -> Iterator[None]:
             _held.depth -= 1
         return
     slots = _semaphore()
-    if not slots.acquire(timeout=wait_s):
+    if not slots.acquire(timeout=WAIT_S if wait_s is None else wait_s):
         raise BusyError()
     _held.depth = 1
     try:
