@@ -125,7 +125,7 @@ def test_the_launcher_imports_what_the_pages_import():
     from app.serve import modules_to_preload
 
     names = set(modules_to_preload())
-    assert {"pandas", "plotly.graph_objects", "torch", "cv2", "core.preprocess", "app.session"} <= names
+    assert {"pandas", "plotly.graph_objects", "cv2", "core.preprocess", "core.train", "app.session"} <= names
     assert not any(n.startswith("streamlit_") for n in names), "components register with a running server"
 
 
