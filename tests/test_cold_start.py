@@ -135,3 +135,39 @@ def test_a_bad_setting_stops_the_launcher_with_its_sentence(tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 2 and "CNN_LAB_HEAVY_SLOTS='zero'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+RACE = """
+import sys, threading
+if sys.argv[1] == "preload":
+    from app.serve import preload
+    preload()
+errors, start = [], threading.Barrier(10)
+def first_page_run():
+    start.wait(timeout=60)
+    try:
+        import plotly.graph_objects as go
+        import plotly.io as pio
+        pio.to_json(go.Figure(go.Bar(x=[1], y=[2])))
+        import pandas as pd
+        pd.DataFrame({"a": [1]})
+    except Exception as e:
+        errors.append(f"{type(e).__name__}: {e}")
+threads = [threading.Thread(target=first_page_run) for _ in range(10)]
+for t in threads: t.start()
+for t in threads: t.join(timeout=120)
+print(len(errors), errors[:1])
+"""
+
+
+@pytest.mark.slow
+def test_after_the_launchers_imports_ten_concurrent_first_uses_never_fail():
+    """The mechanism behind the issue's error, without a server: ten threads making their first
+    Plotly figure and DataFrame at once. Without the preload this printed e.g. "6 [AttributeError:
+    partially initialized module 'pandas' has no attribute 'Series']" in 4 of 5 fresh processes
+    here (`python -c "$RACE" plain`); with it, never."""
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", RACE, "preload"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout
