@@ -48,11 +48,12 @@ def faked(monkeypatch, tmp_path):
     runs = []
 
     def fake_run(config, data, stop_event):
-        run = FakeRun(config, data, stop_event, steps=fake_run.steps, step_seconds=fake_run.step_seconds)
+        run = fake_run.run_class(config, data, stop_event, steps=fake_run.steps,
+                                 step_seconds=fake_run.step_seconds)
         runs.append(run)
         return run
 
-    fake_run.steps, fake_run.step_seconds = 8, 0.01
+    fake_run.run_class, fake_run.steps, fake_run.step_seconds = FakeRun, 8, 0.01
     monkeypatch.setattr(core.data, "is_available", lambda name, data_dir=None: name == "mnist")
     monkeypatch.setattr(core.data, "load_dataset", lambda name="mnist", data_dir=None, progress=True: TOY)
     previous = core.jobs.set_factory(fake_manager_factory(fake_run))
@@ -703,9 +704,9 @@ class CalibratedFakeRun(FakeRun):
 
 @pytest.mark.parametrize("lang, title, explain", [
     ("en", "Reliability diagram", "over-confident"), ("zh", "可靠性图", "过于自信")])
-def test_results_show_the_reliability_diagram(monkeypatch, lang, title, explain):
-    monkeypatch.setattr(core.jobs, "TrainingRun",
-                        lambda config, data, stop_event: CalibratedFakeRun(config, data, stop_event, steps=4))
+def test_results_show_the_reliability_diagram(faked, lang, title, explain):
+    fake_run, _ = faked
+    fake_run.run_class, fake_run.steps, fake_run.step_seconds = CalibratedFakeRun, 4, 0.02
     at, job = finished_run(lang=lang)
     assert not at.exception, [e.value for e in at.exception]
     assert job.metrics()["calibration"]["fitted"]
