@@ -1,7 +1,9 @@
 """Private workspaces: each visitor's saved models, reachable only with the visitor's secret.
 
-A workspace is identified by an unguessable secret (`new_secret()`, 256 bits from `secrets`) that
-the page keeps in the visitor's session and offers as a private link. On disk the workspace is a
+A workspace is identified by an unguessable secret (`new_secret()`, 256 bits from `secrets`, signed
+with the checkpoint folder's key so that only secrets this server issued are honoured:
+`is_issued`, core.link_signing) that the page keeps in the visitor's session and offers as a
+private link. On disk the workspace is a
 folder named after a hash of the secret, so the secret itself never appears in a path, a log line
 or a directory listing, and knowing a folder name does not give access to it:
 
@@ -10,7 +12,8 @@ or a directory listing, and knowing a folder name does not give access to it:
         workspaces/<sha256(secret)[:32]>/  one visitor's models
 
 A workspace lists the bundled models and its own, never another's; it saves only into its own
-folder, within the quota (CNN_LAB_MAX_MODELS models, CNN_LAB_MAX_WORKSPACE_MB bytes), never under
+folder, within the quota (CNN_LAB_MAX_MODELS models, CNN_LAB_MAX_WORKSPACE_MB bytes; with a ledger also
+the per-client and server-wide disk budgets of core.budgets), never under
 a bundled model's name. Models are addressed by a `ModelEntry.ref` ("bundled:<stem>" or
 "own:<stem>"), never by a path, so a visitor cannot name a file elsewhere. Display names are
 cleaned of control characters and markup, so they are safe to show.
