@@ -36,16 +36,22 @@ browser:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; \
 	fi
 
+# `make run` serves this machine only (http://localhost:8501); HOST=0.0.0.0 to open it to the
+# network. app.serve imports every library before the first visitor (no cold-start race).
 run: venv
-	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT)
+	$(PY) -m app.serve --server.address $(or $(HOST),127.0.0.1) --server.port $(PORT)
 
 # A public server for a class (README: "Run it for a class"): no tracebacks for visitors,
 # uploads capped before they are read, no developer menu. Set CNN_LAB_TEACHER_KEY for the
-# Class page; HOST=127.0.0.1 to serve behind a proxy on the same machine.
-HOST ?= 0.0.0.0
+# Class page. It listens on every interface (HOST=0.0.0.0) over plain HTTP: private links and the
+# teacher key then cross the network readable by anyone on it. For a real class put TLS in front:
+# run `HOST=127.0.0.1 CNN_LAB_BEHIND_PROXY=1 make class` and a reverse proxy with a certificate
+# (Caddy: `lab.example.org { reverse_proxy 127.0.0.1:8501 }`; nginx: proxy_pass with the
+# websocket upgrade headers, README "Run it for a class").
 serve-public: venv
 	@[ -n "$$CNN_LAB_TEACHER_KEY" ] || echo "note: CNN_LAB_TEACHER_KEY is not set, so the Class page is off"
-	$(VENV)/bin/streamlit run streamlit_app.py --server.address $(HOST) --server.port $(PORT) \
+	@[ "$(or $(HOST),0.0.0.0)" = "127.0.0.1" ] || echo "note: serving plain HTTP on every interface; put TLS in front for a class (README: Run it for a class)"
+	$(PY) -m app.serve --server.address $(or $(HOST),0.0.0.0) --server.port $(PORT) \
 		--server.headless true --client.showErrorDetails none --client.toolbarMode minimal \
 		--server.maxUploadSize 32 --browser.gatherUsageStats false
 

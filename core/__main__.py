@@ -226,7 +226,7 @@ def cmd_predict(args) -> int:
 
     from core.calibration import temperature_from_meta
     from core.images import ImageError, load_image_bytes
-    from core.preprocess import preprocess
+    from core.preprocess import UPLOAD_SIDE, preprocess
 
     limits = limits_of(args)
     ckpt = load_checkpoint(args.checkpoint, limits)
@@ -237,7 +237,7 @@ def cmd_predict(args) -> int:
             if limits.max_image_bytes is not None and path.is_file() and path.stat().st_size > limits.max_image_bytes:
                 raise ImageError("too_many_bytes", size_mb=path.stat().st_size / 2**20,
                                  max_mb=round(limits.max_image_bytes / 2**20, 2))
-            image = load_image_bytes(path.read_bytes(), limits)
+            image = load_image_bytes(path.read_bytes(), limits, max_side=UPLOAD_SIDE)  # as the Predict page
         except OSError as e:
             print(f"error: cannot read {path}: {e.strerror}", file=sys.stderr)
             status = 2

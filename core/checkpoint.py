@@ -24,6 +24,7 @@ from torch import nn
 
 from core import settings
 from core.data import DATASETS
+from core.heavy import BusyError, heavy_slot
 from core.limits import LimitError, Limits, check_size, check_spec
 from core.limits import current as current_limits
 from core.models import INPUT_SHAPE, SpecError, build_model, summary, validate
@@ -436,8 +437,17 @@ def load_checkpoint_bytes(data: bytes, source: str = "the file", limits: Limits 
 
     In order: the size against the checkpoint limit; the header through safetensors' own reader;
     the metadata's schema; the spec (types, shapes, this server's limits); every tensor's name,
-    dtype and shape against those computed from the spec. Only then is a model allocated.
+    dtype and shape against those computed from the spec. Only then is a model allocated, inside
+    one of the server's few slots for heavy work (core.heavy), shared with image decodes.
     """
+    try:
+        with heavy_slot():
+            return _load_checkpoint_bytes(data, source, limits)
+    except BusyError as e:
+        raise CheckpointError(str(e)) from None
+
+
+def _load_checkpoint_bytes(data: bytes, source: str, limits: Limits | None) -> Checkpoint:
     limits = current_limits() if limits is None else limits
     try:
         check_size("checkpoint_bytes", len(data), limits)

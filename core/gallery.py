@@ -28,6 +28,7 @@ from typing import Any
 from torch import nn
 
 from core import settings
+from core.budgets import ClientLedger
 from core.checkpoint import Checkpoint, CheckpointError, checkpoint_dir, load_checkpoint, save_checkpoint
 from core.workspace import display_name
 
@@ -59,6 +60,7 @@ class GalleryEntry:
     published: float           # wall-clock seconds
     featured: bool
     publisher: str             # the publishing workspace's id (a hash), for "remove my own"
+    client: str = ""           # the publishing client's id (a hash, core.clients), for its budget
 
     @property
     def ref(self) -> str:
@@ -88,7 +90,8 @@ def _read_entry(sidecar: Path) -> GalleryEntry | None:
             name=display_name(info.get("name")), architecture=display_name(info.get("architecture"), "custom"),
             test_accuracy=float(acc) if isinstance(acc, (int, float)) and 0 <= acc <= 1 else None,
             dataset=display_name(info.get("dataset"), "mnist"), published=float(info.get("published", 0)),
-            featured=bool(info.get("featured", False)), publisher=str(info.get("publisher", "")))
+            featured=bool(info.get("featured", False)), publisher=str(info.get("publisher", "")),
+            client=str(info.get("client", "")))
     except (OSError, ValueError, TypeError):
         return None
 
@@ -103,9 +106,12 @@ def list_entries(root: str | os.PathLike | None = None) -> list[GalleryEntry]:
 
 
 def publish(model: nn.Module, meta: dict[str, Any], nickname: str, publisher: str,
-            root: str | os.PathLike | None = None) -> GalleryEntry:
+            root: str | os.PathLike | None = None, client: str | None = None,
+            ledger: ClientLedger | None = None) -> GalleryEntry:
     """Copy a finished model into the gallery under `nickname`. `publisher` is the workspace id
-    (a hash) of whoever publishes; it lets them remove their own entry later."""
+    (a hash) of whoever publishes; it lets them remove their own entry later. With a `ledger`,
+    the entry also counts against `client`'s gallery budget over all their workspaces (a person
+    opening a new tab per workspace gets no more) and against the server's disk budget."""
     nick = display_name(nickname, fallback="")
     if not nick:
         raise GalleryError("Choose a nickname to show next to your model (letters or digits).",
@@ -120,6 +126,8 @@ def publish(model: nn.Module, meta: dict[str, Any], nickname: str, publisher: st
         if publisher != TEACHER and sum(e.publisher == publisher for e in entries) >= max_own:
             raise GalleryError(f"You already have {max_own} models in the gallery; remove one first.",
                                code="own_full", limit=max_own)
+        if ledger is not None and publisher != TEACHER:
+            _check_budgets(entries, model, client, ledger)
         folder.mkdir(parents=True, exist_ok=True)
         entry_id = secrets.token_urlsafe(12)
         public_meta = {k: v for k, v in meta.items() if k not in _PRIVATE_META}
@@ -128,12 +136,25 @@ def publish(model: nn.Module, meta: dict[str, Any], nickname: str, publisher: st
         metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
         config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
         _write_json_atomic(folder / f"{entry_id}.json", {
-            "nickname": nick, "name": public_meta["name"], "publisher": publisher,
+            "nickname": nick, "name": public_meta["name"], "publisher": publisher, "client": client or "",
             "test_accuracy": metrics.get("test_accuracy"), "architecture": config.get("preset") or "custom",
             "dataset": meta.get("dataset", "mnist"), "published": time.time(), "featured": False})
     entry = _read_entry(folder / f"{entry_id}.json")
     assert entry is not None
     return entry
+
+
+def _check_budgets(entries: list[GalleryEntry], model: nn.Module, client: str | None,
+                   ledger: ClientLedger) -> None:
+    budgets = ledger.budgets()
+    if client and sum(e.client == client for e in entries) >= budgets.gallery_per_client:
+        raise GalleryError(f"Your network already has {budgets.gallery_per_client} models in the gallery, "
+                           "the most this server allows; remove one first.", code="client_full",
+                           limit=budgets.gallery_per_client)
+    size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    if ledger.server_disk_bytes() + size > budgets.server_disk_bytes:
+        raise GalleryError("The server's disk for saved models is full; ask the teacher to make room.",
+                           code="server_full")
 
 
 def _sidecar(entry_id: str, root) -> Path:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
+from core.heavy import BusyError, heavy_slot
 from core.limits import Limits
 from core.limits import current as current_limits
 
@@ -36,6 +37,7 @@ _MESSAGES = {
     "too_many_pixels": (
         "The image is {width}×{height} pixels; images may be at most {max_side}×{max_side}."
     ),
+    "busy": "The server is busy reading other visitors' files; try again in a minute.",
 }
 
 
@@ -137,7 +139,7 @@ def to_rgb_uint8(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, 2::-1])
 
 
-def _pillow_to_rgb(img: Image.Image) -> np.ndarray:
+def _pillow_to_rgb(img: Image.Image, close: bool = True) -> np.ndarray:
     """A decoded Pillow image as H×W×3 RGB uint8, in 8-bit steps (no float copies): a 16-bit
     RGBA PNG is decoded by Pillow at 8 bits per channel, 4 bytes a pixel."""
     if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
@@ -147,6 +149,7 @@ def _pillow_to_rgb(img: Image.Image) -> np.ndarray:
         else:  # 16-bit grey: keep the top 8 bits
             grey = (np.clip(grey, 0, 65535).astype(np.uint32) >> 8).astype(np.uint8)
         return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
+    # A crop of a palette image keeps its palette and "transparency" entry.
     has_alpha = img.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in img.info
     if has_alpha:
         rgba = img.convert("RGBA")
@@ -156,7 +159,8 @@ def _pillow_to_rgb(img: Image.Image) -> np.ndarray:
         del rgba
     else:
         rgb = img.convert("RGB")
-    img.close()
+    if close:
+        img.close()
     out = np.asarray(rgb)
     del rgb
     return out if out.flags.writeable else out.copy()
@@ -175,8 +179,16 @@ def check_image_size(size: int, limits: Limits | None = None) -> None:
                          max_mb=int(max_mb) if max_mb.is_integer() else round(max_mb, 2))
 
 
-def load_image_bytes(data: bytes, limits: Limits | None = None) -> np.ndarray:
-    """Decode a PNG, JPEG, WebP or BMP file's bytes into an H×W×3 RGB uint8 array.
+def load_image_bytes(data: bytes, limits: Limits | None = None, max_side: int | None = None,
+                     grey: bool = False) -> np.ndarray:
+    """Decode a PNG, JPEG, WebP or BMP file's bytes into an H×W×3 RGB uint8 array (H×W with
+    `grey`), its longer side at most `max_side` when given.
+
+    Pass the size the page needs: the image is then decoded that small as early as its format
+    allows (a JPEG's DCT scaling), and any other format is reduced band by band while still
+    8-bit, so the largest accepted file costs one decoded 8-bit copy plus a small one, not the
+    several full-size RGB and float copies that shrinking afterwards needs. Decodes share a
+    small budget with checkpoint loads (core.heavy).
 
     Raises ImageError (one sentence) when the file is empty, over this server's size limit
     (CNN_LAB_MAX_IMAGE_MB, 20 MB), not one of those formats, larger than 4096×4096 or than
@@ -188,19 +200,75 @@ def load_image_bytes(data: bytes, limits: Limits | None = None) -> np.ndarray:
     fmt, img = _open(data)
     width, height = img.size
     max_pixels = MAX_SIDE * MAX_SIDE if limits.max_image_pixels is None else limits.max_image_pixels
-    max_side = min(MAX_SIDE, math.isqrt(max_pixels))
     if width > MAX_SIDE or height > MAX_SIDE or width * height > max_pixels:
-        raise ImageError("too_many_pixels", width=width, height=height, max_side=max_side,
-                         max_pixels=max_pixels)
+        raise ImageError("too_many_pixels", width=width, height=height,
+                         max_side=min(MAX_SIDE, math.isqrt(max_pixels)), max_pixels=max_pixels)
     if _looks_truncated(data, fmt):
         raise ImageError("corrupt", format=fmt)
     try:
-        img.load()
-        return _pillow_to_rgb(img)
+        with heavy_slot():
+            if fmt == "WebP" and (max_side is not None or grey):
+                return _reduced_webp(data, max_side, grey, fmt)
+            if max_side is not None and fmt == "JPEG":
+                img.draft("L" if grey else "RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8
+            img.load()
+            if max_side is None and not grey:
+                return _pillow_to_rgb(img)
+            return _reduced(img, max_side, grey)
+    except BusyError:
+        raise ImageError("busy") from None
     except _DECODE_ERRORS:
         raise ImageError("corrupt", format=fmt) from None
     finally:
         img.close()
+
+
+_BAND_ROWS = 256   # rows converted at a time: a band of a 4096-wide image is ≤ 4 MB as RGBA
+
+
+def _reduced(img: Image.Image, max_side: int | None, grey: bool) -> np.ndarray:
+    """A decoded image as RGB (or grey) uint8, shrunk so its longer side is `max_side`.
+
+    Band by band: each band of rows is converted to 8-bit RGB on white (as `_pillow_to_rgb`),
+    then reduced by a whole factor (box average) into the output, so no full-size RGB, RGBA or
+    float copy exists next to the decoded image. The last step to exactly `max_side` is OpenCV's
+    area averaging, as `fit_within` does."""
+    w, h = img.size
+    factor = 1 if max_side is None else max(1, max(w, h) // max_side)
+    band_rows = max(factor, _BAND_ROWS // factor * factor)
+    out_w, out_h = -(-w // factor), -(-h // factor)
+    out = np.empty((out_h, out_w) if grey else (out_h, out_w, 3), np.uint8)
+    for top in range(0, h, band_rows):
+        band = _pillow_to_rgb(img.crop((0, top, w, min(h, top + band_rows))), close=False)
+        if grey:
+            band = cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
+        if factor > 1:
+            band = np.asarray(Image.fromarray(band).reduce(factor))
+        out[top // factor: top // factor + band.shape[0]] = band
+    return out if max_side is None else fit_within(out, max_side)
+
+
+def _reduced_webp(data: bytes, max_side: int | None, grey: bool, fmt: str) -> np.ndarray:
+    """WebP through OpenCV: Pillow's WebP decoder (an animation decoder) keeps two full canvases
+    and a copy, 256 MB for a 4096×4096 file, OpenCV's one decoded array (64 MB); then band by
+    band as `_reduced`."""
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.ndim not in (2, 3):
+        raise ImageError("corrupt", format=fmt)
+    h, w = arr.shape[:2]
+    factor = 1 if max_side is None else max(1, max(w, h) // max_side)
+    band_rows = max(factor, _BAND_ROWS // factor * factor)
+    out_h, out_w = -(-h // factor), -(-w // factor)
+    out = np.empty((out_h, out_w) if grey else (out_h, out_w, 3), np.uint8)
+    for top in range(0, h, band_rows):
+        band = to_rgb_uint8(arr[top: top + band_rows])
+        if grey:
+            band = cv2.cvtColor(band, cv2.COLOR_RGB2GRAY)
+        if factor > 1:
+            band = np.asarray(Image.fromarray(band).reduce(factor))
+        out[top // factor: top // factor + band.shape[0]] = band
+    del arr
+    return out if max_side is None else fit_within(out, max_side)
 
 
 def load_image_file(path: str | Path) -> np.ndarray:

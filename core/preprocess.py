@@ -17,6 +17,9 @@ import torch
 FIELD, BOX = 28, 20      # MNIST: 28×28 field, digit scaled into a 20×20 box
 INK_LEVEL = 0.2          # ink intensity (0..1) above which a pixel counts as drawn
 MIN_INK_PIXELS = 4       # fewer inked pixels than this is "nothing drawn", never a guess
+# Uploaded photos are decoded at most this big (core.images.load_image_bytes(max_side=...)): the
+# digit ends up 20 px tall anyway, and a 4096×4096 upload would cost ~16 times the memory.
+UPLOAD_SIDE = 1024
 
 
 @dataclass

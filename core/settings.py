@@ -34,6 +34,15 @@ MAX_GALLERY = "CNN_LAB_MAX_GALLERY"              # gallery entries on the server
 MAX_GALLERY_PER_VISITOR = "CNN_LAB_MAX_GALLERY_PER_VISITOR"
 TEACHER_KEY = "CNN_LAB_TEACHER_KEY"              # unset: no Class page
 DEBUG = "CNN_LAB_DEBUG"                          # the command line prints tracebacks
+BEHIND_PROXY = "CNN_LAB_BEHIND_PROXY"            # 1: trust the first X-Forwarded-For hop (core.clients)
+HEAVY_SLOTS = "CNN_LAB_HEAVY_SLOTS"              # image decodes + checkpoint loads at once (core.heavy)
+# Per-client and server budgets (core.budgets.Budgets): variable -> (field, multiplier).
+BUDGET_VARS: dict[str, tuple[str, int]] = {
+    "CNN_LAB_WORKSPACES_PER_HOUR": ("workspaces_per_hour", 1),
+    "CNN_LAB_CLIENT_DISK_MB": ("client_disk_bytes", MB),
+    "CNN_LAB_SERVER_DISK_MB": ("server_disk_bytes", MB),
+    "CNN_LAB_GALLERY_PER_CLIENT": ("gallery_per_client", 1),
+}
 
 BACKENDS = ("local", "ray")
 DEFAULT_RUNS_PER_VISITOR = 1
@@ -41,6 +50,8 @@ DEFAULT_MAX_QUEUE = 60
 DEFAULT_MAX_EPOCHS = 20
 DEFAULT_MAX_GALLERY = 60
 DEFAULT_MAX_GALLERY_PER_VISITOR = 3
+DEFAULT_HEAVY_SLOTS = 2
+_YES, _NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 # Server limits (core.limits.Limits): variable -> (field, multiplier). Sizes in MB, counts plain.
 LIMIT_VARS: dict[str, tuple[str, int]] = {
@@ -187,8 +198,33 @@ def limit_overrides(environ: Mapping[str, str] | None = None) -> dict[str, int]:
     return out
 
 
+def behind_proxy(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether a reverse proxy in front of this server sets X-Forwarded-For (unset: no)."""
+    raw = _raw(BEHIND_PROXY, environ)
+    if raw is None or raw.lower() in _NO:
+        return False
+    if raw.lower() in _YES:
+        return True
+    raise SettingsError(BEHIND_PROXY, raw, "use 1 (behind a proxy that sets X-Forwarded-For) or 0")
+
+
+def heavy_slots(environ: Mapping[str, str] | None = None) -> int:
+    return whole(HEAVY_SLOTS, DEFAULT_HEAVY_SLOTS, environ)
+
+
+def budget_overrides(environ: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Budgets field -> value for every per-client / server budget variable that is set."""
+    out = {}
+    for var, (field, unit) in BUDGET_VARS.items():
+        value = amount(var, unit, environ)
+        if value is not None:
+            out[field] = value
+    return out
+
+
 def check(environ: Mapping[str, str] | None = None) -> None:
     """Read every setting once: SettingsError for the first unusable one (call at start-up)."""
     for reader in (training_workers, runs_per_visitor, max_queue, max_epochs, backend, ray_threads,
-                   max_gallery, max_gallery_per_visitor, limit_overrides):
+                   max_gallery, max_gallery_per_visitor, limit_overrides, behind_proxy, heavy_slots,
+                   budget_overrides):
         reader(environ)

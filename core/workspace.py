@@ -1,7 +1,9 @@
 """Private workspaces: each visitor's saved models, reachable only with the visitor's secret.
 
-A workspace is identified by an unguessable secret (`new_secret()`, 256 bits from `secrets`) that
-the page keeps in the visitor's session and offers as a private link. On disk the workspace is a
+A workspace is identified by an unguessable secret (`new_secret()`, 256 bits from `secrets`, signed
+with the checkpoint folder's key so that only secrets this server issued are honoured:
+`is_issued`, core.link_signing) that the page keeps in the visitor's session and offers as a
+private link. On disk the workspace is a
 folder named after a hash of the secret, so the secret itself never appears in a path, a log line
 or a directory listing, and knowing a folder name does not give access to it:
 
@@ -10,7 +12,8 @@ or a directory listing, and knowing a folder name does not give access to it:
         workspaces/<sha256(secret)[:32]>/  one visitor's models
 
 A workspace lists the bundled models and its own, never another's; it saves only into its own
-folder, within the quota (CNN_LAB_MAX_MODELS models, CNN_LAB_MAX_WORKSPACE_MB bytes), never under
+folder, within the quota (CNN_LAB_MAX_MODELS models, CNN_LAB_MAX_WORKSPACE_MB bytes; with a ledger also
+the per-client and server-wide disk budgets of core.budgets), never under
 a bundled model's name. Models are addressed by a `ModelEntry.ref` ("bundled:<stem>" or
 "own:<stem>"), never by a path, so a visitor cannot name a file elsewhere. Display names are
 cleaned of control characters and markup, so they are safe to show.
@@ -21,8 +24,6 @@ import fcntl
 import hashlib
 import os
 import re
-import secrets
-import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +34,11 @@ from torch import nn
 from core.checkpoint import (BUNDLED_NAMES, Checkpoint, CheckpointError, CheckpointExistsError,
                              checkpoint_dir, clean_stale_temp_files, list_checkpoints, load_checkpoint,
                              sanitize_name, save_checkpoint)
-from core.limits import LimitError, Limits
+from core.limits import LimitError, Limits, format_bytes
+from core import link_signing
+from core.budgets import ClientLedger
 from core.limits import current as current_limits
+from core.names import clean_name
 
 WORKSPACES = "workspaces"
 _SECRET_RE = re.compile(r"[A-Za-z0-9_-]{32,128}")
@@ -54,9 +58,11 @@ class QuotaError(WorkspaceError):
     """Saving would exceed this workspace's quota (models or bytes)."""
 
 
-def new_secret() -> str:
-    """A fresh workspace secret for a private link (43 URL-safe characters)."""
-    return secrets.token_urlsafe(32)
+def new_secret(root: str | os.PathLike | None = None) -> str:
+    """A fresh workspace secret for a private link (67 URL-safe characters), signed with the
+    checkpoint folder's key so that only secrets this server issued are honoured
+    (core.link_signing)."""
+    return link_signing.issue(Path(root) if root else checkpoint_dir())
 
 
 def workspace_id(secret: str) -> str:
@@ -65,20 +71,23 @@ def workspace_id(secret: str) -> str:
 
 
 def is_valid_secret(secret: Any) -> bool:
+    """Well-formed (the characters and length a secret has); see `is_issued` for "ours"."""
     return isinstance(secret, str) and _SECRET_RE.fullmatch(secret) is not None
 
 
-_MARKUP = re.compile(r"[\\/`*_{}\[\]()<>#+!|~^$&%@=:;\"'?,]")
+def is_issued(secret: Any, root: str | os.PathLike | None = None) -> bool:
+    """Whether this server (or one sharing its checkpoint folder) issued `secret`: a private link
+    an attacker made up is not honoured (core.link_signing)."""
+    if not is_valid_secret(secret):
+        return False
+    folder = Path(root) if root else checkpoint_dir()
+    return link_signing.is_signed(secret, folder) or link_signing.is_legacy(workspace_id(secret), folder)
 
 
 def display_name(raw: Any, fallback: str = "model") -> str:
     """A model name safe to render anywhere (markdown, HTML, a file name in a caption): no control
-    or format characters, no markup or path characters, at most 64 characters."""
-    text = raw if isinstance(raw, str) else fallback
-    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
-    text = _MARKUP.sub(" ", text)
-    text = re.sub(r"\s+", " ", text).strip(" .-")[:64].strip()
-    return text or fallback
+    or format characters, no markup or path characters, at most 64 characters (core.names)."""
+    return clean_name(raw, 64, fallback)
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,8 @@ class Workspace:
     """One visitor's models. Create with `Workspace.open(secret)`; the secret is not stored in
     anything that is printed (repr shows the hashed id only)."""
 
-    def __init__(self, secret: str, root: str | os.PathLike | None = None, limits: Limits | None = None):
+    def __init__(self, secret: str, root: str | os.PathLike | None = None, limits: Limits | None = None,
+                 ledger: ClientLedger | None = None, client: str | None = None):
         if not is_valid_secret(secret):
             raise WorkspaceError("This private link is not valid; use the link the page gave you "
                                  "or start a new workspace.", code="bad_secret")
@@ -117,15 +127,25 @@ class Workspace:
         self.root = Path(root) if root else checkpoint_dir()
         self.limits = current_limits() if limits is None else limits
         self.folder = self.root / WORKSPACES / self.id
+        # With a ledger, saves are also held to the per-client and server-wide disk budgets;
+        # `client` is who started this workspace when the ledger has no record of it.
+        self.ledger, self.client = ledger, client
         _clean_once(self.root)
 
     @classmethod
-    def open(cls, secret: str, root: str | os.PathLike | None = None, limits: Limits | None = None) -> "Workspace":
-        return cls(secret, root, limits)
+    def open(cls, secret: str, root: str | os.PathLike | None = None, limits: Limits | None = None,
+             ledger: ClientLedger | None = None, client: str | None = None) -> "Workspace":
+        return cls(secret, root, limits, ledger, client)
 
     @classmethod
-    def create(cls, root: str | os.PathLike | None = None, limits: Limits | None = None) -> "Workspace":
-        return cls(new_secret(), root, limits)
+    def create(cls, root: str | os.PathLike | None = None, limits: Limits | None = None,
+               ledger: ClientLedger | None = None, client: str | None = None) -> "Workspace":
+        """A new workspace with a freshly issued secret. With a ledger and a client, the start is
+        counted against the client's hourly budget first (BudgetError when over it)."""
+        secret = new_secret(root)
+        if ledger is not None and client is not None:
+            ledger.claim_workspace(client, workspace_id(secret))
+        return cls(secret, root, limits, ledger, client)
 
     @property
     def secret(self) -> str:
@@ -196,12 +216,17 @@ class Workspace:
         return self._entry("own", path, meta)
 
     def delete(self, ref: str) -> None:
-        """Delete one of this workspace's models; bundled models cannot be deleted."""
+        """Delete one of this workspace's models; bundled models cannot be deleted. Only a regular
+        file named `<stem>.safetensors` directly in this workspace's folder is ever removed (the
+        ref's stem cannot hold a path separator or start with a dot; a symlink is refused)."""
         kind, _ = _parse_ref(ref)
         if kind != "own":
             raise WorkspaceError("Models that ship with CNN Lab cannot be deleted.", code="bundled_readonly")
-        path = self._path_of(ref)
         with self._lock():
+            path = self._path_of(ref)  # checked under the lock: a save of the same name waits
+            if path.parent.resolve() != self.folder.resolve():
+                raise WorkspaceError("This model does not exist in your workspace (it may have been deleted).",
+                                     code="no_model")
             path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ internals
@@ -233,6 +258,34 @@ class Workspace:
         if lim.max_workspace_bytes is not None and total > lim.max_workspace_bytes:
             e = LimitError("workspace_bytes", total, lim.max_workspace_bytes)
             raise QuotaError(str(e), code="quota_bytes", **e.details)
+        if self.ledger is not None:
+            self._check_budgets(path, new_bytes, saved)
+
+    def _check_budgets(self, path: Path, new_bytes: int, saved: bool) -> None:
+        """The client's disk over all their workspaces, and the server's disk, after this save.
+
+        A full server refuses the save rather than evicting older models: eviction would delete
+        someone's saved work without asking, while a refusal loses nothing and says what to do
+        (delete a model of one's own, or ask the teacher)."""
+        budgets = self.ledger.budgets()
+        replaced = 0 if saved else _size(path)       # an overwrite frees the old file
+        added = 0 if saved else new_bytes
+        client = self.ledger.creator_of(self.id) or self.client
+        if client is not None:
+            used = self.ledger.client_disk_bytes(client)
+            if self.ledger.creator_of(self.id) is None:  # a workspace the ledger does not know yet
+                used += sum(_size(f) for f in self._own_files())
+            total = used - replaced + added
+            if total > budgets.client_disk_bytes:
+                raise QuotaError(f"Your saved models would take {format_bytes(total)} — this server keeps "
+                                 f"at most {format_bytes(budgets.client_disk_bytes)} per visitor; delete "
+                                 "a model first.", code="quota_client_bytes",
+                                 value=format_bytes(total), limit=format_bytes(budgets.client_disk_bytes))
+        total = self.ledger.server_disk_bytes() - replaced + added
+        if total > budgets.server_disk_bytes:
+            raise QuotaError("The server's disk for saved models is full; delete a model of your own or "
+                             "ask the teacher to make room.", code="server_full",
+                             limit=format_bytes(budgets.server_disk_bytes))
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -274,4 +327,4 @@ def _clean_once(root: Path) -> None:
 
 
 __all__ = ["Workspace", "WorkspaceError", "QuotaError", "ModelEntry", "Usage", "new_secret",
-           "workspace_id", "is_valid_secret", "display_name", "WORKSPACES"]
+           "workspace_id", "is_valid_secret", "is_issued", "display_name", "WORKSPACES"]

@@ -76,7 +76,7 @@ def test_1_bundled_model_cannot_be_replaced(root):
     with pytest.raises(WorkspaceError):
         ws.delete("bundled:mnist-default")
     assert bundled.read_bytes() == before
-    assert {p.name for p in root.iterdir()} <= {DEFAULT_CHECKPOINT.name, "workspaces"}
+    assert {p.name for p in root.iterdir()} <= {DEFAULT_CHECKPOINT.name, "workspaces", ".server-key"}
 
 
 def test_1_workspaces_are_private(root):
