@@ -5,7 +5,7 @@ is given to st.Page (app.routes); Streamlit-side helpers shared by the pages liv
 """
 import streamlit as st
 
-from app import routes
+from app import link_prompt, routes
 from app.errors import error_boundary
 from app.session import teacher_key
 from app.shell import first_run_of_session, private_link_box, startup
@@ -33,6 +33,7 @@ if teacher_key():  # the Class page exists only on a server started with a teach
 page = st.navigation(pages)
 if first_run:
     st.rerun()  # see app.shell.first_run_of_session: else this session's first click may be lost
+link_prompt.render()  # a private link to another workspace asks first; may stop a refused visitor
 private_link_box()
 st.sidebar.caption(t("common.sidebar_caption"))
 with error_boundary():  # a failing page shows one sentence with an error id, never a traceback

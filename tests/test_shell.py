@@ -68,7 +68,8 @@ def test_the_sidebar_offers_a_private_link_that_restores_the_workspace():
     assert any("Whoever has this link can use your runs and models" in c.value
                for c in first.sidebar.caption)
 
-    other = app(ws=secret)  # another device opens the link
+    other = app(ws=secret)  # another device opens the link: it asks first (app.link_prompt)
+    other.button(key="link-prompt-open").click().run()
     assert f"?ws={secret}" in sidebar_code(other), "the same workspace, not a new one"
     assert param(other, "ws") is None, "the secret is taken out of the address bar"
     assert not other.warning

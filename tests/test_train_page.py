@@ -73,7 +73,10 @@ def faked(monkeypatch, tmp_path):
 def page(lang="en", query=None, **state) -> AppTest:
     at = page_app(PAGE)
     at.session_state["lang"] = lang
-    for k, v in (query or {}).items():
+    query = dict(query or {})
+    if "ws" in query:  # a private link the visitor confirmed (the shell's question: tests/test_shell.py)
+        at.session_state[SECRET] = query.pop("ws")
+    for k, v in query.items():
         at.query_params[k] = v
     for k, v in state.items():
         at.session_state[k] = v
