@@ -27,7 +27,7 @@ from dataclasses import replace
 from string import Template
 from typing import Any, Callable
 
-from core.data import CUSTOM, SPLIT_FILES, get_info, info_for
+from core.data import CUSTOM, SPLIT_FILES, info_for
 from core.imagefolder import stratified_split
 from core.layers import LAYER_TYPES, Layer, Shape
 from core.limits import Limits, check_spec

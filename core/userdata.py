@@ -128,13 +128,13 @@ class AddReport:
                          f"{'were' if len(self.blank) != 1 else 'was'} left out.")
         if self.refused:
             parts.append(f"{len(self.refused)} file{'s' if len(self.refused) != 1 else ''} could not be read "
-                         f"(first: {self.refused[0][0]}: {self.refused[0][1]})")
+                         f"(first: {self.refused[0][0]}: {self.refused[0][1].rstrip('.')}).")
         if self.skipped:
-            parts.append(f"{len(self.skipped)} file{'s' if len(self.skipped) != 1 else ''} "
-                         f"{'were' if len(self.skipped) != 1 else 'was'} not images and skipped.")
+            parts.append(f"{len(self.skipped)} files were not images and were skipped." if len(self.skipped) != 1
+                         else f"1 file was not an image and was skipped ({self.skipped[0]}).")
         if self.outside:
-            parts.append(f"{len(self.outside)} file{'s' if len(self.outside) != 1 else ''} outside the class "
-                         "folders skipped.")
+            parts.append(f"{len(self.outside)} files outside the class folders were skipped." if len(self.outside) != 1
+                         else f"1 file outside the class folders was skipped ({self.outside[0]}).")
         return " ".join(parts)
 
 
@@ -593,6 +593,19 @@ def train_config(dataset: UserDataset, base=None, init_from: str | None = None, 
                    preset=base.preset if source_spec is None else None)
 
 
-__all__ = ["UserData", "UserDataError", "UserDataset", "DataLimits", "ClassInfo", "Example", "Usage",
+def side_by_side(dataset: UserDataset, init_from: str, freeze: bool = True, seed: int = 0,
+                 max_epochs: int | None = None) -> dict[str, Any]:
+    """Two configs for the same examples, split and seed: "scratch" (random weights) and
+    "transfer" (from `init_from`), with the same architecture — the source's — so the only
+    difference is where the weights start. Train both and compare their validation curves."""
+    from core.transfer import load_source
+
+    source = load_source(init_from)
+    return {"scratch": train_config(dataset, source_spec=source.spec, seed=seed, max_epochs=max_epochs),
+            "transfer": train_config(dataset, init_from=init_from, init_name=source.name, freeze=freeze,
+                                     source_spec=source.spec, seed=seed, max_epochs=max_epochs)}
+
+
+__all__ = ["side_by_side", "UserData", "UserDataError", "UserDataset", "DataLimits", "ClassInfo", "Example", "Usage",
            "AddReport", "current_data_limits", "clean_class_name", "make_dataset", "load_folder_dataset",
            "check_trainable", "split_sentence", "train_config", "FolderError", "VALIDATION_SHARE"]
