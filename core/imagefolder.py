@@ -41,7 +41,7 @@ MB = 1024 * 1024
 # CNN_LAB_MAX_ZIP_MB, CNN_LAB_MAX_ZIP_ENTRIES; the rest are safety margins, not policy.
 MAX_ZIP_BYTES = 64 * MB            # the compressed upload
 MAX_ZIP_ENTRIES = 5000             # files and folders listed in the zip (a 10,000-file zip is refused)
-MAX_UNCOMPRESSED_BYTES = 256 * MB  # all entries together, decompressed
+MAX_UNCOMPRESSED_BYTES = 128 * MB  # all entries together, decompressed (held in memory while importing)
 MAX_ENTRY_BYTES = 20 * MB          # one entry decompressed (the image upload limit)
 MAX_RATIO = 100                    # decompressed / compressed for an entry over RATIO_FLOOR
 RATIO_FLOOR = 1 * MB               # small entries may compress well (a blank PNG, a BMP)
