@@ -19,6 +19,8 @@ from core.settings import SettingsError
 from core.checkpoint import (CheckpointError, CheckpointExistsError, check_save_target, output_path, load_checkpoint,
                              make_metadata, save_checkpoint)
 from core.data import DATASETS, DataError, get_info, load_dataset
+from core.imagefolder import FolderError
+from core.images import ImageError
 from core.jobs import RunFailed
 from core.limits import Limits
 from core.limits import current as current_limits
@@ -62,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="test-set accuracy and calibration error of a checkpoint")
     e.add_argument("--checkpoint", required=True, type=Path)
     e.add_argument("--data-dir")
+    e.add_argument("--data-folder", type=Path, help="for a model of your own classes: the folder to test on "
+                                                    "(one subfolder per class)")
     add_no_limits(e)
 
     r = sub.add_parser("predict", help="classify image files with the app's preprocessing")
@@ -105,6 +109,15 @@ def add_recipe_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training set (e.g. 0.1)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data-folder", type=Path,
+                        help="train on your own classes: a folder with one subfolder of images per class "
+                             "(cats/001.png, dogs/001.png; torchvision's ImageFolder layout)")
+    parser.add_argument("--validation-share", type=float,
+                        help="with --data-folder: share of every class kept for validation (default 0.2)")
+    parser.add_argument("--init-from", type=Path,
+                        help="transfer: start from this checkpoint's layers (its architecture, last layer resized)")
+    parser.add_argument("--freeze", action="store_true",
+                        help="with --init-from: keep the copied convolution layers fixed (only the classifier learns)")
 
 
 def add_no_limits(parser: argparse.ArgumentParser) -> None:
@@ -121,7 +134,11 @@ def emit(obj) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)
 
 
-def make_config(args) -> TrainConfig:
+def make_config(args, folder_data=None) -> TrainConfig:
+    if folder_data is not None or getattr(args, "data_folder", None) or getattr(args, "init_from", None):
+        return make_folder_config(args, folder_data)
+    if getattr(args, "freeze", False):
+        raise UsageError("--freeze needs --init-from (a trained model to start from)")
     overrides = dict(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                      optimizer=args.optimizer, scheduler=args.scheduler, weight_decay=args.weight_decay,
                      label_smoothing=args.label_smoothing, augment=args.augment,
@@ -133,6 +150,58 @@ def make_config(args) -> TrainConfig:
         config.spec = read_spec(args.spec)
         config.preset = None
     return config
+
+
+def _explicit_recipe(args) -> dict:
+    """The recipe options the person typed (None = not given)."""
+    given = dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                 scheduler=args.scheduler, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
+                 augment=args.augment, momentum=args.momentum, calibration_holdout=args.calibration_holdout)
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def make_folder_config(args, folder_data) -> TrainConfig:
+    """A run on your own classes (--data-folder) and/or a transfer run (--init-from): the app's
+    recipe for few examples (core.userdata.train_config), then the options typed on top."""
+    from dataclasses import replace
+
+    from core.transfer import load_source, transfer_spec
+
+    if args.freeze and not args.init_from:
+        raise UsageError("--freeze needs --init-from (a trained model to start from)")
+    base = config_from_preset(args.preset, device=args.device, log_every=args.log_every, seed=args.seed)
+    source = load_source(str(args.init_from), limits_of(args)) if args.init_from else None
+    spec = read_spec(args.spec) if args.spec else (source.spec if source else base.spec)
+    init = dict(init_from=str(args.init_from.resolve()), init_name=source.name) if source else {}
+    if folder_data is None and not args.data_folder:
+        # Transfer on a built-in dataset: the source's architecture with as many outputs as it has classes.
+        n = len(get_info(args.dataset).classes)
+        return replace(base, **_explicit_recipe(args), spec=transfer_spec(spec, n), dataset=args.dataset,
+                       fraction=args.fraction, freeze=args.freeze, preset=None, **init)
+    from core.userdata import train_config
+
+    config = train_config(folder_data, base=base, source_spec=spec, freeze=args.freeze, seed=args.seed,
+                          max_epochs=1000, **init)
+    if not source:
+        config.init_from = config.init_name = None
+    return replace(config, **_explicit_recipe(args), data_folder=str(args.data_folder),
+                   validation_share=folder_data.validation_share if hasattr(folder_data, "validation_share")
+                   else config.validation_share, fraction=args.fraction,
+                   preset=None if (args.spec or source) else args.preset)
+
+
+def load_folder(args):
+    """--data-folder as a UserDataset (core.userdata), or None without it."""
+    if not getattr(args, "data_folder", None):
+        return None
+    from core.userdata import VALIDATION_SHARE, load_folder_dataset
+
+    share = VALIDATION_SHARE if args.validation_share is None else args.validation_share
+    if not 0 < share <= 0.5:
+        raise UsageError(f"--validation-share must be above 0 and at most 0.5, not {share}")
+    data, report = load_folder_dataset(args.data_folder, share, args.seed, limits_of(args))
+    object.__setattr__(data, "validation_share", share)
+    return data, report
 
 
 def read_spec(path: Path):
@@ -159,10 +228,12 @@ def cmd_train(args, argv=None) -> int:
         raise UsageError(f"--threads must be between 1 and 1024, not {args.threads}")
     if args.name is not None and (len(args.name) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in args.name)):
         raise UsageError("--name must be at most 200 characters without control characters")
-    config = make_config(args)
+    folder = load_folder(args)
+    folder_data = folder[0] if folder else None
+    config = make_config(args, folder_data)
     # Everything is checked before the (possibly slow) dataset load and the training itself, so a
     # mistake fails fast and a trained model is never lost to a name that cannot be saved.
-    check_config(config, len(get_info(config.dataset).classes), limits)
+    check_config(config, len(folder_data.classes) if folder_data else len(get_info(config.dataset).classes), limits)
     if args.output:
         try:
             args.output = check_save_target(args.output, args.overwrite, replace_bundled=args.overwrite)
@@ -175,7 +246,13 @@ def cmd_train(args, argv=None) -> int:
 
         backend = make_backend("ray", threads=args.threads, data_dir=args.data_dir)
         backend.check()  # Ray missing: one line saying how to install it, before any loading
-    data = load_dataset(config.dataset, args.data_dir)
+    if folder_data is not None:
+        if args.backend == "ray":
+            raise UsageError("--data-folder trains in this process; leave out --backend ray")
+        emit({"event": "data", "folder": str(args.data_folder), "classes": folder_data.classes,
+              "train": list(folder_data.train_counts), "validation": list(folder_data.validation_counts),
+              "split": folder_data.split_sentence(), "report": folder[1].sentence()})
+    data = folder_data if folder_data is not None else load_dataset(config.dataset, args.data_dir)
     if args.backend == "ray":
         from core.jobs import BackendRun
 
@@ -206,9 +283,12 @@ def cmd_evaluate(args) -> int:
     from core.calibration import N_BINS, calibration_report, temperature_from_meta
 
     ckpt = load_checkpoint(args.checkpoint, limits_of(args))
-    data = load_dataset(ckpt.dataset, args.data_dir)
-    result = evaluate(ckpt.model, data.normalized(data.test_images), data.test_labels,
-                      num_classes=len(ckpt.classes))
+    if ckpt.dataset == "custom" or args.data_folder:
+        images, labels = folder_test_set(args, ckpt)
+    else:
+        data = load_dataset(ckpt.dataset, args.data_dir)
+        images, labels = data.normalized(data.test_images), data.test_labels
+    result = evaluate(ckpt.model, images, labels, num_classes=len(ckpt.classes))
     # The temperature comes from the checkpoint (fitted on held-out training images when it was
     # trained); the test set is only measured. An old checkpoint without one reports T = 1.
     temperature = temperature_from_meta(ckpt.meta)
@@ -219,6 +299,41 @@ def cmd_evaluate(args) -> int:
           "loss_calibrated": report["nll_calibrated"],
           "checkpoint": str(args.checkpoint), "dataset": ckpt.dataset})
     return 0
+
+
+def folder_test_set(args, ckpt):
+    """Every image of --data-folder (normalized) with labels in the checkpoint's class order."""
+    import torch
+
+    from core.data import normalize
+    from core.imagefolder import decode_view, read_folder
+    from core.userdata import clean_class_name
+
+    if not args.data_folder:
+        raise UsageError("this model was trained on its own classes; pass --data-folder DIR (one subfolder "
+                         "of images per class) to test it")
+    found = read_folder(args.data_folder)
+    order = {name.casefold(): i for i, name in enumerate(ckpt.classes)}
+    images, labels = [], []
+    for folder_name, files in found.classes.items():
+        label = order.get(clean_class_name(folder_name).casefold())
+        if label is None:
+            raise UsageError(f"the folder '{folder_name}' is not one of the model's classes "
+                             f"({', '.join(ckpt.classes)})")
+        for _, data in files:
+            view = decode_view(data, limits_of(args))
+            if view is not None:
+                images.append(torch.from_numpy(view))
+                labels.append(label)
+    if not images:
+        raise UsageError(f"{args.data_folder} holds no images of the model's classes")
+    return normalize(torch.stack(images), ckpt_info(ckpt)), torch.tensor(labels)
+
+
+def ckpt_info(ckpt):
+    from core.data import info_for
+
+    return info_for(ckpt.dataset, ckpt.classes)
 
 
 def cmd_predict(args) -> int:
@@ -248,13 +363,15 @@ def cmd_predict(args) -> int:
             continue
         prep = preprocess(image, ckpt.mean, ckpt.std)
         if prep.blank:
-            emit({"file": str(path), "digit": None, "reason": "nothing drawn: the image has no ink"})
+            emit({"file": str(path), "class": None, "digit": None, "reason": "nothing drawn: the image has no ink"})
             continue
         with torch.no_grad():
             logits = ckpt.model(prep.tensor)[0].double()
         probs = (logits / temperature).softmax(0)
         top = int(probs.argmax())
-        emit({"file": str(path), "digit": top, "label": ckpt.classes[top],
+        # "class": the predicted class's name (a digit, or one of your own classes); "digit" is its
+        # index in the model's output (kept under this name for scripts written before classes).
+        emit({"file": str(path), "class": ckpt.classes[top], "digit": top, "label": ckpt.classes[top],
               "confidence": round(float(probs[top]), 6),
               "probabilities": [round(float(p), 6) for p in probs],
               "temperature": temperature,
@@ -266,7 +383,8 @@ def cmd_code(args) -> int:
     """The training script for a preset or spec with the recipe options applied (core.codegen)."""
     from core.codegen import training_script
 
-    script = training_script(make_config(args), limits_of(args))
+    folder = load_folder(args)
+    script = training_script(make_config(args, folder[0] if folder else None), limits_of(args))
     if args.output is None:
         sys.stdout.write(script)
         sys.stdout.flush()
@@ -304,7 +422,8 @@ def main(argv=None) -> int:
         if args.command == "train":
             return cmd_train(args, argv)
         return COMMANDS[args.command](args)
-    except (UsageError, DataError, CheckpointError, SpecError, ConfigError, SettingsError) as e:
+    except (UsageError, DataError, CheckpointError, SpecError, ConfigError, SettingsError, FolderError,
+            ImageError) as e:  # (core.userdata.UserDataError is a CheckpointError)
         return fail(e, 2)
     except RunFailed as e:  # the run itself broke (e.g. its Ray worker died): not bad input
         return fail(e, 1)

@@ -23,7 +23,7 @@ from safetensors.torch import save as save_bytes
 from torch import nn
 
 from core import settings
-from core.data import DATASETS
+from core.data import CUSTOM, DATASETS, info_for
 from core.heavy import BusyError, heavy_slot
 from core.limits import LimitError, Limits, check_size, check_spec
 from core.limits import current as current_limits
@@ -106,7 +106,11 @@ def sanitize_name(name: str) -> str:
 
 def make_metadata(spec: list, dataset: str, config: dict | None = None, metrics: dict | None = None,
                   history: list | None = None, name: str = "model", **extra) -> dict[str, Any]:
-    info = DATASETS[dataset]
+    # A run on your own classes carries its class names in its config; a transfer source given
+    # as a file path is private (a server path): only its display name (init_name) is kept.
+    info = info_for(dataset, (config or {}).get("classes"))
+    if config and config.get("init_from") and not str(config["init_from"]).startswith("bundled:"):
+        config = {**config, "init_from": None}
     return {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -324,8 +328,8 @@ def validate_metadata(meta: Any, source: str = "the file", limits: Limits | None
     for key in ("name", "created", "recipe", "torch_version"):
         if key in meta and not (isinstance(meta[key], str) and len(meta[key]) <= 10 * _MAX_TEXT):
             raise bad(f"'{key}' must be a short text")
-    if not isinstance(meta["dataset"], str) or meta["dataset"] not in DATASETS:
-        raise bad(f"'dataset' must be one of {', '.join(DATASETS)}")
+    if not isinstance(meta["dataset"], str) or (meta["dataset"] not in DATASETS and meta["dataset"] != CUSTOM):
+        raise bad(f"'dataset' must be one of {', '.join([*DATASETS, CUSTOM])}")
     classes = meta["classes"]
     if not (isinstance(classes, list) and 2 <= len(classes) <= _MAX_CLASSES
             and all(isinstance(c, str) and 0 < len(c) <= _MAX_TEXT for c in classes)):

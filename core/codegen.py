@@ -27,7 +27,8 @@ from dataclasses import replace
 from string import Template
 from typing import Any, Callable
 
-from core.data import SPLIT_FILES, get_info
+from core.data import CUSTOM, SPLIT_FILES, info_for
+from core.imagefolder import stratified_split
 from core.layers import LAYER_TYPES, Layer, Shape
 from core.limits import Limits, check_spec
 from core.models import (DEFAULT_PRESET, INPUT_SHAPE, PRESETS, ModelSummary, Spec, SpecError, flatten_explanation,
@@ -192,41 +193,7 @@ def script_file_name(config: TrainConfig) -> str:
 
 # ---------------------------------------------------------------------------- the script
 
-_SCRIPT = Template('''\
-#!/usr/bin/env python3
-$header
-import argparse
-import gzip
-import json
-import math
-import struct
-import time
-from pathlib import Path
-
-import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-# ----------------------------------------------------------------------------- the recipe
-DATASET = $dataset_folder  # folder under --data-dir, as torchvision names it
-CLASSES = $classes
-MEAN, STD = $mean, $std  # the training set's pixel mean and std (pixels scaled to 0..1)
-EPOCHS = $epochs
-BATCH_SIZE = $batch_size
-LEARNING_RATE = $lr
-MOMENTUM = $momentum  # used by SGD and RMSprop only
-WEIGHT_DECAY = $weight_decay
-LABEL_SMOOTHING = $label_smoothing
-AUGMENT = $augment  # random rotation (±10°), scale (0.9–1.1) and shift (±2 px) of every batch
-FRACTION = $fraction  # share of the training set used
-SEED = $seed
-
-
-# ----------------------------------------------------------------------------- the model
-$model_class
-
-# ----------------------------------------------------------------------------- the data
+_IDX_FUNCTIONS = '''\
 def read_idx(path):
     """One gzipped IDX file as a uint8 array. The header is big-endian: a magic number whose last
     byte is the number of dimensions, then one 4-byte size per dimension; the pixels follow."""
@@ -254,6 +221,99 @@ def load_split(data_dir, prefix):
 #   batches = torch.utils.data.DataLoader(train_set, batch_size=BATCH_SIZE, shuffle=True)
 # This script keeps each split in one tensor and slices batches from it instead: no per-image
 # work, which is much faster on a CPU (and what CNN Lab does).
+'''
+
+
+_FOLDER_FUNCTIONS = '''\
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def read_image(path):
+    """One image file as the 28×28 picture the model receives: grey, bright ink on black, 0..1.
+    The zip CNN Lab exports already holds such pictures. Any other image is only resized here;
+    CNN Lab itself first finds the ink, crops it and centres it (core.preprocess), so prepare
+    photos and drawings in CNN Lab (Your classes → Export) for the same results."""
+    with Image.open(path) as img:
+        grey = img.convert("L")
+        if grey.size != (28, 28):
+            grey = grey.resize((28, 28), Image.BILINEAR)
+        a = np.asarray(grey, dtype=np.float32) / 255.0
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    return 1.0 - a if np.median(border) > 0.5 else a  # dark ink on light paper: inverted
+
+
+def load_folder(folder):
+    """Every image of <folder>/<class name>/ (one folder per class, torchvision's ImageFolder
+    layout) as float32 [N, 1, 28, 28] standardized with MEAN and STD, and labels int64 [N]
+    numbered in the order of CLASSES (the model's outputs)."""
+    images, labels = [], []
+    for label, name in enumerate(CLASSES):
+        class_folder = Path(folder) / name
+        if not class_folder.is_dir():
+            raise SystemExit(f"{class_folder} is missing: the folder needs one subfolder per class {CLASSES}")
+        for path in sorted(class_folder.iterdir()):
+            if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+                images.append(read_image(path))
+                labels.append(label)
+    x = (torch.from_numpy(np.stack(images)) - MEAN) / STD
+    return x.unsqueeze(1), torch.tensor(labels, dtype=torch.int64)
+
+
+$split_function
+# With torchvision installed, datasets.ImageFolder(folder) reads the same layout (it numbers the
+# classes in sorted folder-name order, which may differ from CLASSES).
+'''
+
+_FOLDER_LOAD = """\
+    # Your classes: every image of the folder, split per class into training and validation
+    # examples exactly as CNN Lab splits them (same function, same seed). The validation
+    # examples play the test set's part: the "test" figures below are measured on them.
+    x_all, y_all = load_folder(args.data_folder)
+    train_index, validation_index = stratified_split(y_all, VALIDATION_SHARE, args.seed)
+    x_train, y_train = x_all[train_index], y_all[train_index]
+    x_test, y_test = x_all[validation_index], y_all[validation_index]"""
+
+_IDX_LOAD = """\
+    x_train, y_train = load_split(args.data_dir, "train")
+    x_test, y_test = load_split(args.data_dir, "t10k")"""
+
+
+_SCRIPT = Template('''\
+#!/usr/bin/env python3
+$header
+import argparse
+import gzip
+import json
+import math
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+$extra_imports
+# ----------------------------------------------------------------------------- the recipe
+$dataset_line
+CLASSES = $classes
+MEAN, STD = $mean, $std  # the training set's pixel mean and std (pixels scaled to 0..1)
+EPOCHS = $epochs
+BATCH_SIZE = $batch_size
+LEARNING_RATE = $lr
+MOMENTUM = $momentum  # used by SGD and RMSprop only
+WEIGHT_DECAY = $weight_decay
+LABEL_SMOOTHING = $label_smoothing
+AUGMENT = $augment  # random rotation (±10°), scale (0.9–1.1) and shift (±2 px) of every batch
+FRACTION = $fraction  # share of the training set used
+SEED = $seed
+
+
+# ----------------------------------------------------------------------------- the model
+$model_class
+
+# ----------------------------------------------------------------------------- the data
+$data_functions
 
 
 $augment_function
@@ -288,7 +348,7 @@ def emit(record):
 
 def main():
     parser = argparse.ArgumentParser(description="Train the exported CNN Lab model.")
-    parser.add_argument("--data-dir", default="./data", help="folder with <DATASET>/raw/*-ubyte.gz")
+    $data_argument
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--max-steps", type=int, help="stop after this many batches (a quick check)")
     parser.add_argument("--fraction", type=float, default=FRACTION, help="share of the training set, e.g. 0.1")
@@ -315,8 +375,7 @@ def main():
     if device.type == "cpu":  # same numbers; oneDNN's convolutions are faster in this layout
         model = model.to(memory_format=torch.channels_last)
 
-    x_train, y_train = load_split(args.data_dir, "train")
-    x_test, y_test = load_split(args.data_dir, "t10k")
+$load_block
     if args.test_limit is not None:
         x_test, y_test = x_test[:max(1, args.test_limit)], y_test[:max(1, args.test_limit)]
     # CNN Lab's app sets aside 5,000 training images to calibrate the model's confidence after
@@ -376,7 +435,8 @@ if __name__ == "__main__":
 
 def _header(config: TrainConfig, layers: Spec, file_name: str, preset: str | None) -> str:
     """The comment block at the top: what the script trains, on what, and how to run it."""
-    info = get_info(config.dataset)
+    info = info_for(config.dataset, config.classes)
+    folder = config.dataset == CUSTOM
     lines = [f"# {file_name}: a CNN Lab training run as a plain PyTorch script.", "#"]
     if preset is not None:
         lines += _comment(f'Architecture and recipe: CNN Lab preset "{preset}". {PRESETS[preset].description}')
@@ -387,13 +447,30 @@ def _header(config: TrainConfig, layers: Spec, file_name: str, preset: str | Non
     cli = cli_command(config, preset)
     lines += ["#"] + _comment(f"Recipe (as set in CNN Lab): {_recipe_sentence(config)}")
     files = ", ".join(SPLIT_FILES.values())
-    lines += ["#"] + _comment(f"Data: {info.title}, the four IDX files ({files}) in "
-                              f"<data dir>/{info.folder}/raw/ — the layout torchvision's "
-                              f"datasets.{info.folder} downloads and CNN Lab reads.")
-    lines += ["#", "# Needs only PyTorch and NumPy (no CNN Lab, no torchvision). Run it with:",
-              f"#   python {file_name} --data-dir ./data",
-              "# a quick check on 1% of the data, three batches:",
-              f"#   python {file_name} --data-dir ./data --epochs 1 --max-steps 3 --fraction 0.01",
+    if folder:
+        lines += ["#"] + _comment(
+            f"Data: your own {len(info.classes)} classes, one folder of images per class "
+            "(my_classes/<class name>/0001.png — the zip CNN Lab exports, and the layout torchvision's "
+            f"ImageFolder reads); {100 * float(config.validation_share):g}% of every class is kept "
+            "aside for validation.")
+        if config.init_from:
+            lines += ["#"] + _comment(
+                "CNN Lab started this model from a trained model's layers (transfer"
+                + (", convolutions frozen" if config.freeze else ", all layers fine-tuned")
+                + "); this script starts from random weights, so expect lower accuracy with few examples.")
+        lines += ["#", "# Needs PyTorch, NumPy and Pillow (no CNN Lab, no torchvision). Run it with:",
+                  f"#   python {file_name} --data-folder ./my_classes",
+                  "# a quick check, three batches:",
+                  f"#   python {file_name} --data-folder ./my_classes --epochs 1 --max-steps 3",]
+    else:
+        lines += ["#"] + _comment(f"Data: {info.title}, the four IDX files ({files}) in "
+                                  f"<data dir>/{info.folder}/raw/ — the layout torchvision's "
+                                  f"datasets.{info.folder} downloads and CNN Lab reads.")
+        lines += ["#", "# Needs only PyTorch and NumPy (no CNN Lab, no torchvision). Run it with:",
+                  f"#   python {file_name} --data-dir ./data",
+                  "# a quick check on 1% of the data, three batches:",
+                  f"#   python {file_name} --data-dir ./data --epochs 1 --max-steps 3 --fraction 0.01",]
+    lines += [
               "# It prints JSON lines: the model's size first, then progress, then the test accuracy",
               "# after every epoch. Exported by CNN Lab: the Train page's code panel, or",
               f"#   {cli}"]
@@ -412,8 +489,14 @@ def cli_command(config: TrainConfig, preset: str | None) -> str:
     an option for each setting that differs from the preset's recipe (validated values only)."""
     base = config_from_preset(preset or DEFAULT_PRESET)
     words = ["python", "-m", "core", "code"] + (["--preset", preset] if preset else ["--spec", "my_model.json"])
+    if config.dataset == CUSTOM:  # the folder's own name is the learner's: a placeholder instead
+        words += ["--data-folder", "my_classes"]
+        if float(config.validation_share) != 0.2:
+            words += ["--validation-share", _float(config.validation_share)]
     for name, option in _OPTIONS.items():
         value = getattr(config, name)
+        if name == "dataset" and value == CUSTOM:
+            continue
         if value != getattr(base, name):
             words += [option, value if isinstance(value, str) else
                       _int(value) if name in ("epochs", "batch_size", "seed") else _float(value)]
@@ -425,7 +508,8 @@ def cli_command(config: TrainConfig, preset: str | None) -> str:
 def training_script(config: TrainConfig, limits: Limits | None = None) -> str:
     """The whole script for `config`; ConfigError / SpecError / LimitError / DataError when the
     config could not be trained here (the same checks as starting the run)."""
-    info = get_info(config.dataset)
+    info = info_for(config.dataset, config.classes)
+    folder = config.dataset == CUSTOM
     num_classes = len(info.classes)
     # The script picks its own device; everything else is checked as for a real run.
     check_config(replace(config, device="cpu"), num_classes, limits)
@@ -437,9 +521,19 @@ def training_script(config: TrainConfig, limits: Limits | None = None) -> str:
         header=_header(config, layers, file_name, preset),
         # CNN Lab's own function, word for word: the script augments exactly as core.train does
         augment_function=inspect.getsource(augment_batch).rstrip("\n") + "\n",
-        dataset_folder=repr(info.folder),
-        folder_text=info.folder,
-        torchvision_class=info.folder,
+        extra_imports="from PIL import Image\n" if folder else "",
+        dataset_line=(f"DATA_FOLDER = {repr('my_classes')}  # default --data-folder: one subfolder of images per class\n"
+                      f"VALIDATION_SHARE = {_float(config.validation_share)}  # of every class, kept to check the model"
+                      if folder else f"DATASET = {info.folder!r}  # folder under --data-dir, as torchvision names it"),
+        data_functions=(Template(_FOLDER_FUNCTIONS).substitute(
+                            split_function=inspect.getsource(stratified_split).rstrip("\n") + "\n")
+                        if folder else Template(_IDX_FUNCTIONS).substitute(folder_text=info.folder,
+                                                                           torchvision_class=info.folder)).rstrip("\n"),
+        data_argument=('parser.add_argument("--data-folder", default=DATA_FOLDER, help="one subfolder of images per class")'
+                       if folder else
+                       'parser.add_argument("--data-dir", default="./data", help="folder with <DATASET>/raw/*-ubyte.gz")'),
+        load_block=_FOLDER_LOAD if folder else _IDX_LOAD,
+        # Class names are the learner's text: repr() of a str is always one valid, inert literal.
         classes=repr(tuple(str(c) for c in info.classes)),
         mean=_float(info.mean), std=_float(info.std),
         epochs=_int(config.epochs), batch_size=_int(config.batch_size), lr=_float(config.lr),

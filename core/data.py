@@ -98,6 +98,27 @@ class Dataset:
         return normalize(images, self.info)
 
 
+# Your own classes (core.userdata, `python -m core train --data-folder`): drawn or uploaded
+# examples prepared like MNIST digits (core.preprocess), so they are normalized with MNIST's
+# constants — which is also what a model trained on MNIST, the usual start for transfer, expects.
+CUSTOM = "custom"
+
+
+def custom_info(classes) -> DatasetInfo:
+    """The DatasetInfo of a set of your own classes (names in the model's output order)."""
+    mnist = DATASETS["mnist"]
+    return DatasetInfo(CUSTOM, "Your classes", "", tuple(str(c) for c in classes), mnist.mean, mnist.std, (), {})
+
+
+def info_for(name: str, classes=None) -> DatasetInfo:
+    """`get_info(name)`, or for "custom" the info of those `classes`."""
+    if name == CUSTOM:
+        if not classes:
+            raise DataError("A model of your own classes needs its class names.")
+        return custom_info(classes)
+    return get_info(name)
+
+
 def normalize(images: torch.Tensor, info: DatasetInfo) -> torch.Tensor:
     x = images.to(torch.float32).div_(255.0)
     return x.sub_(info.mean).div_(info.std).unsqueeze(1)

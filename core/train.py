@@ -38,8 +38,9 @@ from torch import nn
 from core import calibration, metrics
 from core.data import Dataset
 from core.limits import Limits
-from core.models import INPUT_SHAPE, build_model
+from core.models import INPUT_SHAPE, build_model  # noqa: F401 — importable from here as before
 from core.recipe import split_sizes
+from core.transfer import initial_model
 # The config lives in its own module (core.recipe uses it too); these names stay importable here.
 from core.train_config import (DEVICE_NAMES, OPTIMIZERS, SCHEDULERS, ConfigError,  # noqa: F401
                                TrainConfig, check_config, check_device, config_from_preset)
@@ -193,7 +194,8 @@ class TrainingRun:
         self.stop_event = stop_event or threading.Event()
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
-        self.model = (model or build_model(config.spec, INPUT_SHAPE, len(data.info.classes))).to(self.device)
+        # A transfer run (config.init_from) starts from a trained model's layers (core.transfer).
+        self.model = (model or initial_model(config, len(data.info.classes), limits)).to(self.device)
         if self.device.type == "cpu":
             # oneDNN's convolutions are 30–40% faster in channels-last layout on these CPUs
             # (measured with bench/train_bench.py; see the README performance table).
@@ -262,7 +264,8 @@ class TrainingRun:
         n, bs = len(y), int(cfg.batch_size)
         steps_per_epoch = math.ceil(n / bs)
         total_steps = steps_per_epoch * cfg.epochs
-        opt = make_optimizer(cfg, self.model.parameters())
+        # Frozen layers (a transfer run with config.freeze) are not the optimizer's to change.
+        opt = make_optimizer(cfg, (p for p in self.model.parameters() if p.requires_grad))
         sched = make_scheduler(cfg, opt, steps_per_epoch)
         gen = torch.Generator().manual_seed(cfg.seed)
         background = float(-self.data.info.mean / self.data.info.std)

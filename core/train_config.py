@@ -50,6 +50,18 @@ class TrainConfig:
     # Training images held out (never trained on) to fit the softmax temperature after training;
     # capped at a tenth of the training set, 0 turns calibration off.
     calibration_holdout: int = 5000
+    # Your own classes (dataset "custom", core.userdata / core.imagefolder): their names, in the
+    # model's output order; the one-folder-per-class folder they came from (command line only);
+    # the share of every class's examples kept for validation (the run's "test" figures).
+    classes: list[str] | None = None
+    data_folder: str | None = None
+    validation_share: float = 0.2
+    # Transfer (core.transfer): start from this checkpoint's layers — "bundled:<stem>" or a file —
+    # shown as `init_name`; `freeze` keeps the copied convolution layers fixed (only the
+    # classifier learns).
+    init_from: str | None = None
+    init_name: str | None = None
+    freeze: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,3 +149,39 @@ def check_config(config: TrainConfig, num_classes: int = 10, limits: Limits | No
     if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout <= 100_000:
         raise ConfigError("The calibration hold-out must be a whole number of images from 0 to 100,000 "
                           f"(e.g. 5000), not {holdout}.")
+    check_custom_data(config, num_classes)
+    check_transfer(config)
+
+
+MAX_CLASS_NAME = 40
+
+
+def check_custom_data(config: TrainConfig, num_classes: int) -> None:
+    """Class names and the validation share of a run on your own classes."""
+    classes = config.classes
+    if config.dataset == "custom" or classes is not None:
+        if not (isinstance(classes, (list, tuple)) and all(isinstance(c, str) and 0 < len(c) <= MAX_CLASS_NAME
+                                                            for c in classes)):
+            raise ConfigError("A run on your own classes needs their names (texts of 1 to "
+                              f"{MAX_CLASS_NAME} characters).")
+        if len(classes) != num_classes:
+            raise ConfigError(f"The settings name {len(classes)} classes but the data has {num_classes}.")
+        if len({c.casefold() for c in classes}) != len(classes):
+            raise ConfigError("Two classes have the same name; give every class its own name.")
+    if not _finite(config.validation_share, 0, 0.5, low_inclusive=False):
+        raise ConfigError("The validation share must be above 0 and at most 0.5 (e.g. 0.2), "
+                          f"not {config.validation_share}.")
+    if config.data_folder is not None and not isinstance(config.data_folder, str):
+        raise ConfigError("The data folder must be a folder name.")
+
+
+def check_transfer(config: TrainConfig) -> None:
+    if config.init_from is not None and not (isinstance(config.init_from, str) and 0 < len(config.init_from) <= 4096):
+        raise ConfigError("The model to start from must be named by a text.")
+    if config.init_name is not None and not isinstance(config.init_name, str):
+        raise ConfigError("The name of the model to start from must be a text.")
+    if not isinstance(config.freeze, bool):
+        raise ConfigError(f"freeze must be true or false, not {config.freeze!r}.")
+    if config.freeze and not config.init_from:
+        raise ConfigError("Freezing the convolutions needs a trained model to start from; choose one "
+                          "or train every layer.")
