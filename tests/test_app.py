@@ -65,3 +65,18 @@ def test_a_deep_link_runs_inside_the_app_shell():
     assert not at.exception, [e.value for e in at.exception]
     assert at.title[0].value == "Predict"
     assert at.sidebar.radio[0].options == ["English", "简体中文"], "the page ran without the app shell"
+
+
+def test_every_route_has_a_translated_title_and_a_render_function():
+    """app.routes is the one table of pages: each title is in both catalogs (the i18n check reads
+    only literal t("…") calls), and each page package has the render() st.Page is given."""
+    import importlib
+
+    from app.routes import ROUTES
+    from core.i18n import translate
+
+    for name, route in ROUTES.items():
+        for lang in ("en", "zh"):
+            assert translate(lang, route.title) != route.title, (name, lang)
+        if (Path(APP).parent / Path(*route.module.split("."))).is_dir():
+            assert callable(importlib.import_module(route.module).render), name
