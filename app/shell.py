@@ -1,9 +1,9 @@
 """The app shell around every page (streamlit_app.py): start-up clean-up, the first run of a
 session, and the private-link box in the sidebar.
 
-Pages are functions (a package's render()) given to st.Page, and pages/ holds packages only, so
-Streamlit's legacy pages/-folder discovery (streamlit/runtime/scriptrunner/script_runner.py,
-_mpa_v1: pages/*.py) finds no script to run on its own: every page runs inside this shell.
+Pages are functions (a package's render()) given to st.Page (app/routes.py), so every page runs
+inside this shell; what a freshly started server's legacy pages/-folder mode does with a deep
+link is app/legacy_links.py's business.
 """
 from __future__ import annotations
 
