@@ -16,8 +16,9 @@ import pytest
 from core.i18n import translate
 from core.lesson import recovery
 from core.lesson.assignments import (AssignmentError, Violation, apply, check_config, make_assignment)
-from core.lesson.export import (COLUMNS, export_rows, gallery_zip, local_time, md_escape, model_card,
-                                roster_csv, roster_json)
+from core.lesson.export import (COLUMNS, export_rows, gallery_zip, md_escape, model_card, roster_csv,
+                                roster_json)
+from core.lesson.times import clock_time, from_local, local_time
 from core.lesson.leaderboard import leaderboard
 from core.lesson.recovery import RecoveryError
 from core.lesson.roster import (EDITING, FAILED_STATE, FINISHED_STATE, NOT_STARTED, PUBLISHED, STOPPED_STATE,
@@ -451,5 +452,116 @@ def test_the_projector_chart_leaks_no_ids():
         assert set(traces) == {"Ann", "Bo"} and len(traces["Ann"].x) == 3       # 2 epochs + final
         assert traces["Bo"].line.width == 4 and traces["Ann"].line.width == 1.5
         assert all(tr.customdata is None for tr in fig.data)
+    finally:
+        jm.shutdown()
+
+
+# --------------------------------------------------------------------------- times
+
+def test_times_in_the_viewers_zone():
+    from datetime import datetime
+
+    assert clock_time(1_700_000_000.0, "Asia/Shanghai") == "06:13" and clock_time(None, "UTC") == ""
+    # The teacher in Shanghai sets a deadline of 15 Nov 2023, 06:13:20 local: that is the epoch above.
+    assert from_local(datetime(2023, 11, 15, 6, 13, 20), "Asia/Shanghai") == 1_700_000_000.0
+    assert from_local(datetime(2023, 11, 14, 22, 13, 20), None) == 1_700_000_000.0
+
+
+# --------------------------------------------------------------------------- pages' assembly
+
+def gated_manager(gate):
+    from tests.fakes import fake_factory, manager
+
+    return manager(run_factory=fake_factory(steps=3, step_seconds=0.0, gate=gate), workers=1)
+
+
+def test_cancel_the_queue_then_stop_all():
+    from core.lesson.control import cancel_queue, stop_all
+    from tests.fakes import toy_dataset
+    from tests.helpers import wait_until
+
+    gate = threading.Semaphore(0)
+    jm = gated_manager(gate)
+    try:
+        data = toy_dataset(100, 40)
+        jobs = [jm.start(f"o{i}", TrainConfig(spec=SMALL, epochs=1), data) for i in range(3)]
+        wait_until(lambda: jobs[0].state == "running" or jobs[0].state == "starting", 60, "the first run to start")
+        assert cancel_queue(jm) == 2
+        assert [j.state for j in jobs[1:]] == ["cancelled", "cancelled"]
+        assert jobs[0].active
+        assert stop_all(jm) == 1
+        assert jobs[0].wait(60) and jobs[0].stopped and jobs[0].state == "finished"
+        assert stop_all(jm) == 0 and cancel_queue(jm) == 0
+    finally:
+        jm.shutdown()
+
+
+def test_the_class_roster_and_the_projector_view_from_live_runs(root):
+    from core.lesson.views import class_roster, projector_view, sync_runs, watch_token_of
+    from tests.fakes import toy_dataset
+    from tests.helpers import wait_until
+
+    store = LessonStore(root)
+    a = store.add_assignment(bounded(max_params=None, max_madds=None, deadline=None, max_data_share=None))
+    for ws, nick in (("wa", "Ann"), ("wb", "Bo"), ("wc", "Cy")):
+        store.join(ws, nick, None, None)
+    store.seen("wd")                                  # opened the app, no nickname yet
+    store.mark_editing("wc")
+    store.set_featured("bo", True)
+    gate = threading.Semaphore(0)
+    jm = gated_manager(gate)
+    try:
+        data = toy_dataset(100, 40)
+        ann = jm.start("wa", TrainConfig(spec=SMALL, epochs=1), data, nickname="Ann")
+        bo = jm.start("wb", TrainConfig(spec=SMALL, epochs=2), data, nickname="Bo")
+        jm.start("stranger", TrainConfig(spec=SMALL, epochs=1), data)      # not in this lesson
+        store.record_run(ann, a.id)
+        store.record_run(bo, a.id)
+        for _ in range(3):
+            gate.release()
+        assert ann.wait(60)
+        wait_until(lambda: bo.state == "running", 60, "Bo's run to start")
+        assert sync_runs(store, jm) >= 1
+        rows = {r.nickname: r for r in class_roster(store, jm)}
+        assert {n: r.state for n, r in rows.items()} == {"Ann": "finished", "Bo": "training", "Cy": "editing",
+                                                          None: "not_started"}
+        assert rows["Ann"].params == 27_090 and rows["Ann"].accuracy == pytest.approx(ann.metrics()["test_accuracy"])
+        assert watch_token_of(jm, "wa") == ann.watch_token and watch_token_of(jm, "wd") is None
+        view = projector_view(store, jm)
+        assert view.title == a.title and view.brief == a.brief and view.class_code.replace(" ", "") == store.lesson().code
+        assert [(r.rank, r.nickname) for r in view.leaders] == [(1, "Ann")]
+        assert {line.nickname: line.featured for line in view.lines} == {"Ann": False, "Bo": True}
+        text = repr(view)
+        for job in jm.all_jobs():
+            for private in (job.id, job.watch_token):
+                assert private not in text
+        for ws in ("wa", "wb", "wc", "wd"):
+            assert f"'{ws}'" not in text
+        # A new exercise empties the board; the runs stay in the export.
+        store.new_round()
+        assert store.runs() == [] and len(store.runs(all_rounds=True)) == 2
+        assert {r.state for r in class_roster(store, jm)} <= {"not_started", "editing"}
+    finally:
+        for _ in range(20):
+            gate.release()
+        jm.shutdown()
+
+
+def test_one_gallery_entry_per_run(root):
+    from tests.fakes import fake_factory, manager, toy_dataset
+
+    store = LessonStore(root)
+    jm = manager(run_factory=fake_factory(steps=1, step_seconds=0.0))
+    try:
+        job = jm.start("w1", TrainConfig(spec=SMALL, epochs=1), toy_dataset(100, 40))
+        assert job.wait(60)
+        store.record_run(job)
+        assert store.claim_publication(job.id) and not store.claim_publication(job.id)
+        assert store.gallery_entry_of(job.id) == ""
+        store.release_publication(job.id)
+        assert store.claim_publication(job.id)
+        store.mark_published(job.id, "e1")
+        assert not store.claim_publication(job.id) and store.gallery_entry_of(job.id) == "e1"
+        assert not store.claim_publication("never-recorded")
     finally:
         jm.shutdown()

@@ -15,31 +15,13 @@ import io
 import json
 import re
 import zipfile
-from datetime import datetime, timezone, tzinfo
 from typing import Any, Iterable, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.i18n import translate
+from core.lesson.times import local_time, zone_name
 
 COLUMNS = ("nickname", "assignment", "architecture", "parameters", "multiply-adds", "epochs", "data share",
            "test accuracy", "calibrated ECE", "training seconds", "submitted", "finished")
-
-
-def zone(name: str | None) -> tzinfo:
-    """The IANA time zone `name`, or UTC when it is missing or unknown."""
-    if isinstance(name, str) and name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return timezone.utc
-
-
-def local_time(epoch: float | None, tz: str | None) -> str:
-    """UTC epoch seconds as "YYYY-MM-DD HH:MM:SS+HH:MM" in `tz` ("" for None)."""
-    if epoch is None:
-        return ""
-    return datetime.fromtimestamp(epoch, timezone.utc).astimezone(zone(tz)).isoformat(sep=" ", timespec="seconds")
 
 
 def _round(value: float | None, digits: int) -> float | None:
@@ -88,8 +70,7 @@ def roster_csv(rows: list[Mapping[str, Any]]) -> str:
 
 def roster_json(rows: list[Mapping[str, Any]], tz: str | None = None, lesson_code: str | None = None) -> str:
     """`export_rows(...)` as JSON: {"time_zone", "class_code", "columns", "rows"}."""
-    name = getattr(zone(tz), "key", "UTC")
-    return json.dumps({"time_zone": name, "class_code": lesson_code, "columns": list(COLUMNS),
+    return json.dumps({"time_zone": zone_name(tz), "class_code": lesson_code, "columns": list(COLUMNS),
                        "rows": [{c: row.get(c) for c in COLUMNS} for row in rows]}, ensure_ascii=False, indent=1)
 
 
@@ -177,5 +158,4 @@ def gallery_zip(entries: Iterable, root: Any = None, lang: str = "en") -> bytes:
     return buf.getvalue()
 
 
-__all__ = ["COLUMNS", "export_rows", "gallery_zip", "local_time", "md_escape", "model_card", "roster_csv",
-           "roster_json", "zone"]
+__all__ = ["COLUMNS", "export_rows", "gallery_zip", "md_escape", "model_card", "roster_csv", "roster_json"]

@@ -37,6 +37,7 @@ from core.lesson.seeds import SEED_RANGE, learner_seed
 from core.names import clean_name
 
 LESSON_FILE = ".lesson.sqlite3"
+_PENDING = "\0pending"   # gallery_entry while a publication is under way
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS lessons (id TEXT PRIMARY KEY, code TEXT NOT NULL, started REAL NOT NULL, "
@@ -419,15 +420,35 @@ class LessonStore:
         assert record is not None
         return record
 
-    def mark_published(self, job_id: str, entry_id: str) -> None:
-        """The run's model went to the gallery as `entry_id` (one gallery entry per run)."""
+    def claim_publication(self, job_id: str) -> bool:
+        """One gallery entry per run: True for the one caller that may publish this (recorded)
+        run now — a double click, a second tab or the teacher at the same moment get False.
+        Follow with `mark_published`, or `release_publication` when publishing failed."""
+        with self._tx() as db:
+            cur = db.execute("UPDATE runs SET gallery_entry = ? WHERE key = ? AND gallery_entry IS NULL",
+                             (_PENDING, run_key(job_id)))
+        return cur.rowcount == 1
+
+    def release_publication(self, job_id: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET gallery_entry = NULL WHERE key = ? AND gallery_entry = ?",
+                       (run_key(job_id), _PENDING))
+
+    def mark_published(self, job_id: str, entry_id: str | None) -> None:
+        """The run's model went to the gallery as `entry_id` (None: its entry was removed, so it
+        may be published again)."""
         with self._tx() as db:
             db.execute("UPDATE runs SET gallery_entry = ? WHERE key = ?", (entry_id, run_key(job_id)))
 
     def gallery_entry_of(self, job_id: str) -> str | None:
-        """The gallery entry of this run, if it was published (the page then offers no second)."""
+        """The gallery entry of this run, if it was published (the page then offers no second);
+        "" while a publication is under way."""
         row = self._db().execute("SELECT gallery_entry FROM runs WHERE key = ?", (run_key(job_id),)).fetchone()
-        return row[0] if row else None
+        return None if row is None or row[0] is None else ("" if row[0] == _PENDING else row[0])
+
+    def run_states(self) -> dict[str, str]:
+        """{run key: state} of this lesson's runs (to skip runs whose record is final)."""
+        return dict(self._db().execute("SELECT key, state FROM runs WHERE lesson = ?", (self.lesson().id,)))
 
     _RUN_COLS = ("r.key, r.round, r.workspace, ro.nickname, r.assignment, r.dataset, r.architecture, "
                  "r.preset_match, r.params, r.madds, r.epochs, r.fraction, r.seed, r.submitted, r.finished, "
@@ -460,6 +481,7 @@ def _entry(row: tuple) -> RosterEntry:
 def _record(row: tuple) -> RunRecord:
     (key, rnd, ws, nick, assignment, dataset, arch, match, params, madds, epochs, fraction, seed, submitted,
      finished, state, acc, ece, secs, error, entry) = row
+    entry = None if entry == _PENDING else entry
     return RunRecord(key, int(rnd), ws, nick, assignment, dataset or "", arch or "custom", bool(match), params,
                      madds, epochs, fraction, seed, submitted, finished, state, acc, ece, secs, error, entry)
 
