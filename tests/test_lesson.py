@@ -565,3 +565,15 @@ def test_one_gallery_entry_per_run(root):
         assert not store.claim_publication("never-recorded")
     finally:
         jm.shutdown()
+
+
+def test_seen_writes_at_most_every_15_seconds(root):
+    clock = Clock(100.0)
+    store = LessonStore(root, clock=clock)
+    assert store.seen("w1").last_seen == 100.0
+    clock.t = 110.0
+    assert store.seen("w1").last_seen == 100.0
+    clock.t = 116.0
+    assert store.seen("w1").last_seen == 116.0 and len(store.roster()) == 1
+    with pytest.raises(ValueError):
+        store.join("w1", "Ann", "1234", None)     # a PIN without the secret it guards

@@ -37,6 +37,7 @@ from core.lesson.seeds import SEED_RANGE, learner_seed
 from core.names import clean_name
 
 LESSON_FILE = ".lesson.sqlite3"
+SEEN_EVERY_S = 15.0   # last_seen is refreshed at most this often per learner
 _PENDING = "\0pending"   # gallery_entry while a publication is under way
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -142,6 +143,13 @@ class LessonStore:
         with self._tx() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
+
+    @classmethod
+    def at_server(cls) -> "LessonStore":
+        """The store of this server's checkpoint folder ($CNN_LAB_CHECKPOINT_DIR or the repo's)."""
+        from core.checkpoint import checkpoint_dir
+
+        return cls(checkpoint_dir())
 
     # ------------------------------------------------------------------ connection
     def _db(self) -> sqlite3.Connection:
@@ -257,6 +265,9 @@ class LessonStore:
         """A workspace opened the app: it is on the roster from now on (with its default seed).
         Call on each page run; cheap when already there."""
         lesson, now = self.lesson(), self.clock()
+        entry = self.entry(workspace_id)
+        if entry is not None and now - entry.last_seen < SEEN_EVERY_S:
+            return entry     # seen a moment ago: no write (pages rerun every second or two)
         with self._tx() as db:
             row = db.execute("SELECT 1 FROM roster WHERE lesson = ? AND workspace = ?",
                              (lesson.id, workspace_id)).fetchone()
@@ -286,6 +297,8 @@ class LessonStore:
             raise LessonError("Choose a nickname of letters or digits (at most 24).", code="no_nickname")
         if pin is not None and not recovery.valid_pin(pin):
             raise LessonError("A PIN is 4 to 8 digits.", code="bad_pin")
+        if pin is not None and not secret:
+            raise ValueError("a PIN guards the workspace's secret: pass the secret with it")
         sealed = salt = pin_hash = None
         if pin is not None and secret:
             salt = secrets.token_bytes(16)
