@@ -577,3 +577,14 @@ def test_seen_writes_at_most_every_15_seconds(root):
     assert store.seen("w1").last_seen == 116.0 and len(store.roster()) == 1
     with pytest.raises(ValueError):
         store.join("w1", "Ann", "1234", None)     # a PIN without the secret it guards
+
+
+def test_a_new_lesson_has_a_new_code_and_an_empty_roster_but_remembers_nicknames(root):
+    clock = Clock(100.0)
+    store = LessonStore(root, clock=clock)
+    first = store.lesson()
+    store.join("w1", "Ann", None, None)
+    clock.t = 200.0
+    second = store.start_lesson()
+    assert second.id != first.id and second.round == 1 and store.roster() == []
+    assert store.last_nickname("w1") == "Ann" and store.last_nickname("w2") is None

@@ -37,6 +37,7 @@ from core.lesson.seeds import SEED_RANGE, learner_seed
 from core.names import clean_name
 
 LESSON_FILE = ".lesson.sqlite3"
+FORGET_AFTER_S = 24 * 3600.0
 SEEN_EVERY_S = 15.0   # last_seen is refreshed at most this often per learner
 _PENDING = "\0pending"   # gallery_entry while a publication is under way
 _SCHEMA = (
@@ -321,6 +322,15 @@ class LessonStore:
         assert entry is not None
         return entry
 
+    def last_nickname(self, workspace_id: str) -> str | None:
+        """The nickname this workspace used most recently in any lesson on this server, for the
+        page to offer again (a nickname is kept per workspace; a new lesson still asks to
+        confirm it, since another learner may have taken it meanwhile)."""
+        row = self._db().execute("SELECT r.nickname FROM roster r JOIN lessons l ON l.id = r.lesson "
+                                 "WHERE r.workspace = ? AND r.nickname IS NOT NULL ORDER BY l.started DESC, "
+                                 "r.joined DESC LIMIT 1", (workspace_id,)).fetchone()
+        return row[0] if row else None
+
     def mark_editing(self, workspace_id: str, editing: bool = True) -> None:
         """The learner changed the Train form (True) or started a run (False)."""
         with self._tx() as db:
@@ -380,6 +390,9 @@ class LessonStore:
                 db.executemany("DELETE FROM attempts WHERE subject = ?", [(s,) for s in subjects])
             return row[0], secret
         with self._tx() as db:
+            # A day of quiet forgets a subject's wrong tries (as core.teacher_gate), and keeps the
+            # table small against a script that rotates addresses.
+            db.execute("DELETE FROM attempts WHERE locked_until < ?", (now - FORGET_AFTER_S,))
             wait = 0.0
             for s in subjects:
                 got = db.execute("SELECT failures FROM attempts WHERE subject = ?", (s,)).fetchone()
