@@ -49,7 +49,9 @@ def race_points(started: float | None, events: Iterable[dict[str, Any]]) -> list
 def race_figure(lines: Iterable[RaceLine], t: Translate, tz: Any = None, height: int = 460) -> go.Figure:
     """One line per nickname; featured ones on top, thick and coloured. `tz`: a tzinfo (None: UTC)."""
     zone = tz or timezone.utc
-    fig = go.Figure()
+    # Traces and annotations are collected first and handed to one Figure: adding them one by
+    # one re-validates the whole layout each time (40 learners took 1.4 s instead of ~0.1 s).
+    traces, notes = [], []
     ordered = sorted(lines, key=lambda line: line.featured)   # featured drawn last, on top
     colour = 0
     for line in ordered:
@@ -62,13 +64,14 @@ def race_figure(lines: Iterable[RaceLine], t: Translate, tz: Any = None, height:
             colour += 1
         else:
             style = dict(color=GREY, width=1.5)
-        fig.add_scatter(x=xs, y=ys, mode="lines+markers", name=line.nickname, line=style,
-                        marker=dict(size=9 if line.featured else 5),
-                        hovertemplate="%{fullData.name}: %{y:.2f}%<extra></extra>")
+        traces.append(go.Scatter(x=xs, y=ys, mode="lines+markers", name=line.nickname, line=style,
+                                 marker=dict(size=9 if line.featured else 5),
+                                 hovertemplate="%{fullData.name}: %{y:.2f}%<extra></extra>"))
         # The nickname at the line's end, so a projector needs no legend lookup.
-        fig.add_annotation(x=xs[-1], y=ys[-1], text=line.nickname, showarrow=False, xanchor="left",
-                           xshift=6, font=dict(size=16 if line.featured else 11,
-                                               color=style["color"] if line.featured else "#777777"))
+        notes.append(dict(x=xs[-1], y=ys[-1], text=line.nickname, showarrow=False, xanchor="left", xshift=6,
+                          font=dict(size=16 if line.featured else 11,
+                                    color=style["color"] if line.featured else "#777777")))
+    fig = go.Figure(data=traces, layout=dict(annotations=notes))
     fig.update_layout(title=dict(text=t("lesson.race_title"), x=0, font=dict(size=20)), height=height,
                       margin=dict(l=10, r=120, t=56, b=10), showlegend=False,
                       font=dict(size=14), hovermode="closest")
