@@ -588,3 +588,26 @@ def test_a_new_lesson_has_a_new_code_and_an_empty_roster_but_remembers_nicknames
     second = store.start_lesson()
     assert second.id != first.id and second.round == 1 and store.roster() == []
     assert store.last_nickname("w1") == "Ann" and store.last_nickname("w2") is None
+
+
+def test_a_burst_of_parallel_guesses_is_counted_one_by_one(root):
+    store = LessonStore(root, clock=Clock())
+    secret = new_secret(root)
+    store.join(workspace_id(secret), "Ann", "4711", secret)
+    code = store.lesson().code
+    outcomes, barrier = [], threading.Barrier(8)
+
+    def guess(i):
+        barrier.wait()
+        try:
+            LessonStore(root, clock=Clock()).recover("Ann", code, f"{i:04d}", client=f"burst{i}")
+        except RecoveryError as e:
+            outcomes.append(e.code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    # 3 free tries and a 4th that sets the lock are compared; the other 4 are refused unread.
+    assert sorted(outcomes) == ["locked"] * 4 + ["no_match"] * 4

@@ -366,13 +366,7 @@ class LessonStore:
         lesson, now = self.lesson(), self.clock()
         nick = clean_name(nickname, MAX_NICKNAME)
         subjects = (f"client:{client}", f"nick:{lesson.id}:{nick_key(nick)}")
-        with self._tx() as db:
-            waits = [max(0.0, r[0] - now) for s in subjects
-                     for r in db.execute("SELECT locked_until FROM attempts WHERE subject = ?", (s,))]
-        wait = max(waits, default=0.0)
-        if wait > 0:
-            raise recovery.RecoveryError(f"Too many wrong tries; wait {math.ceil(wait)} seconds, or ask the teacher.",
-                                 code="locked", wait_s=wait)
+        wait = self._reserve_attempt(subjects, now)
         row = self._db().execute("SELECT workspace, pin_hash, salt, sealed FROM roster WHERE lesson = ? AND nick_key = ?",
                                  (lesson.id, nick_key(nick))).fetchone() if nick else None
         code_ok = secrets.compare_digest(recovery.normalize_code(code).encode(), lesson.code.encode())
@@ -386,23 +380,35 @@ class LessonStore:
             secret = recovery.unseal(row[3], link_signing.server_key(self.root), row[2], pin)
         from core.workspace import workspace_id as id_of   # lazy: core.workspace loads torch
         if secret is not None and id_of(secret) == row[0]:
-            with self._tx() as db:
+            with self._tx() as db:   # a right answer clears both counts
                 db.executemany("DELETE FROM attempts WHERE subject = ?", [(s,) for s in subjects])
             return row[0], secret
+        raise recovery.RecoveryError("That nickname, class code and PIN do not match a learner of this lesson.",
+                                     code="no_match", wait_s=wait)
+
+    def _reserve_attempt(self, subjects: tuple[str, ...], now: float) -> float:
+        """Count this try as wrong *before* comparing anything, in one transaction with the
+        lockout check: tries fired in parallel are counted one by one, so a burst cannot slip
+        past the lockout. RecoveryError while locked; else the lock this try sets if it is
+        wrong (a right one clears it)."""
         with self._tx() as db:
             # A day of quiet forgets a subject's wrong tries (as core.teacher_gate), and keeps the
             # table small against a script that rotates addresses.
             db.execute("DELETE FROM attempts WHERE locked_until < ?", (now - FORGET_AFTER_S,))
+            rows = [db.execute("SELECT failures, locked_until FROM attempts WHERE subject = ?", (s,)).fetchone()
+                    for s in subjects]
+            locked = max((r[1] - now for r in rows if r is not None), default=0.0)
+            if locked > 0:
+                raise recovery.RecoveryError(f"Too many wrong tries; wait {math.ceil(locked)} seconds, or ask "
+                                             "the teacher.", code="locked", wait_s=locked)
             wait = 0.0
-            for s in subjects:
-                got = db.execute("SELECT failures FROM attempts WHERE subject = ?", (s,)).fetchone()
-                failures = (got[0] if got else 0) + 1
+            for s, r in zip(subjects, rows):
+                failures = (r[0] if r else 0) + 1
                 lock = recovery.lockout_s(failures)
                 wait = max(wait, lock)
                 db.execute("INSERT OR REPLACE INTO attempts (subject, failures, locked_until) VALUES (?, ?, ?)",
                            (s, failures, now + lock))
-        raise recovery.RecoveryError("That nickname, class code and PIN do not match a learner of this lesson.",
-                             code="no_match", wait_s=wait)
+        return wait
 
     def unlock(self, nickname: str) -> None:
         """Teacher only: clear the wrong-try count of a learner's nickname."""
