@@ -10,5 +10,9 @@ call (no Streamlit here).
   roster       `roster_state`: where one learner stands (not started … published), sort keys
   leaderboard  `leaderboard`: best accuracy within the assignment's budget, ties by fewer parameters
   export       CSV / JSON of the lesson's results in a time zone, model cards, the gallery as a zip
-The projector's live chart is core.figures.race.
+  times        times in the viewer's time zone (the browser's), deadlines typed in local time
+  control      stop every run / cancel the queue (through the job manager's teacher controls)
+  views        what the pages show: sync_runs, class_roster, projector_view, watch_token_of
+The projector's live chart is core.figures.race. Nothing here imports another page's module; a
+class is "on" when the teacher key is set (core.settings.teacher_key()), which the pages check.
 """
