@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from core import settings
-from core.jobs.estimates import format_seconds
 from core.limits import format_count
 from core.models import summary
 from core.train_config import ConfigError, TrainConfig
@@ -57,6 +56,18 @@ class RunCaps:
         return max(estimate * self.overrun_factor, estimate + self.min_extra_seconds)
 
 
+def format_duration(seconds: float) -> str:
+    """"45 s", "12 min", "8 h 40 min": a run's length in a sentence."""
+    seconds = max(1, int(math.ceil(seconds)))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes = int(round(seconds / 60))
+    if minutes < 90:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
 def _duration(manager: Any, work: float) -> float | None:
     rate = getattr(manager, "rate", None)
     if not rate or not work:
@@ -79,8 +90,8 @@ def too_long_sentence(config: TrainConfig, seconds: float, limit: float, num_cla
     macs = summary(config.spec, num_classes=num_classes).total_mult_adds
     parts.append(f"a network of at most {format_count(int(macs * share))} multiply-adds per image "
                  f"instead of {format_count(macs)}")
-    return (f"This run would take about {format_seconds(seconds)}; this server allows runs of up to "
-            f"{format_seconds(limit)} — shrink it, e.g. {', or '.join(parts)}.")
+    return (f"This run would take about {format_duration(seconds)}; this server allows runs of up to "
+            f"{format_duration(limit)} — shrink it, e.g. {', or '.join(parts)}.")
 
 
 def check_duration(manager: Any, config: TrainConfig, work: float, num_classes: int) -> None:
@@ -106,8 +117,8 @@ class GuardedSink:
         self.started = clock()
         self.overran = False
         self._timer: threading.Timer | None = None
-        if deadline is not None and clock is time.monotonic:
-            self._timer = threading.Timer(deadline, self._check)
+        if deadline is not None:
+            self._timer = threading.Timer(deadline, self._expire)
             self._timer.daemon = True
             self._timer.start()
 
@@ -115,9 +126,11 @@ class GuardedSink:
         return getattr(self._sink, name)
 
     def _check(self) -> None:
-        if self.overran or self.deadline is None:
-            return
-        if self._clock() - self.started >= self.deadline:
+        if not self.overran and self.deadline is not None and self._clock() - self.started >= self.deadline:
+            self._expire()
+
+    def _expire(self) -> None:
+        if not self.overran:
             self.overran = True
             self._stop()
 
@@ -134,8 +147,8 @@ class GuardedSink:
             self._timer.cancel()
 
 
-def guard(sink: Any, job: Any, manager: Any, clock: Callable[[], float] = time.monotonic) -> GuardedSink:
+def guard(sink: Any, job: Any, manager: Any) -> GuardedSink:
     """`sink` with the overrun watchdog for `job`, whose deadline comes from the manager's
     estimate when the job is dispatched."""
     caps: RunCaps = getattr(manager, "caps", None) or RunCaps.from_settings()
-    return GuardedSink(sink, job.stop, caps.deadline(_duration(manager, job.work)), clock)
+    return GuardedSink(sink, job.stop, caps.deadline(_duration(manager, job.work)))
