@@ -244,8 +244,7 @@ MAX_RUN_SECONDS = "CNN_LAB_MAX_RUN_SECONDS"      # the longest estimated run Sta
 RUN_OVERRUN = "CNN_LAB_RUN_OVERRUN"              # a run is stopped at its estimate × this
 DEFAULT_WORKER_NICE = 10
 DEFAULT_WORKER_MEMORY_MB = 2048
-DEFAULT_MAX_RUN_SECONDS_CLASS = 600              # a class server (CNN_LAB_TEACHER_KEY set)
-DEFAULT_MAX_RUN_SECONDS = 3600                   # a laptop
+DEFAULT_MAX_RUN_SECONDS_CLASS = 600              # a class server (CNN_LAB_TEACHER_KEY set); a laptop: none
 DEFAULT_RUN_OVERRUN = 2.0
 
 
@@ -270,10 +269,11 @@ def worker_threads(environ: Mapping[str, str] | None = None) -> int | None:
     return whole(WORKER_THREADS, None, environ)
 
 
-def max_run_seconds(environ: Mapping[str, str] | None = None) -> int:
-    """The longest run (by its estimate) Start accepts: 10 min on a class server, 1 h otherwise."""
-    default = DEFAULT_MAX_RUN_SECONDS_CLASS if teacher_key(environ) else DEFAULT_MAX_RUN_SECONDS
-    return whole(MAX_RUN_SECONDS, default, environ)
+def max_run_seconds(environ: Mapping[str, str] | None = None) -> int | None:
+    """The longest run (by its estimate) Start accepts, and the cap that arms the overrun stop:
+    10 min on a class server; none on a laptop (its one learner waits for nobody but
+    themselves, and a big model's 20 epochs may honestly take hours there)."""
+    return whole(MAX_RUN_SECONDS, DEFAULT_MAX_RUN_SECONDS_CLASS if teacher_key(environ) else None, environ)
 
 
 def overrun_factor(environ: Mapping[str, str] | None = None) -> float:
@@ -288,3 +288,16 @@ def overrun_factor(environ: Mapping[str, str] | None = None) -> float:
     if not math.isfinite(value) or value < 1:
         raise SettingsError(RUN_OVERRUN, raw, "give a number of at least 1, e.g. 2 (or leave it unset)")
     return value
+
+
+def snapshot() -> tuple[tuple[str, str], ...]:
+    """Every CNN_LAB_* variable as it is now, for a training process to `adopt` (a worker forked
+    by a fork server would otherwise see the settings of when that server started)."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CNN_LAB_")))
+
+
+def adopt(settings_now: tuple[tuple[str, str], ...]) -> None:
+    """Make this process's CNN_LAB_* variables exactly `settings_now` (in a training process)."""
+    for key in [k for k in os.environ if k.startswith("CNN_LAB_")]:
+        del os.environ[key]
+    os.environ.update(dict(settings_now))

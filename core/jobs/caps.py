@@ -2,7 +2,8 @@
 a sentence naming what to shrink, and a run that overruns its estimate by a wide margin is stopped
 like a Stop press (it keeps the model trained so far).
 
-Why both: the estimate (core.jobs.estimates: multiply-adds ÷ the server's measured rate) keeps one
+Both apply where a cap is set ($CNN_LAB_MAX_RUN_SECONDS; by default 10 min on a class server and
+none on a laptop). Why both: the estimate (core.jobs.estimates: multiply-adds ÷ the server's measured rate) keeps one
 learner's 8-hour run from holding a worker a whole lesson; the watchdog catches what the estimate
 misses (a rate measured on small runs, a machine that got busier). The margin is generous —
 estimate × $CNN_LAB_RUN_OVERRUN (default 2) and at least a minute over it — so an honest run is
@@ -47,11 +48,13 @@ class RunCaps:
 
     @classmethod
     def from_settings(cls) -> "RunCaps":
-        return cls(float(settings.max_run_seconds()), settings.overrun_factor())
+        cap = settings.max_run_seconds()
+        return cls(None if cap is None else float(cap), settings.overrun_factor())
 
     def deadline(self, estimate: float | None) -> float | None:
-        """Seconds after dispatch at which a run estimated at `estimate` seconds is stopped."""
-        if estimate is None or not math.isfinite(estimate) or estimate <= 0:
+        """Seconds after dispatch at which a run estimated at `estimate` seconds is stopped (None:
+        never — also when the server sets no time cap)."""
+        if self.max_seconds is None or estimate is None or not math.isfinite(estimate) or estimate <= 0:
             return None
         return max(estimate * self.overrun_factor, estimate + self.min_extra_seconds)
 

@@ -137,10 +137,6 @@ class WorkerOptions:
 PRELOAD = ["__main__", "torch", "core.train", "core.jobs.snapshots", "core.jobs.process_backend"]
 
 
-def _settings_now() -> tuple[tuple[str, str], ...]:
-    """The CNN_LAB_* variables as they are now: a forked worker applies them, so it trains under
-    the server's current limits, not those of when the fork server started."""
-    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CNN_LAB_")))
 
 
 def _limit_self(options: WorkerOptions) -> None:
@@ -212,9 +208,7 @@ class _DataCache:
 
 def worker_main(conn, stop, options: WorkerOptions) -> None:
     """A training process: limits itself, imports torch, then trains the runs it is sent."""
-    for key in [k for k in os.environ if k.startswith("CNN_LAB_")]:
-        del os.environ[key]
-    os.environ.update(dict(options.environ))
+    settings.adopt(options.environ)   # the server's settings now (limits are read in the run)
     _limit_self(options)
     t0 = time.perf_counter()
     import torch
@@ -276,7 +270,7 @@ class _Worker:
 
     def __init__(self, ctx, options: WorkerOptions):
         options = WorkerOptions(options.nice, options.memory_bytes, options.threads,
-                                options.data_dir, _settings_now())
+                                options.data_dir, settings.snapshot())
         self.conn, child = ctx.Pipe(duplex=True)
         self.stop = ctx.Event()
         self.process = ctx.Process(target=worker_main, args=(child, self.stop, options),
