@@ -110,3 +110,27 @@ def test_datasets_are_known_by_their_bytes():
     a, b = toy_dataset(seed=0), toy_dataset(seed=0)
     assert fingerprint(a) == fingerprint(b)
     assert fingerprint(a) != fingerprint(toy_dataset(seed=1))
+
+
+def test_your_own_classes_on_the_ray_backend_train_in_a_local_worker():
+    pytest.importorskip("ray")
+    import numpy as np
+
+    from core.jobs.ray_backend import RayBackend
+    from core.userdata import make_dataset
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (40, 28, 28), dtype=np.uint8)
+    labels = [i % 2 for i in range(40)]
+    data = make_dataset(["cat", "dog"], list(images), labels)
+    ray = RayBackend(address="ray://nowhere.invalid:10001")   # never contacted for these runs
+    m = JobManager(backend=ray, workers=1, initial_rate=1e9)
+    try:
+        spec = [dict(layer) for layer in SPEC[:-1]] + [linear(2)]
+        job = m.start("a", TrainConfig(spec=spec, dataset="custom", classes=["cat", "dog"],
+                                       epochs=1, batch_size=8), data)
+        assert job.wait(WAIT) and job.state == FINISHED, job.error
+        assert job.worker["pid"] != os.getpid() and ray._pump is None
+        assert job.result.n == len(data.test_labels)
+    finally:
+        m.shutdown()

@@ -64,7 +64,9 @@ def make_backend(name: str | None = None, **options) -> Backend:
     if name == "process":
         from core.jobs.process_backend import ProcessBackend
 
-        return ProcessBackend()
+        backend = ProcessBackend()
+        backend.warm_in_background()
+        return backend
     if name == "ray":
         from core.jobs.ray_backend import RayBackend
 

@@ -137,8 +137,6 @@ class WorkerOptions:
 PRELOAD = ["__main__", "torch", "core.train", "core.jobs.snapshots", "core.jobs.process_backend"]
 
 
-
-
 def _limit_self(options: WorkerOptions) -> None:
     """Lower this process's priority and cap its memory (before torch allocates anything big)."""
     if options.nice:
@@ -385,7 +383,8 @@ class ProcessBackend:
     def _give_back(self, worker: _Worker, healthy: bool) -> None:
         with self._lock:
             self._busy.discard(worker)
-            keep = healthy and worker.alive() and not self._closed
+            keep = (healthy and worker.alive() and not self._closed
+                    and len(self._idle) < self.workers)   # a warm-up and a run may both start one
             if keep:
                 self._idle.append(worker)
         if not keep:
@@ -396,6 +395,16 @@ class ProcessBackend:
         workers = [self._take() for _ in range(count or self.workers)]
         for w in workers:
             self._give_back(w, True)
+
+    def warm_in_background(self) -> None:
+        """`warm` in a thread: a server's first learners should not wait for the fork server."""
+        def warm() -> None:
+            try:
+                self.warm()
+            except Exception:  # noqa: BLE001 — a run will start its worker itself and say why
+                log.exception("could not start the training processes in advance")
+
+        threading.Thread(target=warm, name="cnn-lab-warm-workers", daemon=True).start()
 
     # ----------------------------------------------------------------- one run
     def _relay(self, worker: _Worker, request: RunRequest, sink: JobSink) -> bool:
