@@ -18,7 +18,7 @@ from core.limits import EVAL_BATCH, Limits, activation_bytes, evaluation_batch
 from core.models import FLATTEN, conv, linear, pool, summary
 from core.train import TrainConfig
 from fakes import SPEC, fake_factory, toy_dataset
-from helpers import ROOT, wait_until
+from helpers import ROOT
 
 WIDE = [conv(1300, 1, 1, 0), pool(28), FLATTEN, linear(10)]   # the hostile tester's spec (issue 23)
 
