@@ -1,5 +1,5 @@
 """Server-wide training jobs: a fair queue in front of a fixed number of workers, one backend
-interface (local threads or a Ray cluster), polled by the web page. No Streamlit here: the bench
+interface (local threads, local worker processes or a Ray cluster), polled by the web page. No Streamlit here: the bench
 and the tests drive the same code.
 
 One module per job:
@@ -8,7 +8,10 @@ One module per job:
   estimates   what a run costs and when waiting runs start (pure functions)
   job         one job, the sink a backend writes through, the read-only view of a watch link
   backend     the backend interface and the local backend
+  process_backend  the process backend: each run in a niced, memory-capped worker process
+              (imported only when chosen; the default on a class server)
   ray_backend the Ray backend (imported only when chosen)
+  caps        per-run time caps: refusal at Start, the overrun stop
   manager     the queue, the workers, limits, estimates; `make_job_manager` and `set_factory`
   cli         the command line's bridge (`BackendRun`)
 `from core.jobs import X` keeps working for every public name below.

@@ -41,6 +41,7 @@ from typing import Callable
 
 from core import settings
 from core.data import Dataset
+from core.jobs import caps
 from core.jobs.backend import Backend, LocalBackend, RunFactory, RunRequest
 from core.jobs.estimates import format_seconds, probe_rate, run_work, schedule
 from core.jobs.job import BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
@@ -56,15 +57,21 @@ def backend_name_from_env() -> str:
 
 
 def make_backend(name: str | None = None, **options) -> Backend:
-    """"local" or "ray" (default: from the environment, see backend_name_from_env)."""
+    """"local", "process" or "ray" (default: from the environment, see backend_name_from_env)."""
     name = (name or backend_name_from_env()).lower()
     if name == "local":
         return LocalBackend(options.get("run_factory"))
+    if name == "process":
+        from core.jobs.process_backend import ProcessBackend
+
+        backend = ProcessBackend()
+        backend.warm_in_background()
+        return backend
     if name == "ray":
         from core.jobs.ray_backend import RayBackend
 
         return RayBackend(**{k: v for k, v in options.items() if k != "run_factory"})
-    raise BackendError(f"Unknown training backend '{name}'; use 'local' or 'ray' ({settings.BACKEND}).")
+    raise BackendError(f"Unknown training backend '{name}'; use 'local', 'process' or 'ray' ({settings.BACKEND}).")
 
 
 class JobManager:
@@ -137,6 +144,7 @@ class JobManager:
         work = run_work(config, len(data.train_labels), len(data.test_labels), len(data.info.classes))
         if self._rate is None:
             self._set_rate(probe_rate(), "probe")
+        caps.check_duration(self, config, work, len(data.info.classes))  # RunTooLong: what to shrink
         with self._lock:
             if self._closed:
                 raise BackendError("The server is shutting down; start the run again in a moment.")
@@ -185,7 +193,7 @@ class JobManager:
                 self._execute(job)
 
     def _execute(self, job: Job) -> None:
-        sink = JobSink(job)
+        sink = caps.guard(JobSink(job), job, self)   # stops a run that overruns its estimate
         try:
             self.backend.execute(RunRequest(job.id, job.config, job.data, job.probe_index), sink)
         except RunFailed as e:
@@ -193,6 +201,7 @@ class JobManager:
         except Exception as e:  # noqa: BLE001 — a failed run is reported, never kills the server
             sink.fail(f"{type(e).__name__}: {e}")
         finally:
+            sink.close()
             job._end()
             self._measure(job)
             with self._lock:

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 
 from core import settings
-from core.data import DataError, load_dataset, resolve_data_dir
+from core.data import CUSTOM, DataError, load_dataset, resolve_data_dir
 from core.jobs.backend import RunRequest
 from core.jobs.job import JobSink
 from core.jobs.snapshots import events_with_snapshots
@@ -198,6 +198,7 @@ class RayBackend:
         self._pump: threading.Thread | None = None
         self._hub = None
         self._task = None
+        self._process_backend = None      # runs on your own classes (see execute)
 
     # ----------------------------------------------------------------- Backend interface
     def check(self) -> None:
@@ -215,6 +216,10 @@ class RayBackend:
         return max(1, cpus // self.threads)
 
     def execute(self, request: RunRequest, sink: JobSink) -> None:
+        if request.data.info.name == CUSTOM:
+            # Ray workers load the data by name; a learner's own classes exist only here, so such
+            # a run trains in this machine's worker processes instead.
+            return self._local().execute(request, sink)
         self.connect()
         job_id = request.id
         with self._lock:
@@ -270,7 +275,17 @@ class RayBackend:
                                 "arrive; start it again.")
             time.sleep(0.02)
 
+    def _local(self):
+        with self._lock:
+            if self._process_backend is None:
+                from core.jobs.process_backend import ProcessBackend
+
+                self._process_backend = ProcessBackend()
+            return self._process_backend
+
     def close(self) -> None:
+        if self._process_backend is not None:
+            self._process_backend.close()
         self._closing.set()
         if self._pump is not None:
             self._pump.join(30)
