@@ -8,15 +8,13 @@ import streamlit as st
 from app import link_prompt, routes
 from app.errors import error_boundary
 from app.session import teacher_key
-from app.shell import first_run_of_session, private_link_box, startup
-from app.ui import language_switch, localize_uploaders, t
+from app.shell import private_link_box, startup
+from app.ui import language_from_link, language_switch, localize_uploaders, t
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
 startup()
-first_run = first_run_of_session()
-language_switch()
-localize_uploaders()  # Streamlit's own uploader text ("Upload", "20MB per file") in the session's language
+language_from_link()  # before the navigation: its page titles are translated
 
 pages = [
     # The home page is served at the root; the default page's url_path is always "" in the
@@ -30,9 +28,12 @@ pages = [
 ]
 if teacher_key():  # the Class page exists only on a server started with a teacher key
     pages.append(routes.page("class"))
+# st.navigation comes before every widget and element of the shell: on a freshly started server
+# it is what ends Streamlit's legacy pages/-folder mode, and a widget drawn before it would get
+# another id in that mode than in every later run (app/shell.py says why).
 page = st.navigation(pages)
-if first_run:
-    st.rerun()  # see app.shell.first_run_of_session: else this session's first click may be lost
+language_switch()
+localize_uploaders()  # Streamlit's own uploader text ("Upload", "20MB per file") in the session's language
 link_prompt.render()  # a private link to another workspace asks first; may stop a refused visitor
 private_link_box()
 st.sidebar.caption(t("common.sidebar_caption"))

@@ -1,32 +1,31 @@
-"""The app shell around every page (streamlit_app.py): start-up clean-up, the first run of a
-session, and the private-link box in the sidebar.
+"""The app shell around every page (streamlit_app.py): start-up clean-up and the private-link
+box in the sidebar.
 
 Pages are functions (a package's render()) given to st.Page (app/routes.py), so every page runs
 inside this shell; what a freshly started server's legacy pages/-folder mode does with a deep
 link is app/legacy_links.py's business.
+
+Why streamlit_app.py calls st.navigation before it draws any widget (read in Streamlit 1.67):
+on a freshly started server, the first session's runs go through the legacy pages/-folder mode
+until st.navigation is first called (runtime/pages_manager.py:60 sets the class-wide
+PagesManager.uses_pages_directory; commands/navigation.py:399 clears it). In that mode the run
+is `_mpa_v1` (runtime/scriptrunner/script_runner.py:933), which runs streamlit_app.py as a page
+of its own (script_runner.py:181 → navigation/page.py:568 `run_with_active_hash`), so every
+widget drawn before our st.navigation gets an element id hashed with that legacy page's hash
+(elements/lib/utils.py:306 adds `active_script_hash`, also for keyed widgets); st.navigation
+puts the main script's hash back (commands/navigation.py:569 → set_mpa_v2_page,
+runtime/scriptrunner_utils/script_run_context.py:291), and every later run uses that. So the
+language radio, drawn first, had one id in the legacy runs and another afterwards: a click on it
+sent under the old id was dropped (the "lost first click"), and a language chosen in a run that
+was still legacy (a visitor clicking 简体中文 while the first run was still importing the pages)
+lived under the old id, which the next page change removed as stale
+(runtime/state/session_state.py `_remove_stale_widgets`): the Train page opened in English.
+Drawn after st.navigation, every widget of the shell has the same id in every run, whatever
+mode the run began in. Public API only; tests/test_browser_smoke.py checks it on fresh servers.
 """
 from __future__ import annotations
 
 import streamlit as st
-
-SHELL_RAN = "app.shell_ran"  # set by streamlit_app.py on a session's first run
-
-
-def first_run_of_session() -> bool:
-    """True on this session's very first run (and marks it as run).
-
-    Why streamlit_app.py reruns once then: on a freshly started server, the first session's first
-    run starts in Streamlit's legacy pages/-folder mode (streamlit/runtime/pages_manager.py: the
-    class-wide flag PagesManager.uses_pages_directory is True when a pages/ folder sits beside
-    the entry script, until st.navigation first switches it off, commands/navigation.py). The
-    browser then loses that session's first widget event (checked on 1.67: the first click on
-    the language switch did nothing, the second worked). A session's first run carries no widget
-    event, so rerunning it at once loses nothing, and the first event a visitor sends reaches a
-    run that st.navigation has already taken out of that mode. Public API only; later sessions
-    pay one extra run of the shell (no page is drawn in the first run)."""
-    first = SHELL_RAN not in st.session_state
-    st.session_state[SHELL_RAN] = True
-    return first
 
 
 @st.cache_resource(show_spinner=False)

@@ -28,15 +28,23 @@ def t(key: str, **values) -> str:
     return translate(lang(), key, **values)
 
 
+def language_from_link() -> None:
+    """A new session takes its language from the link (?lang=zh); later runs keep the radio's.
+
+    streamlit_app.py calls it before st.navigation, whose page titles are already translated,
+    while the radio itself is drawn after it (see app.shell)."""
+    requested = st.query_params.get(LANG_PARAM)
+    if LANG_KEY not in st.session_state and requested in LANGUAGES:
+        st.session_state[LANG_KEY] = requested
+
+
 def language_switch() -> None:
     """Sidebar radio English / 简体中文; the choice lives in st.session_state[LANG_KEY] and in the
     address bar (?lang=zh), so a reloaded or shared link opens in the same language.
 
     A new session takes the language from the link; after that the radio decides and the link
     follows it (English, the default, leaves no parameter)."""
-    requested = st.query_params.get(LANG_PARAM)
-    if LANG_KEY not in st.session_state and requested in LANGUAGES:
-        st.session_state[LANG_KEY] = requested
+    language_from_link()
     st.sidebar.radio(
         translate(lang(), "common.language_label"),
         options=list(LANGUAGES),
