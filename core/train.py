@@ -49,6 +49,7 @@ from core.train_config import (DEVICE_NAMES, OPTIMIZERS, SCHEDULERS, ConfigError
 # The held-out slice is drawn with its own fixed seed, so it is the same images whatever the run's
 # seed: runs with different seeds are calibrated (and their ECE measured) on the same data.
 HOLDOUT_SEED = 1234
+_INIT_LOCK = threading.Lock()
 
 
 def holdout_indices(n_train: int, holdout: int) -> torch.Tensor:
@@ -194,9 +195,13 @@ class TrainingRun:
         self.config, self.data = config, data
         self.stop_event = stop_event or threading.Event()
         self.device = pick_device(config.device)
-        torch.manual_seed(config.seed)
-        # A transfer run (config.init_from) starts from a trained model's layers (core.transfer).
-        self.model = (model or initial_model(config, len(data.info.classes), limits)).to(self.device)
+        # Seeding and building under one lock: torch's generator is global to the process, and two
+        # worker threads starting runs at once would otherwise build each other's initial weights
+        # (the same seed must give the same run, e.g. a run resumed after a restart).
+        with _INIT_LOCK:
+            torch.manual_seed(config.seed)
+            # A transfer run (config.init_from) starts from a trained model's layers (core.transfer).
+            self.model = (model or initial_model(config, len(data.info.classes), limits)).to(self.device)
         if self.device.type == "cpu":
             # oneDNN's convolutions are 30–40% faster in channels-last layout on these CPUs
             # (measured with bench/train_bench.py; see the README performance table).

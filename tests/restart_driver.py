@@ -8,7 +8,8 @@ driven as the server drives it. Not a test module (tests never import each other
   resume     open the same folder (the manager restores and resumes), wait for every run to end,
              print one JSON line per owner: {"owner", "state", "accuracy", "events", ...}
   reference  train the same 6 configs uninterrupted, one at a time, print the same JSON lines
-  interrupt  like resume, with resume=False: print the states (interrupted runs)
+  interrupt  like resume, with resume=False: print the states (interrupted runs), then press
+             each interrupted run's restart button, wait and print them again after "AFTER"
 """
 import json
 import os
@@ -50,10 +51,11 @@ def report(manager: JobManager) -> None:
 
 
 def main(folder: str, mode: str) -> None:
-    if mode == "reference":
+    if mode == "reference":   # FOLDER: the owners to train, comma-separated
         manager = JobManager(workers=1, initial_rate=1e9, per_owner=1)
         for i, owner in enumerate(OWNERS):
-            manager.start(owner, config(i), DATA).wait(120)
+            if owner in folder.split(","):
+                manager.start(owner, config(i), DATA).wait(120)
         report(manager)
         return
     registry = RunRegistry(folder)
@@ -76,6 +78,14 @@ def main(folder: str, mode: str) -> None:
     for job in manager.all_jobs():
         job.wait(120)
     report(manager)
+    if mode == "interrupt":
+        interrupted = [j for j in manager.all_jobs() if j.interrupted]
+        for job in interrupted:
+            assert manager.restart(job.id, job.owner)
+        for job in interrupted:
+            job.wait(120)
+        print("AFTER", flush=True)
+        report(manager)
     print("INTEGRITY", registry.integrity_ok(), flush=True)
 
 
