@@ -155,6 +155,23 @@ def activation_bytes(model: ModelSummary, batch_size: int) -> int:
     return activation_values(model) * _BYTES_PER_VALUE * _TRAINING_FACTOR * max(1, int(batch_size))
 
 
+EVAL_BATCH = 1000   # the test set is evaluated this many images at a time, at most
+
+
+def evaluation_batch(model: ModelSummary, limits: "Limits | None" = None, cap: int = EVAL_BATCH) -> int:
+    """How many images one evaluation batch may hold: the largest batch whose estimated activation
+    memory (the training estimate, see `activation_bytes`: the margin covers oneDNN's layout copies)
+    fits this server's activation limit, at most `cap` and at least 1. A spec the limit accepts for
+    training can have 16 MB of activations per image; 1,000 of them at once took 9 GB (issue 23)."""
+    limits = current() if limits is None else limits
+    if limits.max_activation_bytes is None:
+        return cap
+    per_image = activation_bytes(model, 1)
+    # A tenth of the budget is left for the allocator's rounding, the logits and the batch's copy:
+    # at the full budget a 256 MB limit measured 261 MB (tests/eval_memory_probe.py).
+    return max(1, min(cap, int(limits.max_activation_bytes * 0.9) // max(per_image, 1)))
+
+
 def _check_structure(spec: Any, limits: Limits, input_shape: Shape, num_classes: int | None):
     """The normalized layers and their summary, after the checks that need no cost figures.
 
@@ -227,5 +244,5 @@ def check_size(key: str, size: int, limits: Limits | None = None) -> None:
 
 
 __all__ = ["Limits", "LimitError", "LimitConfigError", "Figure", "ENV_VARS", "MESSAGES", "current",
-           "check_spec", "spec_figures", "check_size", "activation_bytes", "format_count",
+           "check_spec", "spec_figures", "check_size", "activation_bytes", "evaluation_batch", "EVAL_BATCH", "format_count",
            "format_bytes", "format_figure"]

@@ -25,7 +25,7 @@ MAX_TRAINING_JOBS = "CNN_LAB_MAX_TRAINING_JOBS"  # deprecated name of TRAINING_W
 RUNS_PER_VISITOR = "CNN_LAB_RUNS_PER_VISITOR"    # running-or-waiting runs per visitor
 MAX_QUEUE = "CNN_LAB_MAX_QUEUE"                  # waiting runs on the server
 MAX_EPOCHS = "CNN_LAB_MAX_EPOCHS"                # epochs per run
-BACKEND = "CNN_LAB_BACKEND"                      # "local" or "ray"; $RAY_ADDRESS implies "ray"
+BACKEND = "CNN_LAB_BACKEND"                      # "local", "process" or "ray"; $RAY_ADDRESS implies "ray"
 RAY_ADDRESS = "RAY_ADDRESS"                      # Ray's own variable: the cluster to join
 RAY_THREADS = "CNN_LAB_RAY_THREADS"              # torch threads (and Ray CPUs) per Ray run
 DATA_DIR = "CNN_LAB_DATA_DIR"                    # folder with <Name>/raw/*-ubyte(.gz)
@@ -44,7 +44,7 @@ BUDGET_VARS: dict[str, tuple[str, int]] = {
     "CNN_LAB_GALLERY_PER_CLIENT": ("gallery_per_client", 1),
 }
 
-BACKENDS = ("local", "ray")
+BACKENDS = ("local", "process", "ray")
 DEFAULT_RUNS_PER_VISITOR = 1
 DEFAULT_MAX_QUEUE = 60
 DEFAULT_MAX_EPOCHS = 20
@@ -150,12 +150,16 @@ def ray_address(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def backend(environ: Mapping[str, str] | None = None) -> str:
-    """$CNN_LAB_BACKEND when set, else "ray" when $RAY_ADDRESS is set, else "local"."""
+    """$CNN_LAB_BACKEND when set, else "ray" when $RAY_ADDRESS is set, else "process" on a class
+    server ($CNN_LAB_TEACHER_KEY set: training in worker processes that cannot take the web
+    server down), else "local" (a laptop: one learner, training in the server's threads)."""
     raw = _raw(BACKEND, environ)
     if raw is None:
-        return "ray" if ray_address(environ) else "local"
+        if ray_address(environ):
+            return "ray"
+        return "process" if teacher_key(environ) else "local"
     if raw.lower() not in BACKENDS:
-        raise SettingsError(BACKEND, raw, "use 'local' or 'ray'")
+        raise SettingsError(BACKEND, raw, "use 'local', 'process' or 'ray'")
     return raw.lower()
 
 
@@ -226,8 +230,77 @@ def check(environ: Mapping[str, str] | None = None) -> None:
     """Read every setting once: SettingsError for the first unusable one (call at start-up)."""
     for reader in (training_workers, runs_per_visitor, max_queue, max_epochs, backend, ray_threads,
                    max_gallery, max_gallery_per_visitor, limit_overrides, behind_proxy, heavy_slots,
-                   budget_overrides):
+                   budget_overrides, worker_nice, worker_memory_bytes, worker_threads,
+                   max_run_seconds, overrun_factor):
         reader(environ)
+
+
+# --------------------------------------------------------------------------- branch runtime:
+# training in worker processes (core.jobs.process_backend) and per-run time caps (core.jobs.caps).
+WORKER_NICE = "CNN_LAB_WORKER_NICE"              # niceness added to a training process (0–19)
+WORKER_MEMORY_MB = "CNN_LAB_WORKER_MEMORY_MB"    # a training process's data-memory limit
+WORKER_THREADS = "CNN_LAB_WORKER_THREADS"        # torch threads per training process
+MAX_RUN_SECONDS = "CNN_LAB_MAX_RUN_SECONDS"      # the longest estimated run Start accepts
+RUN_OVERRUN = "CNN_LAB_RUN_OVERRUN"              # a run is stopped at its estimate × this
+DEFAULT_WORKER_NICE = 10
+DEFAULT_WORKER_MEMORY_MB = 2048
+DEFAULT_MAX_RUN_SECONDS_CLASS = 600              # a class server (CNN_LAB_TEACHER_KEY set); a laptop: none
+DEFAULT_RUN_OVERRUN = 2.0
+
+
+def worker_nice(environ: Mapping[str, str] | None = None) -> int:
+    """How much lower a training process's CPU priority is than the web server's (0–19)."""
+    raw = _raw(WORKER_NICE, environ)
+    if raw is None:
+        return DEFAULT_WORKER_NICE
+    if not raw.isdigit() or int(raw) > 19:
+        raise SettingsError(WORKER_NICE, raw, "give a whole number from 0 to 19 (or leave it unset)")
+    return int(raw)
+
+
+def worker_memory_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """The memory one training process may allocate (its data segment, RLIMIT_DATA)."""
+    value = amount(WORKER_MEMORY_MB, MB, environ)
+    return value if value is not None else DEFAULT_WORKER_MEMORY_MB * MB
+
+
+def worker_threads(environ: Mapping[str, str] | None = None) -> int | None:
+    """torch threads per training process; None: the cores shared among the runs at once."""
+    return whole(WORKER_THREADS, None, environ)
+
+
+def max_run_seconds(environ: Mapping[str, str] | None = None) -> int | None:
+    """The longest run (by its estimate) Start accepts, and the cap that arms the overrun stop:
+    10 min on a class server; none on a laptop (its one learner waits for nobody but
+    themselves, and a big model's 20 epochs may honestly take hours there)."""
+    return whole(MAX_RUN_SECONDS, DEFAULT_MAX_RUN_SECONDS_CLASS if teacher_key(environ) else None, environ)
+
+
+def overrun_factor(environ: Mapping[str, str] | None = None) -> float:
+    """A run still training at its estimate × this (and at least a minute over it) is stopped."""
+    raw = _raw(RUN_OVERRUN, environ)
+    if raw is None:
+        return DEFAULT_RUN_OVERRUN
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 1:
+        raise SettingsError(RUN_OVERRUN, raw, "give a number of at least 1, e.g. 2 (or leave it unset)")
+    return value
+
+
+def snapshot() -> tuple[tuple[str, str], ...]:
+    """Every CNN_LAB_* variable as it is now, for a training process to `adopt` (a worker forked
+    by a fork server would otherwise see the settings of when that server started)."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("CNN_LAB_")))
+
+
+def adopt(settings_now: tuple[tuple[str, str], ...]) -> None:
+    """Make this process's CNN_LAB_* variables exactly `settings_now` (in a training process)."""
+    for key in [k for k in os.environ if k.startswith("CNN_LAB_")]:
+        del os.environ[key]
+    os.environ.update(dict(settings_now))
 
 
 # --------------------------------------------------------------------------- durable runs

@@ -37,8 +37,8 @@ from torch import nn
 
 from core import calibration, metrics
 from core.data import Dataset
-from core.limits import Limits
-from core.models import INPUT_SHAPE, build_model  # noqa: F401 — importable from here as before
+from core.limits import Limits, evaluation_batch
+from core.models import INPUT_SHAPE, build_model, summary  # noqa: F401 — importable from here as before
 from core.recipe import split_sizes
 from core.train_state import load_epoch_state, restore_rng, save_epoch_state
 from core.transfer import initial_model
@@ -206,6 +206,8 @@ class TrainingRun:
             # oneDNN's convolutions are 30–40% faster in channels-last layout on these CPUs
             # (measured with bench/train_bench.py; see the README performance table).
             self.model = self.model.to(memory_format=torch.channels_last)
+        # Evaluation batches are bounded by the same activation limit as training batches.
+        self.eval_batch = evaluation_batch(summary(config.spec, num_classes=len(data.info.classes)), limits)
         self.history: list[dict[str, Any]] = []
         self.last_eval: EvalResult | None = None
         self.temperature = 1.0             # fitted at the end of events()
@@ -238,7 +240,8 @@ class TrainingRun:
         x, y = holdout
         record: dict[str, Any] = {"temperature": 1.0, "holdout": len(y), "fitted": False}
         if len(y):
-            held = evaluate(self.model, x.to(self.device), y, num_classes=len(self.data.info.classes))
+            held = evaluate(self.model, x.to(self.device), y, batch_size=self.eval_batch,
+                            num_classes=len(self.data.info.classes))
             t = calibration.fit_temperature(held.logits, held.labels)
             before, after = (calibration.bins_from_logits(held.logits, held.labels, v) for v in (1.0, t))
             record.update(temperature=t, fitted=True, holdout_accuracy=held.accuracy,
@@ -260,8 +263,8 @@ class TrainingRun:
 
     def evaluate_test(self, stop_event: threading.Event | None = None) -> EvalResult:
         x, y = self.test_tensors()
-        self.last_eval = evaluate(self.model, x.to(self.device), y, num_classes=len(self.data.info.classes),
-                                  stop_event=stop_event)
+        self.last_eval = evaluate(self.model, x.to(self.device), y, batch_size=self.eval_batch,
+                                  num_classes=len(self.data.info.classes), stop_event=stop_event)
         return self.last_eval
 
     def events(self) -> Iterator[dict[str, Any]]:

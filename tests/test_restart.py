@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import torch
 
 from core.checkpoint import load_checkpoint
 from core.train_state import load_epoch_state
@@ -158,3 +159,46 @@ def test_kill_9_without_resume_shows_interrupted_runs_with_a_restart(tmp_path):
     assert all(r["state"] == "finished" for r in before if not r["interrupted"])
     _check_complete(after)
     assert "INTEGRITY True" in lines
+
+
+def test_kill_9_of_a_worker_process_resumes_its_run_from_the_last_epoch(tmp_path):
+    """The process backend (core.jobs.process_backend): the worker dies, the server does not; the
+    run continues from its epoch checkpoint in a fresh worker and ends as an uninterrupted run."""
+    from core.jobs import FINISHED, JobManager
+    from core.jobs.process_backend import ProcessBackend
+    from core.jobs.registry import RunRegistry
+    from core.train import TrainingRun
+    from core.train_config import config_from_preset
+    from fakes import toy_dataset
+    from helpers import wait_until
+
+    data = toy_dataset(n_train=800, n_test=300)
+    config = config_from_preset("fast", epochs=3, batch_size=32, seed=21, calibration_holdout=100,
+                                device="cpu", log_every=5)
+    backend = ProcessBackend(workers=1, nice=5, memory_bytes=1536 * 1024 * 1024, threads=1)
+    registry = RunRegistry(tmp_path / "runs")
+    manager = JobManager(backend=backend, workers=1, initial_rate=1e9, registry=registry,
+                         data_loader=lambda c: data)
+    try:
+        job = manager.start("visitor", config, data)
+        wait_until(lambda: registry.epoch_state_path(job.id).exists()
+                   and any(e["event"] == "step" and e["epoch"] == 2 for e in job.events()),
+                   300, "a step of epoch 2 after an epoch checkpoint")
+        first = job.worker["pid"]
+        os.kill(first, signal.SIGKILL)
+        assert job.wait(300) and job.state == FINISHED, job.error
+        assert job.worker["pid"] != first
+    finally:
+        manager.shutdown()
+        backend.close()
+    kinds = [e["event"] for e in job.events()]
+    assert kinds.count("resumed") == 1 and kinds.count("epoch") == 3 and kinds.count("done") == 1
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)          # as the worker (threads=1): the same reductions, the same sums
+    try:
+        reference = list(TrainingRun(config, data).events())[-1]
+    finally:
+        torch.set_num_threads(threads)
+    assert abs(job.metrics()["test_accuracy"] - reference["test_accuracy"]) <= 0.001
+    assert job.metrics()["test_loss"] == pytest.approx(reference["test_loss"], rel=1e-4)
+    assert registry.integrity_ok() and len(registry.load()) == 1

@@ -42,7 +42,7 @@ def test_values_are_read_and_the_new_name_wins_over_the_deprecated_one():
     (settings.RAY_THREADS, "many", "whole number of at least 1"),
     (settings.MAX_GALLERY, "none", "whole number of at least 1"),
     (settings.MAX_GALLERY_PER_VISITOR, "0", "whole number of at least 1"),
-    (settings.BACKEND, "spark", "'local' or 'ray'"),
+    (settings.BACKEND, "spark", "'local', 'process' or 'ray'"),
     ("CNN_LAB_MAX_PARAMS", "lots", "positive number"),
     ("CNN_LAB_MAX_CHECKPOINT_MB", "nan", "positive number"),
     ("CNN_LAB_MAX_IMAGE_MB", "-1", "positive number"),

@@ -36,12 +36,14 @@ import dataclasses
 import math
 import queue
 import secrets
+import sys
 import threading
 import time
 from typing import Callable
 
 from core import settings
 from core.data import Dataset
+from core.jobs import caps
 from core.jobs.backend import Backend, LocalBackend, RunFactory, RunRequest
 from core.jobs.estimates import format_seconds, probe_rate, run_work, schedule
 from core.jobs.job import BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
@@ -60,15 +62,19 @@ def backend_name_from_env() -> str:
 
 
 def make_backend(name: str | None = None, **options) -> Backend:
-    """"local" or "ray" (default: from the environment, see backend_name_from_env)."""
+    """"local", "process" or "ray" (default: from the environment, see backend_name_from_env)."""
     name = (name or backend_name_from_env()).lower()
     if name == "local":
         return LocalBackend(options.get("run_factory"))
+    if name == "process":
+        from core.jobs.process_backend import ProcessBackend
+
+        return ProcessBackend()
     if name == "ray":
         from core.jobs.ray_backend import RayBackend
 
         return RayBackend(**{k: v for k, v in options.items() if k != "run_factory"})
-    raise BackendError(f"Unknown training backend '{name}'; use 'local' or 'ray' ({settings.BACKEND}).")
+    raise BackendError(f"Unknown training backend '{name}'; use 'local', 'process' or 'ray' ({settings.BACKEND}).")
 
 
 class JobManager:
@@ -153,6 +159,7 @@ class JobManager:
         work = run_work(config, len(data.train_labels), len(data.test_labels), len(data.info.classes))
         if self._rate is None:
             self._set_rate(probe_rate(), "probe")
+        caps.check_duration(self, config, work, len(data.info.classes))  # RunTooLong: what to shrink
         with self._lock:
             if self._closed:
                 raise BackendError("The server is shutting down; start the run again in a moment.")
@@ -204,17 +211,24 @@ class JobManager:
                 self._execute(job)
 
     def _execute(self, job: Job) -> None:
-        sink = JobSink(job)
+        sink = caps.guard(JobSink(job), job, self)   # stops a run that overruns its estimate
         config = job.config
         if self.registry is not None:   # the run writes its epoch checkpoint there (and resumes)
             config = dataclasses.replace(config, epoch_state=str(self.registry.epoch_state_path(job.id)))
         try:
-            self.backend.execute(RunRequest(job.id, config, job.data, job.probe_index), sink)
+            while True:
+                try:
+                    self.backend.execute(RunRequest(job.id, config, job.data, job.probe_index), sink)
+                    break
+                except RunFailed as e:
+                    if not self._continue_after_worker_died(job, e):
+                        raise
         except RunFailed as e:
             sink.fail(str(e))
         except Exception as e:  # noqa: BLE001 — a failed run is reported, never kills the server
             sink.fail(f"{type(e).__name__}: {e}")
         finally:
+            sink.close()
             job._end()
             self._measure(job)
             with self._lock:
@@ -423,6 +437,24 @@ class JobManager:
                 self._queue.put(job)
             if resumed or queued:
                 self._ensure_workers()
+
+    def _continue_after_worker_died(self, job: Job, error: RunFailed) -> bool:
+        """A run whose worker process died (kill -9, the host's OOM killer) continues once from
+        its last epoch checkpoint instead of failing; True when it will. A run that failed for
+        itself (out of its memory, a bad setting) fails as before."""
+        from core.train_state import load_epoch_state
+
+        died = sys.modules.get("core.jobs.process_backend")
+        if (self.registry is None or not self.resume or job.stop_event.is_set() or died is None
+                or str(error) != died.DIED_SENTENCE or getattr(job, "_worker_resumes", 0) >= 1):
+            return False
+        job._worker_resumes = getattr(job, "_worker_resumes", 0) + 1
+        state = load_epoch_state(self.registry.epoch_state_path(job.id))
+        keep = _events_through_epoch(job.events(), state["epoch"] if state else 0)
+        with job._lock:
+            del job._events[keep:]
+        self.registry.truncate_events(job.id, keep)
+        return True
 
     def restart(self, job_id: str, owner: str) -> bool:
         """Start again, from the beginning, the owner's run that a server restart interrupted."""
