@@ -402,6 +402,8 @@ class JobManager:
             job.journal = registry
             self._numbers[job.owner] = max(self._numbers.get(job.owner, 0), job.number)
             self._jobs[job.id] = job
+            if stored.has_model and stored.events and stored.events[-1].get("event") == "done":
+                stored.state = FINISHED   # killed after its results were written, before its state
             if stored.state in (FINISHED, FAILED, CANCELLED):
                 job.state = stored.state
                 now = time.perf_counter()
