@@ -301,3 +301,46 @@ def adopt(settings_now: tuple[tuple[str, str], ...]) -> None:
     for key in [k for k in os.environ if k.startswith("CNN_LAB_")]:
         del os.environ[key]
     os.environ.update(dict(settings_now))
+
+
+# --------------------------------------------------------------------------- durable runs
+# (branch durable: core.jobs.registry)
+RUN_REGISTRY = "CNN_LAB_RUN_REGISTRY"              # 0: runs in memory only; a folder: keep them there
+RUN_RETENTION_DAYS = "CNN_LAB_RUN_RETENTION_DAYS"  # stored runs older than this are deleted
+DEFAULT_RUN_RETENTION_DAYS = 7
+
+
+def run_registry_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the run registry lives: $CNN_LAB_RUN_REGISTRY when it names a folder; unset or 1:
+    $CNN_LAB_CHECKPOINT_DIR/runs (None when no checkpoint folder is set); 0/off: None."""
+    raw = _raw(RUN_REGISTRY, environ)
+    if raw is not None and raw.lower() in _NO:
+        return None
+    if raw is None or raw.lower() in _YES:
+        base = checkpoint_dir(environ)
+        return None if base is None else base / "runs"
+    return Path(raw).expanduser()
+
+
+def run_retention_days(environ: Mapping[str, str] | None = None) -> float:
+    """Days a stored run is kept (default 7; fractions allowed)."""
+    raw = _raw(RUN_RETENTION_DAYS, environ)
+    if raw is None:
+        return float(DEFAULT_RUN_RETENTION_DAYS)
+    try:
+        days = float(raw)
+    except ValueError:
+        days = math.nan
+    if not math.isfinite(days) or days <= 0 or days > 3650:
+        raise SettingsError(RUN_RETENTION_DAYS, raw, "give a number of days above 0 (e.g. 7)")
+    return days
+
+
+_check_before_durable = check
+
+
+def check(environ: Mapping[str, str] | None = None) -> None:  # noqa: F811 — extends the check above
+    """Every setting, the durable-run ones included."""
+    _check_before_durable(environ)
+    run_registry_dir(environ)
+    run_retention_days(environ)

@@ -40,6 +40,7 @@ from core.data import Dataset
 from core.limits import Limits, evaluation_batch
 from core.models import INPUT_SHAPE, build_model, summary  # noqa: F401 — importable from here as before
 from core.recipe import split_sizes
+from core.train_state import load_epoch_state, restore_rng, save_epoch_state
 from core.transfer import initial_model
 # The config lives in its own module (core.recipe uses it too); these names stay importable here.
 from core.train_config import (DEVICE_NAMES, OPTIMIZERS, SCHEDULERS, ConfigError,  # noqa: F401
@@ -48,6 +49,7 @@ from core.train_config import (DEVICE_NAMES, OPTIMIZERS, SCHEDULERS, ConfigError
 # The held-out slice is drawn with its own fixed seed, so it is the same images whatever the run's
 # seed: runs with different seeds are calibrated (and their ECE measured) on the same data.
 HOLDOUT_SEED = 1234
+_INIT_LOCK = threading.Lock()
 
 
 def holdout_indices(n_train: int, holdout: int) -> torch.Tensor:
@@ -193,9 +195,13 @@ class TrainingRun:
         self.config, self.data = config, data
         self.stop_event = stop_event or threading.Event()
         self.device = pick_device(config.device)
-        torch.manual_seed(config.seed)
-        # A transfer run (config.init_from) starts from a trained model's layers (core.transfer).
-        self.model = (model or initial_model(config, len(data.info.classes), limits)).to(self.device)
+        # Seeding and building under one lock: torch's generator is global to the process, and two
+        # worker threads starting runs at once would otherwise build each other's initial weights
+        # (the same seed must give the same run, e.g. a run resumed after a restart).
+        with _INIT_LOCK:
+            torch.manual_seed(config.seed)
+            # A transfer run (config.init_from) starts from a trained model's layers (core.transfer).
+            self.model = (model or initial_model(config, len(data.info.classes), limits)).to(self.device)
         if self.device.type == "cpu":
             # oneDNN's convolutions are 30–40% faster in channels-last layout on these CPUs
             # (measured with bench/train_bench.py; see the README performance table).
@@ -272,15 +278,32 @@ class TrainingRun:
         sched = make_scheduler(cfg, opt, steps_per_epoch)
         gen = torch.Generator().manual_seed(cfg.seed)
         background = float(-self.data.info.mean / self.data.info.std)
-        yield self._log({"event": "start", "train_size": n, "holdout_size": len(holdout[1]),
-                         "test_size": len(self.data.test_labels),
-                         "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
-                         "epochs": cfg.epochs, "device": str(self.device), "dataset": cfg.dataset})
         step, train_seconds, stopped, epoch, completed = 0, 0.0, False, 0, 0
+        resumed = load_epoch_state(cfg.epoch_state) if cfg.epoch_state else None
+        if resumed is not None and resumed["epoch"] <= cfg.epochs:
+            # After a server restart: continue from the last completed epoch with every generator
+            # where it was, so the remaining steps are the ones an uninterrupted run takes.
+            self.model.load_state_dict(resumed["model"])
+            opt.load_state_dict(resumed["optimizer"])
+            if sched is not None and resumed["scheduler"] is not None:
+                sched.load_state_dict(resumed["scheduler"])
+            restore_rng(resumed, gen)
+            step, train_seconds = resumed["step"], resumed["train_seconds"]
+            epoch = completed = resumed["epoch"]
+            yield self._log({"event": "resumed", "epoch": completed, "step": step,
+                             "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
+                             "train_seconds": train_seconds})
+        else:
+            resumed = None
+        if resumed is None:
+            yield self._log({"event": "start", "train_size": n, "holdout_size": len(holdout[1]),
+                             "test_size": len(self.data.test_labels),
+                             "steps_per_epoch": steps_per_epoch, "total_steps": total_steps,
+                             "epochs": cfg.epochs, "device": str(self.device), "dataset": cfg.dataset})
         # The images/s readout: averaged over the last seconds of training steps, warm-up left
         # out (a per-event figure swung between ~400 and ~11,000 images/s on a shared CPU).
         throughput = metrics.Throughput()
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(completed + 1, cfg.epochs + 1):
             self.model.train()
             order = torch.randperm(n, generator=gen).to(self.device)
             seen = correct = 0
@@ -335,6 +358,9 @@ class TrainingRun:
                                  "train_accuracy": correct / max(seen, 1),
                                  "test_loss": result.loss, "test_accuracy": result.accuracy,
                                  "train_seconds": train_seconds})
+            if cfg.epoch_state:  # after the epoch event was taken: see core.jobs.registry
+                save_epoch_state(cfg.epoch_state, model=self.model, optimizer=opt, scheduler=sched,
+                                 generator=gen, epoch=epoch, step=step, train_seconds=train_seconds)
         if stopped:  # training is over: say so now, before the (slow) final evaluation
             yield self._log({"event": "stopped", "step": step, "epoch": epoch,
                              "train_seconds": train_seconds})

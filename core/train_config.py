@@ -62,6 +62,10 @@ class TrainConfig:
     init_from: str | None = None
     init_name: str | None = None
     freeze: bool = False
+    # Durable runs (branch durable): a file where the run writes its epoch checkpoint at each epoch
+    # end (core.train_state) and, when it exists at the start, continues from it. Set by the job
+    # manager on the copy of the config it hands a backend, never on the config a page shows.
+    epoch_state: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,6 +155,8 @@ def check_config(config: TrainConfig, num_classes: int = 10, limits: Limits | No
                           f"(e.g. 5000), not {holdout}.")
     check_custom_data(config, num_classes)
     check_transfer(config)
+    if config.epoch_state is not None and not (isinstance(config.epoch_state, str) and 0 < len(config.epoch_state) <= 4096):
+        raise ConfigError("The epoch checkpoint must be named by a file path.")
 
 
 MAX_CLASS_NAME = 40

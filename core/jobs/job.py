@@ -65,6 +65,11 @@ class Job:
         self.finished_at: float | None = None
         self.probe_index = min(probe_index, len(data.test_labels) - 1)
         self.thread: threading.Thread | None = None
+        # Durable runs (core.jobs.registry): where every change is written through, or None; and
+        # whether the run was cut off by a server restart and waits for its owner to start it again.
+        self.journal: Any = None
+        self.interrupted = False
+        self._result_loader: Callable[[], Any] | None = None
         self._events: list[dict[str, Any]] = []
         self._snapshots: list[FeatureSnapshot] = []
         self._lock = threading.Lock()
@@ -88,6 +93,18 @@ class Job:
     @property
     def model(self) -> "torch.nn.Module | None":
         return None if self.run is None else self.run.model
+
+    @property
+    def result(self) -> "EvalResult | None":
+        """The final evaluation (a run restored after a restart reads it from disk when first asked)."""
+        if self._result is None and self._result_loader is not None:
+            loader, self._result_loader = self._result_loader, None
+            self._result = loader()
+        return self._result
+
+    @result.setter
+    def result(self, value: "EvalResult | None") -> None:
+        self._result, self._result_loader = value, None
 
     @property
     def preset(self) -> str | None:
@@ -167,7 +184,12 @@ class Job:
                 self.state, self.ended = CANCELLED, time.time()
                 self.finished_at = time.perf_counter()
                 self._done.set()
-                return
+                cancelled = True
+            else:
+                cancelled = False
+        if cancelled:
+            self._write("update")
+            return
         if self.stop_event.is_set():
             return
         self.stop_requested_at = time.perf_counter()
@@ -202,7 +224,8 @@ class Job:
             self.state, self.started, self.t0 = STARTING, time.time(), time.perf_counter()
             if self.stop_event.is_set():   # Stop pressed in the instant between
                 self.state = STOPPING
-            return True
+        self._write("update")
+        return True
 
     def _record(self, event: dict[str, Any], snapshot: FeatureSnapshot | None = None) -> None:
         """Keep one event (stamped with its elapsed time) and its snapshot, in order."""
@@ -215,22 +238,65 @@ class Job:
             self.result = getattr(self.run, "last_eval", None)
         elif self.state == STARTING:
             self.state = RUNNING
+        before = self.state
         with self._lock:
             if snapshot is not None:
                 self._snapshots.append(snapshot)
             self._events.append(event)
+            index = len(self._events) - 1
+        self._write("event", index, event)
+        if self.state != before:
+            self._write("update")
 
     def _fail(self, message: str) -> None:
         self.error, self.state = message, FAILED
+        event = {"event": "error", "message": message, "elapsed": round(time.perf_counter() - self.t0, 4)}
         with self._lock:
-            self._events.append({"event": "error", "message": message,
-                                 "elapsed": round(time.perf_counter() - self.t0, 4)})
+            self._events.append(event)
+            index = len(self._events) - 1
+        self._write("event", index, event)
+        self._write("update")
 
     def _end(self) -> None:
         if self.state not in (FAILED, CANCELLED):
+            if self.run is not None:
+                self._write("results")   # weights and evaluation on disk before the record says done
             self.state = FINISHED
         self.finished_at, self.ended = time.perf_counter(), time.time()
+        self._write("update")
         self._done.set()
+
+    def _write(self, what: str, *args: Any) -> None:
+        """Write a change through to the registry. A full disk or a locked file must never fail
+        the run: the learner still has it in memory, only a restart would lose it."""
+        journal = self.journal
+        if journal is None:
+            return
+        try:
+            if what == "event":
+                journal.add_event(self.id, *args)
+            elif what == "results":
+                journal.save_results(self)
+            else:
+                journal.update(self)
+        except Exception:  # noqa: BLE001 — see the docstring
+            import logging
+
+            logging.getLogger(__name__).warning("run registry: could not write %s of a run", what,
+                                                exc_info=True)
+
+    def _requeue(self, keep_events: int) -> None:
+        """Waiting again (after a server restart, or its owner's restart button), keeping the
+        first `keep_events` events (what its epoch checkpoint already covers)."""
+        with self._lock:
+            del self._events[keep_events:]
+            self._snapshots.clear()
+            self.state, self.error, self.interrupted = QUEUED, None, False
+            self.started = self.ended = self.finished_at = self.stopped_at = None
+            self.stop_requested_at = None
+            self.run, self._result, self._result_loader = None, None, None
+            self.stop_event = threading.Event()
+            self._done = threading.Event()
 
 
 class JobView:

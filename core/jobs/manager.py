@@ -32,9 +32,11 @@ with `set_factory` (e.g. a manager whose local backend trains a scripted run) in
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import queue
 import secrets
+import sys
 import threading
 import time
 from typing import Callable
@@ -46,9 +48,12 @@ from core.jobs.backend import Backend, LocalBackend, RunFactory, RunRequest
 from core.jobs.estimates import format_seconds, probe_rate, run_work, schedule
 from core.jobs.job import BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
 from core.jobs.snapshots import PROBE_INDEX
-from core.jobs.states import (CANCELLED, FINISHED, QUEUED, RUNNING, STARTING, STOPPED, STOPPING,
+from core.jobs.states import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STARTING, STOPPED, STOPPING,
                               TRAINING_STATES, BackendError, JobLimitError, RunFailed)
 from core.train_config import ConfigError, TrainConfig, check_config
+
+if False:  # typing only (no import cycle at run time)
+    from core.jobs.registry import RunRegistry
 
 
 def backend_name_from_env() -> str:
@@ -82,7 +87,9 @@ class JobManager:
                  keep_seconds: float = 12 * 3600, keep_total: int = 200, *,
                  workers: int | None = None, per_owner: int | None = None,
                  max_waiting: int | None = None, backend: Backend | str | None = None,
-                 initial_rate: float | None = None):
+                 initial_rate: float | None = None, registry: "RunRegistry | None" = None,
+                 data_loader: Callable[[TrainConfig], Dataset | None] | None = None,
+                 resume: bool = True):
         if run_factory is not None:
             if backend is not None and backend != "local":
                 raise ValueError("run_factory applies to the local backend only")
@@ -109,6 +116,16 @@ class JobManager:
         self._numbers: dict[str, int] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # Durable runs (branch durable, core.jobs.registry): every run written through to disk and
+        # read back here, so a restart loses nothing; `data_loader` gives a stored run's data back
+        # (default: the named dataset, core.data); without `resume`, runs cut off while training
+        # are shown as interrupted with a restart button instead of continuing on their own.
+        self.registry = registry
+        self._data_loader = data_loader or _load_named_dataset
+        self.resume = resume
+        self.restored = 0
+        if registry is not None:
+            self._restore()
 
     @property
     def max_jobs(self) -> int:
@@ -166,6 +183,9 @@ class JobManager:
             job = Job(secrets.token_urlsafe(12), owner, number, config, data, probe_index,
                       clean_nickname(nickname), work)
             self._jobs[job.id] = job
+            if self.registry is not None:
+                job.journal = self.registry
+                self.registry.add(job)
             self._waiting.append(job)
             self._queue.put(job)         # under the lock: queue order == positions order
             self._ensure_workers()
@@ -194,8 +214,17 @@ class JobManager:
 
     def _execute(self, job: Job) -> None:
         sink = caps.guard(JobSink(job), job, self)   # stops a run that overruns its estimate
+        config = job.config
+        if self.registry is not None:   # the run writes its epoch checkpoint there (and resumes)
+            config = dataclasses.replace(config, epoch_state=str(self.registry.epoch_state_path(job.id)))
         try:
-            self.backend.execute(RunRequest(job.id, job.config, job.data, job.probe_index), sink)
+            while True:
+                try:
+                    self.backend.execute(RunRequest(job.id, config, job.data, job.probe_index), sink)
+                    break
+                except RunFailed as e:
+                    if not self._continue_after_worker_died(job, e):
+                        raise
         except RunFailed as e:
             sink.fail(str(e))
         except Exception as e:  # noqa: BLE001 — a failed run is reported, never kills the server
@@ -328,12 +357,126 @@ class JobManager:
             extra = len(jobs) - self.keep_per_owner
             for j in finished:
                 if extra > 0 or now - j.created > self.keep_seconds:
-                    self._jobs.pop(j.id, None)
+                    self._drop(j)
                     extra -= 1
         finished = [j for j in self._jobs.values() if not j.active]  # oldest first
         for j in finished[:max(0, len(self._jobs) - self.keep_total)]:
-            self._jobs.pop(j.id, None)
+            self._drop(j)
         self._waiting = [j for j in self._waiting if j.state == QUEUED]
+
+    def _drop(self, job: Job) -> None:
+        """Forget a finished job, on disk too (what the pages cannot show is not kept)."""
+        self._jobs.pop(job.id, None)
+        if self.registry is not None:
+            self.registry.delete(job.id)
+
+    # ----------------------------------------------------------------- restoring (durable runs)
+    def _restore(self) -> None:
+        """Read the registry back: finished runs as they ended, waiting runs queued again in their
+        order, runs cut off while training continued from their last completed epoch (first, in
+        their order) — or, without `resume`, shown as interrupted with a restart button."""
+        from core.checkpoint import clean_stale_temp_files
+        from core.train_state import load_epoch_state
+
+        registry = self.registry
+        registry.expire(self.keep_seconds)
+        clean_stale_temp_files(registry.folder)
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        datasets: dict[tuple, Dataset | None] = {}
+        resumed: list[Job] = []
+        queued: list[Job] = []
+        for stored in registry.load():
+            config = TrainConfig(**{k: v for k, v in stored.config.items() if k in fields})
+            key = (config.dataset, tuple(config.classes or ()), config.data_folder, config.validation_share)
+            if key not in datasets:
+                try:
+                    datasets[key] = self._data_loader(config)
+                except Exception:  # noqa: BLE001 — its data is gone: the run cannot be shown
+                    datasets[key] = None
+            data = datasets[key]
+            if data is None:
+                continue               # kept on disk until it expires
+            job = Job(stored.id, stored.owner, stored.number, config, data, stored.probe_index,
+                      stored.nickname, stored.work)
+            job.watch_token, job.created = stored.watch_token, stored.created
+            job.started, job.ended, job.error = stored.started, stored.ended, stored.error
+            job._events = list(stored.events)
+            job.journal = registry
+            self._numbers[job.owner] = max(self._numbers.get(job.owner, 0), job.number)
+            self._jobs[job.id] = job
+            if stored.has_model and stored.events and stored.events[-1].get("event") == "done":
+                stored.state = FINISHED   # killed after its results were written, before its state
+            if stored.state in (FINISHED, FAILED, CANCELLED):
+                job.state = stored.state
+                now = time.perf_counter()
+                job.t0 = now - max(0.0, (stored.ended or 0) - (stored.started or stored.ended or 0))
+                job.finished_at = now
+                job.stopped_at = now if stored.stopped else None
+                if stored.has_model:
+                    job.run = _StoredModel(registry, job.id)
+                    job._result_loader = lambda rid=job.id: registry.load_eval(rid)
+                job._done.set()
+            elif stored.state == QUEUED:
+                job._requeue(0)
+                queued.append(job)
+            elif self.resume:
+                state = load_epoch_state(registry.epoch_state_path(job.id))
+                done_epochs = state["epoch"] if state else 0
+                keep = _events_through_epoch(stored.events, done_epochs)
+                job._requeue(keep)
+                registry.truncate_events(job.id, keep)
+                if stored.state in (STOPPING, STOPPED):
+                    job.stop_event.set()   # Stop was pressed: end at once and keep the model
+                resumed.append(job)
+            else:
+                job.state, job.interrupted, job.error = FAILED, True, INTERRUPTED_MESSAGE
+                job.ended = time.time()
+                job.finished_at = time.perf_counter()
+                job._done.set()
+            registry.update(job)
+            self.restored += 1
+        with self._lock:
+            for job in resumed + queued:
+                self._waiting.append(job)
+                self._queue.put(job)
+            if resumed or queued:
+                self._ensure_workers()
+
+    def _continue_after_worker_died(self, job: Job, error: RunFailed) -> bool:
+        """A run whose worker process died (kill -9, the host's OOM killer) continues once from
+        its last epoch checkpoint instead of failing; True when it will. A run that failed for
+        itself (out of its memory, a bad setting) fails as before."""
+        from core.train_state import load_epoch_state
+
+        died = sys.modules.get("core.jobs.process_backend")
+        if (self.registry is None or not self.resume or job.stop_event.is_set() or died is None
+                or str(error) != died.DIED_SENTENCE or getattr(job, "_worker_resumes", 0) >= 1):
+            return False
+        job._worker_resumes = getattr(job, "_worker_resumes", 0) + 1
+        state = load_epoch_state(self.registry.epoch_state_path(job.id))
+        keep = _events_through_epoch(job.events(), state["epoch"] if state else 0)
+        with job._lock:
+            del job._events[keep:]
+        self.registry.truncate_events(job.id, keep)
+        return True
+
+    def restart(self, job_id: str, owner: str) -> bool:
+        """Start again, from the beginning, the owner's run that a server restart interrupted."""
+        job = self.get(job_id, owner)
+        if job is None or not job.interrupted:
+            return False
+        with self._lock:
+            if self._closed:
+                return False
+            job._requeue(0)
+            if self.registry is not None:
+                self.registry.truncate_events(job.id, 0)
+                self.registry.epoch_state_path(job.id).unlink(missing_ok=True)
+                self.registry.update(job)
+            self._waiting.append(job)
+            self._queue.put(job)
+            self._ensure_workers()
+        return True
 
     # ----------------------------------------------------------------- reading
     def get(self, job_id: str | None, owner: str) -> Job | None:
@@ -396,6 +539,7 @@ class JobManager:
         if job is None:
             return False
         job.nickname = clean_nickname(nickname)
+        job._write("update")
         return True
 
     def board(self) -> list[BoardRow]:
@@ -452,7 +596,7 @@ class JobManager:
             job = self._jobs.get(job_id)
             if job is None or job.owner != owner or job.active:
                 return False
-            del self._jobs[job_id]
+            self._drop(job)
             return True
 
     def shutdown(self, timeout: float = 10.0) -> None:
@@ -473,14 +617,77 @@ class JobManager:
         self.backend.close()
 
 
-_factory: Callable[[], JobManager] = JobManager
+INTERRUPTED_MESSAGE = "This run was interrupted by a server restart; start it again."
+
+
+def _events_through_epoch(events: list[dict], epoch: int) -> int:
+    """How many leading events an epoch checkpoint after `epoch` epochs covers: everything up to
+    and including that epoch's "epoch" event (0 epochs: none — the run starts over)."""
+    if epoch <= 0:
+        return 0
+    for i, e in enumerate(events):
+        if e.get("event") == "epoch" and int(e.get("epoch", -1)) == epoch:
+            return i + 1
+    return 0
+
+
+def _load_named_dataset(config: TrainConfig) -> Dataset | None:
+    """A stored run's data: the named built-in dataset (runs on your own classes are not kept:
+    their images lived in the visitor's session)."""
+    if config.dataset == "custom":
+        return None
+    from core.data import load_dataset
+
+    return load_dataset(config.dataset, progress=False)
+
+
+class _StoredModel:
+    """A restored run's model holder: the weights are read from disk the first time they are asked
+    for (a restart with a thousand stored runs reads none of them)."""
+
+    def __init__(self, registry: "RunRegistry", run_id: str):
+        self._registry, self._id = registry, run_id
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                self._model = self._registry.load_model(self._id)
+            return self._model
+
+    @property
+    def last_eval(self):
+        return self._registry.load_eval(self._id)
+
+
+def default_registry() -> "RunRegistry | None":
+    """The server's run registry: $CNN_LAB_CHECKPOINT_DIR/runs (or $CNN_LAB_RUN_REGISTRY), or None
+    when neither is set or $CNN_LAB_RUN_REGISTRY is 0 (tests and a local user's one-off server keep
+    runs in memory only)."""
+    from core.jobs.registry import RunRegistry
+
+    folder = settings.run_registry_dir()
+    return None if folder is None else RunRegistry(folder)
+
+
+def durable_job_manager() -> JobManager:
+    """A JobManager with the server's registry (the default `make_job_manager` builds)."""
+    registry = default_registry()
+    if registry is None:
+        return JobManager()
+    return JobManager(registry=registry, keep_seconds=settings.run_retention_days() * 86400)
+
+
+_factory: Callable[[], JobManager] = durable_job_manager
 
 
 def set_factory(factory: Callable[[], JobManager] | None) -> Callable[[], JobManager]:
     """Choose what `make_job_manager` builds (None: a plain `JobManager()` again); returns the
     factory it replaces, so a test can put it back."""
     global _factory
-    previous, _factory = _factory, (factory or JobManager)
+    previous, _factory = _factory, (factory or durable_job_manager)
     return previous
 
 
