@@ -39,7 +39,7 @@ browser:
 # `make run` serves this machine only (http://localhost:8501); HOST=0.0.0.0 to open it to the
 # network. app.serve imports every library before the first visitor (no cold-start race).
 run: venv
-	$(PY) -m app.serve --server.address $(or $(HOST),127.0.0.1) --server.port $(PORT)
+	CNN_LAB_RUN_REGISTRY=$${CNN_LAB_RUN_REGISTRY:-1} $(PY) -m app.serve --server.address $(or $(HOST),127.0.0.1) --server.port $(PORT)
 
 # A public server for a class (README: "Run it for a class"): no tracebacks for visitors,
 # uploads capped before they are read, no developer menu. Set CNN_LAB_TEACHER_KEY for the
@@ -51,7 +51,7 @@ run: venv
 serve-public: venv
 	@[ -n "$$CNN_LAB_TEACHER_KEY" ] || echo "note: CNN_LAB_TEACHER_KEY is not set, so the Class page is off"
 	@[ "$(or $(HOST),0.0.0.0)" = "127.0.0.1" ] || echo "note: serving plain HTTP on every interface; put TLS in front for a class (README: Run it for a class)"
-	$(PY) -m app.serve --server.address $(or $(HOST),0.0.0.0) --server.port $(PORT) \
+	CNN_LAB_RUN_REGISTRY=$${CNN_LAB_RUN_REGISTRY:-1} $(PY) -m app.serve --server.address $(or $(HOST),0.0.0.0) --server.port $(PORT) \
 		--server.headless true --client.showErrorDetails none --client.toolbarMode minimal \
 		--server.maxUploadSize 32 --browser.gatherUsageStats false
 

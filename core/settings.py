@@ -311,13 +311,17 @@ DEFAULT_RUN_RETENTION_DAYS = 7
 
 
 def run_registry_dir(environ: Mapping[str, str] | None = None) -> Path | None:
-    """Where the run registry lives: $CNN_LAB_RUN_REGISTRY when it names a folder; unset or 1:
-    $CNN_LAB_CHECKPOINT_DIR/runs (None when no checkpoint folder is set); 0/off: None."""
+    """Where the run registry lives: $CNN_LAB_RUN_REGISTRY when it names a folder; 1: the
+    checkpoint folder's runs/ ($CNN_LAB_CHECKPOINT_DIR, else the repo's checkpoints/ — what
+    `make run` and `make class` set); unset: $CNN_LAB_CHECKPOINT_DIR/runs, or None when no
+    checkpoint folder is set (tests and a bare `streamlit run` keep runs in memory); 0/off: None."""
     raw = _raw(RUN_REGISTRY, environ)
     if raw is not None and raw.lower() in _NO:
         return None
     if raw is None or raw.lower() in _YES:
         base = checkpoint_dir(environ)
+        if base is None and raw is not None:  # "1" on a server with the repo's own checkpoints/
+            base = Path(__file__).resolve().parent.parent / "checkpoints"
         return None if base is None else base / "runs"
     return Path(raw).expanduser()
 
