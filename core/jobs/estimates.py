@@ -71,3 +71,39 @@ def format_seconds(seconds: float | None) -> str:
         return "a moment"
     seconds = max(1, int(math.ceil(seconds)))
     return f"{seconds} s" if seconds < 90 else f"{round(seconds / 60)} min"
+
+
+# ----------------------------------------------------------------- following the runs (live branch)
+def pace_rate(measured: float | None, live: float | None) -> float | None:
+    """The rate (multiply-adds per second per run) to predict with now.
+
+    The pace the training runs have *now* (from their step events) when there is one: a waiting
+    run will train beside the same runs, on the same busy cores, so their pace is a better guess
+    than the rate measured when the server was quieter (a lesson where every learner keeps a live
+    view open is many times slower than one where nobody watches). Else the measured rate."""
+    return live if live else measured
+
+
+def time_left(own_left: float | None, predicted_total: float | None, elapsed: float) -> float | None:
+    """Seconds a training run still needs: by its own pace once it has taken steps (`own_left`),
+    else its predicted duration minus the time it has had. Never negative: a run slower than
+    predicted is due "any moment now" (0), and every estimate is recomputed on each call, so a
+    start time never stays in the past."""
+    if own_left is not None:
+        return max(0.0, own_left)
+    if predicted_total is None:
+        return None
+    return max(0.0, predicted_total - elapsed)
+
+
+def estimate_vs_actual(created: float, started: float | None, ended: float | None,
+                       estimate: tuple[float | None, float | None]) -> dict:
+    """What the page promised when a run was submitted against what happened, in seconds from
+    the submission: {"estimated_start", "actual_start", "estimated_finish", "actual_finish",
+    "finish_error"} (None where unknown; finish_error = actual − estimated, > 0: later than promised)."""
+    est_start, est_finish = estimate
+    actual_start = None if started is None else max(0.0, started - created)
+    actual_finish = None if ended is None else max(0.0, ended - created)
+    error = None if actual_finish is None or est_finish is None else actual_finish - est_finish
+    return {"estimated_start": est_start, "actual_start": actual_start,
+            "estimated_finish": est_finish, "actual_finish": actual_finish, "finish_error": error}

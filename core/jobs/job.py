@@ -63,6 +63,10 @@ class Job:
         self.stop_requested_at: float | None = None  # perf_counter times
         self.stopped_at: float | None = None
         self.finished_at: float | None = None
+        self.stopped_by_teacher = False       # Stop came from the Class page (live branch)
+        # (seconds to start, seconds to finish) the page promised when the run was submitted
+        # (None: unknown), to compare with what happened (JobManager.estimate_report).
+        self.estimate_at_submit: tuple[float | None, float | None] = (None, None)
         self.probe_index = min(probe_index, len(data.test_labels) - 1)
         self.thread: threading.Thread | None = None
         # Durable runs (core.jobs.registry): where every change is written through, or None; and
@@ -313,6 +317,7 @@ class JobView:
     preset = property(lambda self: self.__job.preset)
     result = property(lambda self: self.__job.result)
     stopped = property(lambda self: self.__job.stopped)
+    stopped_by_teacher = property(lambda self: self.__job.stopped_by_teacher)
     active = property(lambda self: self.__job.active)
     probe_index = property(lambda self: self.__job.probe_index)
     data = property(lambda self: self.__job.data)   # the server's shared dataset (test images)

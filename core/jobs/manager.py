@@ -45,7 +45,8 @@ from core import settings
 from core.data import Dataset
 from core.jobs import caps
 from core.jobs.backend import Backend, LocalBackend, RunFactory, RunRequest
-from core.jobs.estimates import format_seconds, probe_rate, run_work, schedule
+from core.jobs.estimates import (estimate_vs_actual, format_seconds, pace_rate, probe_rate, run_work,
+                                 schedule, time_left)
 from core.jobs.job import BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
 from core.jobs.snapshots import PROBE_INDEX
 from core.jobs.states import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STARTING, STOPPED, STOPPING,
@@ -189,6 +190,7 @@ class JobManager:
             self._waiting.append(job)
             self._queue.put(job)         # under the lock: queue order == positions order
             self._ensure_workers()
+            job.estimate_at_submit = self._estimates().get(job.id, (None, None))
         return job
 
     def _ensure_workers(self) -> None:
@@ -292,17 +294,13 @@ class JobManager:
         """job id → (seconds to start, seconds to finish) for every active job (lock held)."""
         training = [j for j in self._jobs.values() if j.state in TRAINING_STATES]
         waiting = [j for j in self._waiting if j.state == QUEUED]
-        rate = self._rate
-        if self.rate_source != "measured":
-            rate = self._live_rate(training) or rate
+        rate = pace_rate(self._rate, self._live_rate(training))
         out: dict[str, tuple[float | None, float | None]] = {}
         busy = []
         for j in training:
             # a stopping run only has its final evaluation left: count it as free now
-            left = 0.0 if j.state in (STOPPING, STOPPED) else j.seconds_left()
-            if left is None:
-                total = self._duration(j, rate)
-                left = None if total is None else max(0.0, total - j.elapsed())
+            left = 0.0 if j.state in (STOPPING, STOPPED) else time_left(
+                j.seconds_left(), self._duration(j, rate), j.elapsed())
             busy.append(left)
             out[j.id] = (0.0, left)
         if rate is None or any(b is None for b in busy):
@@ -335,7 +333,7 @@ class JobManager:
             est = self._estimates()
             training = [j for j in self._jobs.values() if j.state in TRAINING_STATES]
             waiting = [j for j in self._waiting if j.state == QUEUED]
-            rate = self._rate if self.rate_source == "measured" else (self._live_rate(training) or self._rate)
+            rate = pace_rate(self._rate, self._live_rate(training))
         busy = [est[j.id][1] for j in training]
         if rate is None or any(b is None for b in busy) or any(est[j.id][1] is None for j in waiting):
             return None, None
@@ -563,6 +561,16 @@ class JobManager:
                 j.progress().fraction, est.get(j.id, (None, None))[1], j.created))
         return rows
 
+    def estimate_report(self) -> list[dict]:
+        """Every run on the server, oldest first: its number, nickname and state, and what the
+        page promised at submit time against what happened (estimates.estimate_vs_actual), for the
+        Class page and bench/class_load.py."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return [dict(number=j.number, nickname=j.nickname, state=j.state,
+                     **estimate_vs_actual(j.created, j.started, j.ended, j.estimate_at_submit))
+                for j in jobs]
+
     # ----------------------------------------------------------------- control
     def stop(self, job_id: str, owner: str) -> bool:
         """Stop the owner's run (cancel it while it waits)."""
@@ -580,6 +588,8 @@ class JobManager:
             job = self._jobs.get(job_id or "")
         if job is None:
             return False
+        if job.active and not job.queued:
+            job.stopped_by_teacher = True   # the learner's page says who stopped it
         self._stop(job)
         return True
 

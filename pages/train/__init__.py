@@ -17,7 +17,7 @@ from app.ui import t
 from pages.train.compare import compare_tab
 from pages.train.form import init_form
 from pages.train.keys import LIVE, K
-from pages.train.live import live_tab, watcher
+from pages.train.live import POLL_SECONDS, live_tab, watcher
 from pages.train.results import results_tab
 from pages.train.runs import current_job
 from pages.train.setup import setup_tab
@@ -39,8 +39,10 @@ def own_page() -> None:
         with tab:
             if tab.open:  # only the open tab's body runs
                 draw(owner)
-    if job is not None and job.active and not tabs[LIVE].open:
-        st.fragment(run_every=1.0)(guarded(watcher))(owner, job.id)
+    # Always registered, always the page's last element: see pages/train/live.py.
+    polling = job is not None and job.active and not tabs[LIVE].open
+    st.fragment(run_every=POLL_SECONDS if polling else None)(guarded(watcher))(
+        owner, None if job is None else job.id, polling)
 
 
 def render() -> None:

@@ -1,5 +1,20 @@
 """② Train (live): the current run's progress, curves and feature maps, polled once a second
-by a fragment while it waits or trains; Stop / Cancel; its watch link."""
+by a fragment while it waits or trains; Stop / Cancel; its watch link.
+
+Why the fragments look the way they do (issue 22: learners' pages went white at the end of a
+run with "Bad delta path index …"): a fragment's deltas are addressed by the delta path it had
+when the last full run registered it, and the browser drops or rejects them when that path no
+longer exists. So the page's element tree around its fragments never changes shape:
+
+  * the live tab always holds exactly one fragment (`live_panel`), whether or not there is a
+    run, and whether or not it polls: only its `run_every` changes, at a full run;
+  * the page always ends with exactly one `watcher` fragment (no element of its own), polling
+    only while a run is active and the live tab is hidden;
+  * the one full rerun a fragment asks for (its run is over: stop polling, redraw what depends on
+    it) comes after it has drawn the final state, and the full run that follows draws the same
+    elements at the same places; a poll the browser sent just before that rerun reruns the same
+    fragment at the same place, now without polling, and draws the same state again.
+"""
 from __future__ import annotations
 
 import streamlit as st
@@ -13,22 +28,27 @@ from pages.train.progress import run_view
 from pages.train.runs import current_job, manager, run_label, watch_url
 
 
+POLL_SECONDS = 1.0
+
+
 def live_tab(owner: str) -> None:
     job = current_job(owner)
+    polling = job is not None and job.active
+    st.fragment(run_every=POLL_SECONDS if polling else None)(guarded(live_panel))(
+        owner, None if job is None else job.id, polling)
+
+
+def live_panel(owner: str, job_id: str | None, polling: bool) -> None:
+    job = manager().get(job_id, owner)
     if job is None:
         st.info(t("train.no_run"), icon="👈")
         return
-    polling = job.active
-    st.fragment(run_every=1.0 if polling else None)(guarded(live_panel))(owner, job.id, polling)
-
-
-def live_panel(owner: str, job_id: str, polling: bool) -> None:
-    job = manager().get(job_id, owner)
-    if job is None:
-        st.info(t("train.no_run"))
-        return
+    draw_run(owner, job)
     if polling and not job.active:
-        st.rerun()  # over: redraw the whole page once (results, no more polling)
+        st.rerun()  # over, and drawn: one full run stops the polling (same elements, same places)
+
+
+def draw_run(owner: str, job: jobs.Job) -> None:
     head, stop_col = st.columns([5, 1], vertical_alignment="center")
     head.markdown(f"#### {run_label(job)}")
     if job.state == jobs.QUEUED:
@@ -40,7 +60,7 @@ def live_panel(owner: str, job_id: str, polling: bool) -> None:
     if job.state == jobs.CANCELLED:
         st.info(t("train.cancelled"), icon="✖️")
         return
-    run_view(job, manager().status(job), after_outcome=results_button)
+    run_view(job, manager().status(job), job.watch_token, after_outcome=results_button)
     watch_link(job)
 
 
@@ -57,8 +77,11 @@ def watch_link(job: jobs.Job) -> None:
         st.code(watch_url(job), language=None)
 
 
-def watcher(owner: str, job_id: str) -> None:
-    """While a run is active and its live tab is hidden, rerun the page once it ends."""
+def watcher(owner: str, job_id: str | None, polling: bool) -> None:
+    """While a run is active and its live tab is hidden, rerun the page once it ends (the open
+    tab, e.g. ③ Results, then shows it). Draws nothing; registered on every run of the page."""
+    if not polling:
+        return
     job = manager().get(job_id, owner)
     if job is None or not job.active:
         st.rerun()

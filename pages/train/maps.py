@@ -7,7 +7,7 @@ import streamlit as st
 from app.state import PERSIST
 from app.ui import lang, t
 from core.figures import PLOT_CONFIG
-from core.figures.training import maps_figure, probability_figure
+from core import live_payload
 from core.layers import localize_label
 from core.run_results import config_of
 from pages.train.keys import K
@@ -20,7 +20,8 @@ def upscale(img: np.ndarray, k: int) -> np.ndarray:
     return np.kron(img, np.ones((k, k), dtype=img.dtype))
 
 
-def feature_maps(job) -> None:
+def feature_maps(job, run: str) -> None:
+    """`run`: the run's watch token, the key of its shared figures (core.live_payload)."""
     snaps = job.snapshots()
     st.subheader(t("train.fm_title"))
     if not snaps:
@@ -51,11 +52,12 @@ def feature_maps(job) -> None:
         c2.selectbox(t("train.fm_layer"), names, key=K.FM_LAYER, help=t("train.fm_layer_help"),
                      format_func={name: localize_label(name, lang()) for name in names}.get, **PERSIST)
         layer = snap.layers[names.index(ss[K.FM_LAYER])]
-        st.plotly_chart(maps_figure(layer.maps), config=PLOT_CONFIG, key="train.maps_chart")
+        st.plotly_chart(live_payload.maps_grid(run, snap.epoch, layer.name, layer.maps), config=PLOT_CONFIG,
+                        key="train.maps_chart")
         st.caption(t("train.fm_grid_caption", n=layer.maps.shape[0], h=layer.maps.shape[1],
                      w=layer.maps.shape[2]))
     with img_col:
-        st.image(upscale(job.data.test_images[job.probe_index].numpy(), 6),
+        st.image(live_payload.probe_image(run, job.data.test_images[job.probe_index].numpy(), 6),
                  caption=t("train.probe_caption", index=job.probe_index, label=classes[true_label]))
-        st.plotly_chart(probability_figure(snap.probabilities, classes, true_label, t), config=PLOT_CONFIG,
-                        key="train.probe_chart")
+        st.plotly_chart(live_payload.probabilities(run, snap.epoch, snap.probabilities, classes, true_label, lang(), t),
+                        config=PLOT_CONFIG, key="train.probe_chart")

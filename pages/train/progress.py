@@ -5,18 +5,27 @@ from __future__ import annotations
 import streamlit as st
 
 from app.format import duration, ordinal, pct, when
-from app.ui import t
-from core import jobs, metrics
+from app.ui import lang, t
+from core import jobs, live_payload
 from core.figures import PLOT_CONFIG
-from core.figures.training import accuracy_figure, loss_figure
 from pages.train.maps import feature_maps
 
 
-def run_view(job, status: jobs.JobStatus, after_outcome=None) -> None:
+def starts_when(status: jobs.JobStatus) -> str:
+    """When a waiting run starts: "about 40 s (around 10:31)", or "any moment now" once the
+    estimated start has come (the runs ahead are in their last seconds, or slower than thought)."""
+    if status.seconds_to_start is not None and status.seconds_to_start < 1:
+        return t("live.any_moment")
+    return when(status.seconds_to_start, status.start_at)
+
+
+def run_view(job, status: jobs.JobStatus, run: str, after_outcome=None) -> None:
+    """`run`: the run's watch token, the key of its shared figures (core.live_payload)."""
+    events = job.events()
     p = job.progress()
     if job.state == jobs.QUEUED:
         st.info(t("train.queued", pos=ordinal(status.position), waiting=status.waiting,
-                  start=when(status.seconds_to_start, status.start_at),
+                  start=starts_when(status),
                   finish=when(status.seconds_to_finish, status.finish_at)), icon="🕒")
         st.caption(t("train.queued_hint"))
         return
@@ -33,6 +42,7 @@ def run_view(job, status: jobs.JobStatus, after_outcome=None) -> None:
                                        left=duration(p.seconds_left)))
     elif job.state in (jobs.STOPPING, jobs.STOPPED):
         st.progress(p.fraction, text=t("train.stopping", step=f"{p.step:,}"))
+        teacher_stopped(job)
         st.info(t("train.stopped_evaluating"), icon="⏳")
     elif job.state == jobs.FAILED:
         st.error(t("train.failed", reason=job.error), icon="💥")
@@ -41,13 +51,20 @@ def run_view(job, status: jobs.JobStatus, after_outcome=None) -> None:
         return
     else:
         m = job.metrics()
+        teacher_stopped(job)
         key = "train.finished_stopped" if job.stopped else "train.finished"
         st.success(t(key, acc=pct(m.get("test_accuracy"), 2), steps=f"{m.get('steps', 0):,}",
                      time=duration(m.get("train_seconds"))), icon="🎉")
         if after_outcome is not None:
             after_outcome()
-    c = metrics.curves(job.events())
+    loss, acc = live_payload.curve_figures(run, events, p.total_steps, lang(), t)
     left, right = st.columns(2)
-    left.plotly_chart(loss_figure(c, p.total_steps, t), config=PLOT_CONFIG, key="train.loss_chart")
-    right.plotly_chart(accuracy_figure(c, p.total_steps, t), config=PLOT_CONFIG, key="train.acc_chart")
-    feature_maps(job)
+    left.plotly_chart(loss, config=PLOT_CONFIG, key="train.loss_chart")
+    right.plotly_chart(acc, config=PLOT_CONFIG, key="train.acc_chart")
+    feature_maps(job, run)
+
+
+def teacher_stopped(job) -> None:
+    """One sentence when the teacher (Class page), not the learner, stopped the run."""
+    if job.stopped_by_teacher:
+        st.info(t("live.teacher_stopped"), icon="✋")

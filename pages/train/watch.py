@@ -7,6 +7,7 @@ import streamlit as st
 from app.errors import guarded
 from app.session import WATCH_PARAM
 from app.ui import t
+from pages.train.live import POLL_SECONDS
 from pages.train.progress import run_view
 from pages.train.results import results_body
 from pages.train.runs import manager, run_label
@@ -19,8 +20,8 @@ def watch_page(token: str) -> None:
         st.warning(t("train.watch_unknown"), icon="🔗")
         own_page_link()
         return
-    polling = view.active
-    st.fragment(run_every=1.0 if polling else None)(guarded(watch_panel))(token, polling)
+    polling = view.active   # the fragment's place never changes: see pages/train/live.py
+    st.fragment(run_every=POLL_SECONDS if polling else None)(guarded(watch_panel))(token, polling)
     own_page_link()
 
 
@@ -39,12 +40,16 @@ def watch_panel(token: str, polling: bool) -> None:
     if view is None:  # forgotten by the server (old runs are pruned)
         st.warning(t("train.watch_unknown"), icon="🔗")
         return
+    draw_view(token, view)
     if polling and not view.active:
-        st.rerun()  # over: redraw once with the results, then stop polling
+        st.rerun()  # over, and drawn: one full run stops the polling (same elements, same places)
+
+
+def draw_view(token: str, view) -> None:
     who = t("train.watch_by", nickname=view.nickname) if view.nickname else ""
     st.markdown(f"#### {run_label(view)}{who}")
     st.caption(t("train.watch_read_only"))
-    run_view(view, view.status())
+    run_view(view, view.status(), token)
     if view.result is not None and not view.active:
         st.divider()
         st.subheader(t("train.tab_results"))

@@ -1,0 +1,95 @@
+"""What a run's live view draws, built once per state of the run and shared by every visitor.
+
+Every open live view (the owner's ② Train tab, a watch link on a projector, a teacher's look)
+reruns once a second. Rebuilding the loss and accuracy figures and the feature-map grid each time,
+for each visitor, was the hot path of a lesson (Plotly figure construction: ~0.1 s for the loss
+chart alone on a busy core). A run's curves only change when it records an event, and a feature
+snapshot never changes once taken, so the figures are kept here keyed by what they depend on:
+
+  * the curves: (run, event count, language);
+  * the feature-map grid: (run, snapshot epoch, layer);
+  * the probe's probabilities: (run, snapshot epoch, language).
+
+The same key gives the *same* figure object, so every rerun serializes it to the same JSON and
+Streamlit sends an identical message: the browser keeps the chart as it is (same element hash),
+and Streamlit's message cache can send a reference instead of the chart (`ref_hash`).
+
+`run` is the run's watch token: both the owner's Job and a watch link's JobView know it, and it
+says nothing more than the watch link itself. Figures here are shared: callers must not change
+them. The cache is bounded (least recently used first out) and thread-safe: every session's
+script thread reads it.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Hashable
+
+import numpy as np
+
+from core import metrics
+from core.figures import Translate
+from core.figures.training import accuracy_figure, loss_figure, maps_figure, probability_figure
+
+MAX_ENTRIES = 512  # a 60-learner lesson with a few views each: ~5 entries per live run
+
+
+class PayloadCache:
+    """A small least-recently-used map from a key to what `build` made for it."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self.max_entries = max_entries
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        value = build()   # outside the lock: two sessions may build the same entry once each
+        with self._lock:
+            self.misses += 1
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+
+PAYLOADS = PayloadCache()
+
+
+def curve_figures(run: str, events: list[dict], total_steps: int, lang: str, t: Translate):
+    """(loss figure, accuracy figure) of a run whose events are `events` (the count is the key:
+    events are only ever appended)."""
+    def build():
+        c = metrics.curves(events)
+        return loss_figure(c, total_steps, t), accuracy_figure(c, total_steps, t)
+    return PAYLOADS.get(("curves", run, len(events), total_steps, lang), build)
+
+
+def maps_grid(run: str, epoch: int, layer: str, maps: np.ndarray):
+    """The feature-map grid of one layer in the snapshot taken after `epoch` (0: before training)."""
+    return PAYLOADS.get(("maps", run, epoch, layer), lambda: maps_figure(maps))
+
+
+def probabilities(run: str, epoch: int, probs: np.ndarray, classes, true_label: int, lang: str, t: Translate):
+    """What the model made of the probe image at that snapshot."""
+    return PAYLOADS.get(("probs", run, epoch, lang),
+                        lambda: probability_figure(probs, classes, true_label, t))
+
+
+def probe_image(run: str, image: np.ndarray, k: int) -> np.ndarray:
+    """The probe image, each pixel a k×k block (the same array object for every view of the run)."""
+    return PAYLOADS.get(("probe", run, k), lambda: np.kron(image, np.ones((k, k), dtype=image.dtype)))

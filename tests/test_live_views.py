@@ -1,0 +1,157 @@
+"""Live views' shared payloads (core.live_payload) and estimates that follow the runs
+(core.jobs.estimates, JobManager: estimate at submit, estimate_report, teacher stop)."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import plotly.io
+import pytest
+
+from core import jobs, live_payload
+from core.jobs import JobManager
+from core.jobs.estimates import estimate_vs_actual, pace_rate, time_left
+from core.live_payload import PayloadCache
+from tests.fakes import config, fake_factory, toy_dataset
+from tests.helpers import wait_until
+
+
+def t(key, **values):
+    return key
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_dataset(n_train=64, n_test=40)
+
+
+def events(n: int, total: int = 100) -> list[dict]:
+    out = [{"event": "start", "total_steps": total, "epochs": 1, "elapsed": 0.0}]
+    out += [{"event": "step", "step": i, "epoch": 1, "loss": 2.0 / i, "accuracy": 0.1 + i / (2 * total),
+             "lr": 0.01, "images_per_second": 900.0, "elapsed": 0.1 * i} for i in range(1, n + 1)]
+    return out
+
+
+# ------------------------------------------------------------------ shared payloads
+
+def test_the_same_run_state_gives_the_same_figures_and_the_same_json():
+    live_payload.PAYLOADS.clear()
+    ev = events(30)
+    loss, acc = live_payload.curve_figures("tok", ev, 100, "en", t)
+    again = live_payload.curve_figures("tok", list(ev), 100, "en", t)   # another visitor's copy
+    assert again[0] is loss and again[1] is acc
+    assert plotly.io.to_json(loss, validate=False) == plotly.io.to_json(again[0], validate=False)
+    newer = live_payload.curve_figures("tok", events(31), 100, "en", t)   # one more event: rebuilt
+    assert newer[0] is not loss and len(newer[0].data[0].x) == len(loss.data[0].x) + 1
+    assert live_payload.curve_figures("tok", ev, 100, "zh", t)[0] is not loss   # per language
+    assert live_payload.curve_figures("other", ev, 100, "en", t)[0] is not loss  # per run
+    assert live_payload.PAYLOADS.hits == 1
+
+
+def test_feature_maps_and_probabilities_are_kept_per_snapshot():
+    maps = np.random.default_rng(0).random((8, 14, 14)).astype(np.float32)
+    a = live_payload.maps_grid("tok", 1, "conv1", maps)
+    assert live_payload.maps_grid("tok", 1, "conv1", maps) is a
+    assert live_payload.maps_grid("tok", 2, "conv1", maps) is not a
+    probs = np.full(10, 0.1)
+    p = live_payload.probabilities("tok", 1, probs, [str(i) for i in range(10)], 3, "en", t)
+    assert live_payload.probabilities("tok", 1, probs, [str(i) for i in range(10)], 3, "en", t) is p
+    img = np.arange(4, dtype=np.uint8).reshape(2, 2)
+    big = live_payload.probe_image("tok", img, 3)
+    assert big.shape == (6, 6) and live_payload.probe_image("tok", img, 3) is big
+
+
+def test_the_cache_is_bounded_least_recently_used_first_out():
+    c = PayloadCache(max_entries=2)
+    c.get("a", lambda: 1)
+    c.get("b", lambda: 2)
+    assert c.get("a", lambda: 0) == 1       # a is now the most recent
+    c.get("c", lambda: 3)                   # b goes
+    assert len(c) == 2 and c.get("b", lambda: "rebuilt") == "rebuilt"
+
+
+# ------------------------------------------------------------------ estimates that follow the runs
+
+def test_time_left_never_goes_below_zero_and_prefers_the_runs_own_pace():
+    assert time_left(12.0, 100.0, 5.0) == 12.0          # its own pace, once it has steps
+    assert time_left(None, 100.0, 30.0) == 70.0         # else predicted minus time had
+    assert time_left(None, 100.0, 250.0) == 0.0         # slower than predicted: any moment now
+    assert time_left(-3.0, None, 0.0) == 0.0
+    assert time_left(None, None, 1.0) is None
+
+
+def test_the_pace_of_the_running_runs_wins_over_an_older_measurement():
+    assert pace_rate(1e9, 2e7) == 2e7
+    assert pace_rate(1e9, None) == 1e9
+    assert pace_rate(None, None) is None
+
+
+def test_estimate_against_actual():
+    r = estimate_vs_actual(100.0, 110.0, 160.0, (8.0, 50.0))
+    assert r == {"estimated_start": 8.0, "actual_start": 10.0, "estimated_finish": 50.0,
+                 "actual_finish": 60.0, "finish_error": 10.0}
+    waiting = estimate_vs_actual(100.0, None, None, (None, None))
+    assert waiting["actual_start"] is None and waiting["finish_error"] is None
+
+
+def test_a_waiting_run_follows_the_pace_of_the_runs_ahead(data):
+    """The manager's rate says a run takes a fraction of a second, but the running run goes far
+    slower: the waiting run's estimate follows that pace, and its start is never in the past."""
+    gate = threading.Semaphore(0)
+    m = JobManager(workers=1, initial_rate=1e15, run_factory=fake_factory(steps=10, step_seconds=0, gate=gate))
+    try:
+        a = m.start("alice", config(epochs=1), data)
+        b = m.start("bob", config(epochs=1), data)
+        wait_until(lambda: a.state == jobs.RUNNING, what="alice's run to start")
+        s = m.status(b)
+        assert s.seconds_to_start is not None and s.seconds_to_start >= 0
+        for _ in range(3):
+            gate.release()
+        wait_until(lambda: a.progress().step == 3, what="three steps")
+        wait_until(lambda: m._live_rate([a]) is not None and m._live_rate([a]) < 1e15 / 1000,
+                   what="a measurable pace")
+        s = m.status(b)
+        live = m._live_rate([a])
+        # bob's duration at alice's pace (within the time the call took), not at the given rate
+        assert s.seconds_to_finish - s.seconds_to_start == pytest.approx(b.work / live, rel=0.5)
+        assert s.seconds_to_start >= 0
+        for _ in range(40):
+            gate.release()
+        assert a.wait(60) and b.wait(60)
+    finally:
+        m.shutdown()
+
+
+def test_the_estimate_given_at_submit_is_kept_and_reported(data):
+    m = JobManager(workers=1, initial_rate=1e9, run_factory=fake_factory(steps=3, step_seconds=0))
+    try:
+        a = m.start("alice", config(epochs=1), data, nickname="Ada")
+        assert a.estimate_at_submit[0] == 0.0 and a.estimate_at_submit[1] is not None
+        assert a.wait(60)
+        row = next(r for r in m.estimate_report() if r["number"] == a.number and r["nickname"] == "Ada")
+        assert row["state"] == jobs.FINISHED
+        assert row["estimated_finish"] == a.estimate_at_submit[1]
+        assert row["actual_finish"] == pytest.approx(a.ended - a.created)
+        assert row["finish_error"] == pytest.approx(row["actual_finish"] - row["estimated_finish"])
+    finally:
+        m.shutdown()
+
+
+def test_a_teacher_stop_is_told_apart_from_the_learners_own(data):
+    gate = threading.Semaphore(0)
+    m = JobManager(workers=2, initial_rate=1e9, run_factory=fake_factory(steps=50, step_seconds=0, gate=gate))
+    try:
+        a = m.start("alice", config(epochs=1), data)
+        b = m.start("bob", config(epochs=1), data)
+        wait_until(lambda: a.state == jobs.RUNNING and b.state == jobs.RUNNING, what="both runs to start")
+        assert m.teacher_stop(a.id)
+        assert m.stop(b.id, "bob")
+        for _ in range(200):
+            gate.release()
+        assert a.wait(60) and b.wait(60)
+        assert a.stopped and a.stopped_by_teacher
+        assert b.stopped and not b.stopped_by_teacher
+        view = m.watch(a.watch_token)
+        assert view.stopped_by_teacher
+    finally:
+        m.shutdown()
