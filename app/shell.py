@@ -8,7 +8,9 @@ _mpa_v1: pages/*.py) finds no script to run on its own: every page runs inside t
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.logger import get_logger
 
+_log = get_logger("cnn_lab.shell")
 SHELL_RAN = "app.shell_ran"  # set by streamlit_app.py on a session's first run
 
 
@@ -27,6 +29,20 @@ def first_run_of_session() -> bool:
     first = SHELL_RAN not in st.session_state
     st.session_state[SHELL_RAN] = True
     return first
+
+
+def bad_setting() -> str | None:
+    """The sentence of the first CNN_LAB_* setting that cannot be used (core.settings), or None.
+    app/serve.py refuses to start on one; a server started with `streamlit run` directly shows
+    this sentence on every page instead of a traceback (and logs it once per run)."""
+    from core import settings
+
+    try:
+        settings.check()
+    except settings.SettingsError as e:
+        _log.error("CNN Lab cannot start: %s", e)
+        return str(e)
+    return None
 
 
 @st.cache_resource(show_spinner=False)

@@ -18,7 +18,14 @@ allocated): $CNN_LAB_TRAINING_WORKERS runs train at once (default: the backend's
 core.jobs.backend.DEFAULT_WORKERS; $CNN_LAB_MAX_TRAINING_JOBS is its old name, still read);
 $CNN_LAB_RUNS_PER_VISITOR running-or-waiting runs per owner (default 1), refused with
 `JobLimitError(own=True)`; $CNN_LAB_MAX_QUEUE waiting runs on the server (default 60); at most
-$CNN_LAB_MAX_EPOCHS epochs per run (default 20).
+$CNN_LAB_MAX_EPOCHS epochs per run (default 20). A workspace is free, so runs are also counted
+per *client* (one network, all its tabs and workspaces: core.clients): `start(client=...)` refuses
+with a `ClientLimitError` (core.jobs.client_runs) over the client's runs or its share of the
+queue, budgets the teacher can raise (core.budgets). `stop_waiting()` and `stop_client()` clear a
+flood from the Class page.
+
+A run that fails shows its owner one sentence; an unexpected exception goes to the server's log
+under a short id that the sentence carries (the traceback is never shown to a visitor).
 
 Owners are opaque workspace ids; `get` only hands a job to its owner, and a job's id is its
 owner's handle to it (a reloaded page finds its runs through its workspace, core.workspace). Its
@@ -32,6 +39,7 @@ with `set_factory` (e.g. a manager whose local backend trains a scripted run) in
 """
 from __future__ import annotations
 
+import logging
 import math
 import queue
 import secrets
@@ -40,7 +48,9 @@ import time
 from typing import Callable
 
 from core import settings
+from core.budgets import Budgets
 from core.data import Dataset
+from core.jobs import client_runs
 from core.jobs.backend import Backend, LocalBackend, RunFactory, RunRequest
 from core.jobs.estimates import format_seconds, probe_rate, run_work, schedule
 from core.jobs.job import BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
@@ -48,6 +58,8 @@ from core.jobs.snapshots import PROBE_INDEX
 from core.jobs.states import (CANCELLED, FINISHED, QUEUED, RUNNING, STARTING, STOPPED, STOPPING,
                               TRAINING_STATES, BackendError, JobLimitError, RunFailed)
 from core.train_config import ConfigError, TrainConfig, check_config
+
+log = logging.getLogger("cnn_lab.jobs")
 
 
 def backend_name_from_env() -> str:
@@ -100,6 +112,7 @@ class JobManager:
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._numbers: dict[str, int] = {}
+        self._serial = 0                   # runs started on this server: a run's number for the teacher
         self._lock = threading.Lock()
         self._closed = False
 
@@ -120,10 +133,13 @@ class JobManager:
 
     # ----------------------------------------------------------------- starting
     def start(self, owner: str, config: TrainConfig, data: Dataset,
-              probe_index: int = PROBE_INDEX, nickname: str | None = None) -> Job:
+              probe_index: int = PROBE_INDEX, nickname: str | None = None, *,
+              client: str | None = None, budgets: Budgets | None = None) -> Job:
         """Queue a run (it starts at once when a worker is free) and return its job, or raise
         ConfigError / SpecError (bad settings), BackendError (backend unusable) or JobLimitError
-        (this owner already has `per_owner` runs running or waiting, or the queue is full)."""
+        (this owner already has `per_owner` runs running or waiting, or the queue is full; a
+        ClientLimitError when `client` — the network, over all its workspaces — holds its share:
+        `budgets`, default the settings, name how much)."""
         if not owner:
             raise ValueError("a job needs an owner id")
         if config.dataset != data.info.name:
@@ -147,6 +163,13 @@ class JobManager:
                 raise JobLimitError(
                     "Your previous run is still in progress or waiting; stop or cancel it, or wait "
                     f"about {format_seconds(left)} for it to finish.", left, own=True)
+            limits = client_runs.ClientRunLimits.of(budgets or Budgets.from_env())
+            refused = client_runs.refusal(client, self._jobs.values(), limits, self.max_waiting)
+            if refused is not None:
+                ends = [self._estimates().get(j.id, (None, None))[1] for j in self._jobs.values()
+                        if j.client == client and j.active]
+                refused.seconds_left = min((e for e in ends if e is not None), default=None)
+                raise refused
             waiting = [j for j in self._waiting if j.state == QUEUED]
             if len(waiting) >= self.max_waiting:
                 left = self._estimates().get(waiting[0].id, (None, None))[0]
@@ -157,6 +180,8 @@ class JobManager:
             self._numbers[owner] = number = self._numbers.get(owner, 0) + 1
             job = Job(secrets.token_urlsafe(12), owner, number, config, data, probe_index,
                       clean_nickname(nickname), work)
+            self._serial += 1
+            job.client, job.serial = client, self._serial
             self._jobs[job.id] = job
             self._waiting.append(job)
             self._queue.put(job)         # under the lock: queue order == positions order
@@ -191,7 +216,10 @@ class JobManager:
         except RunFailed as e:
             sink.fail(str(e))
         except Exception as e:  # noqa: BLE001 — a failed run is reported, never kills the server
-            sink.fail(f"{type(e).__name__}: {e}")
+            job.error_id = error_id = secrets.token_hex(4)
+            log.error("CNN Lab error %s: run %s failed", error_id, job.serial, exc_info=e)
+            sink.fail(f"Something went wrong on the server (error {error_id}); start the run again, "
+                      f"and if it fails again tell the teacher this id.")
         finally:
             job._end()
             self._measure(job)
@@ -407,7 +435,7 @@ class JobManager:
                 {"dataset": c.dataset, "epochs": c.epochs, "batch_size": c.batch_size, "lr": c.lr,
                  "optimizer": c.optimizer, "fraction": c.fraction, "augment": c.augment},
                 j.state, waiting.index(j) + 1 if j in waiting else 0, j.live_accuracy(),
-                j.progress().fraction, est.get(j.id, (None, None))[1], j.created))
+                j.progress().fraction, est.get(j.id, (None, None))[1], j.created, j.serial, j.client or ""))
         return rows
 
     # ----------------------------------------------------------------- control
@@ -429,6 +457,25 @@ class JobManager:
             return False
         self._stop(job)
         return True
+
+    def stop_waiting(self) -> int:
+        """Teacher: cancel every run waiting in the queue (a flood); returns how many."""
+        with self._lock:
+            waiting = [j for j in self._waiting if j.state == QUEUED]
+        for j in waiting:
+            self._stop(j)
+        return sum(j.state == CANCELLED for j in waiting)
+
+    def stop_client(self, client: str) -> int:
+        """Teacher: stop (or cancel) every active run of one client, over all its workspaces;
+        returns how many."""
+        if not client:
+            return 0
+        with self._lock:
+            theirs = [j for j in self._jobs.values() if j.client == client and j.active]
+        for j in theirs:
+            self._stop(j)
+        return len(theirs)
 
     def _stop(self, job: Job) -> None:
         job.stop()
