@@ -8,11 +8,15 @@ import streamlit as st
 from app import link_prompt, routes
 from app.errors import error_boundary
 from app.session import teacher_key
-from app.shell import private_link_box, startup
+from app.shell import bad_setting, private_link_box, startup
 from app.ui import language_from_link, language_switch, localize_uploaders, t
 
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
+settings_problem = bad_setting()  # `streamlit run` straight away (not app/serve.py): still one sentence
+if settings_problem:
+    st.error(t("shell.bad_setting", reason=settings_problem), icon="🛑")
+    st.stop()
 startup()
 language_from_link()  # before the navigation: its page titles are translated
 

@@ -26,6 +26,22 @@ mode the run began in. Public API only; tests/test_browser_smoke.py checks it on
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.logger import get_logger
+
+_log = get_logger("cnn_lab.shell")
+
+def bad_setting() -> str | None:
+    """The sentence of the first CNN_LAB_* setting that cannot be used (core.settings), or None.
+    app/serve.py refuses to start on one; a server started with `streamlit run` directly shows
+    this sentence on every page instead of a traceback (and logs it once per run)."""
+    from core import settings
+
+    try:
+        settings.check()
+    except settings.SettingsError as e:
+        _log.error("CNN Lab cannot start: %s", e)
+        return str(e)
+    return None
 
 
 @st.cache_resource(show_spinner=False)

@@ -534,7 +534,11 @@ def run_one(n: int, args, data_dir: Path) -> dict:
         for f in (ROOT / "checkpoints").glob("*.safetensors"):
             shutil.copy(f, ckpt / f.name)
         env = {"CNN_LAB_DATA_DIR": str(data_dir), "CNN_LAB_CHECKPOINT_DIR": str(ckpt),
-               "CNN_LAB_TEACHER_KEY": TEACHER_KEY}
+               "CNN_LAB_TEACHER_KEY": TEACHER_KEY,
+               # every visitor here comes from 127.0.0.1: one network, like a class behind one
+               # school NAT, so the lesson's per-network budgets are raised (core.budgets)
+               "CNN_LAB_RUNS_PER_CLIENT": str(n + 10), "CNN_LAB_QUEUE_SHARE_PERCENT": "100",
+               "CNN_LAB_WORKSPACES_PER_HOUR": str(2 * n + 20), "CNN_LAB_GALLERY_PER_CLIENT": str(n + 10)}
         if args.workers:
             env["CNN_LAB_TRAINING_WORKERS"] = str(args.workers)
         workers = args.workers or min(2, os.cpu_count() or 1)

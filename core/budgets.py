@@ -8,10 +8,12 @@ per client, and the disk for the whole server has a cap:
     client_disk_bytes     saved models over all workspaces a client started
     server_disk_bytes     saved models and gallery entries on the whole server
     gallery_per_client    gallery entries one client may publish (over all their workspaces)
+    runs_per_client       training runs waiting or running for one client (over all workspaces)
+    queue_share_percent   the share of the server's queue (CNN_LAB_MAX_QUEUE) one client may fill
 
 Defaults suit one person per address; a school behind one NAT is one client, so each budget is a
 setting (CNN_LAB_WORKSPACES_PER_HOUR, CNN_LAB_CLIENT_DISK_MB, CNN_LAB_SERVER_DISK_MB,
-CNN_LAB_GALLERY_PER_CLIENT) and the teacher can raise any of them at runtime for the lesson
+CNN_LAB_GALLERY_PER_CLIENT, CNN_LAB_RUNS_PER_CLIENT, CNN_LAB_QUEUE_SHARE_PERCENT) and the teacher can raise any of them at runtime for the lesson
 (`ClientLedger.set_budget`); a raised budget is stored in the ledger, so every app server sharing
 the checkpoint folder sees it and it survives a restart.
 
@@ -59,6 +61,8 @@ class Budgets:
     client_disk_bytes: int = 300 * MB       # three workspaces' worth of the per-workspace quota
     server_disk_bytes: int = 4096 * MB
     gallery_per_client: int = 6
+    runs_per_client: int = 4                # core.client_runs: a household or a pair per address
+    queue_share_percent: int = 25           # core.client_runs: of CNN_LAB_MAX_QUEUE, at least 2 runs
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Budgets":

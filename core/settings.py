@@ -348,3 +348,15 @@ def check(environ: Mapping[str, str] | None = None) -> None:  # noqa: F811 — e
     _check_before_durable(environ)
     run_registry_dir(environ)
     run_retention_days(environ)
+
+
+# --------------------------------------------------------------------------- sec23b: runs per client
+# Runs waiting or training over all workspaces of one client (core.client_runs), and the share of
+# the server's queue one client may fill. Both are budgets (core.budgets.Budgets): the teacher can
+# raise them for a lesson from the Class page, like the other per-client budgets.
+RUNS_PER_CLIENT = "CNN_LAB_RUNS_PER_CLIENT"
+QUEUE_SHARE_PERCENT = "CNN_LAB_QUEUE_SHARE_PERCENT"
+BUDGET_VARS.update({
+    RUNS_PER_CLIENT: ("runs_per_client", 1),
+    QUEUE_SHARE_PERCENT: ("queue_share_percent", 1),
+})

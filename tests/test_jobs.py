@@ -246,14 +246,20 @@ def test_bad_settings_are_refused_before_taking_a_place(data):
     m.shutdown()
 
 
-def test_a_run_that_cannot_be_built_fails_with_its_reason_and_frees_the_worker(data):
+def test_a_run_that_cannot_be_built_fails_with_an_error_id_and_frees_the_worker(data, caplog):
+    """The visitor gets one sentence with an id; the exception goes to the server log under it."""
     def broken_factory(config, data, stop_event):
-        raise RuntimeError("cannot build")
+        raise RuntimeError("cannot build /srv/secret/path")
 
     m = manager(workers=1, run_factory=broken_factory)
-    job = m.start("alice", config(), data)
-    assert job.wait(60)
-    assert job.state == jobs.FAILED and "cannot build" in job.error and not m.active()
+    with caplog.at_level("ERROR", logger="cnn_lab.jobs"):
+        job = m.start("alice", config(), data)
+        assert job.wait(60)
+    assert job.state == jobs.FAILED and not m.active()
+    assert job.error_id and job.error_id in job.error
+    assert "cannot build" not in job.error and "RuntimeError" not in job.error and "/srv" not in job.error
+    logged = [r for r in caplog.records if job.error_id in r.getMessage()]
+    assert logged and "cannot build" in str(logged[0].exc_info[1])
     m.run_factory = fake_factory()
     assert m.start("alice", config(epochs=1), data).wait(60)
     m.shutdown()
@@ -294,7 +300,7 @@ def test_a_failing_run_is_reported_and_frees_its_worker(data):
     m = manager(workers=1, run_factory=fake_factory(fail_at=3))
     job = m.start("alice", config(), data)
     assert job.wait(60)
-    assert job.state == jobs.FAILED and "simulated failure" in job.error
+    assert job.state == jobs.FAILED and job.error_id in job.error and "simulated failure" not in job.error
     assert job.events()[-1]["event"] == "error"
     assert not m.active()
     m.run_factory = fake_factory()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -19,6 +18,7 @@ from core.data import Dataset
 from core.jobs.snapshots import PROBE_INDEX, FeatureSnapshot
 from core.jobs.states import (ACTIVE_STATES, CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STARTING,
                               STOPPED, STOPPING, TRAINING_STATES)
+from core.names import clean_name
 from core.train_config import TrainConfig
 
 if TYPE_CHECKING:
@@ -30,18 +30,20 @@ MAX_NICKNAME = 24
 
 
 def clean_nickname(raw: str | None) -> str | None:
-    """A nickname fit to show on a shared screen: printable, single-line, at most 24 characters."""
-    if raw is None:
-        return None
-    text = "".join(ch for ch in str(raw) if unicodedata.category(ch)[0] != "C").strip()
-    text = " ".join(text.split())[:MAX_NICKNAME].strip()
-    return text or None
+    """A nickname fit to show on a shared screen: plain words on one line, no markup (a nickname
+    like `![](//host/x)` must not become an image on every watcher's screen), at most 24
+    characters (core.names.clean_name); None when nothing is left."""
+    return clean_name(raw, MAX_NICKNAME) or None
 
 
 
 class Job:
     """One training run, waiting or on a worker. Read it from any thread; only its worker thread
     writes events and snapshots (under `_lock`)."""
+
+    client: str | None = None   # the network that started it (core.clients), set by the manager
+    serial: int = 0             # its number among every run on the server (the teacher's label)
+    error_id: str | None = None  # a failure's id in the server log (the page shows the id, not the error)
 
     def __init__(self, job_id: str, owner: str, number: int, config: TrainConfig, data: Dataset,
                  probe_index: int = PROBE_INDEX, nickname: str | None = None, work: float = 0.0):
@@ -314,6 +316,7 @@ class JobView:
     nickname = property(lambda self: self.__job.nickname)
     state = property(lambda self: self.__job.state)
     error = property(lambda self: self.__job.error)
+    error_id = property(lambda self: self.__job.error_id)
     preset = property(lambda self: self.__job.preset)
     result = property(lambda self: self.__job.result)
     stopped = property(lambda self: self.__job.stopped)
@@ -377,6 +380,8 @@ class BoardRow:
     progress: float
     seconds_to_finish: float | None
     created: float
+    serial: int = 0               # the run's number on the server: labels stay unique
+    client: str = ""              # the network that started it (a hash: never shown)
 
 
 class JobSink:

@@ -18,7 +18,14 @@ allocated): $CNN_LAB_TRAINING_WORKERS runs train at once (default: the backend's
 core.jobs.backend.DEFAULT_WORKERS; $CNN_LAB_MAX_TRAINING_JOBS is its old name, still read);
 $CNN_LAB_RUNS_PER_VISITOR running-or-waiting runs per owner (default 1), refused with
 `JobLimitError(own=True)`; $CNN_LAB_MAX_QUEUE waiting runs on the server (default 60); at most
-$CNN_LAB_MAX_EPOCHS epochs per run (default 20).
+$CNN_LAB_MAX_EPOCHS epochs per run (default 20). A workspace is free, so runs are also counted
+per *client* (one network, all its tabs and workspaces: core.clients): `start(client=...)` refuses
+with a `ClientLimitError` (core.jobs.client_runs) over the client's runs or its share of the
+queue, budgets the teacher can raise (core.budgets). `stop_waiting()` and `stop_client()` clear a
+flood from the Class page.
+
+A run that fails shows its owner one sentence; an unexpected exception goes to the server's log
+under a short id that the sentence carries (the traceback is never shown to a visitor).
 
 Owners are opaque workspace ids; `get` only hands a job to its owner, and a job's id is its
 owner's handle to it (a reloaded page finds its runs through its workspace, core.workspace). Its
@@ -33,6 +40,7 @@ with `set_factory` (e.g. a manager whose local backend trains a scripted run) in
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import queue
 import secrets
@@ -42,8 +50,10 @@ import time
 from typing import Callable
 
 from core import settings
+from core.budgets import Budgets
 from core.data import Dataset
 from core.jobs import caps
+from core.jobs import client_runs
 from core.jobs.backend import Backend, LocalBackend, RunFactory, RunRequest
 from core.jobs.estimates import (estimate_vs_actual, format_seconds, pace_rate, probe_rate, run_work,
                                  schedule, time_left)
@@ -55,6 +65,7 @@ from core.train_config import ConfigError, TrainConfig, check_config
 
 if False:  # typing only (no import cycle at run time)
     from core.jobs.registry import RunRegistry
+log = logging.getLogger("cnn_lab.jobs")
 
 
 def backend_name_from_env() -> str:
@@ -115,6 +126,7 @@ class JobManager:
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._numbers: dict[str, int] = {}
+        self._serial = 0                   # runs started on this server: a run's number for the teacher
         self._lock = threading.Lock()
         self._closed = False
         # Durable runs (branch durable, core.jobs.registry): every run written through to disk and
@@ -145,10 +157,13 @@ class JobManager:
 
     # ----------------------------------------------------------------- starting
     def start(self, owner: str, config: TrainConfig, data: Dataset,
-              probe_index: int = PROBE_INDEX, nickname: str | None = None) -> Job:
+              probe_index: int = PROBE_INDEX, nickname: str | None = None, *,
+              client: str | None = None, budgets: Budgets | None = None) -> Job:
         """Queue a run (it starts at once when a worker is free) and return its job, or raise
         ConfigError / SpecError (bad settings), BackendError (backend unusable) or JobLimitError
-        (this owner already has `per_owner` runs running or waiting, or the queue is full)."""
+        (this owner already has `per_owner` runs running or waiting, or the queue is full; a
+        ClientLimitError when `client` — the network, over all its workspaces — holds its share:
+        `budgets`, default the settings, name how much)."""
         if not owner:
             raise ValueError("a job needs an owner id")
         if config.dataset != data.info.name:
@@ -173,6 +188,13 @@ class JobManager:
                 raise JobLimitError(
                     "Your previous run is still in progress or waiting; stop or cancel it, or wait "
                     f"about {format_seconds(left)} for it to finish.", left, own=True)
+            limits = client_runs.ClientRunLimits.of(budgets or Budgets.from_env())
+            refused = client_runs.refusal(client, self._jobs.values(), limits, self.max_waiting)
+            if refused is not None:
+                ends = [self._estimates().get(j.id, (None, None))[1] for j in self._jobs.values()
+                        if j.client == client and j.active]
+                refused.seconds_left = min((e for e in ends if e is not None), default=None)
+                raise refused
             waiting = [j for j in self._waiting if j.state == QUEUED]
             if len(waiting) >= self.max_waiting:
                 left = self._estimates().get(waiting[0].id, (None, None))[0]
@@ -183,6 +205,8 @@ class JobManager:
             self._numbers[owner] = number = self._numbers.get(owner, 0) + 1
             job = Job(secrets.token_urlsafe(12), owner, number, config, data, probe_index,
                       clean_nickname(nickname), work)
+            self._serial += 1
+            job.client, job.serial = client, self._serial
             self._jobs[job.id] = job
             if self.registry is not None:
                 job.journal = self.registry
@@ -230,7 +254,10 @@ class JobManager:
         except RunFailed as e:
             sink.fail(str(e))
         except Exception as e:  # noqa: BLE001 — a failed run is reported, never kills the server
-            sink.fail(f"{type(e).__name__}: {e}")
+            job.error_id = error_id = secrets.token_hex(4)
+            log.error("CNN Lab error %s: run %s failed", error_id, job.serial, exc_info=e)
+            sink.fail(f"Something went wrong on the server (error {error_id}); start the run again, "
+                      f"and if it fails again tell the teacher this id.")
         finally:
             sink.close()
             job._end()
@@ -558,7 +585,7 @@ class JobManager:
                 {"dataset": c.dataset, "epochs": c.epochs, "batch_size": c.batch_size, "lr": c.lr,
                  "optimizer": c.optimizer, "fraction": c.fraction, "augment": c.augment},
                 j.state, waiting.index(j) + 1 if j in waiting else 0, j.live_accuracy(),
-                j.progress().fraction, est.get(j.id, (None, None))[1], j.created))
+                j.progress().fraction, est.get(j.id, (None, None))[1], j.created, j.serial, j.client or ""))
         return rows
 
     def estimate_report(self) -> list[dict]:
@@ -592,6 +619,25 @@ class JobManager:
             job.stopped_by_teacher = True   # the learner's page says who stopped it
         self._stop(job)
         return True
+
+    def stop_waiting(self) -> int:
+        """Teacher: cancel every run waiting in the queue (a flood); returns how many."""
+        with self._lock:
+            waiting = [j for j in self._waiting if j.state == QUEUED]
+        for j in waiting:
+            self._stop(j)
+        return sum(j.state == CANCELLED for j in waiting)
+
+    def stop_client(self, client: str) -> int:
+        """Teacher: stop (or cancel) every active run of one client, over all its workspaces;
+        returns how many."""
+        if not client:
+            return 0
+        with self._lock:
+            theirs = [j for j in self._jobs.values() if j.client == client and j.active]
+        for j in theirs:
+            self._stop(j)
+        return len(theirs)
 
     def _stop(self, job: Job) -> None:
         job.stop()

@@ -1,80 +1,134 @@
-"""The Class page's leaderboard and run controls: stop any run, add a finished one to the gallery."""
+"""The Class page's leaderboard and run controls: stop any run, clear a flood (every waiting run,
+or everything of one visitor), add a finished run to the gallery.
+
+Runs are picked by their number on the server (BoardRow.serial) and visitors by this page's
+number for them: neither a run id nor a client id ever reaches the teacher's browser, not even
+in a widget key (keys.py)."""
 from __future__ import annotations
 
 import streamlit as st
 
 from app import session
 from app.errors import guarded
+from app.text import md_escape
 from app.ui import lang, t
 from core import gallery
 from core import jobs as jobs_mod
 from core.gallery import GalleryError
 from core.workspace import display_name
 from pages.class_room.keys import REFRESH_S, K, ss
-from pages.class_room.runs import architecture_of, board_frame, clock, find_job, nickname_of
+from pages.class_room.runs import board_frame, find_job, nickname_of, run_label, visitor_numbers
 
 
-def stop_run(job_id: str, nickname: str) -> None:
+def stop_run(serial: int, nickname: str) -> None:
     """Button callback (runs before the redraw, so the board shows the new state at once)."""
-    if session.is_teacher() and session.job_manager().teacher_stop(job_id):
-        ss[K.MESSAGE] = (job_id, "success", t("class.stopped_toast", nickname=nickname))
+    job = find_job(session.job_manager(), serial)
+    if session.is_teacher() and job is not None and session.job_manager().teacher_stop(job.id):
+        ss[K.MESSAGE] = (serial, "success", t("class.stopped_toast", nickname=md_escape(nickname)))
 
 
-def add_to_gallery(job_id: str) -> None:
+def stop_waiting() -> None:
+    """Button callback: cancel every waiting run on the server."""
+    if session.is_teacher():
+        n = session.job_manager().stop_waiting()
+        ss[K.FLOOD_NOTICE] = t("class.stopped_waiting_toast", n=n)
+
+
+def stop_visitor(number: int) -> None:
+    """Button callback: stop every run of the client this page calls "visitor <number>"."""
+    client = next((c for c, n in ss.get(K.VISITORS, {}).items() if n == number), None)
+    if session.is_teacher() and client:
+        n = session.job_manager().stop_client(client)
+        ss[K.FLOOD_NOTICE] = t("class.stopped_visitor_toast", n=n, visitor=t("class.visitor", n=number))
+
+
+def add_to_gallery(serial: int) -> None:
     """Button callback: copy a finished run's model into the class gallery."""
-    job = find_job(session.job_manager(), job_id)
+    job = find_job(session.job_manager(), serial)
     if not session.is_teacher() or job is None or job.model is None:
         return
-    nickname = ss.get(K.nickname(job_id), "")
+    nickname = ss.get(K.nickname(serial), "")
     try:
         name = f"{display_name(nickname)} · {job.preset or t('class.custom')}"
-        entry = gallery.publish(job.model, job.checkpoint_metadata(name), nickname, publisher=gallery.TEACHER)
+        entry = gallery.publish(job.model, job.checkpoint_metadata(name), nickname, publisher=gallery.TEACHER,
+                                client=session.client(), ledger=session.ledger())
     except GalleryError as e:
         known = e.code in ("no_nickname", "full", "own_full", "no_entry")
-        ss[K.MESSAGE] = (job_id, "error", t(f"class.gallery_err_{e.code}", **e.details) if known
-                         else t("class.gallery_err_other", reason=str(e)))
+        ss[K.MESSAGE] = (serial, "error", t(f"class.gallery_err_{e.code}", **e.details) if known
+                         else t("class.gallery_err_other", reason=md_escape(str(e))))
     else:
-        ss.setdefault(K.PUBLISHED, {})[job_id] = entry.id
-        ss[K.MESSAGE] = (job_id, "success", t("class.added_toast", nickname=entry.nickname))
+        ss.setdefault(K.PUBLISHED, {})[serial] = entry.id
+        ss[K.MESSAGE] = (serial, "success", t("class.added_toast", nickname=md_escape(entry.nickname)))
+
+
+def clear_flood(manager: jobs_mod.JobManager, rows: list[jobs_mod.BoardRow]) -> None:
+    """Stop every waiting run, or everything of one visitor (one network: all its tabs and
+    workspaces), e.g. after one person started dozens of runs."""
+    st.subheader(t("class.flood_title"))
+    notice = ss.pop(K.FLOOD_NOTICE, None)
+    if notice:
+        st.success(notice, icon="✋")
+    numbers = visitor_numbers(rows)
+    active: dict[int, int] = {}
+    for r in rows:
+        if r.state in jobs_mod.ACTIVE_STATES and r.client in numbers:
+            active[numbers[r.client]] = active.get(numbers[r.client], 0) + 1
+    waiting = sum(r.state == jobs_mod.QUEUED for r in rows)
+    c1, c2, c3 = st.columns([2, 2, 2], vertical_alignment="bottom")
+    c1.button(t("class.stop_waiting", n=waiting), icon="⏹️", disabled=not waiting, width="stretch",
+              key="class.stop_waiting", help=t("class.stop_waiting_help"), on_click=guarded(stop_waiting))
+    if not active:
+        c2.caption(t("class.no_active_visitors"))
+        return
+    # Most runs first; the label is only "visitor N" (it must not change while runs come and go,
+    # see manage_run); the count is on the button.
+    options = sorted(active, key=lambda n: (-active[n], n))
+    chosen = ss.get(K.VISITOR)
+    number = c2.selectbox(t("class.pick_visitor"), options, format_func=lambda n: t("class.visitor", n=n),
+                          index=options.index(chosen) if chosen in options else 0,
+                          key=K.visitor_picker(lang()), help=t("class.pick_visitor_help"))
+    ss[K.VISITOR] = number
+    c3.button(t("class.stop_visitor", n=active.get(number, 0), visitor=t("class.visitor", n=number)),
+              icon="🚫", width="stretch", key="class.stop_visitor", on_click=guarded(stop_visitor), args=(number,))
 
 
 def manage_run(manager: jobs_mod.JobManager, rows: list[jobs_mod.BoardRow]) -> None:
     st.subheader(t("class.manage_title"))
-    by_id = {r.job_id: r for r in rows}
-    # Labels that do not change while a run goes (no status): Streamlit keeps a selectbox's
-    # choice by its label, so a changing label would leave a stale one on screen. The widget's
+    by_serial = {r.serial: r for r in rows}
+    # Labels that do not change while a run goes (no status), and unique (the run's number on
+    # the server): Streamlit keeps a selectbox's choice by its label, so a changing label would
+    # leave a stale one on screen, and two equal labels would pick the wrong twin. The widget's
     # key carries the language for the same reason; the choice itself is kept in K.RUN.
-    labels = {r.job_id: t("class.run_label", nickname=nickname_of(r), architecture=architecture_of(r),
-                          time=clock(r.created)) for r in rows}
-    options = list(by_id)
+    labels = {r.serial: run_label(r) for r in rows}
+    options = list(by_serial)
     chosen = ss.get(K.RUN)
-    job_id = st.selectbox(t("class.pick_run"), options=options, format_func=labels.get,
-                          index=options.index(chosen) if chosen in by_id else 0, key=K.picker(lang()))
-    ss[K.RUN] = job_id
-    job, row = find_job(manager, job_id), by_id.get(job_id)
+    serial = st.selectbox(t("class.pick_run"), options=options, format_func=labels.get,
+                          index=options.index(chosen) if chosen in by_serial else 0, key=K.picker(lang()))
+    ss[K.RUN] = serial
+    job, row = find_job(manager, serial), by_serial.get(serial)
     if job is None or row is None:
         st.info(t("class.gone"))
         return
     c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
     c1.button(t("class.stop"), icon="✋", disabled=not job.active, help=t("class.stop_help"),
-              key="class.stop", width="stretch", on_click=guarded(stop_run), args=(job.id, nickname_of(row)))
+              key="class.stop", width="stretch", on_click=guarded(stop_run), args=(serial, nickname_of(row)))
     with c2:
-        if job.id in ss.get(K.PUBLISHED, {}):
+        if serial in ss.get(K.PUBLISHED, {}):
             st.success(t("class.already_in_gallery"), icon="🖼️")
         elif job.state == jobs_mod.FAILED or (job.state == jobs_mod.FINISHED and job.model is None):
             st.caption(t("class.failed_note"))
         elif job.state != jobs_mod.FINISHED:
             st.caption(t("class.not_finished"))
         else:
-            ss.setdefault(K.nickname(job.id), job.nickname or "")
+            ss.setdefault(K.nickname(serial), job.nickname or "")
             g1, g2 = st.columns([3, 2], vertical_alignment="bottom")
-            g1.text_input(t("class.gallery_nickname"), key=K.nickname(job.id), max_chars=24)
+            g1.text_input(t("class.gallery_nickname"), key=K.nickname(serial), max_chars=24)
             g2.button(t("class.add_to_gallery"), icon="🖼️", key="class.add", width="stretch",
-                      on_click=guarded(add_to_gallery), args=(job.id,))
+                      on_click=guarded(add_to_gallery), args=(serial,))
     # Callbacks leave their sentence here (elements drawn inside a fragment's callback would
     # land at the top of the app); it stays while this run is the one picked.
     message = ss.get(K.MESSAGE)
-    if message and message[0] == job.id:
+    if message and message[0] == serial:
         (st.success if message[1] == "success" else st.error)(message[2])
 
 
@@ -100,5 +154,4 @@ def board_panel() -> None:
         t("class.col_accuracy"): st.column_config.TextColumn(help=t("class.accuracy_help")),
     })
     manage_run(manager, rows)
-
-
+    clear_flood(manager, rows)

@@ -6,6 +6,7 @@ import streamlit as st
 from app import session
 from app.errors import guarded
 from app.format import pct
+from app.text import md_escape
 from app.ui import t
 from core import gallery
 from pages.class_room.keys import REFRESH_S, K, ss
@@ -20,7 +21,7 @@ def remove_entry(entry: gallery.GalleryEntry) -> None:
     if session.is_teacher():
         gallery.remove(entry.id)  # publisher=None: the teacher may remove any entry
         ss[K.PUBLISHED] = {j: e for j, e in ss.get(K.PUBLISHED, {}).items() if e != entry.id}
-        ss[K.GALLERY_NOTICE] = t("class.removed_toast", nickname=entry.nickname)
+        ss[K.GALLERY_NOTICE] = t("class.removed_toast", nickname=md_escape(entry.nickname))
 
 
 @st.fragment(run_every=REFRESH_S * 3)
@@ -37,16 +38,19 @@ def gallery_panel() -> None:
     if not entries:
         st.info(t("class.gallery_empty"), icon="🖼️")
         return
-    for entry in entries:
+    # Keys by position, not entry id: what the browser gets names no file (the callbacks get the
+    # entry itself, kept on the server).
+    for i, entry in enumerate(entries):
         with st.container(border=True):
             c1, c2, c3 = st.columns([6, 1.3, 1.3], vertical_alignment="center")
-            c1.markdown(t("class.gallery_entry", star="⭐ " if entry.featured else "", nickname=entry.nickname,
-                          name=entry.name, architecture=t("class.custom") if entry.architecture == "custom"
-                          else entry.architecture, accuracy=pct(entry.test_accuracy)))
+            architecture = t("class.custom") if entry.architecture == "custom" else entry.architecture
+            c1.markdown(t("class.gallery_entry", star="⭐ " if entry.featured else "",
+                          nickname=md_escape(entry.nickname), name=md_escape(entry.name),
+                          architecture=md_escape(architecture), accuracy=pct(entry.test_accuracy)))
             c2.button(t("class.unfeature") if entry.featured else t("class.feature"),
-                      icon="⭐", key=f"class.feature.{entry.id}", width="stretch",
+                      icon="⭐", key=f"class.feature.{i}", width="stretch",
                       on_click=guarded(set_featured), args=(entry.id, not entry.featured))
-            c3.button(t("class.remove"), icon="🗑️", key=f"class.remove.{entry.id}", width="stretch",
+            c3.button(t("class.remove"), icon="🗑️", key=f"class.remove.{i}", width="stretch",
                       on_click=guarded(remove_entry), args=(entry,))
 
 

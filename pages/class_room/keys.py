@@ -1,4 +1,8 @@
-"""The Class page's session-state keys ("class.<name>"; the convention is in app/state.py)."""
+"""The Class page's session-state keys ("class.<name>"; the convention is in app/state.py).
+
+No widget key carries a run id, a watch token or a client id: the teacher's browser receives
+widget keys, and a run id is a learner's key to their run. Keys use the run's number on the
+server (JobManager's serial) or a visitor's number on this page, mapped back on the server."""
 from __future__ import annotations
 
 import streamlit as st
@@ -10,16 +14,27 @@ REFRESH_S = 2.0
 class K:
     """This page's session-state keys ("class.<name>"; the convention is in app/state.py)."""
     KEY = "class.key"
-    RUN = "class.run"                    # the run picked in "Manage a run" (a job id)
-    PUBLISHED = "class.published"        # {job id: gallery entry id} added from this page
-    MESSAGE = "class.message"            # (job id, "success" | "error", sentence) kept across refreshes
+    RUN = "class.run"                    # the run picked in "Manage a run" (its serial number)
+    PUBLISHED = "class.published"        # {run serial: gallery entry id} added from this page
+    MESSAGE = "class.message"            # (run serial, "success" | "error", sentence) kept across refreshes
     GALLERY_NOTICE = "class.gallery_notice"  # a sentence shown once in the gallery panel
+    VISITORS = "class.visitors"          # {client id: visitor number}, this page's names for clients
+    VISITOR = "class.visitor"            # the visitor picked in "Clear a flood" (a visitor number)
+    FLOOD_NOTICE = "class.flood_notice"  # a sentence after clearing runs
+    BUDGET_NOTICE = "class.budget_notice"
 
     @staticmethod
     def picker(language: str) -> str:
         return f"class.run_picker.{language}"
 
     @staticmethod
-    def nickname(job_id: str) -> str:
-        return f"class.gallery_nickname.{job_id}"
+    def visitor_picker(language: str) -> str:
+        return f"class.visitor_picker.{language}"
 
+    @staticmethod
+    def nickname(serial: int) -> str:
+        return f"class.gallery_nickname.{int(serial)}"
+
+    @staticmethod
+    def budget(name: str) -> str:
+        return f"class.budget.{name}"

@@ -2,6 +2,8 @@
 else's) on one chart, with their settings side by side."""
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import streamlit as st
 
@@ -79,7 +81,8 @@ def compare_tab(owner: str) -> None:
     if not chosen:
         st.caption(t("train.compare_empty"))
         return
-    fig = compare_figure([(sources[k]["label"], sources[k]["events"]) for k in chosen], metric, t)
+    # Plotly reads a few HTML tags and entities in legend text: a model's name is shown as text.
+    fig = compare_figure([(html.escape(sources[k]["label"]), sources[k]["events"]) for k in chosen], metric, t)
     st.plotly_chart(fig, config=PLOT_CONFIG, key="train.compare_chart")
     columns = {sources[k]["label"]: settings_column(sources[k]) for k in chosen}
     st.markdown(t("train.settings_title"))

@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from app.state import PERSIST
+from app.text import md_escape
 from app.ui import lang, t
 from core.figures import PLOT_CONFIG
 from core import live_payload
@@ -34,7 +35,7 @@ def feature_maps(job, run: str) -> None:
     ss[K.FM_LAST] = epochs[-1]
     classes = classes_of(config_of(job).dataset)
     true_label = int(job.data.test_labels[job.probe_index])
-    st.caption(t("train.fm_caption", label=classes[true_label]))
+    st.caption(t("train.fm_caption", label=md_escape(classes[true_label])))
     img_col, maps_col = st.columns([1, 3])
     with maps_col:
         c1, c2 = st.columns([3, 2])
@@ -58,6 +59,6 @@ def feature_maps(job, run: str) -> None:
                      w=layer.maps.shape[2]))
     with img_col:
         st.image(live_payload.probe_image(run, job.data.test_images[job.probe_index].numpy(), 6),
-                 caption=t("train.probe_caption", index=job.probe_index, label=classes[true_label]))
+                 caption=t("train.probe_caption", index=job.probe_index, label=md_escape(classes[true_label])))
         st.plotly_chart(live_payload.probabilities(run, snap.epoch, snap.probabilities, classes, true_label, lang(), t),
                         config=PLOT_CONFIG, key="train.probe_chart")

@@ -45,7 +45,9 @@ def run_view(job, status: jobs.JobStatus, run: str, after_outcome=None) -> None:
         teacher_stopped(job)
         st.info(t("train.stopped_evaluating"), icon="⏳")
     elif job.state == jobs.FAILED:
-        st.error(t("train.failed", reason=job.error), icon="💥")
+        # An unexpected exception is in the server log under an id; the learner gets the id only.
+        st.error(t("train.failed_id", id=job.error_id) if getattr(job, "error_id", None)
+                 else t("train.failed", reason=job.error), icon="💥")
     elif job.state == jobs.CANCELLED:
         st.info(t("train.cancelled"), icon="✖️")
         return

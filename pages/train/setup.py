@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import core.data as data_mod
+from app import session
 from app.errors import explain
 from app.format import duration, estimate, ordinal
 from app.state import PERSIST
@@ -33,10 +34,12 @@ def start_run(owner: str, fields: dict) -> None:
         data = cached_dataset(fields["dataset"])
         config = TrainConfig(**fields)
         config.log_every = log_interval(len(data.train_labels), config)
-        job = manager().start(owner, config, data, nickname=ss.get(K.NICKNAME) or None)
+        job = manager().start(owner, config, data, nickname=ss.get(K.NICKNAME) or None,
+                              client=session.client(), budgets=session.ledger().budgets())
     except JobLimitError as e:
-        key = "train.busy_own" if e.own else "train.queue_full"
-        ss[K.START_MSG] = ("warning", t(key, eta=duration(e.seconds_left), max=manager().max_waiting))
+        key = f"train.{e.code}" if hasattr(e, "code") else "train.busy_own" if e.own else "train.queue_full"
+        ss[K.START_MSG] = ("warning", t(key, eta=duration(e.seconds_left), max=manager().max_waiting,
+                                     **getattr(e, "details", {})))
     except LimitError as e:
         ss[K.START_MSG] = ("error", t("train.arch_limit", reason=explain(e)))
     except (ConfigError, SpecError, data_mod.DataError) as e:

@@ -6,8 +6,10 @@ import logging
 
 import streamlit as st
 
+from app import session
 from app.errors import explain
 from app.format import pct
+from app.text import md_escape
 from app.ui import t
 from core import gallery as class_gallery
 from core import jobs
@@ -31,7 +33,9 @@ def share_model(owner: str, job: jobs.Job) -> None:
     if c2.button(t("train.publish"), icon="📣", key=f"train.publish.{job.id}"):
         name = ss.get(K.save_name(job.id)) or run_label(job)
         try:
-            entry = class_gallery.publish(job.model, job.checkpoint_metadata(name), nickname, publisher=owner)
+            # counted against this network's gallery budget and the server's disk (core.budgets)
+            entry = class_gallery.publish(job.model, job.checkpoint_metadata(name), nickname, publisher=owner,
+                                          client=session.client(), ledger=session.ledger())
         except GalleryError as e:
             st.error(explain(e))
         except (OSError, CheckpointError):
@@ -39,13 +43,14 @@ def share_model(owner: str, job: jobs.Job) -> None:
             st.error(t("train.share_failed"))
         else:
             manager().set_nickname(job.id, owner, entry.nickname)
-            st.success(t("train.shared", nickname=entry.nickname))
+            st.success(t("train.shared", nickname=md_escape(entry.nickname)))
     mine = [e for e in class_gallery.list_entries() if e.publisher == owner]
     if mine:
         st.markdown(t("train.share_mine"))
     for e in mine:
         a, b = st.columns([4, 1], vertical_alignment="center")
-        a.markdown(t("train.share_entry", name=e.name, nickname=e.nickname, acc=pct(e.test_accuracy, 2)))
+        a.markdown(t("train.share_entry", name=md_escape(e.name), nickname=md_escape(e.nickname),
+                     acc=pct(e.test_accuracy, 2)))
         if b.button(t("train.unpublish"), icon="🗑️", key=f"train.unpublish.{e.id}"):
             try:
                 class_gallery.remove(e.id, publisher=owner)

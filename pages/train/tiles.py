@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.state import PERSIST
+from app.text import md_escape
 from app.ui import t
 from core import samples as test_samples
 from core.run_results import mistakes as mistakes_of
@@ -38,7 +39,7 @@ def cell_images(job, classes, owner: str | None) -> None:
         return
     predicted, confidence = predictions(job)
     listing = test_samples.cell_listing(r.labels, predicted, confidence, true_c, pred_c)
-    names = dict(true=classes[true_c], pred=classes[pred_c])
+    names = dict(true=md_escape(classes[true_c]), pred=md_escape(classes[pred_c]))
     if listing.total == 0:
         c3.info(t("samples.cell_empty", **names))
         return
@@ -78,7 +79,7 @@ def image_tiles(job, indices, true, predicted, confidence, classes, owner: str |
             idx = int(indices[k])
             with col.container(border=True):
                 st.image(upscale(job.data.test_images[idx].numpy(), 3), width="stretch")
-                st.markdown(t("train.tile", true=classes[true[k]], pred=classes[predicted[k]],
+                st.markdown(t("train.tile", true=md_escape(classes[true[k]]), pred=md_escape(classes[predicted[k]]),
                               conf=f"{100 * confidence[k]:.0f}"))
                 if owner is not None and st.button(
                         t("train.open_predict"), key=f"{key}.{job.id}.{idx}", type="tertiary",

@@ -6,6 +6,7 @@ import streamlit as st
 
 from app.errors import guarded
 from app.session import WATCH_PARAM
+from app.text import md_escape
 from app.ui import t
 from pages.train.live import POLL_SECONDS
 from pages.train.progress import run_view
@@ -46,8 +47,8 @@ def watch_panel(token: str, polling: bool) -> None:
 
 
 def draw_view(token: str, view) -> None:
-    who = t("train.watch_by", nickname=view.nickname) if view.nickname else ""
-    st.markdown(f"#### {run_label(view)}{who}")
+    who = t("train.watch_by", nickname=md_escape(view.nickname)) if view.nickname else ""
+    st.markdown(f"#### {md_escape(run_label(view))}{who}")  # learner text is text (app.text)
     st.caption(t("train.watch_read_only"))
     run_view(view, view.status(), token)
     if view.result is not None and not view.active:
