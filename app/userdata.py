@@ -6,7 +6,7 @@ from app import session
 from app.ui import t
 from core.imagefolder import FolderError
 from core.images import ImageError
-from core.userdata import AddReport, UserData, UserDataError
+from core.userdata import FEW_VALIDATION, AddReport, UserData, UserDataError, UserDataset
 
 
 def store() -> UserData:
@@ -44,3 +44,14 @@ def report_sentence(report: AddReport) -> str:
     if report.outside:
         parts.append(t("classes.report_outside", n=len(report.outside)))
     return " ".join(parts)
+
+
+def split_text(ds: UserDataset) -> str:
+    """How the examples are split (UserDataset.split_sentence, in the visitor's language), and
+    with few validation examples what the validation figure can and cannot tell."""
+    per = ", ".join(f"{name} {a} + {b}" for name, a, b in zip(ds.classes, ds.train_counts, ds.validation_counts))
+    n_val = sum(ds.validation_counts)
+    text = t("classes.split", train=sum(ds.train_counts), val=n_val, per=per)
+    if n_val < FEW_VALIDATION:
+        text += " " + t("classes.split_few", val=n_val, points=f"{100 / max(n_val, 1):.0f}")
+    return text
