@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import zipfile
 
 import cv2
@@ -204,3 +205,67 @@ def test_limits_are_refused_with_a_sentence(workspace, monkeypatch):
     add(at, "bar", 8)
     assert "at most 2" in "\n".join(e.value for e in at.error)
     assert [c.count for c in UserData(workspace).classes()] == [0, 2]  # the class made last takes the drawings
+
+
+# ------------------------------------------------------------------ train on your classes
+
+def three_classes(ws: Workspace, per_class: int = 6) -> UserData:
+    ud = UserData(ws)
+    for name, shape in (("竖线", "bar"), ("dash", "dash"), ("ring", "ring")):
+        c = ud.create_class(name)
+        for j in range(per_class):
+            ud.add_drawing(c.id, drawn(shape, 3 * j - 8))
+    return ud
+
+
+@pytest.fixture
+def fresh_server(monkeypatch):
+    """A fresh JobManager (the real local backend) for this test, runs capped at 2 epochs."""
+    import streamlit as st
+
+    monkeypatch.setenv("CNN_LAB_MAX_EPOCHS", "2")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.mark.parametrize("lang, split, few", [("en", "examples train the model", "each one moves"),
+                                               ("zh", "个示例用于训练模型", "个百分点")])
+def test_train_on_your_classes_and_see_their_names(workspace, fresh_server, lang, split, few):
+    from app.session import job_manager
+    from core.workspace import workspace_id
+
+    three_classes(workspace)
+    at = page_app("pages.train", timeout=120)
+    at.session_state["lang"] = lang
+    at.session_state[_SECRET] = workspace.secret
+    at.session_state["train.use_classes"] = True  # as "Train on your classes" on the classes page does
+    run(at)
+    assert at.selectbox(key="train.dataset").value == "custom"
+    shown = "\n".join(str(e.value) for e in [*at.success, *at.caption])
+    assert "竖线, dash, ring" in shown and split in shown and few in shown
+    # The recipe: all of the examples, augmentation on, the last layer three wide.
+    assert at.session_state["train.fraction"] == 1.0 and at.session_state["train.augment"] is True
+    assert [r for r in at.session_state["train.layers"] if r["type"] == "linear"][-1]["out"] == 3
+    at.button(key="train.start").click()
+    run(at)
+    job = job_manager().get(at.session_state["train.run"], workspace_id(workspace.secret))
+    assert job.config.classes == ["竖线", "dash", "ring"] and job.config.dataset == "custom"
+    assert job.wait(120) and job.result is not None, job.state
+    at.session_state["train.tab_idx"] = 2
+    run(at)
+    # The confusion matrix and the per-class chart name the classes.
+    figures = [json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in at.get("plotly_chart")]
+    assert sum(all(name in f for name in ("竖线", "dash", "ring")) for f in figures) >= 2
+
+
+def test_not_enough_examples_is_said_on_the_train_page(workspace, fresh_server):
+    ud = UserData(workspace)
+    ud.create_class("only one")
+    at = page_app("pages.train")
+    at.session_state["lang"] = "en"
+    at.session_state[_SECRET] = workspace.secret
+    at.session_state["train.use_classes"] = True
+    run(at)
+    assert "Training needs at least 2 classes" in "\n".join(e.value for e in at.warning)
+    assert at.button(key="train.start").disabled
