@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import zipfile
 
 import cv2
@@ -257,6 +258,19 @@ def test_train_on_your_classes_and_see_their_names(workspace, fresh_server, lang
     # The confusion matrix and the per-class chart name the classes.
     figures = [json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in at.get("plotly_chart")]
     assert sum(all(name in f for name in ("竖线", "dash", "ring")) for f in figures) >= 2
+    # Predict reads a new drawing with the class names (a 2-epoch model: which one is not checked).
+    from app.models import run_ref
+
+    at = page_app("pages.predict", timeout=120)
+    at.session_state["lang"] = lang
+    at.session_state[_SECRET] = workspace.secret
+    at.session_state["predict.model"] = run_ref(job.id)
+    at.session_state["predict.canvas.0"] = canvas_state(drawn("ring", 5))
+    run(at)
+    heading = re.compile(r"^### (?:Prediction: |预测：)(\S+)[ （(]")
+    names = [m.group(1) for m in (heading.match(md.value) for md in at.markdown) if m]
+    assert names and names[0] in ("竖线", "dash", "ring"), [md.value for md in at.markdown][:5]
+    assert len(at.segmented_control(key="predict.source").options) == 2  # no server test set: draw, upload
 
 
 def test_not_enough_examples_is_said_on_the_train_page(workspace, fresh_server):
