@@ -72,10 +72,6 @@ def dataset_changed() -> None:
         load_preset()  # back to a preset's layers (ten classes) and recipe
 
 
-def _go_to_classes() -> None:
-    routes.switch_to("classes")
-
-
 def custom_block(column) -> UserDataset | None:
     """Your classes as the run's data, or None with the reason (and the way to fix it)."""
     with column:
@@ -83,7 +79,8 @@ def custom_block(column) -> UserDataset | None:
             ds = dataset()
         except (UserDataError, WorkspaceError) as e:
             st.warning(say(e), icon="🗂️")
-            st.button(t("classes.tl_to_classes"), icon="🗂️", key="train.to_classes", on_click=_go_to_classes)
+            if st.button(t("classes.tl_to_classes"), icon="🗂️", key="train.to_classes"):
+                routes.switch_to("classes")  # in the run: a page switch from a callback loses the language
             return None
         st.success(t("classes.custom_ready", classes=", ".join(ds.classes), n=len(ds.train_labels) + len(ds.test_labels)),
                    icon="✅")
