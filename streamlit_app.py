@@ -29,6 +29,7 @@ pages = [
     routes.page("convolution"),
     routes.page("train"),
     routes.page("predict"),
+    routes.page("classes"),
 ]
 if teacher_key():  # the Class page exists only on a server started with a teacher key
     pages.append(routes.page("class"))

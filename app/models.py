@@ -67,8 +67,10 @@ def model_refs() -> list[tuple[str, str, object]]:
 
 
 def dataset_title(name: str) -> str:
-    from core.data import DATASETS
+    from core.data import CUSTOM, DATASETS
 
+    if name == CUSTOM:
+        return t("classes.nav")  # a model of the visitor's own classes: its names are in the model
     info = DATASETS.get(name)
     return info.title if info else str(name)
 

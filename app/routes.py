@@ -29,6 +29,7 @@ ROUTES = {
     "convolution": Route("pages.convolution", "common.nav_conv", "🔍", "convolution"),
     "train": Route("pages.train", "common.nav_train", "🏋️", "train"),
     "predict": Route("pages.predict", "common.nav_predict", "✍️", "predict"),
+    "classes": Route("pages.classes", "classes.nav", "🗂️", "classes"),
     "class": Route("pages.class_room", "shell.nav_class", "🧑‍🏫", "class"),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 LANG_KEY = "lang"                      # the sidebar's language switch
 LANG_PARAM = "lang"                    # ?lang=zh in the address bar (app.ui.language_switch)
 PREDICT_REQUEST = "predict.request"    # {"model": "own:<stem>" | "bundled:<stem>" | "gallery:<id>" | "run:<job id>", "test_index": int}
+TRAIN_REQUEST = "train.use_classes"    # True: the Train page opens with "Your classes" as its dataset
 
 # Keyword arguments for a widget whose value must survive runs that don't draw it (another tab
 # or page is open): Streamlit keeps it for the whole session.

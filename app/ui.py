@@ -11,6 +11,7 @@ import streamlit as st
 from app.state import LANG_KEY, LANG_PARAM
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from core.images import EXTENSIONS
+from core.imagefolder import MAX_ZIP_BYTES
 from core.limits import MB
 from core.limits import current as current_limits
 
@@ -125,6 +126,8 @@ def app_uploaders() -> dict[str, tuple[int | None, tuple[str, ...]]]:
         "conv.img.upload": image,                       # Convolution: a photo to filter
         "predict.image_file": image,                    # Predict: a picture of a digit
         "predict.model_file": (upload_limit_mb(limits.max_checkpoint_bytes), ("safetensors",)),
+        "classes-files": image,                         # Your classes: images for one class (a container key)
+        "classes-zip": (upload_limit_mb(MAX_ZIP_BYTES), ("zip",)),  # Your classes: a zip, one folder per class
     }
 
 

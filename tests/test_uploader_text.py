@@ -33,7 +33,7 @@ def test_whole_megabytes_for_the_browser():
 
 @pytest.mark.parametrize("image_mb, ckpt_mb", [(None, None), ("3", "0.5")])
 def test_the_table_matches_every_uploader_the_pages_draw(image_mb, ckpt_mb, checkpoints, monkeypatch):
-    """Each st.file_uploader on the Convolution and Predict pages is in app_uploaders() with the
+    """Each st.file_uploader on the Convolution, Predict and Your classes pages is in app_uploaders() with the
     limit and file types it really has, so the translated line says what the uploader enforces."""
     if image_mb:
         monkeypatch.setenv("CNN_LAB_MAX_IMAGE_MB", image_mb)
@@ -51,6 +51,22 @@ def test_the_table_matches_every_uploader_the_pages_draw(image_mb, ckpt_mb, chec
         assert not at.exception, at.exception
         for uploader in at.get("file_uploader"):
             seen[uploader.key] = (uploader.proto.max_upload_size_mb, tuple(uploader.proto.type))
+    # Your classes: its uploaders' keys change after each upload (a fresh, empty uploader), so the
+    # table names the containers around them ("classes-files" holds "classes.files.<n>").
+    from app.session import _SECRET
+    from core.userdata import UserData
+    from core.workspace import Workspace
+
+    ws = Workspace.create()
+    UserData(ws).create_class("a")  # the image uploader is there once a class is
+    at = page_app("pages.classes")
+    at.session_state["lang"] = "en"
+    at.session_state[_SECRET] = ws.secret
+    at.run()
+    assert not at.exception, at.exception
+    for uploader in at.get("file_uploader"):
+        box = "classes-" + uploader.key.split(".")[1]
+        seen[box] = (uploader.proto.max_upload_size_mb, tuple(uploader.proto.type))
     assert set(seen) == set(table)
     for key, (max_mb, types) in table.items():
         got_mb, got_types = seen[key]

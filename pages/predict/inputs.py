@@ -7,9 +7,10 @@ import streamlit as st
 from app.state import PERSIST, keep_valid
 from app.ui import t, upload_limit_mb
 from core.canvas import decode_canvas_png
+from core.data import CUSTOM
 from core.images import EXTENSIONS, ImageError, check_image_size, fit_within, load_image_bytes
 from core.limits import current as current_limits
-from core.preprocess import Preprocessed, preprocess
+from core.preprocess import UPLOAD_SIDE, Preprocessed, preprocess
 from pages.predict.keys import CANVAS_SIZE, MAX_UPLOAD_SIDE, K, InputInfo, labels
 from pages.predict.test_images import test_input
 
@@ -61,7 +62,7 @@ def _upload_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
         return cached[1], cached[2]
     try:
         check_image_size(file.size, limits)  # before the bytes are read
-        image = load_image_bytes(file.getvalue(), limits)
+        image = load_image_bytes(file.getvalue(), limits, max_side=UPLOAD_SIDE)  # decoded small: memory
     except ImageError as e:
         return None, InputInfo("upload", error=t(f"predict.image_error_{e.code}", **e.details))
     info = InputInfo("upload", name=file.name, original=image.shape[:2])
@@ -71,10 +72,12 @@ def _upload_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
 
 
 def choose_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
-    keep_valid(K.SOURCE, SOURCES, "draw")
+    # A model of the visitor's own classes has no server test set: draw or upload.
+    sources = SOURCES[:2] if ckpt.dataset == CUSTOM else SOURCES
+    keep_valid(K.SOURCE, sources, "draw")
     st.session_state.setdefault(K.SOURCE, "draw")
-    source = st.segmented_control(t("predict.source"), SOURCES, required=True,
-                                  format_func=labels("source", SOURCES).get, key=K.SOURCE, **PERSIST)
+    source = st.segmented_control(t("predict.source"), sources, required=True,
+                                  format_func=labels("source", sources).get, key=K.SOURCE, **PERSIST)
     if source == "upload":
         return _upload_input(ckpt)
     if source == "test":

@@ -18,6 +18,7 @@ from pages.train.compare import compare_tab
 from pages.train.form import init_form
 from pages.train.keys import LIVE, K
 from pages.train.live import POLL_SECONDS, live_tab, watcher
+from pages.train.pair import start_pending
 from pages.train.results import results_tab
 from pages.train.runs import current_job
 from pages.train.setup import setup_tab
@@ -33,6 +34,7 @@ def own_page() -> None:
     st.title(t("train.title"))
     st.markdown(t("train.intro"))
     st.caption(t("train.private_hint"))
+    start_pending(owner)  # the second run of a scratch-vs-transfer pair, once the first has ended
     job = current_job(owner)
     tabs = remembered_tabs([t(label) for label, _ in TABS], K.TAB)
     for tab, (_, draw) in zip(tabs, TABS):

@@ -5,19 +5,29 @@ from __future__ import annotations
 import streamlit as st
 
 import core.data as data_mod
-from app.state import PERSIST
+from app.state import PERSIST, TRAIN_REQUEST
 from app.ui import cached_dataset, t
+from pages.train.custom import apply_recipe, custom_block, dataset_changed
 from pages.train.keys import K
 
 ss = st.session_state
 
 
+def dataset_title(name: str) -> str:
+    return t("classes.dataset_option") if name == data_mod.CUSTOM else data_mod.DATASETS[name].title
+
+
 def dataset_block():
     """Dataset choice; returns the loaded Dataset or None (with the reason shown)."""
-    names = list(data_mod.DATASETS)
+    if ss.pop(TRAIN_REQUEST, False):  # "Train on your classes" on the Your classes page
+        ss[K.DATASET] = data_mod.CUSTOM
+        apply_recipe()
+    names = [*data_mod.DATASETS, data_mod.CUSTOM]
     c1, c2 = st.columns([1, 2], vertical_alignment="top")
-    name = c1.selectbox(t("train.dataset"), names, key=K.DATASET,
-                        format_func=lambda n: data_mod.DATASETS[n].title, help=t("train.dataset_help"), **PERSIST)
+    name = c1.selectbox(t("train.dataset"), names, key=K.DATASET, on_change=dataset_changed,
+                        format_func={n: dataset_title(n) for n in names}.get, help=t("train.dataset_help"), **PERSIST)
+    if name == data_mod.CUSTOM:
+        return custom_block(c2)
     info = data_mod.DATASETS[name]
     failed = ss.setdefault(K.DL_FAILED, {})
     with c2:

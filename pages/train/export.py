@@ -20,7 +20,10 @@ def code_panel(config: TrainConfig | None) -> None:
             return
         name = script_file_name(config)
         st.caption(t("export.intro"))
-        st.caption(t("export.run_hint", folder=data_mod.get_info(config.dataset).folder, file=name))
+        if config.dataset == data_mod.CUSTOM:  # your classes: the zip the Your classes page exports
+            st.caption(t("classes.export_run_hint", file=name))
+        else:
+            st.caption(t("export.run_hint", folder=data_mod.get_info(config.dataset).folder, file=name))
         st.download_button(t("export.download", file=name), script, file_name=name, mime="text/x-python",
                            on_click="ignore", icon=":material/download:", key="train.code_download")
         st.code(script, language="python", height=480)

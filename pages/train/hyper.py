@@ -13,7 +13,7 @@ from pages.train.runs import manager
 ss = st.session_state
 
 
-def hyperparameter_block(n_train: int | None):
+def hyperparameter_block(n_train: int | None, holdout: int | None = None):
     """The training settings; returns (TrainConfig fields dict, error or None)."""
     st.subheader(t("train.hyper_title"))
     max_epochs = manager().max_epochs
@@ -54,7 +54,7 @@ def hyperparameter_block(n_train: int | None):
                   momentum=float(ss[K.MOMENTUM]))
     if n_train:
         size = run_size(n_train, fields["fraction"], fields["batch_size"], fields["epochs"],
-                        TrainConfig.calibration_holdout)  # the images a run holds out are not trained on
+                        TrainConfig.calibration_holdout if holdout is None else holdout)  # held out: not trained on
         st.caption(t("train.run_size", images=f"{size.images:,}", epochs=fields["epochs"],
                      steps=f"{size.total_steps:,}", batch=fields["batch_size"]))
     return fields, error

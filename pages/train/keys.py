@@ -18,6 +18,7 @@ class K:
     OPT, LR, BATCH, EPOCHS, SCHED = "train.optimizer", "train.lr", "train.batch", "train.epochs", "train.scheduler"
     AUG, WD, LS, MOMENTUM = "train.augment", "train.weight_decay", "train.label_smoothing", "train.momentum"
     NICKNAME, SHARE_MSG = "train.nickname", "train.share_msg"
+    TL_SOURCE, TL_FREEZE, PENDING = "train.tl_source", "train.tl_freeze", "train.pending_run"  # your classes
     # core.recipe.form_values' field -> its widget's key
     FORM = {"optimizer": OPT, "lr": LR, "batch_size": BATCH, "epochs": EPOCHS, "scheduler": SCHED,
             "augment": AUG, "weight_decay": WD, "label_smoothing": LS, "momentum": MOMENTUM}

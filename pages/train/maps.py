@@ -33,7 +33,7 @@ def feature_maps(job, run: str) -> None:
     if K.FM_LAST not in ss or ss.get(K.FM_EPOCH) not in epochs or ss.get(K.FM_EPOCH) == ss[K.FM_LAST]:
         ss[K.FM_EPOCH] = epochs[-1]
     ss[K.FM_LAST] = epochs[-1]
-    classes = classes_of(config_of(job).dataset)
+    classes = classes_of(config_of(job).dataset, config_of(job).classes)
     true_label = int(job.data.test_labels[job.probe_index])
     st.caption(t("train.fm_caption", label=md_escape(classes[true_label])))
     img_col, maps_col = st.columns([1, 3])

@@ -47,7 +47,7 @@ def results_tab(owner: str) -> None:
 def results_body(job, owner: str | None) -> None:
     """Everything a finished run shows (owner None: a watch link's read-only view)."""
     r, m, cfg = job.result, job.metrics(), config_of(job)
-    classes = classes_of(cfg.dataset)
+    classes = classes_of(cfg.dataset, cfg.classes)
     c = st.columns(5)
     c[0].metric(t("train.m_test_acc"), pct(r.accuracy, 2))
     c[1].metric(t("train.m_test_loss"), f"{r.loss:.4f}")

@@ -26,8 +26,9 @@ def manager() -> jobs.JobManager:
     return session.job_manager()
 
 
-def classes_of(dataset: str) -> tuple[str, ...]:
-    return data_mod.DATASETS[dataset].classes
+def classes_of(dataset: str, classes=None) -> tuple[str, ...]:
+    """A run's class names: a dataset's, or for "custom" the run's own (TrainConfig.classes)."""
+    return data_mod.info_for(dataset, classes).classes
 
 
 def current_job(owner: str) -> jobs.Job | None:
@@ -51,7 +52,9 @@ def run_label(job) -> str:
     """"Run 3 · fast · MNIST · 97.3%" (a Job, or a watch link's JobView)."""
     arch = job.preset or t("train.custom")
     acc = job.metrics().get("test_accuracy")
-    base = t("train.run_label", n=job.number, arch=arch, dataset=data_mod.DATASETS[config_of(job).dataset].title)
+    name = config_of(job).dataset
+    title = t("classes.nav") if name == data_mod.CUSTOM else data_mod.DATASETS[name].title
+    base = t("train.run_label", n=job.number, arch=arch, dataset=title)
     return f"{base} · {pct(acc)}" if acc is not None else base
 
 

@@ -16,11 +16,15 @@ from core.limits import LimitError
 from core.models import SpecError
 from core.run_start import log_interval, start_preview
 from core.train import ConfigError, TrainConfig, check_config
+from core.userdata import UserDataError
 from pages.train.architecture import architecture_block
+from pages.train.custom import custom_fields
+from pages.train.custom import dataset as custom_dataset
 from pages.train.dataset import dataset_block
 from pages.train.export import code_panel
 from pages.train.hyper import hyperparameter_block
 from pages.train.keys import LIVE, START_KEY, K
+from pages.train.pair import start_pair
 from pages.train.runs import classes_of, manager, run_label
 
 ss = st.session_state
@@ -31,7 +35,9 @@ def start_run(owner: str, fields: dict) -> None:
     the reason to show."""
     ss.pop(K.START_MSG, None)
     try:
-        data = cached_dataset(fields["dataset"])
+        data = custom_dataset() if fields["dataset"] == data_mod.CUSTOM else cached_dataset(fields["dataset"])
+        if fields.get("classes") not in (None, list(getattr(data, "classes", []))):
+            raise ConfigError(t("classes.changed"))  # the set changed since the form was drawn
         config = TrainConfig(**fields)
         config.log_every = log_interval(len(data.train_labels), config)
         job = manager().start(owner, config, data, nickname=ss.get(K.NICKNAME) or None,
@@ -42,7 +48,7 @@ def start_run(owner: str, fields: dict) -> None:
                                      **getattr(e, "details", {})))
     except LimitError as e:
         ss[K.START_MSG] = ("error", t("train.arch_limit", reason=explain(e)))
-    except (ConfigError, SpecError, data_mod.DataError) as e:
+    except (ConfigError, SpecError, data_mod.DataError, UserDataError) as e:
         ss[K.START_MSG] = ("error", t("train.start_failed", reason=str(e)))
     else:
         ss[K.RUN] = job.id
@@ -76,9 +82,13 @@ def checked_config(spec, preset_name, fields, num_classes, problems: list[str]) 
 
 def setup_tab(owner: str) -> None:
     data = dataset_block()
-    num_classes = len(classes_of(ss[K.DATASET]))
+    custom = ss[K.DATASET] == data_mod.CUSTOM
+    extra = custom_fields(data) if custom and data is not None else {}
+    num_classes = len(extra["classes"]) if extra else 10 if custom else len(classes_of(ss[K.DATASET]))
     spec, preset_name, arch_error, limited = architecture_block(num_classes)
-    fields, hyper_error = hyperparameter_block(len(data.train_labels) if data is not None else None)
+    fields, hyper_error = hyperparameter_block(len(data.train_labels) if data is not None else None,
+                                               extra.get("calibration_holdout"))
+    fields.update(extra)
     problems = [p for p in (arch_error and (arch_error if limited else t("train.problem_arch")), hyper_error,
                             data is None and t("train.problem_data")) if p]
     config = None
@@ -99,11 +109,14 @@ def setup_tab(owner: str) -> None:
     c2.text_input(t("train.nickname"), key=K.NICKNAME, max_chars=jobs.MAX_NICKNAME,
                   placeholder=t("train.nickname_placeholder"), help=t("train.nickname_help"),
                   label_visibility="collapsed", **PERSIST)
-    if mine is None and not problems:
+    if extra.get("init_from"):  # your classes from a trained model: also offer the side-by-side
+        c3.button(t("classes.pair_button"), icon="⚖️", key="train.pair", width="stretch",
+                  disabled=mine is not None, on_click=start_pair, args=(owner,), help=t("classes.pair_help"))
+    elif mine is None and not problems:
         c3.caption(what_will_happen(owner, config, data))
     else:
         c3.caption(t("train.start_hint"))
     msg = ss.pop(K.START_MSG, None)  # shown once, right after pressing Start
     if msg:
-        (st.warning if msg[0] == "warning" else st.error)(msg[1])
+        {"warning": st.warning, "info": st.info}.get(msg[0], st.error)(msg[1])
     code_panel(config)
