@@ -116,6 +116,8 @@ def test_roster_shows_each_learner_state_and_a_watch_link_but_no_ids(server):
     assert rows["Cy"]["watch"] is None
     shown = " ".join(str(v) for row in rows.values() for v in row.values)
     assert "ws-" not in shown and running.id not in shown and waiting.id not in shown
+    sent = every_text(at)   # the scan the projector test relies on does see the table's cells
+    assert running.watch_token in sent and running.id not in sent and "ws-Ada" not in sent
 
     for _ in range(20):
         gate.release()
@@ -132,8 +134,7 @@ def test_roster_in_chinese(server):
     df = at.dataframe[0].value
     assert list(df.columns) == ["nickname", "state", "detail", "seed", "seen", "watch"]
     rows = roster_rows(at)
-    assert (rows["Ada"]["state"], rows["Bo"]["state"], rows["Cy"]["state"]) == ("训练中", "排队中", "未开始") \
-        or (rows["Ada"]["state"], rows["Cy"]["state"]) == ("训练中", "未开始")
+    assert (rows["Ada"]["state"], rows["Bo"]["state"], rows["Cy"]["state"]) == ("训练中", "排队中", "未开始")
     assert rows["Bo"]["detail"] == "队列第 1 位"
     assert at.metric[0].label == "班级码"
 
@@ -153,3 +154,69 @@ def test_export_csv_lists_every_learner_with_the_columns(server):
     assert tuple(table[0]) == COLUMNS
     assert sorted(r[0] for r in table[1:]) == ["Ada", "Bo", "Cy"]
     assert running.id not in text and "ws-" not in text
+
+
+def every_text(at) -> str:
+    """Everything the page sends to the browser: each element's protobuf, as text (values,
+    bodies, labels, keys, help, the chart's JSON, the dataframe's Arrow bytes)."""
+    out = []
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(str(proto))
+            out.append(proto.SerializeToString().decode("latin-1"))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(out)
+
+
+def test_projector_shows_brief_code_leaderboard_and_race_and_no_secret(server):
+    manager, gate = server
+    store = lesson.store()
+    brief = "Use <script>alert(1)</script> **two** conv layers & at most 2 epochs."
+    a = store.add_assignment(make_assignment("Race", brief, "mnist", max_epochs=2))
+    data = toy_dataset(n_train=64, n_test=40)
+    jobs_ = []
+    for name in ("Ada", "Bo", "Cy"):
+        store.seen(f"ws-{name}")
+        job = manager.start(f"ws-{name}", config(epochs=1), data, nickname=name)
+        assert lesson.record_start(job, name) is None
+        jobs_.append(job)
+    store.set_featured("Bo", True)
+    for _ in range(40):
+        gate.release()
+    wait_until(lambda: all(j.state == "finished" for j in jobs_), what="three runs to finish")
+
+    at = teacher_page(projector=True)
+    html = " ".join(h.proto.body for h in at.get("html"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; **two** conv layers &amp; at most 2 epochs." in html
+    assert "<script>" not in html
+    assert at.metric[0].value == store.lesson().code[:3] + " " + store.lesson().code[3:]
+    board = at.dataframe[0].value
+    assert sorted(board["Learner"]) == ["Ada", "Cy", "★ Bo"] and list(board["#"])[0] == 1
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert all(name in chart for name in ("Ada", "Bo", "Cy"))
+    assert not at.selectbox and not at.text_input, "no controls of the Class page on the shared screen"
+
+    sent = every_text(at)
+    secrets_ = [j.id for j in jobs_] + [j.watch_token for j in jobs_] + [f"ws-{n}" for n in ("Ada", "Bo", "Cy")]
+    secrets_ += [e.workspace_id for e in store.roster()]
+    leaked = [s for s in secrets_ if s in sent]
+    assert not leaked, f"the projector sent {leaked}"
+    assert "watch=" not in sent and "ws=" not in sent
+
+
+def test_projector_in_chinese_without_an_assignment(server):
+    at = teacher_page("zh", projector=True)
+    assert "还没有布置作业" in " ".join(h.proto.body for h in at.get("html"))
+    assert at.metric[0].label == "班级码"
+
+
+def test_projector_needs_the_key(server):
+    at = page_app(PAGE, timeout=90)
+    at.query_params["view"] = "projector"
+    at.run()
+    assert not at.exception and not at.metric and not at.get("plotly_chart")

@@ -15,7 +15,7 @@ from app.errors import guarded
 from app.ui import t
 from core.figures.race import race_figure
 from core.lesson.times import clock_time, zone
-from core.lesson.views import projector_view
+from core.lesson.views import projector_view, sync_runs
 from pages.class_room.keys import REFRESH_S
 
 VIEW_PARAM, PROJECTOR = "view", "projector"
@@ -45,7 +45,9 @@ def leader_frame(view) -> pd.DataFrame:
 def projector_body() -> None:
     if not session.is_teacher():
         return
-    view = projector_view(lesson.store(), session.job_manager())
+    store, manager = lesson.store(), session.job_manager()
+    sync_runs(store, manager)   # results of runs that ended since the last redraw
+    view = projector_view(store, manager)
     tz = st.context.timezone
     head, code = st.columns([4, 1], vertical_alignment="top")
     with head:
