@@ -220,3 +220,75 @@ def test_projector_needs_the_key(server):
     at.query_params["view"] = "projector"
     at.run()
     assert not at.exception and not at.metric and not at.get("plotly_chart")
+
+
+def _train_side(dataset: str, epochs: int) -> None:
+    """What pages/train/setup.py calls: the brief on top, the bound violations as problems."""
+    from pages.train.assignment import assignment_brief, assignment_problems
+    import streamlit as st
+
+    from tests.fakes import config as make_config
+
+    assignment_brief()
+    for p in assignment_problems(make_config(dataset=dataset, epochs=epochs)):
+        st.error(p, icon="✋")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_train_side_shows_the_brief_and_every_violation(server, lang):
+    from streamlit.testing.v1 import AppTest
+
+    store = lesson.store()
+    store.add_assignment(make_assignment("Small", "Keep it <small> & quick", "fashion-mnist", max_epochs=2))
+    at = AppTest.from_function(_train_side, args=("mnist", 5), default_timeout=90)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Keep it &lt;small&gt; &amp; quick" in " ".join(h.proto.body for h in at.get("html"))
+    errors = [e.value for e in at.error]
+    if lang == "en":
+        assert errors == ["This assignment trains on fashion-mnist; switch the dataset to fashion-mnist.",
+                          "5 epochs is more than this assignment allows (2 at most)."]
+    else:
+        assert len(errors) == 2 and "fashion-mnist" in errors[0] and "5" in errors[1] and "2" in errors[1]
+    at2 = AppTest.from_function(_train_side, args=("fashion-mnist", 2), default_timeout=90)
+    at2.run()
+    assert not at2.exception and not at2.error, "a config within the bounds: nothing in the way of Start"
+
+
+def test_without_a_class_the_train_side_shows_nothing(monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.delenv("CNN_LAB_TEACHER_KEY", raising=False)
+    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path))
+    at = AppTest.from_function(_train_side, args=("mnist", 5), default_timeout=90)
+    at.run()
+    assert not at.exception and not at.error and not at.get("html")
+
+
+def test_opening_the_app_in_a_class_puts_the_visitor_on_the_roster(server):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    app = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+    at = AppTest.from_file(app, default_timeout=90)
+    at.session_state["lang"] = "en"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    roster = lesson.store().roster()
+    assert len(roster) == 1 and roster[0].nickname is None
+    at.run()
+    assert len(lesson.store().roster()) == 1, "the same visitor is one learner"
+
+
+def test_a_taken_nickname_still_records_the_run(server):
+    manager, gate = server
+    store = lesson.store()
+    store.seen("ws-1")
+    store.join("ws-1", "Ada", None, None)
+    a = store.add_assignment(make_assignment("One", "", "mnist"))
+    job = manager.start("ws-2", config(epochs=1), toy_dataset(n_train=64, n_test=40), nickname="ada")
+    problem = lesson.record_start(job, "ada")
+    assert problem is not None and problem.code == "nickname_taken"
+    assert store.run(job.id).assignment_id == a.id and store.entry("ws-2").nickname is None
