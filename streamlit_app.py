@@ -5,7 +5,7 @@ is given to st.Page (app.routes); Streamlit-side helpers shared by the pages liv
 """
 import streamlit as st
 
-from app import link_prompt, routes
+from app import lesson, link_prompt, routes
 from app.errors import error_boundary
 from app.session import teacher_key
 from app.shell import bad_setting, private_link_box, startup
@@ -40,6 +40,7 @@ page = st.navigation(pages)
 language_switch()
 localize_uploaders()  # Streamlit's own uploader text ("Upload", "20MB per file") in the session's language
 link_prompt.render()  # a private link to another workspace asks first; may stop a refused visitor
+lesson.record_visit()  # in a class (teacher key set), this visitor is on the lesson's roster
 private_link_box()
 st.sidebar.caption(t("common.sidebar_caption"))
 with error_boundary():  # a failing page shows one sentence with an error id, never a traceback

@@ -21,6 +21,10 @@ from pages.class_room.board import board_panel
 from pages.class_room.budgets import budgets_panel
 from pages.class_room.gallery_panel import gallery_panel
 from pages.class_room.keys import K, ss
+from pages.class_room.lesson_assignments import assignments_panel  # lesson (issue 24)
+from pages.class_room.lesson_export import export_panel
+from pages.class_room.lesson_roster import roster_panel
+from pages.class_room.projector import projector_link, projector_page, wanted as projector_wanted
 
 
 def unlock_form() -> None:
@@ -47,8 +51,17 @@ def render() -> None:
     if not session.is_teacher():
         unlock_form()
         return
+    if projector_wanted():  # lesson (issue 24): ?view=projector, the shared screen
+        projector_page()
+        return
+    assignments_panel()
+    projector_link()
+    roster_panel()
+    st.divider()
     st.caption(t("class.intro"))
     budgets_panel()
     board_panel()
     st.divider()
     gallery_panel()
+    st.divider()
+    export_panel()
