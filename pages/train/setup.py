@@ -17,6 +17,7 @@ from core.models import SpecError
 from core.run_start import log_interval, start_preview
 from core.train import ConfigError, TrainConfig, check_config
 from core.userdata import UserDataError
+from pages.train.assignment import assignment_brief, assignment_problems
 from pages.train.architecture import architecture_block
 from pages.train.custom import custom_fields
 from pages.train.custom import dataset as custom_dataset
@@ -81,6 +82,7 @@ def checked_config(spec, preset_name, fields, num_classes, problems: list[str]) 
 
 
 def setup_tab(owner: str) -> None:
+    assignment_brief()  # a lesson's current assignment, when a class is on
     data = dataset_block()
     custom = ss[K.DATASET] == data_mod.CUSTOM
     extra = custom_fields(data) if custom and data is not None else {}
@@ -94,6 +96,7 @@ def setup_tab(owner: str) -> None:
     config = None
     if spec is not None and not arch_error and not hyper_error:
         config = checked_config(spec, preset_name, fields, num_classes, problems)
+    problems += assignment_problems(config, num_classes)  # outside the assignment's bounds: no Start
     mine = next((j for j in manager().jobs(owner) if j.active), None)
     st.divider()
     for p in problems:
