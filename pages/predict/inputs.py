@@ -8,7 +8,7 @@ from app.state import PERSIST, keep_valid
 from app.ui import t, upload_limit_mb
 from core.canvas import decode_canvas_png
 from core.data import CUSTOM
-from core.images import EXTENSIONS, ImageError, check_image_size, fit_within, load_image_bytes
+from core.images import EXTENSIONS, ImageError, check_image_size, fit_within, header_size, load_image_bytes
 from core.limits import current as current_limits
 from core.preprocess import UPLOAD_SIDE, Preprocessed, preprocess
 from pages.predict.keys import CANVAS_SIZE, MAX_UPLOAD_SIDE, K, InputInfo, labels
@@ -62,10 +62,12 @@ def _upload_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
         return cached[1], cached[2]
     try:
         check_image_size(file.size, limits)  # before the bytes are read
-        image = load_image_bytes(file.getvalue(), limits, max_side=UPLOAD_SIDE)  # decoded small: memory
+        data = file.getvalue()
+        _, width, height = header_size(data)  # the size the visitor uploaded (shown in the steps)
+        image = load_image_bytes(data, limits, max_side=UPLOAD_SIDE)  # decoded small: memory
     except ImageError as e:
         return None, InputInfo("upload", error=t(f"predict.image_error_{e.code}", **e.details))
-    info = InputInfo("upload", name=file.name, original=image.shape[:2])
+    info = InputInfo("upload", name=file.name, original=(height, width))
     pre = preprocess(fit_within(image, MAX_UPLOAD_SIDE), ckpt.mean, ckpt.std)
     st.session_state[K.UPLOAD_CACHE] = (key, pre, info)
     return pre, info
