@@ -60,8 +60,8 @@ def unlock(at: AppTest, key: str = KEY) -> AppTest:
 
 
 def board_text(at: AppTest) -> str:
-    df = at.dataframe[0].value
-    return " ".join(str(v) for v in df.to_numpy().ravel())
+    # every table on the page: the lesson's roster comes first, then the run board
+    return " ".join(str(v) for d in at.dataframe for v in d.value.to_numpy().ravel())
 
 
 def test_not_listed_without_a_teacher_key(monkeypatch):
