@@ -61,7 +61,8 @@ def _assignment_form(store) -> None:
             dataset = c1.selectbox(t("lessonui.a_dataset"), list(DATASETS), key="class.lesson_dataset",
                                    format_func=lambda n: DATASETS[n].title)
             preset = c2.selectbox(t("lessonui.a_preset"), [ANY, *PRESETS], key="class.lesson_preset",
-                                  format_func=lambda p: t("lessonui.any_architecture") if p == ANY else p)
+                                  format_func=lambda p, any_label=t("lessonui.any_architecture"):
+                                  any_label if p == ANY else p)  # the label in today's language, not the caller's
             b1, b2, b3, b4 = st.columns(4)
             with b1:
                 epochs = _bound("lessonui.a_epochs", "epochs", min_value=1, max_value=100, step=1)

@@ -10,7 +10,7 @@ import streamlit as st
 from app import lesson, session
 from app.errors import guarded
 from app.session import WATCH_PARAM
-from app.ui import t
+from app.ui import option_labels, t
 from core.lesson.roster import SORT_KEYS, sort_roster
 from core.lesson.times import clock_time
 from core.lesson.views import class_roster, sync_runs, watch_token_of
@@ -68,6 +68,6 @@ def roster_panel() -> None:
     st.caption(t("lessonui.roster_caption"))
     c1, c2 = st.columns([1, 1], vertical_alignment="bottom")
     c1.selectbox(t("lessonui.sort_by"), SORT_KEYS, index=SORT_KEYS.index("state"), key=SORT,
-                 format_func=lambda k: t(f"lessonui.sort_{k}"))
+                 format_func=option_labels("lessonui.sort_"))
     c2.toggle(t("lessonui.descending"), key=DESCENDING)
     st.fragment(run_every=REFRESH_S)(guarded(roster_table))()
