@@ -9,6 +9,7 @@ and the page's text under test-artifacts/failures/ and adds their paths to the f
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -16,6 +17,11 @@ import pytest
 
 from bench.server import (CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_START_SECONDS,  # noqa: F401
                           free_port, shared_data_dir, streamlit_server)
+
+# Every visitor of the test servers and every AppTest comes from this one machine, so they are one
+# client to the per-client budgets (core.budgets): a whole suite opens far more workspaces in an
+# hour than one real person may. Tests of the budgets set their own values.
+os.environ.setdefault("CNN_LAB_WORKSPACES_PER_HOUR", "100000")
 
 SCREENSHOT_DIR = ROOT / "test-artifacts" / "screenshots"
 FAILURE_DIR = ROOT / "test-artifacts" / "failures"
