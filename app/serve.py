@@ -34,7 +34,7 @@ def modules_to_preload() -> list[str]:
     """Every module the entry point and pages import, every module of core/ and app/, and the
     libraries' own lazily imported parts (_ALSO)."""
     names: set[str] = set(_ALSO)
-    for path in [APP, *sorted((ROOT / "pages").glob("*.py"))]:
+    for path in [APP, *sorted((ROOT / "pages").rglob("*.py"))]:  # pages are packages
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names.update(alias.name for alias in node.names)

@@ -330,7 +330,7 @@ def test_keys_the_page_builds_at_run_time_exist_in_both_languages():
     wanted = (
         [f"code_{k}" for k in conv.CODE_COMMENTS_EN]
         + [f"matrix_err_{c}" for c in MatrixError._MESSAGES]
-        + [f"img_err_{c}" for c in ("empty", "too_many_bytes", "not_image", "corrupt", "too_many_pixels")]
+        + [f"img_err_{c}" for c in ("empty", "too_many_bytes", "not_image", "corrupt", "too_many_pixels", "busy")]
         + [f"display_{m}" for m in conv.DISPLAY_MODES]
         + [f"pool_{m}" for m in conv.POOL_MODES]
         + ["img_mode_color", "img_mode_gray", "kernel_custom", "kernel_custom_desc"]
@@ -339,7 +339,7 @@ def test_keys_the_page_builds_at_run_time_exist_in_both_languages():
            for sfx in ("", "_title")]
     )
     import core.images as images
-    assert set(images._MESSAGES) == {"empty", "too_many_bytes", "not_image", "corrupt", "too_many_pixels"}
+    assert set(images._MESSAGES) == {"empty", "too_many_bytes", "not_image", "corrupt", "too_many_pixels", "busy"}
     for lang in ("en", "zh"):
         names = json.loads((I18N_DIR / lang / "conv.json").read_text(encoding="utf-8"))
         missing = [k for k in wanted if k not in names]
