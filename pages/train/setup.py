@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import core.data as data_mod
-from app import session
+from app import lesson, session
 from app.errors import explain
 from app.format import duration, estimate, ordinal
 from app.state import PERSIST
@@ -53,6 +53,9 @@ def start_run(owner: str, fields: dict) -> None:
         ss[K.START_MSG] = ("error", t("train.start_failed", reason=str(e)))
     else:
         ss[K.RUN] = job.id
+        problem = lesson.record_start(job, ss.get(K.NICKNAME) or None)  # the run counts for the assignment
+        if problem is not None:
+            ss[K.START_MSG] = ("warning", t("lesson." + problem.code, **getattr(problem, "details", {})))
         open_tab(K.TAB, LIVE)
         ss.pop(K.FM_LAST, None)  # the feature-map slider follows the new run's newest epoch
 
