@@ -59,7 +59,31 @@ def test_one_client_with_64_workspaces_is_held_and_a_learner_still_lines_up(held
     assert refused[0].details == {"count": 4, "limit": 4}
     assert len(held.active()) == 4, "refused starts allocated nothing"
     learner = held.start("learner-ws", config(epochs=1), DATA, client="learner")
-    assert learner.queued and held.status(learner).position == 4
+    assert learner.queued and held.status(learner).position == 1, "round robin: next in line, not 4th"
+
+
+def test_a_learner_behind_a_flood_trains_next(held):
+    """Workers take waiting runs round robin over clients: the flooder's first run holds the
+    worker, the learner's run is taken before the flooder's other three."""
+    flooder, _ = flood(held, "flooder", 4)
+    wait_until(lambda: flooder[0].state != core.jobs.QUEUED, what="the first run to take the worker")
+    learner = held.start("learner-ws", config(epochs=1), DATA, client="learner")
+    assert [r.job_id for r in held.board() if r.state == core.jobs.QUEUED][0] == learner.id
+    held.stop(flooder[0].id, flooder[0].owner)
+    assert flooder[0].wait(30)
+    wait_until(lambda: learner.state != core.jobs.QUEUED, what="the learner's run to take the worker")
+    assert all(j.queued for j in flooder[1:])
+
+
+def test_fair_order_is_round_robin_over_clients_and_first_come_without_clients():
+    from core.jobs.client_runs import fair_order
+
+    J = lambda name, client: type("J", (), {"name": name, "client": client})()  # noqa: E731
+    waiting = [J("a2", "a"), J("a3", "a"), J("b1", "b"), J("a4", "a"), J("c1", "c"), J("b2", "b")]
+    busy = [J("a1", "a")]
+    assert [j.name for j in fair_order(waiting, busy)] == ["b1", "c1", "a2", "b2", "a3", "a4"]
+    plain = [J(str(i), None) for i in range(5)]
+    assert fair_order(plain, []) == plain
 
 
 def test_the_queue_share_holds_a_client_whose_run_budget_was_raised(held):

@@ -14,6 +14,11 @@ The first bounds what one client holds in total; the second keeps room in the qu
 else whatever the first is raised to: with the defaults (4 runs, 25 % of 60) four flooding clients
 are needed to fill the queue, and a learner on the side still gets a place in line.
 
+Within the queue, runs are taken round robin over clients (`fair_order`): a client's k-th run
+(counting its runs already training) waits behind every other client's runs with fewer ahead of
+them, so a learner who presses Start behind a flood is next in line, not behind its whole share.
+Runs without a client (the command line) keep their first-come order.
+
 Both are budgets (core.budgets.Budgets, settings CNN_LAB_RUNS_PER_CLIENT and
 CNN_LAB_QUEUE_SHARE_PERCENT). Their defaults suit one person (or a household) per address; a class
 behind one school NAT is one client, so the teacher raises them for the lesson from the Class page
@@ -22,12 +27,14 @@ behind one school NAT is one client, so the teacher raises them for the lesson f
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, TypeVar
 
 from core.budgets import Budgets
 from core.jobs.states import QUEUED, JobLimitError
 
+J = TypeVar("J")
 MIN_WAITING = 2   # a client may always have this many waiting (a small queue still lets them line up)
 
 
@@ -80,4 +87,20 @@ def refusal(client: str | None, jobs: Iterable, limits: ClientRunLimits, max_wai
     return None
 
 
-__all__ = ["ClientRunLimits", "ClientLimitError", "refusal", "MIN_WAITING"]
+def fair_order(waiting: list[J], training: Iterable) -> list[J]:
+    """`waiting` (first come first) in the order workers should take them: each run ranked by how
+    many runs of its client are training or ahead of it in line, lowest first, first come first
+    within a rank. Runs without a client rank 0 (with no clients at all: first come first)."""
+    ahead = Counter(getattr(j, "client", None) for j in training)
+    ranked = []
+    for i, job in enumerate(waiting):
+        client = getattr(job, "client", None)
+        rank = 0
+        if client:
+            rank = ahead[client]
+            ahead[client] += 1
+        ranked.append((rank, i, job))
+    return [job for _, _, job in sorted(ranked, key=lambda r: (r[0], r[1]))]
+
+
+__all__ = ["ClientRunLimits", "ClientLimitError", "refusal", "fair_order", "MIN_WAITING"]

@@ -22,7 +22,8 @@ $CNN_LAB_MAX_EPOCHS epochs per run (default 20). A workspace is free, so runs ar
 per *client* (one network, all its tabs and workspaces: core.clients): `start(client=...)` refuses
 with a `ClientLimitError` (core.jobs.client_runs) over the client's runs or its share of the
 queue, budgets the teacher can raise (core.budgets). `stop_waiting()` and `stop_client()` clear a
-flood from the Class page.
+flood from the Class page. Waiting runs are taken round robin over clients
+(`client_runs.fair_order`): a learner who presses Start behind one client's flood is next in line.
 
 A run that fails shows its owner one sentence; an unexpected exception goes to the server's log
 under a short id that the sentence carries (the traceback is never shown to a visitor).
@@ -122,7 +123,7 @@ class JobManager:
         self._measured_runs = 0
         self._startups: list[float] = []
         self._jobs: dict[str, Job] = {}
-        self._waiting: list[Job] = []      # queue order, for positions (the Queue dispatches)
+        self._waiting: list[Job] = []      # queue order (fair over clients), for positions and dispatch
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._threads: list[threading.Thread] = []
         self._numbers: dict[str, int] = {}
@@ -212,7 +213,8 @@ class JobManager:
                 job.journal = self.registry
                 self.registry.add(job)
             self._waiting.append(job)
-            self._queue.put(job)         # under the lock: queue order == positions order
+            self._refair()
+            self._queue.put(job)         # one token per waiting run; workers take _waiting[0]
             self._ensure_workers()
             job.estimate_at_submit = self._estimates().get(job.id, (None, None))
         return job
@@ -225,15 +227,24 @@ class JobManager:
             self._threads.append(t)
             t.start()
 
+    def _refair(self) -> None:
+        """Put the waiting runs in the order workers take them (lock held): round robin over
+        clients, first come first within (core.jobs.client_runs.fair_order)."""
+        training = [j for j in self._jobs.values() if j.state in TRAINING_STATES]
+        self._waiting = client_runs.fair_order([j for j in self._waiting if j.state == QUEUED], training)
+
     def _work(self) -> None:
+        # Each queued token stands for one waiting run; the worker takes whichever run is first
+        # in the fair order now (tokens never run short: a run leaves _waiting only by being taken
+        # or cancelled, and every start put one token).
         while True:
-            job = self._queue.get()
-            if job is None:          # shutdown
+            token = self._queue.get()
+            if token is None:          # shutdown
                 return
             with self._lock:
-                if job in self._waiting:
-                    self._waiting.remove(job)
-                taken = job._take()
+                self._refair()
+                job = self._waiting.pop(0) if self._waiting else None
+                taken = job is not None and job._take()
             if taken:
                 job.thread = threading.current_thread()
                 self._execute(job)
@@ -387,7 +398,7 @@ class JobManager:
         finished = [j for j in self._jobs.values() if not j.active]  # oldest first
         for j in finished[:max(0, len(self._jobs) - self.keep_total)]:
             self._drop(j)
-        self._waiting = [j for j in self._waiting if j.state == QUEUED]
+        self._refair()
 
     def _drop(self, job: Job) -> None:
         """Forget a finished job, on disk too (what the pages cannot show is not kept)."""
