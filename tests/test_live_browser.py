@@ -83,7 +83,8 @@ class Visitor:
         self.page.set_default_timeout(WAIT["timeout"])
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        self.page.on("console", lambda m: self.errors.append(f"console: {m.text} ({m.location.get('url')})")
+                     if m.type == "error" else None)
 
     def close(self) -> None:
         self.context.close()
@@ -104,7 +105,12 @@ class Visitor:
 
 
 def open_train(v: Visitor, url: str) -> None:
-    v.page.goto(f"{url}/train")
+    # From the home page through the navigation: a deep link (/train) makes Streamlit's frontend
+    # try /train/_stcore/… first, two 404s in the console that say nothing about this app.
+    v.page.goto(f"{url}/")
+    nav = v.page.locator('[data-testid="stSidebarNav"]').get_by_text("Train", exact=True)
+    expect(nav).to_be_visible(**WAIT)
+    nav.click()
     expect(v.page.get_by_role("button", name="Start training")).to_be_visible(**WAIT)
     expect(v.page.get_by_text("MNIST is loaded")).to_be_visible(**WAIT)
 
@@ -125,7 +131,10 @@ def expect_result_in_place(v: Visitor, outcome: str) -> None:
 
 
 def unlock_class(v: Visitor, url: str) -> None:
-    v.page.goto(f"{url}/class")
+    v.page.goto(f"{url}/")
+    nav = v.page.locator('[data-testid="stSidebarNav"]').get_by_text("Class", exact=True)
+    expect(nav).to_be_visible(**WAIT)
+    nav.click()
     v.page.get_by_label("Teacher key").fill(TEACHER_KEY)
     v.page.get_by_role("button", name="Unlock").click()
     expect(v.page.get_by_role("button", name="Stop this run")).to_be_visible(**WAIT)
