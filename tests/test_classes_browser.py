@@ -9,6 +9,7 @@ import math
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -74,9 +75,15 @@ def make_classes(page, lang, screenshot_dir):
 
         card(0).wait_for(timeout=TIMEOUT)  # the new class is there, and chosen for the next drawings
         for i in range(PER_CLASS):
-            draw(page, symbol(kind, 3 * i - 8))
             add = page.locator(".st-key-classes-add button:enabled").first  # the 28×28 preview is shown
-            add.wait_for(timeout=TIMEOUT)
+            for attempt in range(3):  # a stroke drawn while the fresh canvas was still being swapped
+                draw(page, symbol(kind, 3 * i - 8))  # in is lost, as for a person: draw it again
+                try:
+                    add.wait_for(timeout=TIMEOUT / 4)
+                    break
+                except PlaywrightTimeout:
+                    if attempt == 2:
+                        raise
             add.click()
             card(i + 1).wait_for(timeout=TIMEOUT)  # counted; the canvas is a fresh one
         expect(page.locator("[data-testid=stException]")).to_have_count(0)
