@@ -22,6 +22,11 @@ from bench.server import (CHROMIUM, CHROMIUM_ARGS, ROOT, SERVER_START_SECONDS,  
 # client to the per-client budgets (core.budgets): a whole suite opens far more workspaces in an
 # hour than one real person may. Tests of the budgets set their own values.
 os.environ.setdefault("CNN_LAB_WORKSPACES_PER_HOUR", "100000")
+# A teacher key makes the process backend the default (core.settings.backend); page tests set one
+# for the Class page and would start multiprocessing's one fork server inside a test's temporary
+# folders, which later tests of the process backend then inherit after those folders are gone.
+# Tests of the process backend build it explicitly.
+os.environ.setdefault("CNN_LAB_BACKEND", "local")
 
 SCREENSHOT_DIR = ROOT / "test-artifacts" / "screenshots"
 FAILURE_DIR = ROOT / "test-artifacts" / "failures"

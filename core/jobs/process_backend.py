@@ -24,14 +24,17 @@ Why a process per slot, and how:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import multiprocessing
 import os
 import secrets
+import sys
 import threading
 import time
 import traceback
+import types
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -263,6 +266,27 @@ def worker_main(conn, stop, options: WorkerOptions) -> None:
 
 # --------------------------------------------------------------------------- in the web process
 
+
+_MAIN_SWAP = threading.Lock()
+
+
+@contextlib.contextmanager
+def _no_main_script():
+    """Start a worker without multiprocessing re-running this process's __main__ in it.
+
+    A spawn or forkserver child imports the parent's main script (spawn.get_preparation_data's
+    main_path). In a Streamlit server __main__ is the page script being run (and under AppTest a
+    temporary script), so the worker would run the app — or crash on it ("name '__args' is not
+    defined"). The worker needs nothing from it: its target lives in this module."""
+    with _MAIN_SWAP:
+        saved = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if saved is not None:
+                sys.modules["__main__"] = saved
+
 class _Worker:
     """One slot's worker process, its pipe and its stop flag."""
 
@@ -274,7 +298,8 @@ class _Worker:
         self.process = ctx.Process(target=worker_main, args=(child, self.stop, options),
                                    name="cnn-lab-trainer", daemon=True)
         t0 = time.perf_counter()
-        self.process.start()
+        with _no_main_script():
+            self.process.start()
         child.close()
         self.info: dict[str, Any] = {}
         if not self.conn.poll(READY_SECONDS):
