@@ -134,6 +134,10 @@ def test_the_private_link_restores_the_workspace_in_a_fresh_browser(browser, tmp
             expect(nav(b)).to_contain_text("Predict", **WAIT)
             settled(b)
             expect(b).not_to_have_url(re.compile(r"ws="), **WAIT)  # the secret leaves the address bar
+            # a link to another workspace asks first (app.link_prompt); the visitor opens it
+            b.locator(".st-key-link-prompt-open button").click()
+            expect(b.locator(".st-key-link-prompt")).to_have_count(0, **WAIT)
+            settled(b)
             assert LINK.search(private_link(b)).group(1) == secret, "the same workspace, not a new one"
             expect(b.get_by_text("That private link is not valid")).to_have_count(0)
             assert "private-link-model" in predict_models(b)
