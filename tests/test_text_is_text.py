@@ -101,7 +101,7 @@ def test_class_names_in_tiles_and_captions_are_escaped(monkeypatch, finished_hos
     """Class names come from a checkpoint's metadata or an uploaded folder: shown as text."""
     import pages.train.runs as runs
 
-    monkeypatch.setattr(runs, "classes_of", lambda dataset: tuple(f"[c{i}](http://evil) <b>" for i in range(10)))
+    monkeypatch.setattr(runs, "classes_of", lambda dataset, classes=None: tuple(f"[c{i}](http://evil) <b>" for i in range(10)))
     import pages.train.results as results
     import pages.train.maps as maps
     monkeypatch.setattr(results, "classes_of", runs.classes_of)
