@@ -39,7 +39,7 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.class_load import canvas_value, mnist_digits  # noqa: E402
-from bench.lesson_server import serve  # noqa: E402
+from bench.server import serve  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

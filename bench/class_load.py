@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.lesson_server import serve  # noqa: E402
+from bench.server import serve  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.lesson_server import serve  # noqa: E402
+from bench.server import serve  # noqa: E402
 from bench.protocol_client import Session  # noqa: E402
 
 RUN_TIMEOUT = 900.0

@@ -1,5 +1,7 @@
-"""A real CNN Lab server for benches and browser tests: `streamlit run streamlit_app.py` on a free
-local port, with a temporary copy of the checkpoints, and the Chromium the browsers drive.
+"""The one server helper for benches and tests: `serve` runs `streamlit run <script>` on a free
+127.0.0.1 port (optionally pinned to cores with taskset, under a profiler, with extra environment);
+`streamlit_server` is the CNN Lab app with a temporary copy of the checkpoints; and the Chromium the
+browsers drive.
 
 bench/ never imports tests/; tests/conftest.py takes its server from here.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +25,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
-SERVER_START_SECONDS = 90  # a cold start imports torch, OpenCV and Plotly; CI cores are shared
+SERVER_START_SECONDS = 120  # a cold start imports torch, OpenCV and Plotly; CI cores are shared
 
 
 def shared_data_dir() -> Path | None:
@@ -43,28 +46,22 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(tmp_dir: Path):
-    """A real `streamlit run streamlit_app.py` on a free port, yielding its base URL.
+def serve(script: str | Path, log: Path, *, env: dict | None = None, cpus: str | None = None,
+          python_args: list[str] | None = None, cwd: Path = ROOT):
+    """Yield (base_url, Popen) for `streamlit run script` on a free 127.0.0.1 port; stopped after.
 
-    Its checkpoints dir is a temp copy, so browser tests that save models never touch the repo's
-    checkpoints/."""
+    cpus: a taskset CPU list ("0") the server and everything it starts are pinned to.
+    python_args: run `python <python_args> -m streamlit ...` instead (e.g. a profiler wrapper)."""
     port = free_port()
-    env = dict(os.environ)
-    d = shared_data_dir()
-    if d is not None:
-        env["CNN_LAB_DATA_DIR"] = str(d)
-    ckpt_dir = tmp_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    for f in (ROOT / "checkpoints").glob("*.safetensors"):
-        (ckpt_dir / f.name).write_bytes(f.read_bytes())
-    env["CNN_LAB_CHECKPOINT_DIR"] = str(ckpt_dir)
-    log = open(tmp_dir / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
-         "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    cmd = [sys.executable, *(python_args or ["-m", "streamlit"]), "run", str(script),
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    if cpus is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", cpus, *cmd]
+    full_env = {**os.environ, **(env or {})}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    out = open(log, "w")
+    proc = subprocess.Popen(cmd, cwd=cwd, env=full_env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
@@ -74,16 +71,35 @@ def streamlit_server(tmp_dir: Path):
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"streamlit exited early, see {log.name}")
+                    raise RuntimeError(f"streamlit exited early, see {log}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start within {SERVER_START_SECONDS} s, "
-                                       f"see {log.name}")
+                    raise RuntimeError(f"streamlit did not start within {SERVER_START_SECONDS} s, see {log}")
                 time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
-        proc.terminate()
+        proc.terminate()   # SIGTERM: streamlit shuts down cleanly (a profiler wrapper can dump)
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
+            proc.wait(timeout=10)
+        out.close()
+
+
+@contextlib.contextmanager
+def streamlit_server(tmp_dir: Path):
+    """A real `streamlit run streamlit_app.py` on a free port, yielding its base URL.
+
+    Its checkpoints dir is a temp copy, so browser tests that save models never touch the repo's
+    checkpoints/."""
+    env = {}
+    d = shared_data_dir()
+    if d is not None:
+        env["CNN_LAB_DATA_DIR"] = str(d)
+    ckpt_dir = tmp_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    for f in (ROOT / "checkpoints").glob("*.safetensors"):
+        (ckpt_dir / f.name).write_bytes(f.read_bytes())
+    env["CNN_LAB_CHECKPOINT_DIR"] = str(ckpt_dir)
+    with serve("streamlit_app.py", tmp_dir / "server.log", env=env) as (url, _proc):
+        yield url

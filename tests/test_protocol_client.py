@@ -13,7 +13,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.lesson_server import serve  # noqa: E402
+from bench.server import serve  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 TINY = ROOT / "tests" / "apps" / "tiny_app.py"
