@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Mapping
 
 from core import settings
+from core.sqlite_file import SqliteFile
 
 MB = 1024 * 1024
 LEDGER_FILE = ".ledger.sqlite3"
@@ -73,7 +71,7 @@ class Budgets:
 BUDGET_NAMES = tuple(f.name for f in fields(Budgets))
 
 
-class ClientLedger:
+class ClientLedger(SqliteFile):
     """Counts what each client started, against `Budgets` (the settings, raised by the teacher).
 
     Thread-safe; one connection per thread (sqlite3 objects stay in their thread)."""
@@ -83,36 +81,13 @@ class ClientLedger:
         self.root = Path(root)
         self.base = Budgets.from_env() if budgets is None else budgets
         self.clock = clock
-        self.path = self.root / LEDGER_FILE
-        self._local = threading.local()
+        SqliteFile.__init__(self, self.root / LEDGER_FILE)
         self.root.mkdir(parents=True, exist_ok=True)
         with self._tx() as db:
             db.execute("CREATE TABLE IF NOT EXISTS workspaces (id TEXT PRIMARY KEY, client TEXT NOT NULL, "
                        "created REAL NOT NULL)")
             db.execute("CREATE INDEX IF NOT EXISTS workspaces_client ON workspaces (client, created)")
             db.execute("CREATE TABLE IF NOT EXISTS budgets (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
-
-    # ------------------------------------------------------------------ connection
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: its check-then-write is atomic across threads and servers."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
 
     # ------------------------------------------------------------------ budgets
     def budgets(self) -> Budgets:

@@ -22,12 +22,10 @@ import math
 import os
 import secrets
 import sqlite3
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from core import link_signing
 from core.jobs.job import MAX_NICKNAME
@@ -35,6 +33,7 @@ from core.lesson import recovery
 from core.lesson.assignments import Assignment, spec_matches
 from core.lesson.seeds import SEED_RANGE, learner_seed
 from core.names import clean_name
+from core.sqlite_file import SqliteFile
 
 LESSON_FILE = ".lesson.sqlite3"
 FORGET_AFTER_S = 24 * 3600.0
@@ -132,14 +131,13 @@ def _finite(value: Any) -> float | None:
     return float(value)
 
 
-class LessonStore:
+class LessonStore(SqliteFile):
     """The lesson's record. Thread-safe; every server sharing the checkpoint folder sees it."""
 
     def __init__(self, root: str | os.PathLike, clock: Callable[[], float] = time.time):
         self.root = Path(root)
         self.clock = clock
-        self.path = self.root / LESSON_FILE
-        self._local = threading.local()
+        SqliteFile.__init__(self, self.root / LESSON_FILE)
         self.root.mkdir(parents=True, exist_ok=True)
         with self._tx() as db:
             for statement in _SCHEMA:
@@ -152,34 +150,6 @@ class LessonStore:
 
         return cls(checkpoint_dir())
 
-    # ------------------------------------------------------------------ connection
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            self._local.db = db
-        return db
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: its check-then-write is atomic across threads and servers."""
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close this thread's connection (tests reopen the file to check durability)."""
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
 
     # ------------------------------------------------------------------ lesson and rounds
     def lesson(self) -> Lesson:
