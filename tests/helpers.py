@@ -3,9 +3,11 @@
 page's settled state. The test doubles live in tests/fakes.py."""
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +33,16 @@ def wait_until(predicate: Callable[[], object], timeout: float = 60.0, what: str
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(poll)
     return True
+
+def run_async(coro, timeout: float = 240.0):
+    """Run `coro` to completion, bounded by `timeout` seconds, on a thread of its own.
+
+    Why a thread: while a session-scoped Playwright browser is alive, its sync API keeps an event
+    loop running in the main thread, and asyncio.run() there raises "cannot be called from a
+    running event loop" (which test ran first would decide whether a protocol test passes)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coro, timeout)).result()
+
 
 def can_unshare() -> str | None:
     """None when a private network namespace can be made here (Ray binds every interface, so it

@@ -1,13 +1,12 @@
 """Real browser: every page in headless Chromium, both languages, no exception shown."""
-import asyncio
 import collections
-import concurrent.futures
 import re
 
 import pytest
 from playwright.sync_api import expect
 
 from bench.protocol_client import Session
+from tests.helpers import run_async
 
 pytestmark = pytest.mark.browser
 
@@ -98,9 +97,7 @@ def test_the_shell_widgets_keep_their_ids_through_a_fresh_servers_first_run(fres
             assert opened.status == "FINISHED_SUCCESSFULLY" and not opened.exceptions
         return first.ids_by_key, later.ids_by_key
 
-    # In a thread of its own: Playwright's sync API keeps an event loop running in this one.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        first_ids, later_ids = pool.submit(asyncio.run, asyncio.wait_for(scenario(), 300)).result()
+    first_ids, later_ids = run_async(scenario(), 300)
     assert first_ids["lang"] == later_ids["lang"] and len(later_ids["lang"]) == 1
     assert first_ids == later_ids  # every keyed widget the home page and sidebar draw
 

@@ -25,6 +25,8 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from tests.helpers import run_async
+
 ROOT = Path(__file__).resolve().parent.parent
 VISITORS = 10
 START_S = 180          # the server's start (imports on 2 shared cores)
@@ -114,7 +116,7 @@ async def ten_first_visitors(port: int) -> list[list[str]]:
 @pytest.mark.slow
 def test_ten_first_visitors_of_a_fresh_server_all_get_their_page(tmp_path):
     with server(tmp_path, [sys.executable, "-m", "app.serve"]) as port:
-        results = asyncio.run(ten_first_visitors(port))
+        results = run_async(ten_first_visitors(port), VISIT_S + 60)
     log = (tmp_path / "server.log").read_text()
     assert "libraries imported" in log
     assert results == [[]] * VISITORS, results

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.server import serve  # noqa: E402
+from tests.helpers import run_async  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 TINY = ROOT / "tests" / "apps" / "tiny_app.py"
@@ -26,7 +27,7 @@ def tiny_url(tmp_path_factory):
 
 
 def run(coro):
-    return asyncio.run(asyncio.wait_for(coro, 240))  # bounded, generous for loaded CI cores
+    return run_async(coro, 240)  # bounded, generous for loaded CI cores
 
 
 def test_reads_widgets_presses_and_sets_values(tiny_url):
