@@ -6,6 +6,7 @@ is given to st.Page (app.routes); Streamlit-side helpers shared by the pages liv
 import streamlit as st
 
 from app import lesson, link_prompt, routes
+from app.lesson_forms import sidebar_come_back
 from app.errors import error_boundary
 from app.session import teacher_key
 from app.shell import bad_setting, private_link_box, startup
@@ -42,6 +43,7 @@ localize_uploaders()  # Streamlit's own uploader text ("Upload", "20MB per file"
 link_prompt.render()  # a private link to another workspace asks first; may stop a refused visitor
 lesson.record_visit()  # in a class (teacher key set), this visitor is on the lesson's roster
 private_link_box()
+sidebar_come_back()  # in a class: a learner who closed their tab gets their runs back with the class code
 st.sidebar.caption(t("common.sidebar_caption"))
 with error_boundary():  # a failing page shows one sentence with an error id, never a traceback
     page.run()

@@ -15,7 +15,10 @@ from app import session
 from core import settings
 from core.checkpoint import checkpoint_dir
 from core.lesson.assignments import Assignment
-from core.lesson.store import LessonError, LessonStore
+from core.lesson.recovery import RecoveryError
+from core.lesson.store import LessonError, LessonStore, RosterEntry
+
+_OFF_ROSTER = "app.lesson_off_roster"   # the teacher's workspace id, once taken off the roster
 
 
 @st.cache_resource(show_spinner=False)
@@ -33,15 +36,79 @@ def class_on() -> bool:
 
 
 def record_visit() -> None:
-    """streamlit_app.py calls this once per run: a visitor of a class is on its roster. A lesson
-    record that cannot be written (a full disk) must not take the page down: the roster then
-    misses this visit, and the next run tries again."""
+    """streamlit_app.py calls this once per run: a visitor of a class is on its roster (the
+    teacher is not: see `keep_teacher_off_roster`). A lesson record that cannot be written (a
+    full disk) must not take the page down: the roster then misses this visit, and the next run
+    tries again."""
     if not class_on() or not session.has_workspace():
+        return
+    if session.is_teacher():
+        keep_teacher_off_roster()
         return
     try:
         store().seen(session.owner())
     except (sqlite3.Error, OSError):
         pass
+
+
+def keep_teacher_off_roster() -> None:
+    """The teacher is not a learner: their workspace leaves the roster once they unlock the
+    Class page (it was put there by the visit before the key was typed). Once per session and
+    workspace, so the Class page's two-second refresh writes nothing."""
+    if not session.is_teacher() or not session.has_workspace():
+        return
+    owner = session.owner()
+    if st.session_state.get(_OFF_ROSTER) == owner:
+        return
+    try:
+        store().forget(owner)
+    except (sqlite3.Error, OSError):
+        return
+    st.session_state[_OFF_ROSTER] = owner
+
+
+def my_entry() -> RosterEntry | None:
+    """This learner's roster entry (nickname, seed, whether a PIN guards it); None without a
+    class, for the teacher, or when the lesson record cannot be read."""
+    if not class_on() or not session.has_workspace() or session.is_teacher():
+        return None
+    try:
+        return store().seen(session.owner())
+    except (sqlite3.Error, OSError):
+        return None
+
+
+def last_nickname() -> str | None:
+    """The nickname this workspace used in an earlier lesson (offered again, to confirm)."""
+    try:
+        return store().last_nickname(session.owner())
+    except (sqlite3.Error, OSError):
+        return None
+
+
+def join(nickname: str, pin: str) -> LessonError | None:
+    """The learner gives their nickname and PIN (kept on the roster of this workspace, the PIN
+    as a salted hash with the workspace's secret sealed by it: core.lesson.store.join). Returns
+    the LessonError to say in the learner's language (t("lesson." + e.code, **e.details)), else
+    None."""
+    try:
+        store().join(session.owner(), nickname, pin, session.workspace().secret)
+    except LessonError as e:
+        return e
+    return None
+
+
+def come_back(nickname: str, code: str, pin: str) -> str:
+    """A learner who closed their tab types the class code the teacher shows, their nickname
+    and PIN: on a match this session takes their workspace back (its runs and models, as the
+    private link would) and their nickname is returned; otherwise RecoveryError (one sentence
+    for every wrong part, a growing delay after wrong tries: core.lesson.recovery)."""
+    workspace_id, secret = store().recover(nickname, code, pin, session.client())
+    if not session.adopt_workspace(secret):   # sealed by this server: cannot happen, but never trust
+        raise RecoveryError("That nickname, class code and PIN do not match a learner of this lesson.",
+                             code="no_match")
+    entry = store().seen(workspace_id)
+    return entry.nickname or ""
 
 
 def current_assignment() -> Assignment | None:

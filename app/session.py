@@ -159,6 +159,17 @@ def confirm_switch() -> None:
         ss[_SECRET] = pending
 
 
+def adopt_workspace(secret: str) -> bool:
+    """A learner came back with their class code, nickname and PIN (app.lesson.come_back): this
+    session now uses that workspace, as if they had opened its private link and said yes. Only a
+    secret this server issued is taken. False otherwise."""
+    if not is_issued(secret):
+        return False
+    st.session_state.pop(_PENDING, None)
+    st.session_state[_SECRET] = secret
+    return True
+
+
 def decline_switch() -> None:
     """The visitor said no: keep the current workspace (or a new one), forget the link."""
     st.session_state.pop(_PENDING, None)

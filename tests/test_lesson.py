@@ -18,7 +18,7 @@ from core.lesson import recovery
 from core.lesson.assignments import (AssignmentError, Violation, apply, check_config, make_assignment)
 from core.lesson.export import (COLUMNS, export_rows, gallery_zip, md_escape, model_card, roster_csv,
                                 roster_json)
-from core.lesson.times import clock_time, from_local, local_time
+from core.lesson.times import clock_time, date_time, from_local, local_time
 from core.lesson.leaderboard import leaderboard
 from core.lesson.recovery import RecoveryError
 from core.lesson.roster import (EDITING, FAILED_STATE, FINISHED_STATE, NOT_STARTED, PUBLISHED, STOPPED_STATE,
@@ -465,6 +465,9 @@ def test_times_in_the_viewers_zone():
     # The teacher in Shanghai sets a deadline of 15 Nov 2023, 06:13:20 local: that is the epoch above.
     assert from_local(datetime(2023, 11, 15, 6, 13, 20), "Asia/Shanghai") == 1_700_000_000.0
     assert from_local(datetime(2023, 11, 14, 22, 13, 20), None) == 1_700_000_000.0
+    # A deadline may fall on another day than today: its date and the zone it is read in.
+    assert date_time(1_700_000_000.0, "Asia/Shanghai") == "2023-11-15 06:13 (Asia/Shanghai)"
+    assert date_time(1_700_000_000.0, "Mars/Olympus") == "2023-11-14 22:13 (UTC)" and date_time(None, None) == ""
 
 
 # --------------------------------------------------------------------------- pages' assembly
@@ -577,6 +580,14 @@ def test_seen_writes_at_most_every_15_seconds(root):
     assert store.seen("w1").last_seen == 116.0 and len(store.roster()) == 1
     with pytest.raises(ValueError):
         store.join("w1", "Ann", "1234", None)     # a PIN without the secret it guards
+
+
+def test_the_teacher_leaves_the_roster_but_their_runs_stay_recorded(root):
+    store = LessonStore(root)
+    store.seen("ws-teacher")
+    store.seen("ws-learner")
+    assert store.forget("ws-teacher") and not store.forget("ws-teacher")
+    assert [e.workspace_id for e in store.roster()] == ["ws-learner"]
 
 
 def test_a_new_lesson_has_a_new_code_and_an_empty_roster_but_remembers_nicknames(root):

@@ -292,6 +292,14 @@ class LessonStore(SqliteFile):
         assert entry is not None
         return entry
 
+    def forget(self, workspace_id: str) -> bool:
+        """Take a workspace off this lesson's roster (the teacher's own: the teacher is not a
+        learner). Its recorded runs stay, for the export. False when it was not on it."""
+        lesson = self.lesson().id
+        with self._tx() as db:
+            cur = db.execute("DELETE FROM roster WHERE lesson = ? AND workspace = ?", (lesson, workspace_id))
+        return cur.rowcount > 0
+
     def last_nickname(self, workspace_id: str) -> str | None:
         """The nickname this workspace used most recently in any lesson on this server, for the
         page to offer again (a nickname is kept per workspace; a new lesson still asks to

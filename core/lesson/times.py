@@ -36,6 +36,15 @@ def clock_time(epoch: float | None, tz: str | None) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).astimezone(zone(tz)).strftime("%H:%M")
 
 
+def date_time(epoch: float | None, tz: str | None) -> str:
+    """"YYYY-MM-DD HH:MM (Zone/Name)" in `tz` ("" for None): for a deadline, which may be another
+    day than today, named with the zone it is read in (a class may span zones online)."""
+    if epoch is None:
+        return ""
+    local = datetime.fromtimestamp(epoch, timezone.utc).astimezone(zone(tz))
+    return f"{local:%Y-%m-%d %H:%M} ({zone_name(tz)})"
+
+
 def from_local(date_time: datetime, tz: str | None) -> float:
     """A deadline the teacher picked as a naive local date and time (st.date_input +
     st.time_input) in their zone, as UTC epoch seconds (an aware datetime keeps its own zone)."""
@@ -44,4 +53,4 @@ def from_local(date_time: datetime, tz: str | None) -> float:
     return date_time.timestamp()
 
 
-__all__ = ["clock_time", "from_local", "local_time", "zone", "zone_name"]
+__all__ = ["clock_time", "date_time", "from_local", "local_time", "zone", "zone_name"]

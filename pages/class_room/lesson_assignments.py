@@ -12,12 +12,14 @@ from app.ui import lang, t
 from core.data import DATASETS
 from core.lesson.assignments import AssignmentError, make_assignment
 from core.lesson.recovery import show_code
-from core.lesson.times import clock_time, from_local, zone_name
+from core.lesson.times import date_time, from_local, zone_name
+from core.lesson.times import zone as tz_of
 from core.models import PRESETS
 from pages.class_room.keys import ss
 
 NOTICE = "class.lesson_notice"      # a sentence shown once after setting an assignment
 ANY = "__any__"                     # the preset picker's "any architecture"
+SOON = "class.lesson_soon"          # the deadline first offered (see _soon)
 
 
 def _viewer_zone() -> str | None:
@@ -40,11 +42,22 @@ def _bound(label: str, key: str, **kw):
     return st.number_input(t(label), value=None, help=t("lessonui.bound_help"), key=f"class.lesson_{key}", **kw)
 
 
+def _soon(zone: str | None) -> dt.datetime:
+    """The deadline the form offers first: an hour from now in the teacher's zone, on the
+    quarter hour (today's date there, not the server's). Fixed once per session: a default that
+    moved with the clock would make a new widget and drop the teacher's pick."""
+    if SOON not in ss:
+        soon = dt.datetime.now(tz_of(zone)).replace(second=0, microsecond=0) + dt.timedelta(hours=1)
+        ss[SOON] = soon + dt.timedelta(minutes=-soon.minute % 15)
+    return ss[SOON]
+
+
 def _deadline(zone: str | None) -> float | None:
     on = st.checkbox(t("lessonui.a_deadline"), key="class.lesson_has_deadline")
+    soon = _soon(zone)
     c1, c2 = st.columns(2)
-    day = c1.date_input(t("lessonui.a_deadline_date"), key="class.lesson_day", disabled=not on)
-    at = c2.time_input(t("lessonui.a_deadline_time", zone=zone_name(zone)), value=dt.time(12, 0),
+    day = c1.date_input(t("lessonui.a_deadline_date"), value=soon.date(), key="class.lesson_day", disabled=not on)
+    at = c2.time_input(t("lessonui.a_deadline_time", zone=zone_name(zone)), value=soon.time(),
                        key="class.lesson_time", disabled=not on, step=300)
     return from_local(dt.datetime.combine(day, at), zone) if on else None
 
@@ -103,7 +116,7 @@ def assignments_panel() -> None:
               on_click=_new_round, args=(store,), width="stretch")
     current = store.current_assignment()
     if current is not None and current.deadline is not None:
-        st.caption(t("lessonui.assignment_deadline", time=clock_time(current.deadline, _viewer_zone())))
+        st.caption(t("lessonui.assignment_deadline", time=date_time(current.deadline, _viewer_zone())))
     notice = ss.pop(NOTICE, None)
     if notice:
         st.success(notice)

@@ -26,9 +26,11 @@ def _app_base() -> str:
     return url.removesuffix("/class")
 
 
-def _watch_link(manager, workspace_id: str) -> str | None:
+def _watch_link(manager, workspace_id: str) -> str:
+    """The learner's newest run's watch link; "" (a blank cell: the table would show a missing
+    link as "None") for a learner without a run."""
     token = watch_token_of(manager, workspace_id)
-    return f"{_app_base()}/train?{WATCH_PARAM}={token}" if token else None
+    return f"{_app_base()}/train?{WATCH_PARAM}={token}" if token else ""
 
 
 def roster_frame(rows, manager, zone: str | None) -> pd.DataFrame:
@@ -46,6 +48,7 @@ def roster_table() -> None:
     """The fragment's body: record new runs, then draw the table."""
     if not session.is_teacher():
         return
+    lesson.keep_teacher_off_roster()   # the teacher is no learner (also when the key came this run)
     store, manager = lesson.store(), session.job_manager()
     sync_runs(store, manager)
     rows = sort_roster(class_roster(store, manager), ss.get(SORT, "state"), bool(ss.get(DESCENDING)))
@@ -57,7 +60,7 @@ def roster_table() -> None:
                      "nickname": st.column_config.TextColumn(t("lessonui.col_nickname")),
                      "state": st.column_config.TextColumn(t("lessonui.col_state")),
                      "detail": st.column_config.TextColumn(t("lessonui.col_detail"), width="large"),
-                     "seed": st.column_config.NumberColumn(t("lessonui.col_seed"), format="%d"),
+                     "seed": st.column_config.NumberColumn(t("lessonui.col_seed"), format="%d", width=100),
                      "seen": st.column_config.TextColumn(t("lessonui.col_seen")),
                      "watch": st.column_config.LinkColumn(t("lessonui.col_watch"), display_text=t("lessonui.watch")),
                  })

@@ -14,7 +14,7 @@ from app import lesson, session
 from app.errors import guarded
 from app.ui import t
 from core.figures.race import race_figure
-from core.lesson.times import clock_time, zone
+from core.lesson.times import date_time, zone
 from core.lesson.views import projector_view, sync_runs
 from pages.class_room.keys import REFRESH_S
 
@@ -57,7 +57,7 @@ def projector_body() -> None:
         else:
             _big(t("lessonui.no_assignment"), "1.7rem", key="brief")
         if view.deadline is not None:
-            _big(t("lessonui.deadline_at", time=clock_time(view.deadline, tz)), "1.4rem", key="deadline")
+            _big(t("lessonui.deadline_at", time=date_time(view.deadline, tz)), "1.4rem", key="deadline")
     with code:
         st.metric(t("lessonui.class_code"), view.class_code)
     board, race = st.columns([2, 3])

@@ -15,7 +15,7 @@ from app.session import WATCH_PARAM
 from app.tabs import remembered_tabs
 from app.ui import t
 from pages.train.compare import compare_tab
-from pages.train.form import init_form
+from pages.train.form import class_defaults, init_form
 from pages.train.keys import LIVE, K
 from pages.train.live import POLL_SECONDS, live_tab, watcher
 from pages.train.pair import start_pending
@@ -31,6 +31,7 @@ TABS = (("train.tab_setup", setup_tab), ("train.tab_live", live_tab), ("train.ta
 def own_page() -> None:
     owner = session.owner()
     init_form()
+    class_defaults(owner)  # in a class: the learner's seed, the current assignment's settings
     st.title(t("train.title"))
     st.markdown(t("train.intro"))
     st.caption(t("train.private_hint"))

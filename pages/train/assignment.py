@@ -10,7 +10,7 @@ import streamlit as st
 from app import lesson
 from app.ui import lang, t
 from core.lesson.assignments import check_config
-from core.lesson.times import clock_time
+from core.lesson.times import date_time
 from core.train_config import TrainConfig
 
 
@@ -26,7 +26,7 @@ def assignment_brief() -> None:
         if a.brief:
             st.html(f"<div>{escape(a.brief)}</div>")
         if a.deadline is not None:
-            st.caption(t("lessonui.assignment_deadline", time=clock_time(a.deadline, st.context.timezone)))
+            st.caption(t("lessonui.assignment_deadline", time=date_time(a.deadline, st.context.timezone)))
 
 
 def assignment_problems(config: TrainConfig | None, num_classes: int = 10) -> list[str]:

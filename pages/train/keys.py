@@ -18,6 +18,9 @@ class K:
     OPT, LR, BATCH, EPOCHS, SCHED = "train.optimizer", "train.lr", "train.batch", "train.epochs", "train.scheduler"
     AUG, WD, LS, MOMENTUM = "train.augment", "train.weight_decay", "train.label_smoothing", "train.momentum"
     NICKNAME, SHARE_MSG = "train.nickname", "train.share_msg"
+    # In a class (issue 24): the workspace whose class seed the form holds, the assignment whose
+    # settings it was opened with, and "change my nickname" pressed
+    SEED_OWNER, ASSIGNED, CLASS_EDIT = "train.seed_owner", "train.assigned", "train.class_edit"
     TL_SOURCE, TL_FREEZE, PENDING = "train.tl_source", "train.tl_freeze", "train.pending_run"  # your classes
     # core.recipe.form_values' field -> its widget's key
     FORM = {"optimizer": OPT, "lr": LR, "batch_size": BATCH, "epochs": EPOCHS, "scheduler": SCHED,

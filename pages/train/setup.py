@@ -18,6 +18,7 @@ from core.run_start import log_interval, start_preview
 from core.train import ConfigError, TrainConfig, check_config
 from core.userdata import UserDataError
 from pages.train.assignment import assignment_brief, assignment_problems
+from pages.train.class_join import class_box, class_nickname
 from pages.train.architecture import architecture_block
 from pages.train.custom import custom_fields
 from pages.train.custom import dataset as custom_dataset
@@ -86,6 +87,7 @@ def checked_config(spec, preset_name, fields, num_classes, problems: list[str]) 
 
 def setup_tab(owner: str) -> None:
     assignment_brief()  # a lesson's current assignment, when a class is on
+    class_box()         # in a class: the learner's nickname and PIN, or the way back to their runs
     data = dataset_block()
     custom = ss[K.DATASET] == data_mod.CUSTOM
     extra = custom_fields(data) if custom and data is not None else {}
@@ -112,9 +114,12 @@ def setup_tab(owner: str) -> None:
         st.button(t("train.start"), type="primary", icon="▶️", width="stretch", key="train.start",
                   disabled=bool(problems) or mine is not None, on_click=start_run,
                   args=(owner, dict(spec=spec, preset=preset_name, dataset=ss[K.DATASET], **fields)))
+    in_class = class_nickname()
+    if in_class:  # the class nickname, given once: every run carries it
+        ss[K.NICKNAME] = in_class
     c2.text_input(t("train.nickname"), key=K.NICKNAME, max_chars=jobs.MAX_NICKNAME,
                   placeholder=t("train.nickname_placeholder"), help=t("train.nickname_help"),
-                  label_visibility="collapsed", **PERSIST)
+                  label_visibility="collapsed", disabled=bool(in_class), **PERSIST)
     if extra.get("init_from"):  # your classes from a trained model: also offer the side-by-side
         c3.button(t("classes.pair_button"), icon="⚖️", key="train.pair", width="stretch",
                   disabled=mine is not None, on_click=start_pair, args=(owner,), help=t("classes.pair_help"))
