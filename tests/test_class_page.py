@@ -85,7 +85,8 @@ def test_locked_until_the_key_is_typed(server):
     assert not at.dataframe
     unlock(at)
     assert not at.error
-    assert at.info and "No runs yet" in at.info[0].value
+    assert any("No runs yet" in i.value for i in at.info)
+    assert any("No learner has opened the app yet" in i.value for i in at.info), "the teacher is no learner"
 
 
 def test_board_lists_two_visitors_runs_and_the_teacher_stops_one(server):
