@@ -104,11 +104,23 @@ def come_back(nickname: str, code: str, pin: str) -> str:
     private link would) and their nickname is returned; otherwise RecoveryError (one sentence
     for every wrong part, a growing delay after wrong tries: core.lesson.recovery)."""
     workspace_id, secret = store().recover(nickname, code, pin, session.client())
+    left = session.owner() if session.has_workspace() else None
     if not session.adopt_workspace(secret):   # sealed by this server: cannot happen, but never trust
         raise RecoveryError("That nickname, class code and PIN do not match a learner of this lesson.",
-                             code="no_match")
+                            code="no_match")
+    if left is not None and left != workspace_id:
+        _drop_if_unused(left)
     entry = store().seen(workspace_id)
     return entry.nickname or ""
+
+
+def _drop_if_unused(workspace_id: str) -> None:
+    """The fresh workspace a returning learner's new tab was given, now left for their own: off
+    the roster when it has no nickname and no run (else the teacher sees a ghost learner for
+    every closed tab)."""
+    entry = store().entry(workspace_id)
+    if entry is not None and entry.nickname is None and not session.job_manager().jobs(workspace_id):
+        store().forget(workspace_id)
 
 
 def current_assignment() -> Assignment | None:

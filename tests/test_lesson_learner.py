@@ -126,6 +126,7 @@ def test_coming_back_with_the_class_code(server, lang):
     assert owner_of(again) == owner_of(first), "the learner's workspace (runs, models) is back"
     assert len(again.toast) == 1 and "Bo" in again.toast[0].value
     assert not has_input(again, "train.class.pin"), "back as Bo: nothing to join"
+    assert [e.nickname for e in lesson.store().roster()] == ["Bo"], "the new tab's unused workspace left"
 
 
 def test_wrong_pins_make_the_learner_wait_in_one_sentence(server):
