@@ -59,10 +59,10 @@ def roster_table() -> None:
                  column_config={
                      "nickname": st.column_config.TextColumn(t("lessonui.col_nickname")),
                      "state": st.column_config.TextColumn(t("lessonui.col_state")),
-                     "detail": st.column_config.TextColumn(t("lessonui.col_detail"), width="large"),
+                     "detail": st.column_config.TextColumn(t("lessonui.col_detail"), width="medium"),
                      "seed": st.column_config.NumberColumn(t("lessonui.col_seed"), format="%d", width=100),
                      "seen": st.column_config.TextColumn(t("lessonui.col_seen")),
-                     "watch": st.column_config.LinkColumn(t("lessonui.col_watch"), display_text=t("lessonui.watch")),
+                     "watch": st.column_config.LinkColumn(t("lessonui.col_watch"), display_text=t("lessonui.watch"), width="small"),
                  })
 
 

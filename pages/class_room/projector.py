@@ -67,6 +67,9 @@ def projector_body() -> None:
         elif view.title:
             st.caption(t("lessonui.lb_empty"))
     with race:
+        if not view.lines:   # an empty chart's bare axes would look broken on the big screen
+            _big(t("lessonui.race_waiting"), "1.4rem", key="race-waiting")
+            return
         st.plotly_chart(race_figure(view.lines, t, tz=zone(tz)), width="stretch", key="class.projector_race",
                         config={"displayModeBar": False})
 
