@@ -196,3 +196,32 @@ def test_the_teacher_is_not_a_learner_on_the_roster(server):
     assert not at.exception and lesson.store().roster() == []
     at.run()
     assert lesson.store().roster() == [], "and stays off it"
+
+
+def test_the_train_page_in_a_class(server, monkeypatch):
+    """The whole set-up tab: the brief, the class box, then the class nickname on the Start row
+    (fixed) and a form that fits the assignment, so Start is enabled."""
+    import core.data
+    from app.ui import cached_dataset
+    from tests.fakes import toy_dataset
+    from tests.helpers import page_app
+
+    toy = toy_dataset(n_train=300, n_test=60)
+    monkeypatch.setattr(core.data, "is_available", lambda name, data_dir=None: True)
+    monkeypatch.setattr(core.data, "load_dataset", lambda name="mnist", data_dir=None, progress=True: toy)
+    cached_dataset.clear()
+    lesson.store().add_assignment(make_assignment("Fashion", "Small & quick", "fashion-mnist",
+                                                  max_data_share=0.05))
+    at = page_app("pages.train", timeout=90)
+    at.session_state["lang"] = "en"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Small &amp; quick" in " ".join(h.proto.body for h in at.get("html"))
+    assert at.session_state["train.dataset"] == "fashion-mnist" and at.session_state["train.fraction"] == 0.05
+    assert not at.error and not at.button(key="train.start").disabled, "opened within the assignment"
+    join(at, "Ada", "2468")
+    entry = lesson.store().roster()[0]
+    assert entry.nickname == "Ada" and at.session_state["train.seed"] == entry.seed
+    row_nick = at.text_input(key="train.nickname")
+    assert row_nick.value == "Ada" and row_nick.disabled, "every run carries the class nickname"
+    cached_dataset.clear()
