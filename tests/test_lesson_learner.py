@@ -106,6 +106,14 @@ def test_a_learner_gives_a_nickname_and_pin_once(server):
     join(other, "ada B", "1357")
     assert [e.value for e in other.error] == ["Someone in this class already uses the nickname ada B; choose another."]
 
+    at.button(key="train.class_change").click().run()     # a new nickname, once more with a PIN
+    assert at.text_input(key="train.class.nickname").value == "Ada b"
+    at.button(key="train.class_keep").click().run()
+    assert not has_input(at, "train.class.pin"), "kept as it was"
+    at.button(key="train.class_change").click().run()
+    join(at, "Ada Lovelace", "1234")
+    assert lesson.store().entry(owner_of(at)).nickname == "Ada Lovelace"
+
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_coming_back_with_the_class_code(server, lang):

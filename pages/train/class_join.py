@@ -14,8 +14,8 @@ from pages.train.keys import K
 ss = st.session_state
 
 
-def _change() -> None:
-    ss[K.CLASS_EDIT] = True
+def _change(editing: bool = True) -> None:
+    ss[K.CLASS_EDIT] = editing
 
 
 def class_box() -> None:
@@ -33,6 +33,8 @@ def class_box() -> None:
         if join_form("train.class", nickname=offered):
             ss[K.CLASS_EDIT] = False
             st.rerun()
+        if entry.nickname and entry.has_pin:   # "Change" pressed: a way out without changing
+            st.button(t("learner.keep"), key="train.class_keep", on_click=_change, args=(False,), type="tertiary")
         if not entry.nickname:   # a closed tab: this is a new workspace; the old one comes back
             with st.expander(t("learner.come_back_title"), icon="↩️"):
                 come_back_form("train.class")
