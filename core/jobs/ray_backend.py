@@ -312,8 +312,10 @@ class RayBackend:
                        runtime_env={"py_modules": [str(Path(__file__).resolve().parents[1])],  # core/
                                     "excludes": ["__pycache__"]})
         if self.address is None:
-            # A one-machine cluster on loopback: nothing listens for other machines.
-            ray.init(num_cpus=self.num_cpus or os.cpu_count(), include_dashboard=False,
+            # A one-machine cluster on loopback: nothing listens for other machines. address="local"
+            # always starts a new one: without it ray.init joins whatever cluster this machine last
+            # started (/tmp/ray/ray_current_cluster) and then refuses num_cpus.
+            ray.init(address="local", num_cpus=self.num_cpus or os.cpu_count(), include_dashboard=False,
                      object_store_memory=LOCAL_OBJECT_STORE, _node_ip_address="127.0.0.1", **options)
             self.started_cluster = True
         else:
