@@ -57,11 +57,23 @@ def draw_run(owner: str, job: jobs.Job) -> None:
     elif job.state in (jobs.STARTING, jobs.RUNNING):
         stop_col.button(t("train.stop"), icon="⏹️", key="train.stop", width="stretch",
                         on_click=manager().stop, args=(job.id, owner), help=t("train.stop_help"))
+    elif job.state == jobs.FAILED and getattr(job, "interrupted", False):
+        # Cut off by a server restart with resume off (core.jobs.manager): one button starts it
+        # again from the beginning, same settings, same run (its private link keeps working).
+        stop_col.button(t("restart.again"), icon="🔁", key="train.restart", width="stretch",
+                        type="primary", on_click=restart_run, args=(job.id, owner),
+                        help=t("restart.again_help"))
     if job.state == jobs.CANCELLED:
         st.info(t("train.cancelled"), icon="✖️")
         return
     run_view(job, manager().status(job), job.watch_token, after_outcome=results_button)
     watch_link(job)
+
+
+def restart_run(job_id: str, owner: str) -> None:
+    """Button callback: queue the interrupted run again (says so when it could not)."""
+    if not manager().restart(job_id, owner):
+        st.toast(t("restart.again_failed"), icon="⚠️")
 
 
 def results_button() -> None:
