@@ -48,7 +48,13 @@ def test_a_run_started_on_a_is_watched_live_and_stopped_by_the_teacher_on_b(fact
     assert f["b_teacher_has_stop"], "B's Class page lists the run A started"
     assert f["b_watch_says_teacher_stopped"] and f["a_learner_says_teacher_stopped"], \
         "the teacher's Stop on B reached the run, B's watcher and A's learner"
-    assert not f["b_exceptions"]
+    assert not f["b_exceptions"] and not f["a_exceptions"]
+
+
+def test_the_gallery_is_one_for_both_servers(facts):
+    f = facts["two_servers"]
+    assert f["b_teacher_can_publish"], "B's Class page offers the finished run (its model came from the hub)"
+    assert f["a_predict_offers_gallery_model"], "the model the teacher published on B is offered on A"
 
 
 def test_killing_server_a_loses_nothing(facts):
@@ -63,3 +69,14 @@ def test_killing_server_a_loses_nothing(facts):
     run = third["runs"][0]
     assert run["state"] == "finished" and run["stopped"] and run["by_teacher"] and run["has_model"]
     assert run["events"] > 2, "its curves came through the hub"
+
+
+def test_the_hub_restarts_and_reads_its_registry_back(facts):
+    third = facts["third_server"]
+    assert third["rc"] == 0, third["stderr"]
+    after = third["after_hub_restart"]
+    assert after is not None, "Ray restarted the hub actor and a new proxy reached it"
+    assert third["restored"] == 1
+    assert [(r["id"], r["state"], r["stopped"], r["has_model"]) for r in after] == \
+        [(r["id"], r["state"], r["stopped"], r["has_model"]) for r in third["runs"]]
+    assert after[0]["events"] == third["runs"][0]["events"], "the whole event stream came back"

@@ -12,7 +12,9 @@ own) and two `streamlit run` servers A and B with CNN_LAB_SHARED_QUEUE=ray on on
      proxy from the hub's events);
   3. the teacher unlocks the Class page on B and presses Stop for that run; the learner's page on
      A and the watcher on B both say the teacher stopped it;
-  4. server A is killed with SIGKILL; the learner's private link, opened on B, brings the run back,
+  4. the teacher on B adds the run to the class gallery (the model comes from the hub); A's
+     Predict page offers it (the gallery is files in the shared checkpoint folder);
+  5. server A is killed with SIGKILL; the learner's private link, opened on B, brings the run back,
      and a third process (a plain HubManager, like a third app server) still lists it.
 
 Prints one JSON line per check ({"check": name, ...}); tests/test_two_servers.py asserts on them.
@@ -102,9 +104,20 @@ async def scenario(url_a: str, url_b: str, proc_a) -> dict:
             await teacher.click(stop[0])
         facts["b_watch_says_teacher_stopped"] = await watcher.follow(teacher_stopped, FOLLOW_S)
         facts["a_learner_says_teacher_stopped"] = await learner.follow(teacher_stopped, FOLLOW_S)
+        # 4. the teacher on B puts the run in the class gallery; A's Predict page offers it
+        facts["b_teacher_can_publish"] = await teacher.follow(lambda s: len(s.find(key="class.add")) == 1,
+                                                              FOLLOW_S)
+        if facts["b_teacher_can_publish"]:
+            await teacher.set_value(teacher.widget(label="Name shown in the gallery"), "Ada")
+            await teacher.click(teacher.widget(key="class.add"))
+        await learner.open("predict")
+        options = [o for n in learner.find(kind="selectbox") for o in n.proto.options]
+        facts["a_predict_offers_gallery_model"] = any("by Ada" in o and "class gallery" in o for o in options)
+        facts["a_predict_options"] = options[:6]
         facts["b_exceptions"] = [e for s in (watcher, teacher) for it in s.interactions for e in it.exceptions]
+        facts["a_exceptions"] += [e for it in learner.interactions for e in it.exceptions]
 
-    # 4. server A dies; B still has everything
+    # 5. server A dies; B still has everything
     proc_a.send_signal(signal.SIGKILL)
     proc_a.wait(30)
     facts["a_killed"] = proc_a.returncode == -signal.SIGKILL
@@ -114,32 +127,61 @@ async def scenario(url_a: str, url_b: str, proc_a) -> dict:
         facts["b_private_link_asks"] = len(opened) == 1
         if opened:
             await owner_on_b.click(opened[0])
-        await owner_on_b.follow(lambda s: s.has_text("Stopped early") or s.has_text("The teacher stopped"), 60)
-        facts["b_private_link_shows_run"] = (owner_on_b.has_text("The teacher stopped this run.")
-                                             or owner_on_b.has_text("Stopped early"))
+        # the run is the owner's: B's Predict page offers its (unsaved) model to this session only
+        await owner_on_b.open("predict")
+        options = [o for n in owner_on_b.find(kind="selectbox") for o in n.proto.options]
+        facts["b_private_link_shows_run"] = any(o.startswith("Run 1 ·") and "unsaved" in o for o in options)
+        facts["b_private_link_options"] = options[:6]
         facts["b_private_link_exceptions"] = [e for it in owner_on_b.interactions for e in it.exceptions]
     return facts
 
 
 def third_server_view(env: dict) -> dict:
-    """A plain HubManager in a fresh process (as a third app server would build it)."""
-    code = ("import json; from core.jobs.hub_proxy import HubManager; m = HubManager();"
-            "rows = m.all_jobs();"
-            "print(json.dumps([dict(state=j.state, stopped=j.stopped, by_teacher=j.stopped_by_teacher,"
-            " has_model=j.model is not None, events=len(j.events())) for j in rows]));"
-            "m.end_hub()")
-    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=240)
-    lines = [line for line in p.stdout.splitlines() if line.startswith("[")]
-    return {"rc": p.returncode, "runs": json.loads(lines[-1]) if lines else None,
+    """A plain HubManager in a fresh process (as a third app server would build it): the runs it
+    lists, then the same after the hub's own process is killed and Ray restarts it (the new hub
+    reads the registry back)."""
+    p = subprocess.run([sys.executable, __file__, "--third"], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=300)
+    lines = [line for line in p.stdout.splitlines() if line.startswith("{")]
+    return {"rc": p.returncode, **(json.loads(lines[-1]) if lines else {}),
             "stderr": p.stderr[-800:] if p.returncode else ""}
+
+
+def third() -> None:
+    from core.jobs.hub_proxy import HubManager
+    from core.jobs.states import BackendError
+
+    def runs(m):
+        return [dict(state=j.state, stopped=j.stopped, by_teacher=j.stopped_by_teacher, id=j.id,
+                     has_model=j.model is not None, events=len(j.events())) for j in m.all_jobs()]
+
+    m = HubManager()
+    before, first_pid = runs(m), m._call("ping")["pid"]
+    m._ray.kill(m._hub, no_restart=False)          # the hub's process dies; Ray starts it again
+    deadline, after = time.monotonic() + 180, None
+    while time.monotonic() < deadline:
+        try:
+            facts = m._call("ping")
+            if facts["pid"] != first_pid:
+                after = runs(HubManager())     # a fresh proxy: nothing cached in this process
+                break
+        except BackendError:
+            pass
+        time.sleep(0.5)
+    print(json.dumps({"runs": before, "after_hub_restart": after,
+                      "restored": facts.get("restored") if after is not None else None}), flush=True)
+    m.end_hub()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data-dir", required=True)
-    ap.add_argument("--tmp", required=True)
+    ap.add_argument("--data-dir")
+    ap.add_argument("--tmp")
+    ap.add_argument("--third", action="store_true", help="(internal) the third process's checks")
     args = ap.parse_args()
+    if args.third:
+        third()
+        return 0
     tmp = Path(args.tmp)
     (tmp / "checkpoints").mkdir(parents=True, exist_ok=True)
     port = free_port()

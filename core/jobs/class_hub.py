@@ -29,6 +29,7 @@ Nothing here imports Ray at module import (the actor class is wrapped with ray.r
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -81,7 +82,7 @@ class ClassHub:
     def ping(self) -> dict[str, Any]:
         m = self.manager
         return dict(workers=m.workers, max_epochs=m.max_epochs, max_waiting=m.max_waiting,
-                    per_owner=m.per_owner, started=self.started, restored=m.restored)
+                    per_owner=m.per_owner, started=self.started, restored=m.restored, pid=os.getpid())
 
     def _dataset(self, name: str):
         from core.jobs.manager import _load_named_dataset
