@@ -62,21 +62,26 @@ class ClassHub:
     Methods take and return plain data; a refusal (ConfigError, JobLimitError, …) is raised as
     the manager raises it and the proxy raises it again in the app server."""
 
-    def __init__(self, settings_now: tuple[tuple[str, str], ...]):
+    def __init__(self, settings_now: tuple[tuple[str, str], ...] | None = None, manager=None):
+        """`manager`: a JobManager to serve (tests drive the hub's methods in one process with a
+        local one); by default a Ray-backend manager with the durable registry is built."""
+        self._datasets: dict[str, Any] = {}
+        self._data_lock = threading.Lock()
+        self.started = time.time()
+        if manager is not None:
+            self.manager = manager
+            return
         # The creating app server's CNN_LAB_* settings (limits, workers, data and registry
         # folders): the hub enforces one class's limits whichever server a learner is on.
-        settings.adopt(settings_now)
+        settings.adopt(settings_now or ())
         from core.jobs.manager import JobManager, default_registry
         from core.jobs.ray_backend import RayBackend
 
-        self._datasets: dict[str, Any] = {}
-        self._data_lock = threading.Lock()
         registry = default_registry()
         # address="auto": the cluster this actor runs on (its CPUs size the workers).
         backend = RayBackend(address="auto")
         self.manager = JobManager(backend=backend, registry=registry,
                                   keep_seconds=settings.run_retention_days() * 86400)
-        self.started = time.time()
 
     # ----------------------------------------------------------------- facts
     def ping(self) -> dict[str, Any]:
