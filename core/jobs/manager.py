@@ -740,13 +740,7 @@ def default_registry() -> "RunRegistry | None":
 
 
 def durable_job_manager() -> JobManager:
-    """A JobManager with the server's registry (the default `make_job_manager` builds); with
-    $CNN_LAB_SHARED_QUEUE=ray, the proxy to the class hub every app server shares instead
-    (core.jobs.hub_proxy: the queue and the registry live in one Ray actor)."""
-    if settings.shared_queue() == "ray":
-        from core.jobs.hub_proxy import connect
-
-        return connect()
+    """A JobManager with the server's registry (the default `make_job_manager` builds)."""
     registry = default_registry()
     if registry is None:
         return JobManager()
