@@ -147,6 +147,31 @@ def third_server_view(env: dict) -> dict:
             "stderr": p.stderr[-800:] if p.returncode else ""}
 
 
+def measure(m, run_id: str, n: int = 50) -> dict:
+    """What a page's call to the hub costs from an app server (figures for the report; nothing is
+    asserted on them): the median round trip of a plain call and of a live view's tick (a sync
+    that brings nothing new), and the bytes of a whole history against a tick's."""
+    import pickle
+    import statistics
+
+    def median_ms(fn) -> float:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return round(statistics.median(times) * 1000, 2)
+
+    full = m._call("sync", run_id, None, 0, None, 0)
+    have, last = len(full[2]), full[2][-1]
+    tick = m._call("sync", run_id, None, have, last, len(full[4]))
+    return {"ping_ms": median_ms(lambda: m._call("ping")),
+            "tick_ms": median_ms(lambda: m._call("sync", run_id, None, have, last, len(full[4]))),
+            "board_ms": median_ms(lambda: m._call("board")),
+            "full_history_bytes": len(pickle.dumps(full)), "tick_bytes": len(pickle.dumps(tick)),
+            "events": have, "snapshots": len(full[4])}
+
+
 def third() -> None:
     from core.jobs.hub_proxy import HubManager
     from core.jobs.states import BackendError
@@ -157,6 +182,7 @@ def third() -> None:
 
     m = HubManager()
     before, first_pid = runs(m), m._call("ping")["pid"]
+    figures = measure(m, before[0]["id"]) if before else {}
     m._ray.kill(m._hub, no_restart=False)          # the hub's process dies; Ray starts it again
     deadline, after = time.monotonic() + 180, None
     while time.monotonic() < deadline:
@@ -168,7 +194,7 @@ def third() -> None:
         except BackendError:
             pass
         time.sleep(0.5)
-    print(json.dumps({"runs": before, "after_hub_restart": after,
+    print(json.dumps({"runs": before, "after_hub_restart": after, "figures": figures,
                       "restored": facts.get("restored") if after is not None else None}), flush=True)
     m.end_hub()
 
