@@ -382,7 +382,14 @@ class HubManager:
         return self._jobs_of(self._call("jobs", owner))
 
     def all_jobs(self) -> list[RemoteJob]:
-        return self._jobs_of(self._call("all_jobs"))
+        """Every run of the class; runs the hub has forgotten (pruned, expired) are dropped here
+        too, so this server's copies stay as few as the hub's runs."""
+        jobs = self._jobs_of(self._call("all_jobs"))
+        alive = {j.id for j in jobs}
+        with self._lock:
+            for gone in [i for i, j in self._jobs.items() if i not in alive and not j.active]:
+                del self._jobs[gone]
+        return jobs
 
     def active(self) -> list[RemoteJob]:
         return self._jobs_of(self._call("active"))
