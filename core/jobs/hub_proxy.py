@@ -235,8 +235,9 @@ class HubManager:
         if error:
             if isinstance(error[0], BackendError):
                 raise error[0]
-            raise BackendError(f"Could not reach the class hub on the Ray cluster: "
-                               f"{str(error[0]).strip().splitlines()[0][:200] if str(error[0]).strip() else type(error[0]).__name__}")
+            text = str(error[0]).strip()
+            first = text.splitlines()[0][:200] if text else type(error[0]).__name__
+            raise BackendError(f"Could not reach the class hub on the Ray cluster: {first}")
 
     def _call(self, method: str, *args, timeout: float = 60.0):
         """One call on the hub; the refusals the manager raises come back as themselves, a hub
