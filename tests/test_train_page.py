@@ -861,6 +861,7 @@ def test_a_run_interrupted_by_a_restart_has_one_button_to_start_it_again(faked, 
         assert interrupted is not None and interrupted.interrupted and interrupted.state == core.jobs.FAILED
         button = at.button(key="train.restart")
         assert button.label == "Start it again" and not at.exception
+        assert "The server restarted while this run was training" in texts(at.warning)
         assert not [b for b in at.button if b.key in ("train.stop", "train.cancel")]
         button.click().run()
         assert not at.exception, [e.value for e in at.exception]

@@ -57,14 +57,17 @@ def draw_run(owner: str, job: jobs.Job) -> None:
     elif job.state in (jobs.STARTING, jobs.RUNNING):
         stop_col.button(t("train.stop"), icon="⏹️", key="train.stop", width="stretch",
                         on_click=manager().stop, args=(job.id, owner), help=t("train.stop_help"))
-    elif job.state == jobs.FAILED and getattr(job, "interrupted", False):
-        # Cut off by a server restart with resume off (core.jobs.manager): one button starts it
-        # again from the beginning, same settings, same run (its private link keeps working).
-        stop_col.button(t("restart.again"), icon="🔁", key="train.restart", width="stretch",
-                        type="primary", on_click=restart_run, args=(job.id, owner),
-                        help=t("restart.again_help"))
     if job.state == jobs.CANCELLED:
         st.info(t("train.cancelled"), icon="✖️")
+        return
+    if job.state == jobs.FAILED and getattr(job, "interrupted", False):
+        # Cut off by a server restart with resume off (core.jobs.manager): what happened, and one
+        # button that starts it again from the beginning with the same settings (the same run:
+        # its private and watch links keep working). Its partial curves are not drawn: starting
+        # again replaces them.
+        st.warning(t("restart.interrupted"), icon="🔌")
+        st.button(t("restart.again"), icon="🔁", key="train.restart", type="primary",
+                  on_click=restart_run, args=(job.id, owner), help=t("restart.again_help"))
         return
     run_view(job, manager().status(job), job.watch_token, after_outcome=results_button)
     watch_link(job)
