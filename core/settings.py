@@ -360,3 +360,45 @@ BUDGET_VARS.update({
     RUNS_PER_CLIENT: ("runs_per_client", 1),
     QUEUE_SHARE_PERCENT: ("queue_share_percent", 1),
 })
+
+
+# --------------------------------------------------------------------------- multi21: one class, several app servers
+# "ray": the queue and the run registry live in one detached, named Ray actor (core.jobs.class_hub)
+# that every app server on the cluster reaches through a proxy (core.jobs.hub_proxy); unset: each
+# app server keeps its own queue (the default). The hub's name and Ray namespace let two classes
+# share one cluster.
+SHARED_QUEUE = "CNN_LAB_SHARED_QUEUE"
+CLASS_HUB = "CNN_LAB_CLASS_HUB"
+SHARED_QUEUES = ("ray",)
+DEFAULT_CLASS_HUB = "cnn-lab-class"
+_HUB_NAME_OK = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def shared_queue(environ: Mapping[str, str] | None = None) -> str | None:
+    """"ray" when the queue is shared through the class hub, None when each server has its own."""
+    raw = _raw(SHARED_QUEUE, environ)
+    if raw is None or raw.lower() in _NO:
+        return None
+    if raw.lower() not in SHARED_QUEUES:
+        raise SettingsError(SHARED_QUEUE, raw, "use 'ray' (or leave it unset for one queue per server)")
+    return raw.lower()
+
+
+def class_hub(environ: Mapping[str, str] | None = None) -> str:
+    """The hub actor's name (also its Ray namespace): one per class on a shared cluster."""
+    raw = _raw(CLASS_HUB, environ)
+    if raw is None:
+        return DEFAULT_CLASS_HUB
+    if not (1 <= len(raw) <= 60) or set(raw) - _HUB_NAME_OK:
+        raise SettingsError(CLASS_HUB, raw, "use 1-60 letters, digits, '-' or '_'")
+    return raw
+
+
+_check_before_shared_queue = check
+
+
+def check(environ: Mapping[str, str] | None = None) -> None:  # noqa: F811 — extends the check above
+    """Every setting, the shared-queue ones included."""
+    _check_before_shared_queue(environ)
+    shared_queue(environ)
+    class_hub(environ)

@@ -62,3 +62,18 @@ def test_the_readers_that_used_to_fall_back_silently_now_refuse(monkeypatch, tmp
     monkeypatch.setenv("CNN_LAB_MAX_LAYERS", "few")
     with pytest.raises(limits.LimitConfigError, match="CNN_LAB_MAX_LAYERS"):
         limits.current()
+
+
+def test_the_shared_queue_settings(monkeypatch):
+    """multi21: CNN_LAB_SHARED_QUEUE=ray puts the queue in the class hub; the hub's name is checked."""
+    assert settings.shared_queue({}) is None and settings.shared_queue({"CNN_LAB_SHARED_QUEUE": "0"}) is None
+    assert settings.shared_queue({"CNN_LAB_SHARED_QUEUE": " Ray "}) == "ray"
+    with pytest.raises(SettingsError, match="CNN_LAB_SHARED_QUEUE='redis'.*use 'ray'"):
+        settings.shared_queue({"CNN_LAB_SHARED_QUEUE": "redis"})
+    assert settings.class_hub({}) == settings.DEFAULT_CLASS_HUB
+    assert settings.class_hub({"CNN_LAB_CLASS_HUB": "room-101"}) == "room-101"
+    with pytest.raises(SettingsError, match="CNN_LAB_CLASS_HUB"):
+        settings.class_hub({"CNN_LAB_CLASS_HUB": "room 101/../x"})
+    monkeypatch.setenv("CNN_LAB_SHARED_QUEUE", "yes please")
+    with pytest.raises(SettingsError, match="CNN_LAB_SHARED_QUEUE"):
+        settings.check()

@@ -32,6 +32,7 @@ from core.data import DataError
 from core.models import DEFAULT_PRESET, PRESETS, summary
 from core.workspace import Workspace, WorkspaceError, workspace_id
 from tests.fakes import FakeRun, fake_manager_factory, toy_dataset
+from tests.fakes import config as fake_config
 from tests.helpers import can_unshare, open_page, page_app, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -830,3 +831,45 @@ def test_an_empty_confusion_cell_says_so_in_chinese():
     at.selectbox(key="train.cell_true").set_value(empty[0]).run()
     at.selectbox(key="train.cell_pred").set_value(empty[1]).run()
     assert f"没有类别为 {empty[0]} 的测试图像被预测成 {empty[1]}" in texts(at.info)
+
+
+def test_a_run_interrupted_by_a_restart_has_one_button_to_start_it_again(faked, tmp_path):
+    """With resume off, a run cut off while training by a server restart shows as interrupted with
+    one "Start it again" button (core.jobs.JobManager.restart); pressing it trains it to the end.
+    The restart is real: a second manager reads the first one's registry while its run trains."""
+    import threading
+
+    from core.jobs.registry import RunRegistry
+
+    fake_run, runs = faked
+    gate = threading.Semaphore(0)   # the first server's run never gets past its first step
+    fake_run.run_class = lambda *a, **kw: FakeRun(*a, **{**kw, "gate": gate})
+    at = page()
+    owner, folder = owner_of(at), tmp_path / "runs"
+    before = core.jobs.JobManager(run_factory=fake_run, registry=RunRegistry(folder), workers=1)
+    job = before.start(owner, fake_config(dataset=TOY.info.name, epochs=2), TOY)
+    wait_until(lambda: job.state in core.jobs.TRAINING_STATES, what="the run to reach a worker")
+    fake_run.run_class = FakeRun        # the restarted server trains normally
+    after = core.jobs.JobManager(run_factory=fake_run, registry=RunRegistry(folder), resume=False,
+                                 data_loader=lambda config: TOY)
+    core.jobs.set_factory(lambda: after)
+    st.cache_resource.clear()
+    try:
+        at.session_state["train.run"] = job.id
+        at = show_tab(at, 1)
+        interrupted = job_manager().get(job.id, owner)
+        assert interrupted is not None and interrupted.interrupted and interrupted.state == core.jobs.FAILED
+        button = at.button(key="train.restart")
+        assert button.label == "Start it again" and not at.exception
+        assert "The server restarted while this run was training" in texts(at.warning)
+        assert not [b for b in at.button if b.key in ("train.stop", "train.cancel")]
+        button.click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert interrupted.wait(60) and interrupted.state == core.jobs.FINISHED
+        assert not interrupted.interrupted and interrupted.metrics()["test_accuracy"] >= 0
+        at.run()
+        assert not [b for b in at.button if b.key == "train.restart"], "the button is gone once it ran"
+    finally:
+        gate.release(10_000)
+        before.shutdown(timeout=10)
+        after.shutdown(timeout=10)

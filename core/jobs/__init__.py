@@ -14,6 +14,9 @@ One module per job:
   caps        per-run time caps: refusal at Start, the overrun stop
   manager     the queue, the workers, limits, estimates; `make_job_manager` and `set_factory`
   cli         the command line's bridge (`BackendRun`)
+  serving     `make_job_manager`: this server's own manager, or the class hub's proxy
+  class_hub   the class hub: one detached Ray actor owning the queue and registry of a class
+  hub_proxy   an app server's JobManager-like proxy to the class hub
 `from core.jobs import X` keeps working for every public name below.
 """
 from core import settings as _settings
@@ -22,8 +25,8 @@ from core.jobs.backend import (DEFAULT_WORKERS, Backend, LocalBackend, RunFactor
 from core.jobs.cli import BackendRun
 from core.jobs.estimates import TRAIN_PASSES, format_seconds, probe_rate, run_work, schedule
 from core.jobs.job import MAX_NICKNAME, BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
-from core.jobs.manager import (JobManager, backend_name_from_env, make_backend, make_job_manager,
-                               set_factory)
+from core.jobs.manager import JobManager, backend_name_from_env, make_backend, set_factory
+from core.jobs.serving import make_job_manager
 from core.jobs.snapshots import (PROBE_INDEX, FeatureSnapshot, LayerMaps, capture_features,
                                  events_with_snapshots)
 from core.jobs.states import (ACTIVE_STATES, CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STARTING,

@@ -60,8 +60,23 @@ def draw_run(owner: str, job: jobs.Job) -> None:
     if job.state == jobs.CANCELLED:
         st.info(t("train.cancelled"), icon="✖️")
         return
+    if job.state == jobs.FAILED and getattr(job, "interrupted", False):
+        # Cut off by a server restart with resume off (core.jobs.manager): what happened, and one
+        # button that starts it again from the beginning with the same settings (the same run:
+        # its private and watch links keep working). Its partial curves are not drawn: starting
+        # again replaces them.
+        st.warning(t("restart.interrupted"), icon="🔌")
+        st.button(t("restart.again"), icon="🔁", key="train.restart", type="primary",
+                  on_click=restart_run, args=(job.id, owner), help=t("restart.again_help"))
+        return
     run_view(job, manager().status(job), job.watch_token, after_outcome=results_button)
     watch_link(job)
+
+
+def restart_run(job_id: str, owner: str) -> None:
+    """Button callback: queue the interrupted run again (says so when it could not)."""
+    if not manager().restart(job_id, owner):
+        st.toast(t("restart.again_failed"), icon="⚠️")
 
 
 def results_button() -> None:
