@@ -13,6 +13,7 @@ import streamlit as st
 from app import routes, session
 from app.userdata import say, store
 from app.state import TRAIN_REQUEST
+from app.text import md_escape
 from app.ui import t
 from core.userdata import UserDataError
 from core.workspace import WorkspaceError
@@ -33,7 +34,7 @@ def create_class() -> None:
     else:
         ss[K.TARGET] = info.id  # the next drawings go to the class just made
         ss[K.NEW_NAME] = ""
-        ss[K.MSG] = ("success", t("classes.created", name=info.name))
+        ss[K.MSG] = ("success", t("classes.created", name=md_escape(info.name)))
 
 
 def open_train() -> None:
