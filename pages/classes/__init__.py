@@ -94,5 +94,4 @@ def render() -> None:
     zip_section(any(c.count for c in classes))
     st.divider()
     st.markdown(t("classes.next"))
-    if st.button(t("classes.to_train"), icon="🏋️", key="classes.to_train"):
-        open_train()  # in the run, not a callback: a page switch from a callback loses the language
+    st.button(t("classes.to_train"), icon="🏋️", key="classes.to_train", on_click=open_train)

@@ -80,8 +80,8 @@ def custom_block(column) -> UserDataset | None:
             ds = dataset()
         except (UserDataError, WorkspaceError) as e:
             st.warning(say(e), icon="🗂️")
-            if st.button(t("classes.tl_to_classes"), icon="🗂️", key="train.to_classes"):
-                routes.switch_to("classes")  # in the run: a page switch from a callback loses the language
+            st.button(t("classes.tl_to_classes"), icon="🗂️", key="train.to_classes",
+                      on_click=routes.switch_to, args=("classes",))
             return None
         st.success(t("classes.custom_ready", classes=", ".join(map(md_escape, ds.classes)), n=len(ds.train_labels) + len(ds.test_labels)),
                    icon="✅")
