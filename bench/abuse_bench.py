@@ -18,13 +18,18 @@ prediction in at most 2 s.
     CNN_LAB_DATA_DIR=../shared/data python bench/abuse_bench.py            # prints one JSON object
     python bench/abuse_bench.py --sessions 64 --concurrency 8 --max-seconds 240
 
-Then the upload flood (--uploads, default 4): that client opens Predict in 4 tabs at once and
+Then the upload flood (--uploads, default 4): one client (another address: the flood's has spent
+its workspaces for the hour) opens Predict in 4 tabs at once and
 each uploads the largest checkpoint the server accepts (the model of tests/test_upload_memory.py:
 flatten → 2,500 → 10, just under the parameter limit) and then the worst accepted image (a
 130 KB 16-bit RGBA PNG declaring 4096×4096), the way a browser does (a file_urls_request on the
-websocket, a multipart PUT to /_stcore/upload_file, then the uploader's widget state); meanwhile
-another learner opens Predict and draws a digit. The bench prints what that learner saw (page load
-and prediction, seconds) and the server process's RSS (before, peak, after; sampled every 50 ms).
+websocket, a multipart PUT to /_stcore/upload_file, then the uploader's widget state); another
+learner, Predict open, draws a digit once before and then again and again while they upload. The
+bench prints what that learner saw (each prediction's seconds; the target is the worst one) and
+the server process's RSS (before, peak, after; sampled every 50 ms). With --py-spy FILE, py-spy
+records every server thread over that window (raw, sleeping threads too).
+
+    python bench/abuse_bench.py --skip-flood --uploads 4 --py-spy /tmp/uploads.spy   # uploads only
 
 Not replayed here (said in the output): saving models across many workspaces; that budget is
 exercised by tests/test_own_models.py.
@@ -61,6 +66,7 @@ from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ABUSER, LEARNER = "203.0.113.7", "198.51.100.23"     # documentation addresses (RFC 5737)
+UPLOADER = "203.0.113.8"      # the upload flood's client (the flood's own has spent its workspaces)
 UPLOAD_LEARNER = "198.51.100.24"                      # the learner on the side of the uploads
 XSRF_COOKIE = "_streamlit_xsrf"
 TARGET_PREDICTION_S = 2.0
@@ -283,8 +289,8 @@ async def learner(url: str, digit, result: dict) -> None:
 
 
 async def uploader(url: str, i: int, files: dict, go: asyncio.Event, out: Counter, notes: list) -> None:
-    """One of the abusive client's tabs: Predict, upload the largest checkpoint, then the worst image."""
-    s = ClientSession(url, ABUSER, timeout=180)
+    """One of the uploading client's tabs: Predict, upload the largest checkpoint, then the worst image."""
+    s = ClientSession(url, UPLOADER, timeout=180)
     try:
         await s.connect()
         await s.open("predict")
@@ -306,7 +312,8 @@ async def uploader(url: str, i: int, files: dict, go: asyncio.Event, out: Counte
 
 async def upload_flood(url: str, args, digits, files: dict, sampler: RssSampler, profile=None) -> dict:
     """--uploads tabs upload at once; a learner on the side, with Predict open, draws a digit
-    before (quiet) and while they upload (during)."""
+    before (quiet) and again and again while they upload (every answer is kept; the target is the
+    worst one)."""
     out: Counter = Counter()
     notes: list[str] = []
     go = asyncio.Event()
