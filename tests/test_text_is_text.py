@@ -8,6 +8,7 @@ through AppTest: the markdown element's body holds the escaped text, never an un
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -178,6 +179,10 @@ def test_predict_shows_a_checkpoints_hostile_class_names_as_text(hostile_checkpo
     assert any(s.startswith(("Correct", "Wrong")) for s in shown), "the true label's sentence"
     named = _assert_literal(shown)
     assert len(named) >= 3
+    # Plotly reads <b>, <a href> … in labels: the probability bars name the classes escaped.
+    bars = [trace.get("x") or [] for chart in at.get("plotly_chart")
+            for trace in json.loads(chart.proto.spec)["data"] if trace.get("type") == "bar"]
+    assert any("**bold1** &lt;b&gt;x&lt;/b&gt;" in x for x in bars) and not any("<b>" in str(x) for x in bars), bars
     at.segmented_control(key="predict.view").set_value("saliency").run()
     assert not at.exception, [e.value for e in at.exception]
     shown = _predict_texts(at)
