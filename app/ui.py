@@ -8,7 +8,7 @@ from typing import Callable
 
 import streamlit as st
 
-from app.state import LANG_KEY, LANG_PARAM
+from app.state import LANG_KEY, LANG_PARAM, PERSIST
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES, translate
 from core.images import EXTENSIONS
 from core.imagefolder import MAX_ZIP_BYTES
@@ -44,7 +44,13 @@ def language_switch() -> None:
     address bar (?lang=zh), so a reloaded or shared link opens in the same language.
 
     A new session takes the language from the link; after that the radio decides and the link
-    follows it (English, the default, leaves no parameter)."""
+    follows it (English, the default, leaves no parameter).
+
+    The radio persists for the session (PERSIST): st.switch_page (app.routes.switch_to) reruns
+    without the browser's widget states and clears the query parameters, so a radio without it
+    was dropped as a stale widget on the way (runtime/scriptrunner/script_runner.py, page change
+    → on_script_finished with no widget ids) and the next page rendered in English while the
+    browser's radio still showed 简体中文."""
     language_from_link()
     st.sidebar.radio(
         translate(lang(), "common.language_label"),
@@ -52,6 +58,7 @@ def language_switch() -> None:
         format_func=LANGUAGES.get,
         key=LANG_KEY,
         horizontal=True,
+        **PERSIST,
     )
     keep_language_in_link()
 

@@ -7,17 +7,27 @@ the largest accepted file at once took a server from 0.45 to 1.47 GB because not
 serialised. `heavy_slot()` lets at most CNN_LAB_HEAVY_SLOTS (default 2) of them run at once in a
 server process; the others wait their turn (a second or so), and after WAIT_S give up with one
 sentence instead of piling up.
+
+The work itself runs on `run_heavy`'s few threads, niced (HEAVY_NICE): a decode of the worst
+accepted PNG is about a second of CPU, and four tabs uploading at once kept both cores of a class
+server busy while another learner's prediction waited (bench/abuse_bench.py, upload flood). Linux
+niceness is per thread and Pillow, OpenCV and NumPy release the GIL while they work, so the
+scheduler now gives the other visitors' page runs the CPU first and the uploads what is left.
 """
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from core import settings
 
 SLOTS_ENV = settings.HEAVY_SLOTS
 WAIT_S = 60.0
+HEAVY_NICE = 10   # added to a heavy-work thread's niceness (as training processes, CNN_LAB_WORKER_NICE)
+T = TypeVar("T")
 
 
 class BusyError(RuntimeError):
@@ -53,6 +63,33 @@ def heavy_slot(wait_s: float | None = None) -> Iterator[None]:
         slots.release()
 
 
+_pool: ThreadPoolExecutor | None = None
+_in_pool = threading.local()
+
+
+def run_heavy(fn: Callable[..., T], *args, **kwargs) -> T:
+    """fn(*args, **kwargs) on one of the niced heavy-work threads (as many as there are slots);
+    returns its result, exceptions propagate. Call it inside `heavy_slot()`: the slot is the
+    budget, this is where the CPU goes. Calls from a heavy-work thread run directly."""
+    global _pool
+    if getattr(_in_pool, "active", False):
+        return fn(*args, **kwargs)
+    with _make_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(settings.heavy_slots(), thread_name_prefix="cnn-lab-heavy",
+                                       initializer=_lower_priority)
+    return _pool.submit(fn, *args, **kwargs).result()
+
+
+def _lower_priority() -> None:
+    _in_pool.active = True
+    try:   # Linux: PRIO_PROCESS with a thread id renices that thread only
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + HEAVY_NICE))
+    except (AttributeError, OSError):   # elsewhere the work just runs at normal priority
+        pass
+
+
 def _semaphore() -> threading.BoundedSemaphore:
     global _slots
     with _make_lock:
@@ -61,4 +98,4 @@ def _semaphore() -> threading.BoundedSemaphore:
         return _slots
 
 
-__all__ = ["heavy_slot", "BusyError", "SLOTS_ENV"]
+__all__ = ["heavy_slot", "run_heavy", "BusyError", "SLOTS_ENV", "HEAVY_NICE"]

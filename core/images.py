@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from PIL import BmpImagePlugin, Image, JpegImagePlugin, PngImagePlugin, WebPImagePlugin
 
-from core.heavy import BusyError, heavy_slot
+from core.heavy import BusyError, heavy_slot, run_heavy
 from core.limits import Limits
 from core.limits import current as current_limits
 
@@ -206,21 +206,25 @@ def load_image_bytes(data: bytes, limits: Limits | None = None, max_side: int | 
     if _looks_truncated(data, fmt):
         raise ImageError("corrupt", format=fmt)
     try:
-        with heavy_slot():
-            if fmt == "WebP" and (max_side is not None or grey):
-                return _reduced_webp(data, max_side, grey, fmt)
-            if max_side is not None and fmt == "JPEG":
-                img.draft("L" if grey else "RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8
-            img.load()
-            if max_side is None and not grey:
-                return _pillow_to_rgb(img)
-            return _reduced(img, max_side, grey)
+        with heavy_slot():   # the budget; the CPU work on a niced heavy-work thread (core.heavy)
+            return run_heavy(_decode, img, data, fmt, max_side, grey)
     except BusyError:
         raise ImageError("busy") from None
     except _DECODE_ERRORS:
         raise ImageError("corrupt", format=fmt) from None
     finally:
         img.close()
+
+
+def _decode(img: Image.Image, data: bytes, fmt: str, max_side: int | None, grey: bool) -> np.ndarray:
+    if fmt == "WebP" and (max_side is not None or grey):
+        return _reduced_webp(data, max_side, grey, fmt)
+    if max_side is not None and fmt == "JPEG":
+        img.draft("L" if grey else "RGB", (max_side, max_side))  # decode at 1/2, 1/4 or 1/8
+    img.load()
+    if max_side is None and not grey:
+        return _pillow_to_rgb(img)
+    return _reduced(img, max_side, grey)
 
 
 _BAND_ROWS = 256   # rows converted at a time: a band of a 4096-wide image is ≤ 4 MB as RGBA

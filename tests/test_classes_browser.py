@@ -96,16 +96,16 @@ def test_three_drawn_classes_train_and_predict(page, app_url, screenshot_dir, la
     say = TEXT[lang]
     open_app(page, app_url, lang)
     make_classes(page, lang, screenshot_dir)
-    if lang == "zh":
-        # The second language checks the page's labels and class names; the run and Predict are the
-        # English one's. (Known: after st.switch_page a session falls back to English — see the report.)
-        page.get_by_role("button", name=say["to_train"]).wait_for(timeout=TIMEOUT)
-        return
     page.get_by_role("button", name=say["to_train"]).click()
+    # The Train page the button switched to speaks the session's language (st.switch_page used to
+    # drop the language radio's value: Train rendered in English under a radio showing 简体中文).
     page.get_by_text(say["split"]).wait_for(timeout=TIMEOUT)
     page.get_by_text(", ".join(CLASSES[lang])).first.wait_for(timeout=TIMEOUT)
     settled(page)
     page.screenshot(path=str(screenshot_dir / f"classes_{lang}_train_setup.png"), full_page=True)
+    if lang == "zh":   # the run and Predict are the English one's
+        expect(page.get_by_text(TEXT["en"]["split"])).to_have_count(0)
+        return
     page.locator(".st-key-train-start button").click()
     page.get_by_text("Finished").first.wait_for(timeout=TRAIN_TIMEOUT)
     page.locator("[data-testid=stSidebarNav] a", has_text=say["predict"]).click()

@@ -53,6 +53,37 @@ def test_a_link_with_lang_zh_opens_in_chinese_and_the_switch_updates_the_link():
     assert param(at, "lang") == "zh"
 
 
+@pytest.mark.parametrize("via", ["classes.to_train", "train.to_classes"])
+def test_a_page_switch_keeps_chinese_on_the_next_pages_content(via):
+    """Issue 20: st.switch_page (app.routes.switch_to, from a button's callback) reruns without the
+    browser's widget states and clears the query: the language radio was dropped as a stale
+    widget and the Train page rendered in English while the radio still showed 简体中文."""
+    from tests.helpers import open_page
+
+    at = app(lang="zh")
+    if via == "classes.to_train":   # Your classes → Train (needs one class to offer the button)
+        open_page(at, "classes").run()
+        at.text_input(key="classes.new_name").set_value("猫")
+        at.button[0].click().run()          # the form's "创建类别"
+    else:                                   # Train on your classes (none yet) → Your classes
+        open_page(at, "train").run()
+        at.session_state["train.dataset"] = "custom"
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key=via).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    from core.i18n import translate
+
+    title, content = {"classes.to_train": ("train.title", "train.arch_title"),
+                      "train.to_classes": ("classes.title", "classes.none_yet")}[via]
+    assert [x.value for x in at.title] == [translate("zh", title)], "the switched-to page, in Chinese"
+    shown = [x.value for x in [*at.subheader, *at.info]]
+    assert translate("zh", content) in shown, shown
+    assert translate("en", content) not in shown
+    assert at.sidebar.radio[0].value == "zh"
+    assert param(at, "lang") == "zh", "the link keeps the language too"
+
+
 def test_an_unknown_language_in_the_link_is_ignored():
     at = app(lang="xx")
     assert at.sidebar.radio[0].value == "en"

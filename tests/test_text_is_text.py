@@ -8,6 +8,7 @@ through AppTest: the markdown element's body holds the escaped text, never an un
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -116,3 +117,74 @@ def test_class_names_in_tiles_and_captions_are_escaped(monkeypatch, finished_hos
     assert with_classes, "some tile or caption names a class"
     for s in with_classes:
         assert "](" not in s and "\\[c" in s and "\\<b\\>" in s, s
+
+
+# ------------------------------------------------------------------ Predict: a checkpoint's own names
+
+HOSTILE_CLASSES = [f"![](//127.0.0.1:8799/x{i})" if i % 2 == 0 else f"**bold{i}** <b>x</b>" for i in range(10)]
+
+
+@pytest.fixture
+def hostile_checkpoint(tmp_path, data_dir, monkeypatch) -> bytes:
+    """An uploaded .safetensors whose metadata names its ten classes with markup (any visitor can
+    write such a file): an MNIST model, so the test set gives the page a true label too."""
+    import torch
+
+    from core.checkpoint import make_metadata, save_checkpoint
+    from core.models import PRESETS, build_model
+
+    monkeypatch.setenv("CNN_LAB_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    spec = PRESETS["fast"].spec()
+    meta = {**make_metadata(spec, "mnist", name="hostile"), "classes": HOSTILE_CLASSES}
+    path = save_checkpoint(tmp_path / "hostile.safetensors", build_model(spec), meta)
+    st.cache_resource.clear()
+    yield path.read_bytes()
+    st.cache_resource.clear()
+
+
+def _predict_texts(at) -> list[str]:
+    """Every text the Predict page shows as markdown: headings, captions, alerts, image captions."""
+    shown = [e.value for e in [*at.markdown, *at.caption, *at.success, *at.error, *at.info, *at.warning]]
+    for image in at.get("image"):   # st.image's caption is markdown too
+        shown += [img.caption for img in image.proto.imgs if img.caption]
+    return shown
+
+
+def _assert_literal(shown: list[str]) -> list[str]:
+    named = [s for s in shown if "127.0.0.1" in s or "bold" in s]
+    for s in named:
+        assert "![" not in s and "](" not in s and "<b>" not in s and "**bold" not in s, s
+        assert any(md_escape(c) in s for c in HOSTILE_CLASSES), s
+    return named
+
+
+def test_predict_shows_a_checkpoints_hostile_class_names_as_text(hostile_checkpoint):
+    at = page_app("pages.predict")
+    at.session_state["lang"] = "en"
+    at.session_state["predict.source"] = "test"
+    at.session_state["predict.test_index"] = 0
+    at.session_state["predict.model"] = "upload"
+    at.run()
+    at.file_uploader(key="predict.model_file").set_value(("hostile.safetensors", hostile_checkpoint,
+                                                          "application/octet-stream"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = _predict_texts(at)
+    head = next(s for s in shown if s.startswith("### Prediction: "))
+    assert any(md_escape(c) in head for c in HOSTILE_CLASSES), head
+    assert any(s.startswith("Test image 0, labelled ") and md_escape(HOSTILE_CLASSES[7]) in s for s in shown), \
+        "the test image's caption names its class (test image 0 is a 7)"
+    assert any(s.startswith(("Correct", "Wrong")) for s in shown), "the true label's sentence"
+    named = _assert_literal(shown)
+    assert len(named) >= 3
+    # Plotly reads <b>, <a href> … in labels: the probability bars name the classes escaped.
+    bars = [trace.get("x") or [] for chart in at.get("plotly_chart")
+            for trace in json.loads(chart.proto.spec)["data"] if trace.get("type") == "bar"]
+    assert any("**bold1** &lt;b&gt;x&lt;/b&gt;" in x for x in bars) and not any("<b>" in str(x) for x in bars), bars
+    at.segmented_control(key="predict.view").set_value("saliency").run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = _predict_texts(at)
+    assert any(s.startswith("**Saliency for “") for s in shown)
+    assert any(s.startswith("Gradient of the score of ") for s in _assert_literal(shown))

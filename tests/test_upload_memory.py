@@ -158,3 +158,25 @@ def test_decodes_wait_for_a_free_slot_and_give_up_with_a_sentence(monkeypatch):
         for t in threads:
             t.join(timeout=30)
     assert load_image_bytes(png, max_side=64).shape == (8, 8, 3), "free again once they finish"
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="thread niceness is a POSIX (Linux) feature")
+def test_decodes_run_on_a_niced_heavy_work_thread(monkeypatch):
+    """An upload's decode runs on core.heavy's niced threads, so other visitors' page runs get the
+    CPU first while four tabs decode the worst accepted image (bench/abuse_bench.py)."""
+    import core.images
+
+    seen = []
+    decode = core.images._decode
+
+    def recording(*args):
+        seen.append((threading.current_thread().name, os.getpriority(os.PRIO_PROCESS, 0)))  # 0: this thread
+        return decode(*args)
+
+    monkeypatch.setattr(core.images, "_decode", recording)
+    png = cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes()
+    assert load_image_bytes(png, max_side=64).shape == (8, 8, 3)
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    [(name, nice)] = seen
+    assert name.startswith("cnn-lab-heavy") and nice >= min(19, mine + heavy.HEAVY_NICE), seen
+    assert heavy.run_heavy(lambda: threading.current_thread().name).startswith("cnn-lab-heavy")

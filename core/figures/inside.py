@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures import Translate
+from core.figures import Translate, plot_text
 from core.figures.predict import ACTIVATION_SCALE, square_axes
 
 TOP_COLOUR, OTHER_COLOUR = "#1c7ed6", "#9aa5b1"
@@ -23,7 +23,7 @@ MAX_FLAT_COLUMNS = 32
 def logits_figure(values: np.ndarray, classes: list[str], t: Translate) -> go.Figure:
     """The last layer's raw scores, one bar per class, the highest in blue."""
     top = values.max()
-    fig = go.Figure(go.Bar(x=classes, y=values, marker_color=[TOP_COLOUR if v == top else OTHER_COLOUR
+    fig = go.Figure(go.Bar(x=[plot_text(c) for c in classes], y=values, marker_color=[TOP_COLOUR if v == top else OTHER_COLOUR
                                                               for v in values],
                            hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),

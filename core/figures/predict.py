@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.features import grid_columns, scale_maps, tile_maps
-from core.figures import Translate
+from core.figures import Translate, plot_text
 
 ACTIVATION_SCALE = "Viridis"
 GRID_WIDTH_PX = 560  # about the width a channel grid gets in the wide layout (colour bar excluded)
@@ -56,7 +56,7 @@ def probability_figure(probs: np.ndarray, classes: list[str], top: int, true: in
         colors[true] = "#2e9d5b"
     colors[top] = "#e8590c" if true is not None and true != top else "#1c7ed6"
     fig = go.Figure(go.Bar(
-        x=[str(c) for c in classes], y=probs * 100, marker_color=colors,
+        x=[plot_text(c) for c in classes], y=probs * 100, marker_color=colors,
         text=[f"{100 * p:.1f}%" if p >= 0.005 else "" for p in probs], textposition="outside",
         hovertemplate="%{x}: %{y:.2f}%<extra></extra>", cliponaxis=False))
     fig.update_layout(height=270, margin=dict(l=10, r=10, t=28, b=10), showlegend=False,

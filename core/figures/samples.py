@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures import Translate
+from core.figures import Translate, plot_text
 from core.samples import MAX_SAMPLES, Samples, SampleError
 
 ZOOM = 1                   # picture pixels per image pixel: the browser enlarges it without smoothing
@@ -53,7 +53,7 @@ def samples_figure(images: np.ndarray, samples: Samples, classes, t: Translate, 
     cell_h = h + 2 * FRAME + band
     picture = np.full((rows * cell_h, total_w, 3), 255, np.uint8)
     xs, ys, hover, annotations = [], [], [], []
-    names = [str(c) for c in classes]
+    names = [plot_text(c) for c in classes]
     for k in range(n):
         r, c = divmod(k, cols)
         left, top = c * (cell_w + GAP), r * cell_h

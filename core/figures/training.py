@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from core import metrics
 from core.features import grid_columns, scale_maps, tile_maps
-from core.figures import Translate
+from core.figures import Translate, plot_text
 
 BLUE, RED, GREY = "#4C78A8", "#E45756", "#9D9D9D"
 PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#EECA3B",
@@ -98,7 +98,7 @@ def probability_figure(probs: np.ndarray, classes, true_label: int, t: Translate
     100% behind each bar, the percentage beside it. Rows (not columns) fit the narrow column
     beside the digit, and the tracks fill it however one-sided the answer is."""
     probs = np.asarray(probs, dtype=np.float64)
-    labels = [str(c) for c in classes]
+    labels = [plot_text(c) for c in classes]
     top = int(np.argmax(probs)) if len(probs) else -1
     colours = [RED if i == top and i != true_label else (BLUE if i == true_label else GREY)
                for i in range(len(probs))]
@@ -123,7 +123,7 @@ def confusion_figure(confusion: np.ndarray, classes, t: Translate, selected: tup
     each cell (Plotly cannot select a heatmap cell) carries the hover text and makes a click
     selectable: the selection's point_index is true * n + predicted (`confusion_cell`).
     `selected` outlines one cell."""
-    labels = [str(c) for c in classes]
+    labels = [plot_text(c) for c in classes]
     n = len(labels)
     fig = go.Figure([
         go.Heatmap(z=np.log1p(confusion), x=labels, y=labels, text=confusion, texttemplate="%{text}",

@@ -8,6 +8,7 @@ import datetime as dt
 import streamlit as st
 
 from app import lesson
+from app.text import md_escape
 from app.ui import lang, t
 from core.data import DATASETS
 from core.lesson.assignments import AssignmentError, make_assignment
@@ -95,7 +96,7 @@ def _assignment_form(store) -> None:
                     st.error(str(e))
                 else:
                     store.add_assignment(a)
-                    ss[NOTICE] = t("lessonui.created", title=a.title)
+                    ss[NOTICE] = t("lessonui.created", title=md_escape(a.title))
                     st.rerun()
 
 

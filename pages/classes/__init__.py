@@ -13,6 +13,7 @@ import streamlit as st
 from app import routes, session
 from app.userdata import say, store
 from app.state import TRAIN_REQUEST
+from app.text import md_escape
 from app.ui import t
 from core.userdata import UserDataError
 from core.workspace import WorkspaceError
@@ -33,7 +34,7 @@ def create_class() -> None:
     else:
         ss[K.TARGET] = info.id  # the next drawings go to the class just made
         ss[K.NEW_NAME] = ""
-        ss[K.MSG] = ("success", t("classes.created", name=info.name))
+        ss[K.MSG] = ("success", t("classes.created", name=md_escape(info.name)))
 
 
 def open_train() -> None:
@@ -93,5 +94,4 @@ def render() -> None:
     zip_section(any(c.count for c in classes))
     st.divider()
     st.markdown(t("classes.next"))
-    if st.button(t("classes.to_train"), icon="🏋️", key="classes.to_train"):
-        open_train()  # in the run, not a callback: a page switch from a callback loses the language
+    st.button(t("classes.to_train"), icon="🏋️", key="classes.to_train", on_click=open_train)

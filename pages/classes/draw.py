@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from app.text import md_escape
 from app.userdata import say, store
 from app.ui import t
 from core.canvas import decode_canvas_png
@@ -73,7 +74,7 @@ def draw_section(classes: list[ClassInfo]) -> None:
         else:
             st.image(enlarged(view, PREVIEW_PX), width=PREVIEW_PX, clamp=True)
             st.caption(t("classes.preview_caption"))
-        st.button(t("classes.add", name=names[target]), type="primary", icon=":material/add:", key=K.ADD,
+        st.button(t("classes.add", name=md_escape(names[target])), type="primary", icon=":material/add:", key=K.ADD,
                   disabled=view is None, shortcut=ADD_SHORTCUT, on_click=add_drawing,
                   args=(target, names[target], drawing))
         c1, c2 = st.columns([1, 2], vertical_alignment="center")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.text import md_escape
 from app.userdata import report_sentence, say, store
 from app.ui import t, upload_limit_mb
 from core.imagefolder import MAX_ZIP_BYTES, FolderError
@@ -63,10 +64,10 @@ def upload_section(classes: list[ClassInfo]) -> None:
     names = {c.id: c.name for c in classes}
     target = ss.get(K.TARGET) if ss.get(K.TARGET) in names else classes[0].id
     with st.container(key=FILES_BOX):  # app.ui.app_uploaders translates Streamlit's own text by this key
-        files = st.file_uploader(t("classes.files_label", name=names[target]), type=list(EXTENSIONS),
+        files = st.file_uploader(t("classes.files_label", name=md_escape(names[target])), type=list(EXTENSIONS),
                                  accept_multiple_files=True, key=K.uploader("files", ss.get(K.FILES_GEN, 0)),
                                  help=t("classes.files_help"), max_upload_size=upload_limit_mb(limits.max_image_bytes))
-    st.button(t("classes.add_files", n=len(files or []), name=names[target]), key="classes.add_files",
+    st.button(t("classes.add_files", n=len(files or []), name=md_escape(names[target])), key="classes.add_files",
               disabled=not files, on_click=add_images, args=(target,), icon=":material/upload:")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.userdata import say, store
+from app.text import md_escape
 from app.ui import t
 from core.figures.examples import montage
 from core.userdata import ClassInfo, UserDataError
@@ -26,7 +27,7 @@ def _do(action, done: str) -> None:
 
 def rename(info: ClassInfo) -> None:
     new = ss.get(K.rename(info.id), "")
-    _do(lambda ud: ud.rename_class(info.id, new), t("classes.renamed", old=info.name, new=new.strip()))
+    _do(lambda ud: ud.rename_class(info.id, new), t("classes.renamed", old=md_escape(info.name), new=md_escape(new.strip())))
     if ss[K.MSG][0] == "success":
         ss.pop(K.rename(info.id), None)
 
@@ -36,18 +37,18 @@ def delete_example(info: ClassInfo, ids: list[str]) -> None:
     if not 1 <= number <= len(ids):
         ss[K.MSG] = ("error", t("classes.no_such_example", n=number, count=len(ids)))
         return
-    _do(lambda ud: ud.delete_example(info.id, ids[number - 1]), t("classes.example_deleted", n=number, name=info.name))
+    _do(lambda ud: ud.delete_example(info.id, ids[number - 1]), t("classes.example_deleted", n=number, name=md_escape(info.name)))
 
 
 def delete_class(info: ClassInfo) -> None:
-    _do(lambda ud: ud.delete_class(info.id), t("classes.class_deleted", name=info.name))
+    _do(lambda ud: ud.delete_class(info.id), t("classes.class_deleted", name=md_escape(info.name)))
 
 
 def class_card(info: ClassInfo) -> None:
     examples = store().examples(info.id)
     with st.container(border=True):
         head, edit = st.columns([4, 1], vertical_alignment="center")
-        head.markdown(f"**{info.name}** · " + t("classes.count", n=len(examples)), unsafe_allow_html=False)
+        head.markdown(f"**{md_escape(info.name)}** · " + t("classes.count", n=len(examples)), unsafe_allow_html=False)
         with edit.popover(t("classes.edit"), icon=":material/edit:", width="stretch"):
             st.text_input(t("classes.rename_label"), key=K.rename(info.id), max_chars=40,
                           placeholder=info.name)

@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from app.state import PERSIST, clamp, keep_valid
+from app.text import md_escape
 from app.ui import lang, t
 from core.features import input_gradient, receptive_field, run_inference, saliency
 from core.figures import PLOT_CONFIG
@@ -82,19 +83,19 @@ def _saliency_view(ckpt, pre: Preprocessed, probs: np.ndarray) -> None:
     options = [-1] + list(range(len(classes)))
     keep_valid(K.TARGET, options, -1)
     names = {i: f"{classes[i]} ({100 * probs[i]:.1f}%)" for i in options[1:]}
-    names[-1] = t("predict.saliency_predicted", label=classes[int(probs.argmax())])
+    names[-1] = t("predict.saliency_predicted", label=classes[int(probs.argmax())])  # plain-text options
     target = st.selectbox(t("predict.saliency_target"), options, key=K.TARGET, format_func=names.get,
                           help=t("predict.saliency_target_help"))
     sal = run_inference(saliency, ckpt.model, pre.tensor, None if target < 0 else target)
     left, right = st.columns(2)
-    left.markdown(f"**{t('predict.saliency_overlay', label=classes[sal.target])}**")
+    left.markdown(f"**{t('predict.saliency_overlay', label=md_escape(classes[sal.target]))}**")
     left.plotly_chart(saliency_overlay_figure(pre.model_view, sal.magnitude, t), config=PLOT_CONFIG,
                       key="predict.saliency_overlay")
     right.markdown(f"**{t('predict.saliency_signed')}**")
     limit = float(np.abs(sal.gradient).max()) or 1.0
     right.plotly_chart(map_figure(sal.gradient, -limit, limit, "RdBu_r", height=360, t=t),
                        config=PLOT_CONFIG, key="predict.saliency_signed_fig")
-    st.caption(t("predict.saliency_caption", label=classes[sal.target], score=fmt(sal.score)))
+    st.caption(t("predict.saliency_caption", label=md_escape(classes[sal.target]), score=fmt(sal.score)))
 
 
 def explorer(ckpt, pre: Preprocessed, outputs, probs: np.ndarray) -> None:

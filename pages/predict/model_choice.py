@@ -6,6 +6,7 @@ import streamlit as st
 
 from app import models
 from app.state import PERSIST, PREDICT_REQUEST, keep_valid
+from app.text import md_escape
 from app.ui import limit_reason, t, upload_limit_mb
 from core.checkpoint import CheckpointError, load_checkpoint_bytes
 from core.confidence import recorded_accuracy
@@ -46,7 +47,7 @@ def model_error(error: Exception) -> str:
         return t(f"predict.model_error_{code}")
     if isinstance(error, KeyError):  # a run that is gone (forgotten, or another session's)
         return t("predict.model_error_no_model")
-    return t("predict.model_error", reason=str(error))
+    return t("predict.model_error", reason=md_escape(str(error)))  # may quote the file's own text
 
 
 def choose_model():

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app.state import PERSIST
+from app.text import md_escape
 from app.ui import t
 from core.confidence import fitted_temperature, is_unsure
 from core.features import probabilities
@@ -29,8 +30,8 @@ def show_prediction(ckpt, outputs, info: InputInfo) -> np.ndarray:
     use_calibrated = calibrated is not None and bool(st.session_state[K.CALIBRATED])
     probs = calibrated if use_calibrated else raw
     top = int(probs.argmax())  # the same class either way: scaling keeps the order
-    classes = [str(c) for c in ckpt.classes]
-    st.markdown(f"### {t('predict.prediction', label=classes[top], pct=_pct1(probs[top]))}")
+    classes = [str(c) for c in ckpt.classes]   # a checkpoint's own names: shown as text (app.text)
+    st.markdown(f"### {t('predict.prediction', label=md_escape(classes[top]), pct=_pct1(probs[top]))}")
     if calibrated is not None:
         st.toggle(t("predict.calib_toggle"), key=K.CALIBRATED, help=t("predict.calib_toggle_help"), **PERSIST)
         shown_t = f"{temperature:.2f}"
@@ -42,7 +43,7 @@ def show_prediction(ckpt, outputs, info: InputInfo) -> np.ndarray:
     true = info.label
     if true is not None:
         key = "predict.true_right" if true == top else "predict.true_wrong"
-        (st.success if true == top else st.error)(t(key, label=classes[true]))
+        (st.success if true == top else st.error)(t(key, label=md_escape(classes[true])))
     if is_unsure(probs[top]):
         st.warning(t("predict.low_confidence", pct=_pct1(probs[top])))
     st.plotly_chart(probability_figure(probs, classes, top, true, t), config=PLOT_CONFIG,

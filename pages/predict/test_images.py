@@ -9,6 +9,7 @@ from app.data import dataset_or_retry
 from app.models import dataset_title
 from app.samples import count_and_reshuffle, sample_grid
 from app.state import clamp
+from app.text import md_escape
 from app.ui import t
 from core.confidence import shown_temperature
 from core.features import run_inference
@@ -37,7 +38,7 @@ def test_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
     image = data.test_images[index].numpy()
     label = int(data.test_labels[index])
     st.image(pixel_tile(image / 255.0, 168), caption=t("predict.test_caption", index=index,
-                                                     label=ckpt.classes[label]))
+                                                     label=md_escape(ckpt.classes[label])))
     if st.session_state.get(K.FROM_TRAIN) == index:
         st.info(t("predict.from_train"))
     _samples(ckpt, data, index)

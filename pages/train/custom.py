@@ -7,6 +7,7 @@ import streamlit as st
 
 from app import routes, session
 from app.state import PERSIST, keep_valid
+from app.text import md_escape
 from app.ui import t
 from app.userdata import say, split_text, store
 from core.data import CUSTOM
@@ -79,10 +80,10 @@ def custom_block(column) -> UserDataset | None:
             ds = dataset()
         except (UserDataError, WorkspaceError) as e:
             st.warning(say(e), icon="🗂️")
-            if st.button(t("classes.tl_to_classes"), icon="🗂️", key="train.to_classes"):
-                routes.switch_to("classes")  # in the run: a page switch from a callback loses the language
+            st.button(t("classes.tl_to_classes"), icon="🗂️", key="train.to_classes",
+                      on_click=routes.switch_to, args=("classes",))
             return None
-        st.success(t("classes.custom_ready", classes=", ".join(ds.classes), n=len(ds.train_labels) + len(ds.test_labels)),
+        st.success(t("classes.custom_ready", classes=", ".join(map(md_escape, ds.classes)), n=len(ds.train_labels) + len(ds.test_labels)),
                    icon="✅")
         st.caption(split_text(ds))
     options = sources()

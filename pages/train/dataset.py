@@ -6,6 +6,7 @@ import streamlit as st
 
 import core.data as data_mod
 from app.state import PERSIST, TRAIN_REQUEST
+from app.text import md_escape
 from app.ui import cached_dataset, t
 from pages.train.custom import apply_recipe, custom_block, dataset_changed
 from pages.train.keys import K
@@ -60,6 +61,6 @@ def dataset_block():
             st.error(t("train.data_error", reason=str(e)))
             return None
         st.success(t("train.dataset_ready", title=info.title, train=f"{len(data.train_labels):,}",
-                     test=f"{len(data.test_labels):,}", classes=", ".join(map(str, info.classes))),
+                     test=f"{len(data.test_labels):,}", classes=", ".join(map(md_escape, info.classes))),
                    icon="✅")
     return data

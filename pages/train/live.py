@@ -21,6 +21,7 @@ import streamlit as st
 
 from app.errors import guarded
 from app.tabs import open_tab
+from app.text import md_escape
 from app.ui import t
 from core import jobs
 from pages.train.keys import RESULTS, WATCH_LINK_KEY, K
@@ -50,7 +51,7 @@ def live_panel(owner: str, job_id: str | None, polling: bool) -> None:
 
 def draw_run(owner: str, job: jobs.Job) -> None:
     head, stop_col = st.columns([5, 1], vertical_alignment="center")
-    head.markdown(f"#### {run_label(job)}")
+    head.markdown(f"#### {md_escape(run_label(job))}")
     if job.state == jobs.QUEUED:
         stop_col.button(t("train.cancel"), icon="✖️", key="train.cancel", width="stretch",
                         on_click=manager().cancel, args=(job.id, owner), help=t("train.cancel_help"))

@@ -9,6 +9,7 @@ from app.errors import explain
 from app.format import duration, estimate, ordinal
 from app.state import PERSIST
 from app.tabs import open_tab
+from app.text import md_escape
 from app.ui import cached_dataset, t
 from core import jobs
 from core.jobs import JobLimitError
@@ -108,7 +109,7 @@ def setup_tab(owner: str) -> None:
         st.error(p, icon="✋")
     if mine is not None:
         key = "train.own_run_waiting" if mine.queued else "train.own_run_active"
-        st.info(t(key, label=run_label(mine)), icon="⏳")
+        st.info(t(key, label=md_escape(run_label(mine))), icon="⏳")
     c1, c2, c3 = st.columns([1, 1, 2], vertical_alignment="center")
     with c1.container(key=START_KEY):
         st.button(t("train.start"), type="primary", icon="▶️", width="stretch", key="train.start",
