@@ -226,15 +226,6 @@ def budget_overrides(environ: Mapping[str, str] | None = None) -> dict[str, int]
     return out
 
 
-def check(environ: Mapping[str, str] | None = None) -> None:
-    """Read every setting once: SettingsError for the first unusable one (call at start-up)."""
-    for reader in (training_workers, runs_per_visitor, max_queue, max_epochs, backend, ray_threads,
-                   max_gallery, max_gallery_per_visitor, limit_overrides, behind_proxy, heavy_slots,
-                   budget_overrides, worker_nice, worker_memory_bytes, worker_threads,
-                   max_run_seconds, overrun_factor):
-        reader(environ)
-
-
 # --------------------------------------------------------------------------- branch runtime:
 # training in worker processes (core.jobs.process_backend) and per-run time caps (core.jobs.caps).
 WORKER_NICE = "CNN_LAB_WORKER_NICE"              # niceness added to a training process (0–19)
@@ -340,16 +331,6 @@ def run_retention_days(environ: Mapping[str, str] | None = None) -> float:
     return days
 
 
-_check_before_durable = check
-
-
-def check(environ: Mapping[str, str] | None = None) -> None:  # noqa: F811 — extends the check above
-    """Every setting, the durable-run ones included."""
-    _check_before_durable(environ)
-    run_registry_dir(environ)
-    run_retention_days(environ)
-
-
 # --------------------------------------------------------------------------- sec23b: runs per client
 # Runs waiting or training over all workspaces of one client (core.client_runs), and the share of
 # the server's queue one client may fill. Both are budgets (core.budgets.Budgets): the teacher can
@@ -394,11 +375,28 @@ def class_hub(environ: Mapping[str, str] | None = None) -> str:
     return raw
 
 
-_check_before_shared_queue = check
+# --------------------------------------------------------------------------- resuming after a restart
+RESUME_RUNS = "CNN_LAB_RESUME_RUNS"   # 1 (default): runs cut off by a restart continue by themselves
 
 
-def check(environ: Mapping[str, str] | None = None) -> None:  # noqa: F811 — extends the check above
-    """Every setting, the shared-queue ones included."""
-    _check_before_shared_queue(environ)
-    shared_queue(environ)
-    class_hub(environ)
+def resume_runs(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether runs a server restart cut off continue from their last epoch on their own (default)
+    or wait, shown as "interrupted by a server restart", for their owner to start them again (for a
+    teacher who wants the queue empty after a crash)."""
+    raw = _raw(RESUME_RUNS, environ)
+    if raw is None or raw.lower() in _YES:
+        return True
+    if raw.lower() in _NO:
+        return False
+    raise SettingsError(RESUME_RUNS, raw, "use 1 (continue by themselves) or 0 (wait for a restart button)")
+
+
+# --------------------------------------------------------------------------- every setting at once
+def check(environ: Mapping[str, str] | None = None) -> None:
+    """Read every setting once: SettingsError for the first unusable one (call at start-up)."""
+    for reader in (training_workers, runs_per_visitor, max_queue, max_epochs, backend, ray_threads,
+                   max_gallery, max_gallery_per_visitor, limit_overrides, behind_proxy, heavy_slots,
+                   budget_overrides, worker_nice, worker_memory_bytes, worker_threads,
+                   max_run_seconds, overrun_factor, run_registry_dir, run_retention_days,
+                   shared_queue, class_hub, resume_runs):
+        reader(environ)

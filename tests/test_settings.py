@@ -77,3 +77,23 @@ def test_the_shared_queue_settings(monkeypatch):
     monkeypatch.setenv("CNN_LAB_SHARED_QUEUE", "yes please")
     with pytest.raises(SettingsError, match="CNN_LAB_SHARED_QUEUE"):
         settings.check()
+
+
+def test_resume_after_a_restart_is_on_unless_switched_off(monkeypatch, tmp_path):
+    """CNN_LAB_RESUME_RUNS=0: runs cut off by a restart wait for their owner's restart button."""
+    from core.jobs.manager import durable_job_manager
+
+    assert settings.resume_runs({}) and settings.resume_runs({"CNN_LAB_RESUME_RUNS": "yes"})
+    assert not settings.resume_runs({"CNN_LAB_RESUME_RUNS": "0"})
+    with pytest.raises(SettingsError, match="CNN_LAB_RESUME_RUNS='later'"):
+        settings.resume_runs({"CNN_LAB_RESUME_RUNS": "later"})
+    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setenv("CNN_LAB_RESUME_RUNS", "off")
+    manager = durable_job_manager()
+    try:
+        assert manager.registry is not None and manager.resume is False
+    finally:
+        manager.shutdown()
+    monkeypatch.setenv("CNN_LAB_RESUME_RUNS", "later")
+    with pytest.raises(SettingsError, match="CNN_LAB_RESUME_RUNS"):
+        settings.check()

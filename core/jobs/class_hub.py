@@ -81,7 +81,8 @@ class ClassHub:
         # address="auto": the cluster this actor runs on (its CPUs size the workers).
         backend = RayBackend(address="auto")
         self.manager = JobManager(backend=backend, registry=registry,
-                                  keep_seconds=settings.run_retention_days() * 86400)
+                                  keep_seconds=settings.run_retention_days() * 86400,
+                                  resume=settings.resume_runs())
 
     # ----------------------------------------------------------------- facts
     def ping(self) -> dict[str, Any]:

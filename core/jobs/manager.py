@@ -744,7 +744,8 @@ def durable_job_manager() -> JobManager:
     registry = default_registry()
     if registry is None:
         return JobManager()
-    return JobManager(registry=registry, keep_seconds=settings.run_retention_days() * 86400)
+    return JobManager(registry=registry, keep_seconds=settings.run_retention_days() * 86400,
+                      resume=settings.resume_runs())
 
 
 _factory: Callable[[], JobManager] = durable_job_manager
