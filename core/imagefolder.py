@@ -37,8 +37,8 @@ from core.preprocess import FIELD, ink_is_dark, preprocess, to_grayscale
 
 MB = 1024 * 1024
 
-# What one zip (or folder) may hold. New settings for core.settings to read (integrator):
-# CNN_LAB_MAX_ZIP_MB, CNN_LAB_MAX_ZIP_ENTRIES; the rest are safety margins, not policy.
+# What one zip (or folder) may hold: fixed safety caps, not settings (the per-workspace limits a
+# class may want to change are core.settings.own_classes_limits).
 MAX_ZIP_BYTES = 64 * MB            # the compressed upload
 MAX_ZIP_ENTRIES = 5000             # files and folders listed in the zip (a 10,000-file zip is refused)
 MAX_UNCOMPRESSED_BYTES = 128 * MB  # all entries together, decompressed (held in memory while importing)

@@ -391,6 +391,20 @@ def resume_runs(environ: Mapping[str, str] | None = None) -> bool:
     raise SettingsError(RESUME_RUNS, raw, "use 1 (continue by themselves) or 0 (wait for a restart button)")
 
 
+# --------------------------------------------------------------------------- your own classes
+MAX_EXAMPLES = "CNN_LAB_MAX_EXAMPLES"              # examples in one workspace's set
+MAX_CLASS_EXAMPLES = "CNN_LAB_MAX_CLASS_EXAMPLES"  # examples in one class
+MAX_DATA_MB = "CNN_LAB_MAX_DATA_MB"                # disk used by one workspace's set
+
+
+def own_classes_limits(environ: Mapping[str, str] | None = None) -> dict[str, int]:
+    """core.userdata.DataLimits field -> value for each of its limits that is set."""
+    chosen = {"max_examples": whole(MAX_EXAMPLES, None, environ),
+              "max_per_class": whole(MAX_CLASS_EXAMPLES, None, environ),
+              "max_bytes": amount(MAX_DATA_MB, MB, environ)}
+    return {field: value for field, value in chosen.items() if value is not None}
+
+
 # --------------------------------------------------------------------------- every setting at once
 def check(environ: Mapping[str, str] | None = None) -> None:
     """Read every setting once: SettingsError for the first unusable one (call at start-up)."""
@@ -398,5 +412,5 @@ def check(environ: Mapping[str, str] | None = None) -> None:
                    max_gallery, max_gallery_per_visitor, limit_overrides, behind_proxy, heavy_slots,
                    budget_overrides, worker_nice, worker_memory_bytes, worker_threads,
                    max_run_seconds, overrun_factor, run_registry_dir, run_retention_days,
-                   shared_queue, class_hub, resume_runs):
+                   shared_queue, class_hub, resume_runs, own_classes_limits):
         reader(environ)

@@ -19,6 +19,7 @@ the workspace's owner can see the set (the workspace is reached only with its se
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import math
@@ -52,9 +53,6 @@ VALIDATION_SHARE = 0.2          # of every class's examples, kept to check the m
 FEW_VALIDATION = 30             # below this many validation examples, say what the figure cannot tell
 
 # New settings (the integrator moves them into core.settings): variable -> DataLimits field.
-MAX_EXAMPLES_ENV = "CNN_LAB_MAX_EXAMPLES"              # examples in one workspace's set
-MAX_CLASS_EXAMPLES_ENV = "CNN_LAB_MAX_CLASS_EXAMPLES"  # examples in one class
-MAX_DATA_MB_ENV = "CNN_LAB_MAX_DATA_MB"                # disk used by one workspace's set
 
 
 @dataclass(frozen=True)
@@ -66,12 +64,8 @@ class DataLimits:
 
 
 def current_data_limits(environ: Mapping[str, str] | None = None) -> DataLimits:
-    base = DataLimits()
-    mb = settings.amount(MAX_DATA_MB_ENV, settings.MB, environ)
-    return DataLimits(base.max_classes,
-                      settings.whole(MAX_CLASS_EXAMPLES_ENV, base.max_per_class, environ),
-                      settings.whole(MAX_EXAMPLES_ENV, base.max_examples, environ),
-                      base.max_bytes if mb is None else mb)
+    """The limits, with CNN_LAB_MAX_EXAMPLES / _MAX_CLASS_EXAMPLES / _MAX_DATA_MB where set."""
+    return dataclasses.replace(DataLimits(), **settings.own_classes_limits(environ))
 
 
 class UserDataError(WorkspaceError):
