@@ -1,6 +1,7 @@
 """The durable run registry (core.jobs.registry) and resumable training (core.train_state):
 in-process, on toy data. The kill -9 fault test is tests/test_restart.py."""
 import sqlite3
+import threading
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ from core.jobs import FINISHED, JobManager
 from core.jobs.registry import SCHEMA_VERSION, RunRegistry
 from core.train import TrainingRun
 from core.train_config import ConfigError, check_config, config_from_preset
-from fakes import toy_dataset
+from fakes import fake_factory, toy_dataset
+from tests.helpers import wait_until
 
 DATA = toy_dataset(n_train=300, n_test=100)
 
@@ -81,6 +83,24 @@ def test_finished_runs_come_back_with_their_results(tmp_path):
     assert second.get(job.id, "owner-b") is None                # still only its owner's
     assert second.watch(job.watch_token).metrics() == job.metrics()
     assert second.start("owner-a", cfg(epochs=1), DATA).number == 2
+    second.shutdown()
+
+
+def test_a_run_the_teacher_stopped_still_says_so_after_a_restart(tmp_path):
+    """The learner's page says the teacher stopped the run; a restart must not turn that into an
+    ordinary Stop (the registry's `stopped` column holds 2 for it)."""
+    gate = threading.Semaphore(0)
+    registry = RunRegistry(tmp_path)
+    first = manager(registry, run_factory=fake_factory(steps=50, step_seconds=0, gate=gate))
+    job = first.start("owner-a", cfg(epochs=1), DATA)
+    gate.release()
+    wait_until(lambda: job.state != "queued" and len(job.events()) >= 2, what="the run to train")
+    assert first.teacher_stop(job.id) and job.wait(60) and job.stopped_by_teacher
+    first.shutdown()
+    registry.close()
+    second = manager(RunRegistry(tmp_path))
+    [back] = second.jobs("owner-a")
+    assert back.stopped and back.stopped_by_teacher
     second.shutdown()
 
 

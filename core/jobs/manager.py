@@ -436,6 +436,7 @@ class JobManager:
                       stored.nickname, stored.work)
             job.watch_token, job.created = stored.watch_token, stored.created
             job.started, job.ended, job.error = stored.started, stored.ended, stored.error
+            job.stopped_by_teacher = stored.stopped_by_teacher
             job._events = list(stored.events)
             job.journal = registry
             self._numbers[job.owner] = max(self._numbers.get(job.owner, 0), job.number)

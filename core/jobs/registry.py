@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
     probe_index INTEGER NOT NULL,
     state TEXT NOT NULL,
     error TEXT,
-    stopped INTEGER NOT NULL DEFAULT 0,
+    stopped INTEGER NOT NULL DEFAULT 0,  -- 1: Stop pressed; 2: the teacher stopped it
     created REAL NOT NULL,
     started REAL,
     ended REAL,
@@ -88,6 +88,13 @@ class StoredRun:
     ended: float | None
     has_model: bool
     events: list[dict[str, Any]]
+    stopped_by_teacher: bool = False
+
+
+def _stopped(job) -> int:
+    """The `stopped` column: 0, 1 (Stop pressed) or 2 (the teacher stopped it: the learner's page
+    says so, also after a restart)."""
+    return 2 if getattr(job, "stopped_by_teacher", False) else int(job.stopped)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -149,14 +156,14 @@ class RunRegistry:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
                 (job.id, self._seq, job.owner, job.number, job.nickname, job.watch_token,
                  json.dumps(job.config.to_dict()), float(job.work or 0.0), int(job.probe_index),
-                 job.state, job.error, int(job.stopped), job.created, job.started, job.ended))
+                 job.state, job.error, _stopped(job), job.created, job.started, job.ended))
 
     def update(self, job) -> None:
         """The run's state, times, nickname and error as they are now."""
         with self._lock:
             self._db.execute(
                 "UPDATE runs SET state=?, error=?, stopped=?, started=?, ended=?, nickname=? WHERE id=?",
-                (job.state, job.error, int(job.stopped), job.started, job.ended, job.nickname, job.id))
+                (job.state, job.error, _stopped(job), job.started, job.ended, job.nickname, job.id))
 
     def add_event(self, run_id: str, index: int, event: dict[str, Any]) -> None:
         """One event at its index in the run's stream (a repeated index replaces: no duplicates)."""
@@ -228,7 +235,8 @@ class RunRegistry:
             for run_id, body in self._db.execute("SELECT run_id, body FROM events ORDER BY run_id, idx"):
                 events.setdefault(run_id, []).append(json.loads(body))
         return [StoredRun(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9],
-                          r[10], bool(r[11]), r[12], r[13], r[14], bool(r[15]), events.get(r[0], []))
+                          r[10], bool(r[11]), r[12], r[13], r[14], bool(r[15]), events.get(r[0], []),
+                          stopped_by_teacher=r[11] == 2)
                 for r in rows]
 
     def load_model(self, run_id: str):
