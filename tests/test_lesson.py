@@ -249,6 +249,12 @@ def test_wrong_pins_lock_the_nickname_whatever_the_address(root):
     assert tries <= 20                            # of 10,000 PINs: < 0.2 %
     store.unlock("Ann")                           # the teacher clears the lock
     assert store.recover("Ann", code, "4711", client="after")[0] == workspace_id(secret)
+    for i in range(4):                            # one network's typos lock it (a school's NAT)
+        with pytest.raises(RecoveryError):
+            store.recover("Ann", code, "0000", client="school")
+    assert store.locked_out() == 2                # the nickname and the network
+    assert store.clear_lockouts() == 2 and store.locked_out() == 0   # the teacher's button
+    assert store.recover("Ann", code, "4711", client="school")[0] == workspace_id(secret)
 
 
 def test_a_pin_is_digits(root):

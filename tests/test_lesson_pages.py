@@ -18,6 +18,7 @@ from core import jobs
 from core.jobs import JobManager
 from core.lesson.assignments import make_assignment
 from core.lesson.export import COLUMNS
+from core.lesson.recovery import RecoveryError
 from tests.fakes import config, fake_factory, toy_dataset
 from tests.helpers import page_app, wait_until
 
@@ -137,6 +138,21 @@ def test_roster_in_chinese(server):
     assert (rows["Ada"]["state"], rows["Bo"]["state"], rows["Cy"]["state"]) == ("训练中", "排队中", "未开始")
     assert rows["Bo"]["detail"] == "队列第 1 位"
     assert at.metric[0].label == "班级码"
+
+
+def test_the_teacher_lets_locked_out_learners_try_again(server):
+    """A learner told "wait …, or ask the teacher" after wrong PINs: the Class page counts the
+    locks and one button lifts them."""
+    store = lesson.store()
+    for _ in range(4):
+        with pytest.raises(RecoveryError):
+            store.recover("Ada", store.lesson().code, "0000", client="school")
+    at = teacher_page()
+    assert any("2 come-back locks" in w.value for w in at.warning)
+    at.button(key="class.clear_lockouts").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Lifted 2 come-back locks" in s.value for s in at.success)
+    assert store.locked_out() == 0 and not any("come-back locks" in w.value for w in at.warning)
 
 
 def test_export_csv_lists_every_learner_with_the_columns(server):

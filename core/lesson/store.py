@@ -388,6 +388,23 @@ class LessonStore(SqliteFile):
                            (s, failures, now + lock))
         return wait
 
+    def locked_out(self) -> int:
+        """How many nicknames of this lesson, and networks, are locked out of coming back now."""
+        rows = self._db().execute("SELECT subject FROM attempts WHERE locked_until > ?", (self.clock(),)).fetchall()
+        mine = f"nick:{self.lesson().id}:"
+        return sum(1 for (subject,) in rows if subject.startswith(mine) or subject.startswith("client:"))
+
+    def clear_lockouts(self) -> int:
+        """Teacher only: forget every wrong try of this lesson's nicknames and of every network, so
+        everyone may come back again (a classmate who guessed at a nickname, or a whole school
+        behind one address locked by one learner's typos). Returns how many locks it lifted."""
+        now, mine = self.clock(), f"nick:{self.lesson().id}:%"
+        with self._tx() as db:
+            lifted = db.execute("SELECT COUNT(*) FROM attempts WHERE locked_until > ? AND "
+                                "(subject LIKE ? OR subject LIKE 'client:%')", (now, mine)).fetchone()[0]
+            db.execute("DELETE FROM attempts WHERE subject LIKE ? OR subject LIKE 'client:%'", (mine,))
+        return lifted
+
     def unlock(self, nickname: str) -> None:
         """Teacher only: clear the wrong-try count of a learner's nickname."""
         nick = clean_name(nickname, MAX_NICKNAME)

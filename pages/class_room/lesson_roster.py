@@ -18,6 +18,7 @@ from pages.class_room.keys import REFRESH_S, ss
 
 SORT = "class.roster_sort"
 DESCENDING = "class.roster_descending"
+LOCKS_NOTICE, LOCKS_LIFTED = "class.locks_notice", "class.locks_lifted"
 
 
 def _app_base() -> str:
@@ -74,3 +75,20 @@ def roster_panel() -> None:
                  format_func=option_labels("lessonui.sort_"))
     c2.toggle(t("lessonui.descending"), key=DESCENDING)
     st.fragment(run_every=REFRESH_S)(guarded(roster_table))()
+    lockouts()
+
+
+def lockouts() -> None:
+    """Wrong PINs lock a nickname (and a network) out of "come back with the class code"; the
+    sentence a locked learner sees says "ask the teacher": this is the teacher's answer."""
+    store = lesson.store()
+    if ss.pop(LOCKS_NOTICE, None) is not None:
+        st.success(t("lessonui.lockouts_cleared", n=ss.get(LOCKS_LIFTED, 0)))
+    locked = store.locked_out()
+    if not locked:
+        return
+    c1, c2 = st.columns([3, 1], vertical_alignment="center")
+    c1.warning(t("lessonui.lockouts", n=locked))
+    if c2.button(t("lessonui.clear_lockouts"), key="class.clear_lockouts", icon="🔓"):
+        ss[LOCKS_LIFTED], ss[LOCKS_NOTICE] = store.clear_lockouts(), True
+        st.rerun()
