@@ -10,6 +10,7 @@ use it are fast and deterministic. A job manager is given a fake through its loc
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -166,3 +167,37 @@ def finished_run(owner: str, ckpt, metrics: dict | None = None):
     finally:
         manager.run_factory = previous
     return job
+
+
+# --------------------------------------------------------------------------- a class server
+
+TEACHER_KEY = "correct horse battery staple"
+
+
+@contextmanager
+def gated_class_server(monkeypatch, checkpoint_dir, key: str = TEACHER_KEY):
+    """What the Class page tests run against: a teacher key, a private checkpoint folder (gallery,
+    lesson store and ledger live there) and the app's job manager with one worker whose fake runs
+    wait on the yielded `gate` between steps, so every state is deterministic. Yields
+    (manager, gate); on the way out every gate is opened and the manager shut down."""
+    import threading
+
+    import streamlit as st
+
+    from core import jobs
+
+    monkeypatch.setenv("CNN_LAB_TEACHER_KEY", key)
+    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(checkpoint_dir))
+    gate = threading.Semaphore(0)
+    manager = JobManager(workers=1, run_factory=fake_factory(steps=3, step_seconds=0, gate=gate),
+                         initial_rate=1e9)
+    previous = jobs.set_factory(lambda: manager)
+    st.cache_resource.clear()   # the app's job_manager() builds its manager anew, from the factory
+    try:
+        yield manager, gate
+    finally:
+        for _ in range(200):
+            gate.release()
+        manager.shutdown()
+        jobs.set_factory(previous)
+        st.cache_resource.clear()

@@ -8,16 +8,14 @@ state is deterministic; every wait is bounded.
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import jobs
 from core.jobs import JobManager
-from tests.fakes import config, fake_factory, toy_dataset
+from tests.fakes import config, gated_class_server, toy_dataset
 from tests.helpers import open_page, wait_until
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -27,19 +25,8 @@ DATA = toy_dataset(n_train=64, n_test=40)
 
 @pytest.fixture
 def server(monkeypatch, tmp_path):
-    monkeypatch.setenv("CNN_LAB_TEACHER_KEY", KEY)
-    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path))
-    gate = threading.Semaphore(0)
-    manager = JobManager(workers=1, run_factory=fake_factory(steps=3, step_seconds=0, gate=gate),
-                         initial_rate=1e9)
-    previous = jobs.set_factory(lambda: manager)
-    st.cache_resource.clear()
-    yield manager, gate
-    for _ in range(200):
-        gate.release()
-    manager.shutdown()
-    jobs.set_factory(previous)
-    st.cache_resource.clear()
+    with gated_class_server(monkeypatch, tmp_path, KEY) as (manager, gate):
+        yield manager, gate
 
 
 def class_page(lang="en") -> AppTest:

@@ -7,16 +7,13 @@ deterministically: one training, one waiting. Every wait is bounded by a deadlin
 """
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from core import gallery, jobs
-from core.jobs import JobManager
-from tests.fakes import config, fake_factory, toy_dataset
+from core import gallery
+from tests.fakes import config, gated_class_server, toy_dataset
 from tests.helpers import open_page, wait_until
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -25,21 +22,9 @@ KEY = "correct horse battery staple"
 
 @pytest.fixture
 def server(monkeypatch, tmp_path):
-    """A teacher key, a private checkpoint folder (the gallery lives there) and a job manager with
-    one worker whose runs wait on `gate` between steps."""
-    monkeypatch.setenv("CNN_LAB_TEACHER_KEY", KEY)
-    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path))
-    gate = threading.Semaphore(0)
-    manager = JobManager(workers=1, run_factory=fake_factory(steps=3, step_seconds=0, gate=gate),
-                         initial_rate=1e9)
-    previous = jobs.set_factory(lambda: manager)
-    st.cache_resource.clear()   # the app's job_manager() builds its manager anew, from the factory
-    yield manager, gate, tmp_path
-    for _ in range(100):
-        gate.release()
-    manager.shutdown()
-    jobs.set_factory(previous)
-    st.cache_resource.clear()
+    """A class server (tests/fakes.gated_class_server) and its checkpoint folder."""
+    with gated_class_server(monkeypatch, tmp_path, KEY) as (manager, gate):
+        yield manager, gate, tmp_path
 
 
 def class_page(lang="en") -> AppTest:

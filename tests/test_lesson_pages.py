@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 
 import pytest
-import streamlit as st
 
 from app import lesson
-from core import jobs
-from core.jobs import JobManager
 from core.lesson.assignments import make_assignment
 from core.lesson.export import COLUMNS
 from core.lesson.recovery import RecoveryError
-from tests.fakes import config, fake_factory, toy_dataset
+from tests.fakes import config, gated_class_server, toy_dataset
 from tests.helpers import page_app, wait_until
 
 KEY = "correct horse battery staple"
@@ -28,19 +24,8 @@ PAGE = "pages.class_room"
 
 @pytest.fixture
 def server(monkeypatch, tmp_path):
-    monkeypatch.setenv("CNN_LAB_TEACHER_KEY", KEY)
-    monkeypatch.setenv("CNN_LAB_CHECKPOINT_DIR", str(tmp_path))
-    gate = threading.Semaphore(0)
-    manager = JobManager(workers=1, run_factory=fake_factory(steps=3, step_seconds=0, gate=gate),
-                         initial_rate=1e9)
-    previous = jobs.set_factory(lambda: manager)
-    st.cache_resource.clear()
-    yield manager, gate
-    for _ in range(100):
-        gate.release()
-    manager.shutdown()
-    jobs.set_factory(previous)
-    st.cache_resource.clear()
+    with gated_class_server(monkeypatch, tmp_path, KEY) as (manager, gate):
+        yield manager, gate
 
 
 def teacher_page(lang="en", projector=False):
@@ -193,7 +178,7 @@ def test_projector_shows_brief_code_leaderboard_and_race_and_no_secret(server):
     manager, gate = server
     store = lesson.store()
     brief = "Use <script>alert(1)</script> **two** conv layers & at most 2 epochs."
-    a = store.add_assignment(make_assignment("Race", brief, "mnist", max_epochs=2))
+    store.add_assignment(make_assignment("Race", brief, "mnist", max_epochs=2))
     data = toy_dataset(n_train=64, n_test=40)
     jobs_ = []
     for name in ("Ada", "Bo", "Cy"):
