@@ -16,6 +16,12 @@ TRAIN_REQUEST = "train.use_classes"    # True: the Train page opens with "Your c
 PERSIST = {"persist_state": "session"}
 
 
+def keyed(prefix: str):
+    """A key family: keyed("class.budget")("epochs") == "class.budget.epochs" — for widgets drawn
+    once per item (a run, a class, a language), defined once as a `Keys` attribute."""
+    return staticmethod(lambda *parts: ".".join([prefix, *map(str, parts)]))
+
+
 def keep_valid(key: str, options, default) -> None:
     """Reset a widget's stored value when it is not among the current options (say, another
     model has fewer layers): Streamlit would otherwise raise on the stale value."""

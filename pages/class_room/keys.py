@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.state import keyed
+
 ss = st.session_state
 REFRESH_S = 2.0
 
@@ -23,18 +25,7 @@ class K:
     FLOOD_NOTICE = "class.flood_notice"  # a sentence after clearing runs
     BUDGET_NOTICE = "class.budget_notice"
 
-    @staticmethod
-    def picker(language: str) -> str:
-        return f"class.run_picker.{language}"
-
-    @staticmethod
-    def visitor_picker(language: str) -> str:
-        return f"class.visitor_picker.{language}"
-
-    @staticmethod
-    def nickname(serial: int) -> str:
-        return f"class.gallery_nickname.{int(serial)}"
-
-    @staticmethod
-    def budget(name: str) -> str:
-        return f"class.budget.{name}"
+    picker = keyed("class.run_picker")                 # (language)
+    visitor_picker = keyed("class.visitor_picker")     # (language)
+    nickname = keyed("class.gallery_nickname")         # (run serial): never a run id
+    budget = keyed("class.budget")                     # (budget name)

@@ -2,6 +2,8 @@
 app/state.py) and sizes."""
 from __future__ import annotations
 
+from app.state import keyed
+
 CANVAS_SIZE = 280          # as on Predict: the same strokes make the same 28×28 picture
 STROKE = 20                # Predict's default stroke width
 PREVIEW_PX = 140           # the 28×28 the model receives, shown 5× (pixels stay pixels)
@@ -16,19 +18,7 @@ class K:
     FILES, FILES_GEN, ZIP, ZIP_GEN = "classes.files", "classes.files_gen", "classes.zip", "classes.zip_gen"
     ADD = "classes.add"
 
-    @staticmethod
-    def canvas(generation: int) -> str:
-        """The canvas widget's key; a new generation is a cleared canvas."""
-        return f"classes.canvas.{generation}"
-
-    @staticmethod
-    def rename(class_id: str) -> str:
-        return f"classes.rename.{class_id}"
-
-    @staticmethod
-    def example(class_id: str) -> str:
-        return f"classes.example.{class_id}"
-
-    @staticmethod
-    def uploader(kind: str, generation: int) -> str:
-        return f"classes.{kind}.{generation}"
+    canvas = keyed("classes.canvas")       # (generation): a new generation is a cleared canvas
+    rename = keyed("classes.rename")       # (class id)
+    example = keyed("classes.example")     # (class id)
+    uploader = keyed("classes")            # (kind, generation)

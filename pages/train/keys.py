@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.state import keyed
+
 
 class K:
     RUN, TAB, TAB_IDX = "train.run", "train.tab", "train.tab_idx"   # TAB_IDX: app.tabs.index_key(TAB)
@@ -31,22 +33,10 @@ class K:
         """The layer table's widget key; a new version number gives a fresh table."""
         return f"train.layers_editor.{st.session_state[K.EDITOR_V]}"
 
-    @staticmethod
-    def move(delta: int) -> str:
-        return f"train.move{delta}"
-
-    @staticmethod
-    def save_name(job_id: str) -> str:
-        return f"train.save_name.{job_id}"
-
-    @staticmethod
-    def overwrite(job_id: str) -> str:
-        return f"train.overwrite.{job_id}"
-
-    @staticmethod
-    def publish_nick(job_id: str) -> str:
-        return f"train.publish_nick.{job_id}"
-
+    move = keyed("train.move")                   # (delta)
+    save_name = keyed("train.save_name")         # (job id)
+    overwrite = keyed("train.overwrite")         # (job id)
+    publish_nick = keyed("train.publish_nick")   # (job id)
 
 SETUP, LIVE, RESULTS, COMPARE = range(4)  # the tabs, in order
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
