@@ -20,17 +20,15 @@ the workspace's owner can see the set (the workspace is reached only with its se
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import json
 import math
 import os
 import secrets
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import cv2
 import numpy as np
@@ -38,6 +36,7 @@ import torch
 
 from core import settings
 from core.data import CUSTOM, Dataset, custom_info
+from core.folder_lock import folder_lock
 from core.imagefolder import FolderError, ImageSet, decode_view, model_view, read_folder, read_zip, \
     stratified_split, write_zip
 from core.images import ImageError
@@ -439,16 +438,9 @@ class UserData:
         tmp.write_text(json.dumps(index, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, self.folder / INDEX)
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self):
         """Changes to one set one at a time (two tabs of one visitor)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return folder_lock(self.folder)
 
 
 # ------------------------------------------------------------------------------ the dataset

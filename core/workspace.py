@@ -20,14 +20,12 @@ cleaned of control characters and markup, so they are safe to show.
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from torch import nn
 
@@ -37,6 +35,7 @@ from core.checkpoint import (BUNDLED_NAMES, Checkpoint, CheckpointError, Checkpo
 from core.limits import LimitError, Limits, format_bytes
 from core import link_signing
 from core.budgets import ClientLedger
+from core.folder_lock import folder_lock
 from core.limits import current as current_limits
 from core.names import clean_name
 
@@ -287,16 +286,9 @@ class Workspace:
                              "ask the teacher to make room.", code="server_full",
                              limit=format_bytes(budgets.server_disk_bytes))
 
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
+    def _lock(self):
         """Saves and deletes of one workspace one at a time (two tabs of one visitor)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return folder_lock(self.folder)
 
 
 def _parse_ref(ref: Any) -> tuple[str, str]:

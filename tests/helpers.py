@@ -87,3 +87,25 @@ def open_page(at, url_path: str):
     assert hasattr(at, "_page_hash"), "AppTest changed: rework tests/helpers.open_page"
     at._page_hash = calc_hash(url_path)
     return at
+
+
+def class_page(lang: str = "en"):
+    """The whole app in AppTest, opened on the Class page in `lang` (still locked)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=90)
+    at.session_state["lang"] = lang
+    at.run()
+    open_page(at, "class").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def unlock(at, key: str):
+    """Type the teacher key into the Class page's form and press its Unlock button."""
+    at.text_input(key="class.key").input(key)
+    at.button[0].click()  # the form's Unlock button
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import gallery
 from tests.fakes import config, gated_class_server, toy_dataset
+from tests import helpers
 from tests.helpers import open_page, wait_until
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
@@ -28,20 +29,11 @@ def server(monkeypatch, tmp_path):
 
 
 def class_page(lang="en") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=90)
-    at.session_state["lang"] = lang
-    at.run()
-    open_page(at, "class").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return helpers.class_page(lang)
 
 
 def unlock(at: AppTest, key: str = KEY) -> AppTest:
-    at.text_input(key="class.key").input(key)
-    at.button[0].click()  # the form's Unlock button
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return helpers.unlock(at, key)
 
 
 def board_text(at: AppTest) -> str:
