@@ -8,7 +8,6 @@ state is deterministic; every wait is bounded.
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
