@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.server import serve  # noqa: E402
+from bench.server import CLASS_ENV, CLASS_OPTIONS, serve  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -542,13 +542,18 @@ def run_one(n: int, args, data_dir: Path) -> dict:
         if args.workers:
             env["CNN_LAB_TRAINING_WORKERS"] = str(args.workers)
         workers = args.workers or min(2, os.cpu_count() or 1)
+        if args.backend:
+            env["CNN_LAB_BACKEND"] = args.backend
+        # The server `make class` starts: python -m app.serve with the Makefile's options and run
+        # registry; the teacher key makes it a class server (process backend by default).
+        env.update(CLASS_ENV)
         python_args = None
         cprof = tmp / "server.prof"
         if args.profile == "cprofile":
-            python_args = ["-m", "cProfile", "-o", str(cprof), "-m", "streamlit"]
+            python_args = ["-m", "cProfile", "-o", str(cprof)]
         log = tmp / "server.log"
-        with serve("streamlit_app.py", log, env=env, cpus=args.server_cpus,
-                   python_args=python_args) as (url, proc):
+        with serve("streamlit_app.py", log, env=env, cpus=args.server_cpus, python_args=python_args,
+                   launcher="app.serve", options=CLASS_OPTIONS) as (url, proc):
             import psutil
 
             # the server is the python process (taskset exec()s it, so the pid is the same)
@@ -574,6 +579,11 @@ def run_one(n: int, args, data_dir: Path) -> dict:
                     spy.kill()
             assert psutil.pid_exists(pid)
         row = report(n, lesson, teacher_s, sampler, browser_out, workers, wall)
+        from core import settings
+
+        row["server"] = {"command": "python -m app.serve " + " ".join(CLASS_OPTIONS),
+                         "backend": settings.backend(env), "run_registry": env["CNN_LAB_RUN_REGISTRY"],
+                         "worker_nice": settings.worker_nice(env)}
         if args.profile == "py-spy" and raw.exists():
             row["profile"] = {"tool": "py-spy (all threads, 50 Hz)", **top_frames(raw)}
             if args.keep_profile:
@@ -590,6 +600,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--learners", type=int, nargs="+", default=[10], help="N per lesson, one server each")
     p.add_argument("--workers", type=int, default=None, help="training workers (default: the app's)")
+    p.add_argument("--backend", choices=["local", "process", "ray"], default=None,
+                   help="training backend (default: the app's, 'process' on a class server)")
     p.add_argument("--stagger", type=float, default=5.0, help="seconds over which learners arrive")
     p.add_argument("--max-seconds", type=float, default=480, help="each lesson stops after this")
     p.add_argument("--no-chromium", action="store_true", help="protocol visitors only")
@@ -598,7 +610,8 @@ def main(argv=None) -> int:
     p.add_argument("--bench-cpus", default="1" if (os.cpu_count() or 1) > 1 else None,
                    help="CPUs for this bench and its Chromium (default 1)")
     p.add_argument("--profile", choices=["none", "py-spy", "cprofile"], default="none")
-    p.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="the py-spy binary")
+    p.add_argument("--py-spy", default=shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                   help="the py-spy binary (default: on PATH, else beside this Python)")
     p.add_argument("--keep-profile", type=Path, help="copy py-spy's raw stacks here")
     p.add_argument("--json-dir", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
