@@ -506,6 +506,7 @@ def _ok(value, limit) -> dict:
 # Leaf frames that wait rather than compute. py-spy attached with --nonblocking cannot always
 # tell a sleeping thread from a busy one, so these are set apart from the on-CPU figures.
 WAITING = ("PollingPathWatcher._schedule.<locals>.task", "Condition.wait", "EpollSelector.select",
+           "_PollLikeSelector.select",   # multiprocessing's Connection.poll: the pool's relay threads
            "Event.wait", "_worker (concurrent/futures/thread.py:81)", "Thread._wait_for_tstate_lock")
 
 
