@@ -26,11 +26,13 @@ script thread reads it.
 """
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
 import numpy as np
+from PIL import Image
 
 from core import metrics
 from core.figures import Translate
@@ -105,6 +107,12 @@ def probabilities(run: str, epoch: int, probs: np.ndarray, classes, true_label: 
                         lambda: frozen(probability_figure(probs, classes, true_label, t)))
 
 
-def probe_image(run: str, image: np.ndarray, k: int) -> np.ndarray:
-    """The probe image, each pixel a k×k block (the same array object for every view of the run)."""
-    return PAYLOADS.get(("probe", run, k), lambda: np.kron(image, np.ones((k, k), dtype=image.dtype)))
+def probe_image(run: str, image: np.ndarray, k: int) -> bytes:
+    """The probe image as PNG bytes, each pixel a k×k block: encoded once per run (st.image
+    encodes an array to PNG on every call, i.e. every view's every rerun)."""
+    def build() -> bytes:
+        big = np.kron(image, np.ones((k, k), dtype=image.dtype))
+        buf = io.BytesIO()
+        Image.fromarray(big).save(buf, format="PNG")
+        return buf.getvalue()
+    return PAYLOADS.get(("probe", run, k), build)

@@ -2,11 +2,13 @@
 (core.jobs.estimates, JobManager: estimate at submit, estimate_report, teacher stop)."""
 from __future__ import annotations
 
+import io
 import threading
 
 import numpy as np
 import plotly.io
 import pytest
+from PIL import Image
 
 from core import jobs, live_payload
 from core.jobs import JobManager
@@ -57,8 +59,10 @@ def test_feature_maps_and_probabilities_are_kept_per_snapshot():
     p = live_payload.probabilities("tok", 1, probs, [str(i) for i in range(10)], 3, "en", t)
     assert live_payload.probabilities("tok", 1, probs, [str(i) for i in range(10)], 3, "en", t) is p
     img = np.arange(4, dtype=np.uint8).reshape(2, 2)
-    big = live_payload.probe_image("tok", img, 3)
-    assert big.shape == (6, 6) and live_payload.probe_image("tok", img, 3) is big
+    big = live_payload.probe_image("tok", img, 3)   # PNG bytes, encoded once
+    assert live_payload.probe_image("tok", img, 3) is big
+    decoded = np.asarray(Image.open(io.BytesIO(big)))
+    assert decoded.shape == (6, 6) and (decoded == np.kron(img, np.ones((3, 3), np.uint8))).all()
 
 
 def test_a_cached_figure_is_serialized_once_and_draws_exactly_as_a_fresh_one():
