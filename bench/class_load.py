@@ -25,8 +25,14 @@ so start/done are known to about 1 s), the estimate the page gave before/after S
 against ideal (Σ run time ÷ workers). Per protocol interaction: request → script_finished and
 the bytes received. Errors: exceptions on pages, failed/refused runs, timeouts, closed sockets.
 
-    python bench/class_load.py --learners 10                    # one lesson, N = 10
-    python bench/class_load.py --learners 10 30 60 --profile py-spy
+The server is the one `make class` starts (python -m app.serve with the Makefile's options, the run
+registry on, CNN_LAB_TEACHER_KEY set, so training runs in the niced worker-process pool); only
+the per-network budgets are raised, as a class behind one address needs (see run_one).
+
+    python bench/class_load.py --learners 3 --no-chromium                 # a quick check
+    python bench/class_load.py --learners 10 --profile py-spy --tag quiet  # ≈ 8 min
+    python bench/class_load.py --learners 30 --profile py-spy --tag quiet  # ≈ 15 min
+    python bench/class_load.py --learners 60 --profile py-spy --tag quiet  # ≈ 25 min
 Writes bench/results/class_load-<date>-n<N>[-<tag>].json (or --json-dir) and prints the targets.
 """
 from __future__ import annotations
@@ -558,7 +564,9 @@ def run_one(n: int, args, data_dir: Path) -> dict:
                # every visitor here comes from 127.0.0.1: one network, like a class behind one
                # school NAT, so the lesson's per-network budgets are raised (core.budgets)
                "CNN_LAB_RUNS_PER_CLIENT": str(n + 10), "CNN_LAB_QUEUE_SHARE_PERCENT": "100",
-               "CNN_LAB_WORKSPACES_PER_HOUR": str(2 * n + 20), "CNN_LAB_GALLERY_PER_CLIENT": str(n + 10)}
+               "CNN_LAB_WORKSPACES_PER_HOUR": str(2 * n + 20), "CNN_LAB_GALLERY_PER_CLIENT": str(n + 10),
+               # the server's own queue (default 60 waiting) must hold a whole class of N ≥ 60
+               "CNN_LAB_MAX_QUEUE": str(max(60, n + 10))}
         if args.workers:
             env["CNN_LAB_TRAINING_WORKERS"] = str(args.workers)
         workers = args.workers or min(2, os.cpu_count() or 1)
