@@ -25,9 +25,15 @@ so start/done are known to about 1 s), the estimate the page gave before/after S
 against ideal (Σ run time ÷ workers). Per protocol interaction: request → script_finished and
 the bytes received. Errors: exceptions on pages, failed/refused runs, timeouts, closed sockets.
 
-    python bench/class_load.py --learners 10                    # one lesson, N = 10
-    python bench/class_load.py --learners 10 30 60 --profile py-spy
-Writes bench/results/class_load-<date>-n<N>.json (or --json-dir).
+The server is the one `make class` starts (python -m app.serve with the Makefile's options, the run
+registry on, CNN_LAB_TEACHER_KEY set, so training runs in the niced worker-process pool); only
+the per-network budgets are raised, as a class behind one address needs (see run_one).
+
+    python bench/class_load.py --learners 3 --no-chromium                 # a quick check
+    python bench/class_load.py --learners 10 --profile py-spy --tag quiet  # ≈ 8 min
+    python bench/class_load.py --learners 30 --profile py-spy --tag quiet  # ≈ 15 min
+    python bench/class_load.py --learners 60 --profile py-spy --tag quiet  # ≈ 25 min
+Writes bench/results/class_load-<date>-n<N>[-<tag>].json (or --json-dir) and prints the targets.
 """
 from __future__ import annotations
 
@@ -55,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.server import serve  # noqa: E402
+from bench.server import CLASS_ENV, CLASS_OPTIONS, serve  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -125,8 +131,10 @@ class Sampler(threading.Thread):
 
         self.proc, self.interval = psutil.Process(pid), interval
         self.rss: list[float] = []
+        self.pss: list[float] = []    # proportional: pages the fork server's workers share count once
         self.cpu: list[float] = []
         self.load: list[float] = []   # the machine's 1-min load average: other work competing
+        self.processes = 0            # most processes seen at once (server, fork server, workers)
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -136,14 +144,18 @@ class Sampler(threading.Thread):
         while not self._halt.wait(self.interval):
             try:
                 now = [self.proc, *self.proc.children(recursive=True)]
-                rss, cpu = 0.0, 0.0
+                rss, pss, cpu = 0.0, 0.0, 0.0
                 for p in now:
                     if p.pid not in procs:
                         procs[p.pid] = p
                         p.cpu_percent(None)
-                    rss += p.memory_info().rss
+                    mem = p.memory_full_info()
+                    rss += mem.rss
+                    pss += getattr(mem, "pss", mem.rss)
                     cpu += procs[p.pid].cpu_percent(None)
                 self.rss.append(rss / 2**20)
+                self.pss.append(pss / 2**20)
+                self.processes = max(self.processes, len(now))
                 self.cpu.append(cpu)
                 self.load.append(os.getloadavg()[0])
             except psutil.Error:
@@ -316,8 +328,15 @@ async def chromium_drawer(browser, url: str, lesson: Lesson, out: dict) -> None:
         try:
             await _draw_round(page, url, lesson, out)
         except Exception as e:  # noqa: BLE001 — reported; the visitor reloads and goes on
-            lesson.error("chromium drawer", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
+            lesson.error("chromium drawer", _browser_error(e))
     await ctx.close()
+
+
+def _browser_error(e: Exception) -> str:
+    """Playwright's first line and what it was waiting for ("waiting for get_by_role(...)")."""
+    lines = str(e).splitlines()
+    waiting = next((x.strip() for x in lines if "waiting for" in x), "")
+    return f"{type(e).__name__}: {lines[0][:120] if lines else ''} {waiting[:120]}".strip()
 
 
 async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
@@ -353,7 +372,7 @@ async def chromium_watcher(browser, url: str, lesson: Lesson, out: dict) -> None
         try:
             await _watch_round(page, url, lesson, out)
         except Exception as e:  # noqa: BLE001 — reported; the visitor reloads and goes on
-            lesson.error("chromium watcher", f"{type(e).__name__}: {str(e).splitlines()[0][:160]}")
+            lesson.error("chromium watcher", _browser_error(e))
     await ctx.close()
 
 
@@ -385,8 +404,12 @@ async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
 
 
 # --------------------------------------------------------------------------- one lesson
+def lesson_seconds(args, n: int) -> float:
+    return args.max_seconds if args.max_seconds is not None else 240.0 + 20.0 * n
+
+
 async def lesson_main(url: str, args, n: int, digits, browser_out: dict) -> tuple[Lesson, Session | None]:
-    lesson = Lesson(n, time.monotonic() + args.max_seconds)
+    lesson = Lesson(n, time.monotonic() + lesson_seconds(args, n))
     teacher_task = asyncio.create_task(teacher(url, lesson))
     pw = browser = None
     chrome_tasks = []
@@ -459,6 +482,8 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         "chromium_draw_while_training_s": summary([x for x, tr in drawer["draw"] if tr]),
         "chromium_live_update_gap_s": summary(watcher["live_gap"]),
         "server_peak_rss_mb": round(max(sampler.rss), 1) if sampler.rss else None,
+        "server_peak_pss_mb": round(max(sampler.pss), 1) if sampler.pss else None,
+        "server_processes": sampler.processes,
         "server_mean_cpu_pct": round(statistics.mean(sampler.cpu), 1) if sampler.cpu else None,
         "server_peak_cpu_pct": round(max(sampler.cpu), 1) if sampler.cpu else None,
         "machine_load_avg": {"mean": round(statistics.mean(sampler.load), 2),
@@ -487,6 +512,7 @@ def _ok(value, limit) -> dict:
 # Leaf frames that wait rather than compute. py-spy attached with --nonblocking cannot always
 # tell a sleeping thread from a busy one, so these are set apart from the on-CPU figures.
 WAITING = ("PollingPathWatcher._schedule.<locals>.task", "Condition.wait", "EpollSelector.select",
+           "_PollLikeSelector.select",   # multiprocessing's Connection.poll: the pool's relay threads
            "Event.wait", "_worker (concurrent/futures/thread.py:81)", "Thread._wait_for_tstate_lock")
 
 
@@ -538,17 +564,24 @@ def run_one(n: int, args, data_dir: Path) -> dict:
                # every visitor here comes from 127.0.0.1: one network, like a class behind one
                # school NAT, so the lesson's per-network budgets are raised (core.budgets)
                "CNN_LAB_RUNS_PER_CLIENT": str(n + 10), "CNN_LAB_QUEUE_SHARE_PERCENT": "100",
-               "CNN_LAB_WORKSPACES_PER_HOUR": str(2 * n + 20), "CNN_LAB_GALLERY_PER_CLIENT": str(n + 10)}
+               "CNN_LAB_WORKSPACES_PER_HOUR": str(2 * n + 20), "CNN_LAB_GALLERY_PER_CLIENT": str(n + 10),
+               # the server's own queue (default 60 waiting) must hold a whole class of N ≥ 60
+               "CNN_LAB_MAX_QUEUE": str(max(60, n + 10))}
         if args.workers:
             env["CNN_LAB_TRAINING_WORKERS"] = str(args.workers)
         workers = args.workers or min(2, os.cpu_count() or 1)
+        if args.backend:
+            env["CNN_LAB_BACKEND"] = args.backend
+        # The server `make class` starts: python -m app.serve with the Makefile's options and run
+        # registry; the teacher key makes it a class server (process backend by default).
+        env.update(CLASS_ENV)
         python_args = None
         cprof = tmp / "server.prof"
         if args.profile == "cprofile":
-            python_args = ["-m", "cProfile", "-o", str(cprof), "-m", "streamlit"]
+            python_args = ["-m", "cProfile", "-o", str(cprof)]
         log = tmp / "server.log"
-        with serve("streamlit_app.py", log, env=env, cpus=args.server_cpus,
-                   python_args=python_args) as (url, proc):
+        with serve("streamlit_app.py", log, env=env, cpus=args.server_cpus, python_args=python_args,
+                   launcher="app.serve", options=CLASS_OPTIONS) as (url, proc):
             import psutil
 
             # the server is the python process (taskset exec()s it, so the pid is the same)
@@ -574,6 +607,11 @@ def run_one(n: int, args, data_dir: Path) -> dict:
                     spy.kill()
             assert psutil.pid_exists(pid)
         row = report(n, lesson, teacher_s, sampler, browser_out, workers, wall)
+        from core import settings
+
+        row["server"] = {"command": "python -m app.serve " + " ".join(CLASS_OPTIONS),
+                         "backend": settings.backend(env), "run_registry": env["CNN_LAB_RUN_REGISTRY"],
+                         "worker_nice": settings.worker_nice(env)}
         if args.profile == "py-spy" and raw.exists():
             row["profile"] = {"tool": "py-spy (all threads, 50 Hz)", **top_frames(raw)}
             if args.keep_profile:
@@ -590,17 +628,23 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--learners", type=int, nargs="+", default=[10], help="N per lesson, one server each")
     p.add_argument("--workers", type=int, default=None, help="training workers (default: the app's)")
+    p.add_argument("--backend", choices=["local", "process", "ray"], default=None,
+                   help="training backend (default: the app's, 'process' on a class server)")
     p.add_argument("--stagger", type=float, default=5.0, help="seconds over which learners arrive")
-    p.add_argument("--max-seconds", type=float, default=480, help="each lesson stops after this")
+    p.add_argument("--max-seconds", type=float, default=None,
+                   help="each lesson stops after this (default 240 + 20 × N: ~7 s per fast run on "
+                        "one core, two workers, plus drawing)")
     p.add_argument("--no-chromium", action="store_true", help="protocol visitors only")
     p.add_argument("--server-cpus", default="0" if (os.cpu_count() or 1) > 1 else None,
                    help="taskset CPU list for the server (default 0)")
     p.add_argument("--bench-cpus", default="1" if (os.cpu_count() or 1) > 1 else None,
                    help="CPUs for this bench and its Chromium (default 1)")
     p.add_argument("--profile", choices=["none", "py-spy", "cprofile"], default="none")
-    p.add_argument("--py-spy", default=shutil.which("py-spy") or "py-spy", help="the py-spy binary")
+    p.add_argument("--py-spy", default=shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                   help="the py-spy binary (default: on PATH, else beside this Python)")
     p.add_argument("--keep-profile", type=Path, help="copy py-spy's raw stacks here")
     p.add_argument("--json-dir", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--tag", default="", help="appended to the results file name (class_load-<date>-n<N>-<tag>.json)")
     args = p.parse_args(argv)
     data_dir = Path(os.environ.get("CNN_LAB_DATA_DIR", ROOT.parent / "shared" / "data"))
     if not (data_dir / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").exists():
@@ -611,12 +655,23 @@ def main(argv=None) -> int:
         row = run_one(n, args, data_dir)
         row.update(date=str(datetime.date.today()), cpus=os.cpu_count(), server_cpus=args.server_cpus,
                    bench_cpus=args.bench_cpus)
-        out = args.json_dir / f"class_load-{datetime.date.today()}-n{n}.json"
+        row["commit"] = _commit()
+        row["command"] = " ".join(["python", "bench/class_load.py", *(argv if argv is not None else sys.argv[1:])])
+        tag = f"-{args.tag}" if args.tag else ""
+        out = args.json_dir / f"class_load-{datetime.date.today()}-n{n}{tag}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(row, indent=1, ensure_ascii=False))
         print_row(row)
         print(f"results: {out}", flush=True)
     return 0
+
+
+def _commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                              text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def print_row(r: dict) -> None:
@@ -629,7 +684,8 @@ def print_row(r: dict) -> None:
     print(f"teacher rerun s {r['teacher_rerun_s']}")
     print(f"chromium load {r['chromium_load_s']} · draw (training) {r['chromium_draw_while_training_s']} "
           f"· live gap {r['chromium_live_update_gap_s']}")
-    print(f"server peak RSS {r['server_peak_rss_mb']} MB · CPU mean {r['server_mean_cpu_pct']}% "
+    print(f"server peak RSS {r['server_peak_rss_mb']} MB (PSS {r.get('server_peak_pss_mb')} MB, "
+          f"{r.get('server_processes')} processes) · CPU mean {r['server_mean_cpu_pct']}% "
           f"peak {r['server_peak_cpu_pct']}% · machine load avg {r['machine_load_avg']}")
     print(f"errors {r['errors']}: {r['error_list'][:5]}")
     print(f"not understood: {r['not_understood'] or 'none'} · notes: {r['notes'] or 'none'}")

@@ -26,6 +26,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
 SERVER_START_SECONDS = 120  # a cold start imports torch, OpenCV and Plotly; CI cores are shared
+# What `make class` (the Makefile's serve-public) passes to `python -m app.serve`, less the
+# address, port and the options serve() always passes (headless, no usage stats): a bench of "a
+# class server" runs exactly that server.
+CLASS_OPTIONS = ["--client.showErrorDetails", "none", "--client.toolbarMode", "minimal",
+                 "--server.maxUploadSize", "32"]
+CLASS_ENV = {"CNN_LAB_RUN_REGISTRY": "1"}   # the Makefile's default (runs kept on disk)
 
 
 def shared_data_dir() -> Path | None:
@@ -47,15 +53,29 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(script: str | Path, log: Path, *, env: dict | None = None, cpus: str | None = None,
-          python_args: list[str] | None = None, cwd: Path = ROOT):
+          python_args: list[str] | None = None, cwd: Path = ROOT, launcher: str = "streamlit",
+          options: list[str] | None = None):
     """Yield (base_url, Popen) for `streamlit run script` on a free 127.0.0.1 port; stopped after.
 
     cpus: a taskset CPU list ("0") the server and everything it starts are pinned to.
-    python_args: run `python <python_args> -m streamlit ...` instead (e.g. a profiler wrapper)."""
+    python_args: what goes between `python` and `-m <launcher>` (a profiler wrapper such as
+    `-m cProfile -o out.prof`).
+    launcher: "streamlit" (`python -m streamlit run script`) or "app.serve" (`python -m app.serve`,
+    what `make run` and `make class` start: every library imported and every setting checked
+    before the first visitor; it serves streamlit_app.py, so `script` must be that).
+    options: more Streamlit command-line options (e.g. CLASS_OPTIONS)."""
     port = free_port()
-    cmd = [sys.executable, *(python_args or ["-m", "streamlit"]), "run", str(script),
+    if launcher == "streamlit":
+        entry = ["-m", "streamlit", "run", str(script)]
+    elif launcher == "app.serve":
+        if Path(script).name != "streamlit_app.py":
+            raise ValueError("app.serve serves streamlit_app.py only")
+        entry = ["-m", "app.serve"]
+    else:
+        raise ValueError(f"unknown launcher {launcher!r}")
+    cmd = [sys.executable, *(python_args or []), *entry,
            "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *(options or [])]
     if cpus is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", cpus, *cmd]
     full_env = {**os.environ, **(env or {})}

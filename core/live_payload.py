@@ -14,6 +14,11 @@ The same key gives the *same* figure object, so every rerun serializes it to the
 Streamlit sends an identical message: the browser keeps the chart as it is (same element hash),
 and Streamlit's message cache can send a reference instead of the chart (`ref_hash`).
 
+Each cached figure is also *frozen*: its `to_dict()` is made once. st.plotly_chart calls it on
+every rerun (Plotly deep-copies the figure and packs every array as base64 there); with 5 watch
+links open on a run that was 21% of the web server's time in the live views (py-spy,
+bench/load_bench.py --visitors 1 --watchers 5), more than building the figures had been.
+
 `run` is the run's watch token: both the owner's Job and a watch link's JobView know it, and it
 says nothing more than the watch link itself. Figures here are shared: callers must not change
 them. The cache is bounded (least recently used first out) and thread-safe: every session's
@@ -21,11 +26,13 @@ script thread reads it.
 """
 from __future__ import annotations
 
+import io
 import threading
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
 
 import numpy as np
+from PIL import Image
 
 from core import metrics
 from core.figures import Translate
@@ -70,26 +77,42 @@ class PayloadCache:
 PAYLOADS = PayloadCache()
 
 
+def frozen(fig):
+    """`fig` with its `to_dict()` made once and returned from then on (the figure must not change
+    afterwards — true of everything in this cache). The dict is shared: readers only serialize it."""
+    if fig is None or not hasattr(fig, "to_dict"):
+        return fig
+    as_dict = fig.to_dict()
+    fig.to_dict = lambda: as_dict   # an instance attribute: plotly lets a known name through
+    return fig
+
+
 def curve_figures(run: str, events: list[dict], total_steps: int, lang: str, t: Translate):
     """(loss figure, accuracy figure) of a run whose events are `events` (the count is the key:
     events are only ever appended)."""
     def build():
         c = metrics.curves(events)
-        return loss_figure(c, total_steps, t), accuracy_figure(c, total_steps, t)
+        return frozen(loss_figure(c, total_steps, t)), frozen(accuracy_figure(c, total_steps, t))
     return PAYLOADS.get(("curves", run, len(events), total_steps, lang), build)
 
 
 def maps_grid(run: str, epoch: int, layer: str, maps: np.ndarray):
     """The feature-map grid of one layer in the snapshot taken after `epoch` (0: before training)."""
-    return PAYLOADS.get(("maps", run, epoch, layer), lambda: maps_figure(maps))
+    return PAYLOADS.get(("maps", run, epoch, layer), lambda: frozen(maps_figure(maps)))
 
 
 def probabilities(run: str, epoch: int, probs: np.ndarray, classes, true_label: int, lang: str, t: Translate):
     """What the model made of the probe image at that snapshot."""
     return PAYLOADS.get(("probs", run, epoch, lang),
-                        lambda: probability_figure(probs, classes, true_label, t))
+                        lambda: frozen(probability_figure(probs, classes, true_label, t)))
 
 
-def probe_image(run: str, image: np.ndarray, k: int) -> np.ndarray:
-    """The probe image, each pixel a k×k block (the same array object for every view of the run)."""
-    return PAYLOADS.get(("probe", run, k), lambda: np.kron(image, np.ones((k, k), dtype=image.dtype)))
+def probe_image(run: str, image: np.ndarray, k: int) -> bytes:
+    """The probe image as PNG bytes, each pixel a k×k block: encoded once per run (st.image
+    encodes an array to PNG on every call, i.e. every view's every rerun)."""
+    def build() -> bytes:
+        big = np.kron(image, np.ones((k, k), dtype=image.dtype))
+        buf = io.BytesIO()
+        Image.fromarray(big).save(buf, format="PNG")
+        return buf.getvalue()
+    return PAYLOADS.get(("probe", run, k), build)

@@ -2,11 +2,13 @@
 (core.jobs.estimates, JobManager: estimate at submit, estimate_report, teacher stop)."""
 from __future__ import annotations
 
+import io
 import threading
 
 import numpy as np
 import plotly.io
 import pytest
+from PIL import Image
 
 from core import jobs, live_payload
 from core.jobs import JobManager
@@ -57,8 +59,26 @@ def test_feature_maps_and_probabilities_are_kept_per_snapshot():
     p = live_payload.probabilities("tok", 1, probs, [str(i) for i in range(10)], 3, "en", t)
     assert live_payload.probabilities("tok", 1, probs, [str(i) for i in range(10)], 3, "en", t) is p
     img = np.arange(4, dtype=np.uint8).reshape(2, 2)
-    big = live_payload.probe_image("tok", img, 3)
-    assert big.shape == (6, 6) and live_payload.probe_image("tok", img, 3) is big
+    big = live_payload.probe_image("tok", img, 3)   # PNG bytes, encoded once
+    assert live_payload.probe_image("tok", img, 3) is big
+    decoded = np.asarray(Image.open(io.BytesIO(big)))
+    assert decoded.shape == (6, 6) and (decoded == np.kron(img, np.ones((3, 3), np.uint8))).all()
+
+
+def test_a_cached_figure_is_serialized_once_and_draws_exactly_as_a_fresh_one():
+    """frozen(): st.plotly_chart's to_dict() (deep copy + base64 packing) is made once per figure;
+    what reaches the browser is the same JSON as the unfrozen figure's."""
+    from core.figures.training import maps_figure
+
+    live_payload.PAYLOADS.clear()
+    maps = np.random.default_rng(1).random((8, 14, 14)).astype(np.float32)
+    grid = live_payload.maps_grid("tok", 1, "conv1", maps)
+    fresh = maps_figure(maps)
+    assert grid.to_dict() is grid.to_dict()
+    assert plotly.io.to_json(grid.to_dict(), validate=False) == plotly.io.to_json(fresh.to_dict(), validate=False)
+    loss, _ = live_payload.curve_figures("tok", events(5), 100, "en", t)
+    assert loss.to_dict() is loss.to_dict() and loss.to_dict()["data"][0]["x"] is not None
+    assert live_payload.frozen(None) is None
 
 
 def test_the_cache_is_bounded_least_recently_used_first_out():

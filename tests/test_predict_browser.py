@@ -196,8 +196,10 @@ def test_a_random_test_sample_becomes_the_input(page, app_url, screenshot_dir):
     grid = page.locator(".st-key-predict-samples .nsewdrag").first
     grid.wait_for(timeout=TIMEOUT)
     settled(page)
-    hover = "() => document.querySelector('.st-key-predict-samples .js-plotly-plot').data[1].hovertext" \
-            ".map(h => Number(h.split('#')[1].split('<')[0]))"
+    # null while Reshuffle's rerun swaps the chart (a throwing predicate would end the wait)
+    hover = "() => { const p = document.querySelector('.st-key-predict-samples .js-plotly-plot');" \
+            " return p && p.data && p.data[1] ? p.data[1].hovertext" \
+            ".map(h => Number(h.split('#')[1].split('<')[0])) : null; }"
     first = draw_indices(10_000, 12, 0).tolist()
     assert page.evaluate(hover) == first
     box = grid.bounding_box()
