@@ -134,3 +134,18 @@ def test_your_own_classes_on_the_ray_backend_train_in_a_local_worker():
         assert job.result.n == len(data.test_labels)
     finally:
         m.shutdown()
+
+
+def test_the_pool_follows_the_training_workers_setting(monkeypatch):
+    """The pool keeps as many processes as trainings run at once, and splits the cores among them
+    (nothing is started: building the backend forks nothing until a run or warm-up)."""
+    import os
+
+    from core.jobs.process_backend import ProcessBackend
+
+    monkeypatch.setenv("CNN_LAB_TRAINING_WORKERS", "3")
+    monkeypatch.delenv("CNN_LAB_WORKER_THREADS", raising=False)
+    backend = ProcessBackend()
+    assert backend.workers == 3
+    assert backend.options.threads == max(1, (os.cpu_count() or 1) // 3)
+    assert ProcessBackend(workers=1).workers == 1

@@ -344,7 +344,9 @@ class ProcessBackend:
                  data_dir: str | os.PathLike | None = None, start_method: str = "forkserver"):
         from core.data import resolve_data_dir
 
-        self.workers = workers or DEFAULT_WORKERS
+        # As many processes as the manager runs trainings at once (CNN_LAB_TRAINING_WORKERS), so
+        # the idle pool and the torch threads per run follow the class server's setting.
+        self.workers = workers or settings.training_workers() or DEFAULT_WORKERS
         per_run = max(1, (os.cpu_count() or 1) // self.workers)
         folder = resolve_data_dir(data_dir)
         self.options = WorkerOptions(
