@@ -202,3 +202,26 @@ def test_kill_9_of_a_worker_process_resumes_its_run_from_the_last_epoch(tmp_path
     assert abs(job.metrics()["test_accuracy"] - reference["test_accuracy"]) <= 0.001
     assert job.metrics()["test_loss"] == pytest.approx(reference["test_loss"], rel=1e-4)
     assert registry.integrity_ok() and len(registry.load()) == 1
+
+
+def test_kill_9_of_the_app_server_mid_epoch_then_every_visitor_gets_their_run_back(tmp_path, data_dir):
+    """The real app server (python -m app.serve, registry on) with 6 visitors' runs, 2 training:
+    SIGKILL mid-epoch, start it again; each visitor's private link brings back exactly their one
+    run, which finishes; the registry is intact, one run per visitor, no event twice
+    (tests/app_restart_checks.py drives it over Streamlit's websocket protocol)."""
+    out = subprocess.run([sys.executable, str(ROOT / "tests" / "app_restart_checks.py"),
+                          "--data-dir", str(data_dir), "--tmp", str(tmp_path)],
+                         cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1500)
+    checks = {c["check"]: c for c in map(json.loads, (l for l in out.stdout.splitlines() if l.startswith("{")))}
+    assert out.returncode == 0 and {"killed", "restarted"} <= set(checks), out.stdout[-2000:] + out.stderr[-3000:]
+    killed, restarted = checks["killed"], checks["restarted"]
+    assert killed["signal"] and killed["mid_epoch"] and killed["visitors"] == 6, killed
+    training = [s for s in killed["before"]["states"] if s in ("starting", "running")]
+    assert killed["before"]["runs"] == 6 and len(training) == 2, killed   # 2 workers; 4 wait
+    for visitor in restarted["visitors"]:
+        assert visitor["asked"] and visitor["finished"] and not visitor["exceptions"], visitor
+        assert 0 < visitor["accuracy"] <= 100, visitor
+    after = restarted["after"]
+    assert after["integrity"] == "ok" and after["runs"] == after["owners"] == 6, after
+    assert after["states"] == ["finished"] * 6 and after["duplicated_events"] == 0, after
+    assert not restarted["log_errors"], restarted["log_errors"]
