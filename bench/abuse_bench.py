@@ -40,7 +40,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -61,7 +60,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.class_load import canvas_value, mnist_digits  # noqa: E402
-from bench.server import serve  # noqa: E402
+from bench.server import bundled_checkpoints, serve  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -412,10 +411,7 @@ def main(argv=None) -> int:
     digits = mnist_digits(data_dir, 3)
     digit = digits[2]
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = Path(tmp) / "checkpoints"
-        ckpt.mkdir()
-        for f in (ROOT / "checkpoints").glob("*.safetensors"):
-            shutil.copy(f, ckpt / f.name)
+        ckpt = bundled_checkpoints(Path(tmp) / "checkpoints")
         env = {"CNN_LAB_DATA_DIR": str(data_dir), "CNN_LAB_CHECKPOINT_DIR": str(ckpt),
                "CNN_LAB_BEHIND_PROXY": "1", "CNN_LAB_TRAINING_WORKERS": str(args.workers)}
         log = Path(tmp) / "server.log"

@@ -61,7 +61,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from bench.server import CLASS_ENV, CLASS_OPTIONS, serve  # noqa: E402
+from bench.server import CLASS_ENV, CLASS_OPTIONS, bundled_checkpoints, serve  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -555,10 +555,7 @@ def run_one(n: int, args, data_dir: Path) -> dict:
     digits = mnist_digits(data_dir, n * DIGITS)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        ckpt = tmp / "checkpoints"
-        ckpt.mkdir()
-        for f in (ROOT / "checkpoints").glob("*.safetensors"):
-            shutil.copy(f, ckpt / f.name)
+        ckpt = bundled_checkpoints(tmp / "checkpoints")
         env = {"CNN_LAB_DATA_DIR": str(data_dir), "CNN_LAB_CHECKPOINT_DIR": str(ckpt),
                "CNN_LAB_TEACHER_KEY": TEACHER_KEY,
                # every visitor here comes from 127.0.0.1: one network, like a class behind one

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.protocol_client import Session  # noqa: E402
-from bench.server import CLASS_ENV, CLASS_OPTIONS, serve, shared_data_dir  # noqa: E402
+from bench.server import CLASS_ENV, CLASS_OPTIONS, bundled_checkpoints, serve, shared_data_dir  # noqa: E402
 
 TEACHER_KEY = "lesson-key"
 
@@ -115,10 +114,7 @@ def main(argv=None) -> int:
     if data is None:
         p.error("needs MNIST: set CNN_LAB_DATA_DIR")
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = Path(tmp) / "checkpoints"
-        ckpt.mkdir()
-        for f in (ROOT / "checkpoints").glob("*.safetensors"):
-            shutil.copy(f, ckpt / f.name)
+        ckpt = bundled_checkpoints(Path(tmp) / "checkpoints")
         env = {"CNN_LAB_DATA_DIR": str(data), "CNN_LAB_CHECKPOINT_DIR": str(ckpt),
                "CNN_LAB_TEACHER_KEY": TEACHER_KEY, **CLASS_ENV}
         options = list(CLASS_OPTIONS)

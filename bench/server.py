@@ -106,6 +106,15 @@ def serve(script: str | Path, log: Path, *, env: dict | None = None, cpus: str |
         out.close()
 
 
+def bundled_checkpoints(folder: Path) -> Path:
+    """`folder` (created) holding a copy of the repo's bundled models: a server's checkpoint folder
+    for a bench or test, so nothing it saves touches the repo's checkpoints/."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in (ROOT / "checkpoints").glob("*.safetensors"):
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
 @contextlib.contextmanager
 def streamlit_server(tmp_dir: Path):
     """A real `streamlit run streamlit_app.py` on a free port, yielding its base URL.
@@ -116,10 +125,6 @@ def streamlit_server(tmp_dir: Path):
     d = shared_data_dir()
     if d is not None:
         env["CNN_LAB_DATA_DIR"] = str(d)
-    ckpt_dir = tmp_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    for f in (ROOT / "checkpoints").glob("*.safetensors"):
-        (ckpt_dir / f.name).write_bytes(f.read_bytes())
-    env["CNN_LAB_CHECKPOINT_DIR"] = str(ckpt_dir)
+    env["CNN_LAB_CHECKPOINT_DIR"] = str(bundled_checkpoints(tmp_dir / "checkpoints"))
     with serve("streamlit_app.py", tmp_dir / "server.log", env=env) as (url, _proc):
         yield url

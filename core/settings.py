@@ -115,6 +115,19 @@ def amount(name: str, unit: int = 1, environ: Mapping[str, str] | None = None) -
     return int(number * unit)
 
 
+def switch(name: str, default: bool, allowed: str, environ: Mapping[str, str] | None = None) -> bool:
+    """An on/off setting: unset means `default`; 1/true/yes/on or 0/false/no/off; anything else
+    raises SettingsError with `allowed` (what to write instead)."""
+    raw = _raw(name, environ)
+    if raw is None:
+        return default
+    if raw.lower() in _YES:
+        return True
+    if raw.lower() in _NO:
+        return False
+    raise SettingsError(name, raw, allowed)
+
+
 def text(name: str, environ: Mapping[str, str] | None = None) -> str | None:
     return _raw(name, environ)
 
@@ -204,12 +217,7 @@ def limit_overrides(environ: Mapping[str, str] | None = None) -> dict[str, int]:
 
 def behind_proxy(environ: Mapping[str, str] | None = None) -> bool:
     """Whether a reverse proxy in front of this server sets X-Forwarded-For (unset: no)."""
-    raw = _raw(BEHIND_PROXY, environ)
-    if raw is None or raw.lower() in _NO:
-        return False
-    if raw.lower() in _YES:
-        return True
-    raise SettingsError(BEHIND_PROXY, raw, "use 1 (behind a proxy that sets X-Forwarded-For) or 0")
+    return switch(BEHIND_PROXY, False, "use 1 (behind a proxy that sets X-Forwarded-For) or 0", environ)
 
 
 def heavy_slots(environ: Mapping[str, str] | None = None) -> int:
@@ -383,12 +391,7 @@ def resume_runs(environ: Mapping[str, str] | None = None) -> bool:
     """Whether runs a server restart cut off continue from their last epoch on their own (default)
     or wait, shown as "interrupted by a server restart", for their owner to start them again (for a
     teacher who wants the queue empty after a crash)."""
-    raw = _raw(RESUME_RUNS, environ)
-    if raw is None or raw.lower() in _YES:
-        return True
-    if raw.lower() in _NO:
-        return False
-    raise SettingsError(RESUME_RUNS, raw, "use 1 (continue by themselves) or 0 (wait for a restart button)")
+    return switch(RESUME_RUNS, True, "use 1 (continue by themselves) or 0 (wait for a restart button)", environ)
 
 
 # --------------------------------------------------------------------------- your own classes

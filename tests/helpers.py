@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -87,6 +88,24 @@ def open_page(at, url_path: str):
     assert hasattr(at, "_page_hash"), "AppTest changed: rework tests/helpers.open_page"
     at._page_hash = calc_hash(url_path)
     return at
+
+
+def run_in_private_network(script: str, *args: str, timeout: float = 1200):
+    """Run `python <script> <args>` (a path from the repo root) inside a private network namespace
+    with only loopback up (Ray binds every interface, so it only ever runs in one); returns the
+    CompletedProcess and its facts: each stdout line `{"check": name, ...}` as {name: {...}}."""
+    import json
+    import shlex
+
+    command = " ".join(shlex.quote(a) for a in (sys.executable, script, *args))
+    p = subprocess.run(["unshare", "--net", "sh", "-c", f"ip link set lo up; exec {command}"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=timeout)
+    facts = {}
+    for line in p.stdout.splitlines():
+        if line.startswith("{"):
+            fact = json.loads(line)
+            facts[fact.pop("check")] = fact
+    return p, facts
 
 
 def class_page(lang: str = "en"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from bench.server import bundled_checkpoints
 from tests.helpers import run_async
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,10 +43,7 @@ def _free_port() -> int:
 @contextmanager
 def server(tmp_path: Path, command: list[str]):
     port = _free_port()
-    ckpt = tmp_path / "checkpoints"
-    ckpt.mkdir()
-    for f in (ROOT / "checkpoints").glob("*.safetensors"):
-        shutil.copy(f, ckpt)
+    ckpt = bundled_checkpoints(tmp_path / "checkpoints")
     env = {**os.environ, "CNN_LAB_CHECKPOINT_DIR": str(ckpt)}
     env.pop("CNN_LAB_TEACHER_KEY", None)
     log = open(tmp_path / "server.log", "w")

@@ -4,7 +4,6 @@ so it never starts on the machine's real network here) and this test asserts on 
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from core import jobs
 from core.jobs import BackendError, JobManager
 from tests.fakes import config, toy_dataset
-from tests.helpers import can_unshare
+from tests.helpers import can_unshare, run_in_private_network
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,14 +52,7 @@ def ray_facts(data_dir):
     why = can_unshare()
     if why:
         pytest.skip(f"Ray runs only in a private network namespace: {why}")
-    script = f'ip link set lo up; exec "{sys.executable}" tests/ray_checks.py --data-dir "{data_dir}"'
-    p = subprocess.run(["unshare", "--net", "sh", "-c", script], cwd=ROOT, capture_output=True,
-                       text=True, timeout=1200)
-    facts = {}
-    for line in p.stdout.splitlines():
-        if line.startswith("{"):
-            fact = json.loads(line)
-            facts[fact.pop("check")] = fact
+    p, facts = run_in_private_network("tests/ray_checks.py", "--data-dir", str(data_dir))
     assert p.returncode == 0, p.stderr[-3000:]
     return facts
 

@@ -6,14 +6,11 @@ bounded and the whole script has a timeout.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import can_unshare
+from tests.helpers import can_unshare, run_in_private_network
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,15 +23,7 @@ def facts(data_dir, tmp_path_factory):
     if why:
         pytest.skip(f"Ray runs only in a private network namespace: {why}")
     tmp = tmp_path_factory.mktemp("two_servers")
-    script = (f'ip link set lo up; exec "{sys.executable}" tests/two_server_checks.py '
-              f'--data-dir "{data_dir}" --tmp "{tmp}"')
-    p = subprocess.run(["unshare", "--net", "sh", "-c", script], cwd=ROOT, capture_output=True,
-                       text=True, timeout=1200)
-    out = {}
-    for line in p.stdout.splitlines():
-        if line.startswith("{"):
-            fact = json.loads(line)
-            out[fact.pop("check")] = fact
+    p, out = run_in_private_network("tests/two_server_checks.py", "--data-dir", str(data_dir), "--tmp", str(tmp))
     logs = "".join(f"\n--- {f.name}\n{f.read_text()[-1500:]}" for f in sorted(tmp.glob("*.log")))
     assert p.returncode == 0 and "two_servers" in out, p.stderr[-3000:] + logs
     return out
