@@ -61,6 +61,28 @@ def expect_idle(page) -> None:
     page.wait_for_function(SETTLED, timeout=SETTLE_TIMEOUT_MS)
 
 
+def open_options(page, label, option, tries: int = 6):
+    """Open the select box `label` (its label, or a locator of it) and return the locator of its first option matching `option`
+    once it is visible. A rerun that lands just after the click (a page switch to the page already
+    shown, a fragment's timer) rebuilds the select box and closes its list, so a list that has not
+    shown the option within a few seconds is closed and opened again, a bounded number of times."""
+    from playwright.sync_api import expect
+    wanted = page.get_by_role("option", name=option).first
+    box = page.get_by_label(label, exact=True) if isinstance(label, str) else label
+    for _ in range(tries - 1):
+        expect_idle(page)
+        box.click()
+        try:
+            expect(wanted).to_be_visible(timeout=10_000)
+            return wanted
+        except AssertionError:
+            page.keyboard.press("Escape")
+    expect_idle(page)
+    box.click()
+    expect(wanted).to_be_visible(timeout=SETTLE_TIMEOUT_MS)
+    return wanted
+
+
 # --------------------------------------------------------------------------- pages under AppTest
 
 def _render(module: str) -> None:

@@ -11,6 +11,7 @@ import re
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
+from tests.helpers import open_options
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 60_000          # generous: the machines here are 2 shared cores
@@ -111,8 +112,7 @@ def test_three_drawn_classes_train_and_predict(page, app_url, screenshot_dir, la
     page.locator("[data-testid=stSidebarNav] a", has_text=say["predict"]).click()
     model = page.get_by_role("combobox").first
     model.wait_for(timeout=TIMEOUT)
-    model.click()
-    page.get_by_role("option", name=re.compile(say["option"])).first.click()
+    open_options(page, model, re.compile(say["option"])).click()
     page.locator("canvas.upper-canvas").wait_for(timeout=TIMEOUT)
     draw(page, symbol(2, 5))  # a new circle
     heading = page.get_by_role("heading", name=re.compile(say["heading"]))

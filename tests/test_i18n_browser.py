@@ -8,6 +8,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from tests.helpers import open_options
 
 pytestmark = pytest.mark.browser
 
@@ -85,8 +86,8 @@ def test_uploader_text_follows_the_language(page, app_url, screenshot_dir, lang)
         assert image == {"button": "Upload", "line": "20MB per file • PNG, JPG, WEBP, BMP"}
     page.locator(".st-key-predict-image_file").screenshot(path=str(screenshot_dir / f"uploader_predict_{name}.png"))
 
-    page.locator(".st-key-predict-model input").click()
-    page.get_by_role("option", name=re.compile("上传检查点" if zh else "Upload a checkpoint")).click()
+    open_options(page, page.locator(".st-key-predict-model input"),
+                 re.compile("上传检查点" if zh else "Upload a checkpoint")).click()
     model = seen(page, "predict-model_file")
     if zh:
         assert model == {"button": "上传", "line": "单个文件最大 32 MB • SAFETENSORS"}

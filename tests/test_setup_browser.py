@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
+from tests.helpers import open_options
 
 pytestmark = pytest.mark.browser
 WAIT = {"timeout": 120_000}  # two busy CI cores
@@ -22,8 +23,7 @@ def test_a_tutorial_preset_in_chinese(page, app_url, screenshot_dir):
     expect(nav).to_be_visible(**WAIT)
     nav.click()
     expect(page.get_by_text("MNIST 已载入")).to_be_visible(**WAIT)
-    page.get_by_label("从预设开始", exact=True).click()
-    expect(page.get_by_role("option", name="2-conv 16/32 → FC 128 · 教程 000")).to_be_visible(**WAIT)
+    open_options(page, "从预设开始", "2-conv 16/32 → FC 128 · 教程 000")
     page.get_by_role("option", name="4-conv 5×5 16/32/32/64 · 教程 002").click()
     # the form takes the tutorial's batch size and epochs; the summary explains the flatten size
     expect(page.get_by_text("6,000 张训练图像 × 2 轮 = 120 步")).to_be_visible(**WAIT)

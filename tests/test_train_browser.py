@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import SETTLED, expect_idle
+from tests.helpers import SETTLED, expect_idle, open_options
 
 pytestmark = pytest.mark.browser
 
@@ -87,8 +87,7 @@ def step_data_used(page, key: str, images: str, epochs: int):
 
 
 def choose_preset(page):
-    page.get_by_label("Start from a preset", exact=True).click()
-    page.get_by_role("option", name=PRESET).click()
+    open_options(page, "Start from a preset", PRESET).click()
     # the preset fills the form (5 epochs) and the summary writes the flatten size out
     expect(page.get_by_text("1568").first).to_be_visible(**WAIT)
     expect_run_size(page, "6,000", 5)
@@ -183,8 +182,7 @@ def test_quick_run_stop_save_and_predict(app_url, app_server_dir, data_dir, page
     # 3. Results of the quick run: keep it under a name, then find it in the Predict page.
     open_tab(page, "③ Results")
     expect(page.get_by_text("Confusion matrix")).to_be_visible(**WAIT)
-    page.get_by_label("Run", exact=True).click()
-    page.get_by_role("option", name=re.compile(r"^Run 2 · ")).click()
+    open_options(page, "Run", re.compile(r"^Run 2 · ")).click()
     # the quick run's results are shown: 1 of 1 epochs done (the stopped run did not finish one of 20)
     expect(page.locator('[data-testid="stMetric"]').filter(has_text="Epochs done")
            ).to_contain_text("1 / 1", **WAIT)
@@ -234,9 +232,7 @@ def test_quick_run_stop_save_and_predict(app_url, app_server_dir, data_dir, page
 
     nav(page, "Predict").click()
     expect(page.locator("h1").first).to_have_text("Predict", **WAIT)
-    expect_idle(page)
-    page.get_by_label("Model", exact=True).click()
-    expect(page.get_by_role("option", name=re.compile("browser-quick-run")).first).to_be_visible(**WAIT)
+    open_options(page, "Model", re.compile("browser-quick-run"))
     # this session's unsaved runs are offered too
     expect(page.get_by_role("option", name=re.compile(r"Run 1 ·")).first).to_be_visible(**WAIT)
     full_screenshot(page, screenshot_dir / "train-predict-list-en.png")
@@ -253,9 +249,7 @@ def test_quick_run_stop_save_and_predict(app_url, app_server_dir, data_dir, page
         expect(b.get_by_role("button", name="Stop")).to_have_count(0)
         nav(b, "Predict").click()
         expect(b.locator("h1").first).to_have_text("Predict", **WAIT)
-        expect_idle(b)
-        b.get_by_label("Model", exact=True).click()
-        expect(b.get_by_role("option", name=re.compile("mnist-default")).first).to_be_visible(**WAIT)
+        open_options(b, "Model", re.compile("mnist-default"))
         expect(b.get_by_role("option", name=re.compile("browser-quick-run"))).to_have_count(0)
         expect(b.get_by_role("option", name=re.compile(r"Run \d ·"))).to_have_count(0)
         b.keyboard.press("Escape")
