@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test venv dev-venv ray-venv browser clean-venv bench serve-public class
+.PHONY: run test live-rounds venv dev-venv ray-venv browser clean-venv bench serve-public class
 
 $(VENV)/.stamp-app: requirements.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 not found (set PYTHON=...)"; exit 1; }
@@ -59,6 +59,10 @@ class: serve-public
 
 test: dev-venv ray-venv browser
 	$(PY) -m pytest -q
+
+# The live lesson in Chromium, five rounds (4 learners to the end, a teacher's Stop); `make test` runs one.
+live-rounds: dev-venv browser
+	CNN_LAB_LIVE_ROUNDS=5 $(PY) -m pytest -q tests/test_live_browser.py
 
 bench: dev-venv
 	$(PY) bench/train_bench.py --quick

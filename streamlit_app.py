@@ -5,13 +5,14 @@ is given to st.Page (app.routes); Streamlit-side helpers shared by the pages liv
 """
 import streamlit as st
 
-from app import lesson, link_prompt, routes
+from app import lesson, link_prompt, message_queue_fix, routes
 from app.lesson_forms import sidebar_come_back
 from app.errors import error_boundary
 from app.session import teacher_key
 from app.shell import bad_setting, private_link_box, startup
 from app.ui import language_from_link, language_switch, localize_uploaders, t
 
+message_queue_fix.apply()  # once per process; a no-op after the launcher (app/serve.py) applied it
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
 settings_problem = bad_setting()  # `streamlit run` straight away (not app/serve.py): still one sentence

@@ -18,6 +18,7 @@ to console errors; a round passes only with none. Waits are bounded (Playwright 
 from __future__ import annotations
 
 import gzip
+import os
 import re
 import struct
 
@@ -32,7 +33,8 @@ pytestmark = pytest.mark.browser
 TEACHER_KEY = "live-browser-teacher"
 WAIT = {"timeout": 180_000}   # a state the page reaches; generous for two busy shared cores
 LEARNERS = 4
-ROUNDS = 3
+# One round in `make test`; `make live-rounds` runs five (issue 22 asks for five clean rounds).
+ROUNDS = int(os.environ.get("CNN_LAB_LIVE_ROUNDS", "1"))
 # 10% (the page's default) of 12,000 toy images, 1 epoch: 19 steps of 64, seconds on one core.
 TOY_TRAIN, TOY_TEST = 12_000, 1_000
 FAILURES = ROOT / "test-artifacts" / "failures"
@@ -159,7 +161,8 @@ def test_learners_watch_their_runs_to_the_end(browser, lesson_url, round_):
             v.close()
 
 
-def test_teacher_stops_a_learners_run(browser, lesson_url):
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_teacher_stops_a_learners_run(browser, lesson_url, round_):
     learner, teacher = Visitor(browser, "learner"), Visitor(browser, "teacher")
     try:
         open_train(learner, lesson_url)
