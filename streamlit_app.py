@@ -12,7 +12,7 @@ from app.session import teacher_key
 from app.shell import bad_setting, private_link_box, startup
 from app.ui import language_from_link, language_switch, localize_uploaders, t
 
-message_queue_fix.apply()  # once per process; a no-op after the launcher (app/serve.py) applied it
+message_queue_fix.apply()  # before this session's first fragment run; a no-op once applied
 st.set_page_config(page_title="CNN Lab", page_icon="🧠", layout="wide")
 
 settings_problem = bad_setting()  # `streamlit run` straight away (not app/serve.py): still one sentence

@@ -19,7 +19,8 @@ The fix: a fragment run's start drops nothing. Everything queued then is what a 
 flushed a moment earlier would have sent anyway (the run's own deltas replace the fragment's
 content in the browser), so the browser's tree stays whole. New deltas never compose onto the
 earlier run's (the composition index is reset, as Streamlit's own clear does). A full run's start
-is unchanged. `apply()` is idempotent; the launcher (app/serve.py) and the entry script call it.
+is unchanged. The entry script calls `apply()` on every run (idempotent: one attribute
+lookup), so every way of starting the app gets it before a session's first fragment run.
 """
 from __future__ import annotations
 

@@ -87,10 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     missing = preload()
     print(f"CNN Lab: libraries imported in {time.monotonic() - started:.1f} s"
           + (f" (not installed: {', '.join(missing)})" if missing else ""), flush=True)
-    from app import message_queue_fix
     from streamlit.web import cli
 
-    message_queue_fix.apply()  # before any session exists (app/message_queue_fix.py says why)
     sys.argv = ["streamlit", "run", str(APP), *argv]
     cli.main(prog_name="streamlit")
 

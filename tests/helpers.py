@@ -62,25 +62,24 @@ def expect_idle(page) -> None:
 
 
 def open_options(page, label, option, tries: int = 6):
-    """Open the select box `label` (its label, or a locator of it) and return the locator of its first option matching `option`
-    once it is visible. A rerun that lands just after the click (a page switch to the page already
-    shown, a fragment's timer) rebuilds the select box and closes its list, so a list that has not
-    shown the option within a few seconds is closed and opened again, a bounded number of times."""
+    """Open the select box `label` (its label, or a locator of it) and return the locator of its
+    first option matching `option` once it is visible. A rerun that lands just after the click (a
+    page switch to the page already shown, a fragment's timer) rebuilds the select box and closes
+    its list, so a list that has not shown the option within 10 s is closed and opened again once
+    the page has settled, up to `tries` times (the last try waits as long as any other wait)."""
     from playwright.sync_api import expect
     wanted = page.get_by_role("option", name=option).first
     box = page.get_by_label(label, exact=True) if isinstance(label, str) else label
-    for _ in range(tries - 1):
+    for attempt in range(1, tries + 1):
         expect_idle(page)
         box.click()
         try:
-            expect(wanted).to_be_visible(timeout=10_000)
+            expect(wanted).to_be_visible(timeout=SETTLE_TIMEOUT_MS if attempt == tries else 10_000)
             return wanted
         except AssertionError:
+            if attempt == tries:
+                raise
             page.keyboard.press("Escape")
-    expect_idle(page)
-    box.click()
-    expect(wanted).to_be_visible(timeout=SETTLE_TIMEOUT_MS)
-    return wanted
 
 
 # --------------------------------------------------------------------------- pages under AppTest
@@ -115,19 +114,25 @@ def open_page(at, url_path: str):
 def run_in_private_network(script: str, *args: str, timeout: float = 1200):
     """Run `python <script> <args>` (a path from the repo root) inside a private network namespace
     with only loopback up (Ray binds every interface, so it only ever runs in one); returns the
-    CompletedProcess and its facts: each stdout line `{"check": name, ...}` as {name: {...}}."""
-    import json
+    CompletedProcess and its facts (check_facts)."""
     import shlex
 
     command = " ".join(shlex.quote(a) for a in (sys.executable, script, *args))
     p = subprocess.run(["unshare", "--net", "sh", "-c", f"ip link set lo up; exec {command}"], cwd=ROOT,
                        capture_output=True, text=True, timeout=timeout)
+    return p, check_facts(p.stdout)
+
+
+def check_facts(stdout: str) -> dict[str, dict]:
+    """What a check script printed: each line `{"check": name, ...}` as {name: {...}}."""
+    import json
+
     facts = {}
-    for line in p.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith("{"):
             fact = json.loads(line)
             facts[fact.pop("check")] = fact
-    return p, facts
+    return facts
 
 
 def class_page(lang: str = "en"):

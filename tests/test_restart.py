@@ -19,6 +19,7 @@ import torch
 
 from core.checkpoint import load_checkpoint
 from core.train_state import load_epoch_state
+from tests.helpers import check_facts
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,7 +213,7 @@ def test_kill_9_of_the_app_server_mid_epoch_then_every_visitor_gets_their_run_ba
     out = subprocess.run([sys.executable, str(ROOT / "tests" / "app_restart_checks.py"),
                           "--data-dir", str(data_dir), "--tmp", str(tmp_path)],
                          cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1500)
-    checks = {c["check"]: c for c in map(json.loads, (l for l in out.stdout.splitlines() if l.startswith("{")))}
+    checks = check_facts(out.stdout)
     assert out.returncode == 0 and {"killed", "restarted"} <= set(checks), out.stdout[-2000:] + out.stderr[-3000:]
     killed, restarted = checks["killed"], checks["restarted"]
     assert killed["signal"] and killed["mid_epoch"] and killed["visitors"] == 6, killed
