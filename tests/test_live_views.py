@@ -175,3 +175,33 @@ def test_a_teacher_stop_is_told_apart_from_the_learners_own(data):
         assert view.stopped_by_teacher
     finally:
         m.shutdown()
+
+
+# ------------------------------------------------------------------ how often a view polls
+
+def test_a_view_polls_every_second_while_its_run_trains_or_is_next_and_less_behind_others(data):
+    """core.jobs.poll_seconds on a real queue: one worker, three runs."""
+    gate = threading.Semaphore(0)
+    m = JobManager(workers=1, initial_rate=1e9, run_factory=fake_factory(steps=5, step_seconds=0, gate=gate))
+    try:
+        a, b, c = (m.start(who, config(epochs=1), data) for who in ("alice", "bob", "carol"))
+        wait_until(lambda: a.state == jobs.RUNNING, what="alice's run to start")
+        every = {j.owner: jobs.poll_seconds(j.state, m.status(j).position) for j in (a, b, c)}
+        assert every == {"alice": jobs.LIVE_SECONDS, "bob": jobs.LIVE_SECONDS, "carol": jobs.WAITING_SECONDS}
+        assert jobs.LIVE_SECONDS < jobs.WAITING_SECONDS
+        for _ in range(15):
+            gate.release()
+        assert a.wait(60) and b.wait(60) and c.wait(60)
+        assert [jobs.poll_seconds(j.state, m.status(j).position) for j in (a, b, c)] == [None] * 3
+    finally:
+        m.shutdown()
+
+
+@pytest.mark.parametrize("state", [jobs.STARTING, jobs.RUNNING, jobs.STOPPING, jobs.STOPPED])
+def test_a_run_that_trains_is_polled_every_second_wherever_the_queue_put_it(state):
+    assert jobs.poll_seconds(state, 0) == jobs.LIVE_SECONDS
+
+
+@pytest.mark.parametrize("state", [jobs.FINISHED, jobs.FAILED, jobs.CANCELLED])
+def test_a_run_that_is_over_is_not_polled(state):
+    assert jobs.poll_seconds(state, 0) is None

@@ -17,10 +17,10 @@ from app.ui import t
 from pages.train.compare import compare_tab
 from pages.train.form import class_defaults, init_form
 from pages.train.keys import LIVE, K
-from pages.train.live import POLL_SECONDS, live_tab, watcher
+from pages.train.live import live_tab, poll_every, watcher
 from pages.train.pair import start_pending
 from pages.train.results import results_tab
-from pages.train.runs import current_job
+from pages.train.runs import current_job, manager
 from pages.train.setup import setup_tab
 from pages.train.watch import watch_page
 
@@ -43,9 +43,9 @@ def own_page() -> None:
             if tab.open:  # only the open tab's body runs
                 draw(owner)
     # Always registered, always the page's last element: see pages/train/live.py.
-    polling = job is not None and job.active and not tabs[LIVE].open
-    st.fragment(run_every=POLL_SECONDS if polling else None)(guarded(watcher))(
-        owner, None if job is None else job.id, polling)
+    every = (poll_every(job, manager().status(job))
+             if job is not None and job.active and not tabs[LIVE].open else None)
+    st.fragment(run_every=every)(guarded(watcher))(owner, None if job is None else job.id, every)
 
 
 def render() -> None:

@@ -7,11 +7,12 @@ when the last full run registered it, and the browser drops or rejects them when
 longer exists. So the page's element tree around its fragments never changes shape:
 
   * the live tab always holds exactly one fragment (`live_panel`), whether or not there is a
-    run, and whether or not it polls: only its `run_every` changes, at a full run;
+    run, and whether or not it polls: only its `run_every` changes, at a full run (how often:
+    core.jobs.poll_seconds — every second while the run trains, less often while it waits);
   * the page always ends with exactly one `watcher` fragment (no element of its own), polling
     only while a run is active and the live tab is hidden;
   * the one full rerun a fragment asks for (its run is over: stop polling, redraw what depends on
-    it) comes after it has drawn the final state, and the full run that follows draws the same
+    it; or its run now needs another polling interval) comes after it has drawn the state, and the full run that follows draws the same
     elements at the same places; a poll the browser sent just before that rerun reruns the same
     fragment at the same place, now without polling, and draws the same state again.
 """
@@ -29,27 +30,32 @@ from pages.train.progress import run_view
 from pages.train.runs import current_job, manager, run_label, watch_url
 
 
-POLL_SECONDS = 1.0
+def poll_every(job, status: jobs.JobStatus) -> float | None:
+    """The `run_every` of a fragment that shows `job` (None: it does not poll)."""
+    return jobs.poll_seconds(job.state, status.position)
 
 
 def live_tab(owner: str) -> None:
     job = current_job(owner)
-    polling = job is not None and job.active
-    st.fragment(run_every=POLL_SECONDS if polling else None)(guarded(live_panel))(
-        owner, None if job is None else job.id, polling)
+    every = None if job is None else poll_every(job, manager().status(job))
+    st.fragment(run_every=every)(guarded(live_panel))(owner, None if job is None else job.id, every)
 
 
-def live_panel(owner: str, job_id: str | None, polling: bool) -> None:
+def live_panel(owner: str, job_id: str | None, every: float | None) -> None:
+    """`every`: the polling interval this fragment was registered with at the last full run."""
     job = manager().get(job_id, owner)
     if job is None:
         st.info(t("train.no_run"), icon="👈")
         return
-    draw_run(owner, job)
-    if polling and not job.active:
-        st.rerun()  # over, and drawn: one full run stops the polling (same elements, same places)
+    status = manager().status(job)
+    draw_run(owner, job, status)
+    if every is not None and poll_every(job, status) != every:
+        # Drawn; now over (stop polling) or its interval changed (it left the back of the queue):
+        # one full run registers the fragment again at the same place (same elements).
+        st.rerun()
 
 
-def draw_run(owner: str, job: jobs.Job) -> None:
+def draw_run(owner: str, job: jobs.Job, status: jobs.JobStatus) -> None:
     head, stop_col = st.columns([5, 1], vertical_alignment="center")
     head.markdown(f"#### {md_escape(run_label(job))}")
     if job.state == jobs.QUEUED:
@@ -70,7 +76,7 @@ def draw_run(owner: str, job: jobs.Job) -> None:
         st.button(t("restart.again"), icon="🔁", key="train.restart", type="primary",
                   on_click=restart_run, args=(job.id, owner), help=t("restart.again_help"))
         return
-    run_view(job, manager().status(job), job.watch_token, after_outcome=results_button)
+    run_view(job, status, job.watch_token, after_outcome=results_button)
     watch_link(job)
 
 
@@ -93,10 +99,12 @@ def watch_link(job: jobs.Job) -> None:
         st.code(watch_url(job), language=None)
 
 
-def watcher(owner: str, job_id: str | None, polling: bool) -> None:
+def watcher(owner: str, job_id: str | None, every: float | None) -> None:
     """While a run is active and its live tab is hidden, rerun the page once it ends (the open
-    tab, e.g. ③ Results, then shows it). Draws nothing; registered on every run of the page."""
-    if not polling:
+    tab, e.g. ③ Results, then shows it). Draws nothing; registered on every run of the page,
+    polling at the interval its run had then (not rerunning the whole page when that changes:
+    a waiting run's end is seen a few seconds late at most)."""
+    if every is None:
         return
     job = manager().get(job_id, owner)
     if job is None or not job.active:

@@ -8,7 +8,7 @@ from app.errors import guarded
 from app.session import WATCH_PARAM
 from app.text import md_escape
 from app.ui import t
-from pages.train.live import POLL_SECONDS
+from pages.train.live import poll_every
 from pages.train.progress import run_view
 from pages.train.results import results_body
 from pages.train.runs import manager, run_label
@@ -21,8 +21,8 @@ def watch_page(token: str) -> None:
         st.warning(t("train.watch_unknown"), icon="🔗")
         own_page_link()
         return
-    polling = view.active   # the fragment's place never changes: see pages/train/live.py
-    st.fragment(run_every=POLL_SECONDS if polling else None)(guarded(watch_panel))(token, polling)
+    every = poll_every(view, view.status())  # the fragment's place never changes: pages/train/live.py
+    st.fragment(run_every=every)(guarded(watch_panel))(token, every)
     own_page_link()
 
 
@@ -36,21 +36,22 @@ def leave_watch() -> None:
     st.query_params.pop(WATCH_PARAM, None)
 
 
-def watch_panel(token: str, polling: bool) -> None:
+def watch_panel(token: str, every: float | None) -> None:
     view = manager().watch(token)
     if view is None:  # forgotten by the server (old runs are pruned)
         st.warning(t("train.watch_unknown"), icon="🔗")
         return
-    draw_view(token, view)
-    if polling and not view.active:
-        st.rerun()  # over, and drawn: one full run stops the polling (same elements, same places)
+    status = view.status()
+    draw_view(token, view, status)
+    if every is not None and poll_every(view, status) != every:
+        st.rerun()  # over or its interval changed, and drawn: one full run (same elements, places)
 
 
-def draw_view(token: str, view) -> None:
+def draw_view(token: str, view, status) -> None:
     who = t("train.watch_by", nickname=md_escape(view.nickname)) if view.nickname else ""
     st.markdown(f"#### {md_escape(run_label(view))}{who}")  # learner text is text (app.text)
     st.caption(t("train.watch_read_only"))
-    run_view(view, view.status(), token)
+    run_view(view, status, token)
     if view.result is not None and not view.active:
         st.divider()
         st.subheader(t("train.tab_results"))

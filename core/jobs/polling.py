@@ -1,0 +1,25 @@
+"""How often a page asks the server about a run it shows (the owner's live tab, a watch link, the
+hidden-tab watcher).
+
+Why not always once a second (issue 22): in a class of 30 on two workers, 28 learners' runs wait
+in the queue for most of the lesson, and every open page reran its live view once a second — most
+of the server's reruns redrew a queue position that changes every few seconds at most. A run that
+trains, or is next in line (it starts within a run's length), is polled every second, so its
+curves move and its start shows at once; a run further back is polled every few seconds.
+"""
+from __future__ import annotations
+
+from core.jobs.states import ACTIVE_STATES, QUEUED
+
+LIVE_SECONDS = 1.0      # training, starting, stopping, or next in line
+WAITING_SECONDS = 4.0   # waiting behind at least one other waiting run
+
+
+def poll_seconds(state: str, position: int) -> float | None:
+    """Seconds between a page's polls of a run in `state` at queue `position` (1: next to start,
+    0: not waiting); None once the run is over (nothing left to follow)."""
+    if state not in ACTIVE_STATES:
+        return None
+    if state == QUEUED and position > 1:
+        return WAITING_SECONDS
+    return LIVE_SECONDS
