@@ -135,6 +135,11 @@ class Sampler(threading.Thread):
         self.cpu: list[float] = []
         self.load: list[float] = []   # the machine's 1-min load average: other work competing
         self.processes = 0            # most processes seen at once (server, fork server, workers)
+        # The bench's own side (its core): this process (protocol learners, teacher, Playwright's
+        # client) and the browsers (Chromium and Playwright's driver) — what the Chromium visitors'
+        # figures share their core with.
+        self.bench_cpu: list[float] = []
+        self.browser_cpu: list[float] = []
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -158,6 +163,16 @@ class Sampler(threading.Thread):
                 self.processes = max(self.processes, len(now))
                 self.cpu.append(cpu)
                 self.load.append(os.getloadavg()[0])
+                server = {p.pid for p in now}
+                me = psutil.Process()
+                browsers = [p for p in me.children(recursive=True)
+                            if p.pid not in server and "py-spy" not in p.name()]
+                for p in [me, *browsers]:
+                    if p.pid not in procs:
+                        procs[p.pid] = p
+                        p.cpu_percent(None)
+                self.bench_cpu.append(procs[me.pid].cpu_percent(None))
+                self.browser_cpu.append(sum(procs[p.pid].cpu_percent(None) for p in browsers))
             except psutil.Error:
                 continue
 
@@ -180,6 +195,7 @@ class Lesson:
         self.learners_done = 0
         self.sessions: list[Session] = []
         self.finished = asyncio.Event()
+        self.loop_lag: list[float] = []        # s: how late the bench's event loop woke (loop_lag)
 
     def left(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -321,15 +337,38 @@ async def teacher(url: str, lesson: Lesson) -> Session | None:
 # --------------------------------------------------------------------------- Chromium visitors
 async def chromium_drawer(browser, url: str, lesson: Lesson, out: dict) -> None:
     """Reload Predict, draw, time the prediction; again until the lesson ends."""
-    ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
-    page = await ctx.new_page()
-    page.set_default_timeout(60_000)
+    page, ctx = await _visitor_page(browser, out)
     while not lesson.finished.is_set() and lesson.left() > 30:
         try:
             await _draw_round(page, url, lesson, out)
         except Exception as e:  # noqa: BLE001 — reported; the visitor reloads and goes on
-            lesson.error("chromium drawer", _browser_error(e))
+            lesson.error("chromium drawer", _browser_error(e) + await _what_it_showed(page))
     await ctx.close()
+
+
+async def _visitor_page(browser, out: dict):
+    ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    page = await ctx.new_page()
+    page.set_default_timeout(60_000)
+    page.on("pageerror", lambda e: out["page_errors"].append(str(e)[:200]))
+    page.on("console", lambda m: m.type == "error" and out["page_errors"].append(f"console: {m.text[:160]}"))
+    return page, ctx
+
+
+SHOTS = Path(tempfile.gettempdir()) / "class_load-shots"
+
+
+async def _what_it_showed(page) -> str:
+    """The first words of a page a visitor gave up on (a slow page, an error, a blank page), and
+    a screenshot of it under SHOTS."""
+    shot = SHOTS / f"{time.strftime('%H%M%S')}-{abs(hash(page.url)) % 10_000}.png"
+    try:
+        SHOTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(shot), timeout=10_000)
+        text = " ".join((await page.inner_text("body", timeout=3_000)).split())
+    except Exception:  # noqa: BLE001 — the page itself may be gone
+        return " · page: (unreadable)"
+    return f" · page: {text[:160]!r} ({page.url.split('//')[-1]}, {shot})"
 
 
 def _browser_error(e: Exception) -> str:
@@ -344,6 +383,7 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
     await page.goto(f"{url}/predict")
     await page.get_by_role("heading", name="Predict").first.wait_for()
     out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+    out.setdefault("timeline", []).append(("load /predict", lesson.rel(time.monotonic()), out["load"][-1][0]))
     canvas = page.locator("canvas.upper-canvas").first
     await canvas.wait_for()
     await page.get_by_text("Nothing drawn yet").wait_for()
@@ -358,6 +398,7 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
         t1 = time.perf_counter()
         await page.get_by_role("heading", name=re.compile(r"^Prediction: ")).wait_for()
         out["draw"].append((time.perf_counter() - t1, training))
+        out.setdefault("timeline", []).append(("draw", lesson.rel(time.monotonic()), out["draw"][-1][0]))
         await page.locator(".st-key-predict-clear button").click()
         await page.get_by_text("Nothing drawn yet").wait_for()
         await asyncio.sleep(1.0)
@@ -365,14 +406,12 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
 
 async def chromium_watcher(browser, url: str, lesson: Lesson, out: dict) -> None:
     """Open a learner's watch link and time how often the live progress line changes."""
-    ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
-    page = await ctx.new_page()
-    page.set_default_timeout(60_000)
+    page, ctx = await _visitor_page(browser, out)
     while not lesson.finished.is_set() and lesson.left() > 20:
         try:
             await _watch_round(page, url, lesson, out)
         except Exception as e:  # noqa: BLE001 — reported; the visitor reloads and goes on
-            lesson.error("chromium watcher", _browser_error(e))
+            lesson.error("chromium watcher", _browser_error(e) + await _what_it_showed(page))
     await ctx.close()
 
 
@@ -382,6 +421,8 @@ async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
     await page.goto(links[0] if links else f"{url}/train")
     await page.get_by_role("heading", name="Train").first.wait_for()
     out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+    out.setdefault("timeline", []).append(("load " + ("watch link" if links else "/train"),
+                                           lesson.rel(time.monotonic()), out["load"][-1][0]))
     if not links:   # nobody training yet (or any more): look again soon
         await asyncio.sleep(2.0)
         return
@@ -413,13 +454,15 @@ async def lesson_main(url: str, args, n: int, digits, browser_out: dict) -> tupl
     teacher_task = asyncio.create_task(teacher(url, lesson))
     pw = browser = None
     chrome_tasks = []
-    if not args.no_chromium:
+    visitors = [] if args.no_chromium else args.chromium.split(",")
+    if visitors:
         from playwright.async_api import async_playwright
 
         pw = await async_playwright().start()
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        chrome_tasks = [asyncio.create_task(chromium_drawer(browser, url, lesson, browser_out["drawer"])),
-                        asyncio.create_task(chromium_watcher(browser, url, lesson, browser_out["watcher"]))]
+        visit = {"drawer": chromium_drawer, "watcher": chromium_watcher}
+        chrome_tasks = [asyncio.create_task(visit[v](browser, url, lesson, browser_out[v])) for v in visitors]
+    lag_task = asyncio.create_task(loop_lag(lesson))
     await asyncio.sleep(2.0)   # the teacher's page is open before the class starts
     learners = [asyncio.create_task(learner(i, url, lesson, digits[i * DIGITS:(i + 1) * DIGITS],
                                             stagger=args.stagger * i / max(1, n)))
@@ -431,9 +474,17 @@ async def lesson_main(url: str, args, n: int, digits, browser_out: dict) -> tupl
         await asyncio.wait(chrome_tasks, timeout=90)
         await browser.close()
         await pw.stop()
-    for t in learners + chrome_tasks:
+    for t in learners + chrome_tasks + [lag_task]:
         t.cancel()
     return lesson, teacher_session
+
+
+async def loop_lag(lesson: Lesson, every: float = 0.05) -> None:
+    """Record how late this event loop wakes from a short sleep, for the whole lesson."""
+    while not lesson.finished.is_set():
+        t0 = time.perf_counter()
+        await asyncio.sleep(every)
+        lesson.loop_lag.append(time.perf_counter() - t0 - every)
 
 
 def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, browser_out: dict,
@@ -488,6 +539,14 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         "server_peak_cpu_pct": round(max(sampler.cpu), 1) if sampler.cpu else None,
         "machine_load_avg": {"mean": round(statistics.mean(sampler.load), 2),
                              "max": round(max(sampler.load), 2)} if sampler.load else None,
+        "bench_cpu_pct": _mean_peak(sampler.bench_cpu),
+        "browser_cpu_pct": _mean_peak(sampler.browser_cpu),
+        # how late the bench's own event loop ran a 50 ms timer: the part of every client-side
+        # figure above (rerun times included) that is the bench's core, not the server
+        "bench_loop_lag_s": summary(lesson.loop_lag),
+        # (what, seconds into the lesson when it ended, how long it took), for each Chromium action
+        "chromium_timeline": sorted(drawer.get("timeline", []) + watcher.get("timeline", []), key=lambda x: x[1]),
+        "chromium_page_errors": (drawer["page_errors"] + watcher["page_errors"])[:20],
         "errors": len(lesson.errors), "error_list": lesson.errors[:200],
         "not_understood": dict(unknown),
         "notes": dict(notes),
@@ -502,6 +561,10 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         "errors": _ok(row["errors"], TARGETS["errors"]),
     }
     return row
+
+
+def _mean_peak(values: list[float]) -> dict | None:
+    return {"mean": round(statistics.mean(values), 1), "peak": round(max(values), 1)} if values else None
 
 
 def _ok(value, limit) -> dict:
@@ -591,7 +654,8 @@ def run_one(n: int, args, data_dir: Path) -> dict:
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             sampler = Sampler(pid)
             sampler.start()
-            browser_out = {"drawer": {"load": [], "draw": []}, "watcher": {"load": [], "live_gap": []}}
+            browser_out = {"drawer": {"load": [], "draw": [], "page_errors": []},
+                           "watcher": {"load": [], "live_gap": [], "page_errors": []}}
             t0 = time.perf_counter()
             lesson, teacher_s = asyncio.run(lesson_main(url, args, n, digits, browser_out))
             wall = time.perf_counter() - t0
@@ -632,6 +696,9 @@ def main(argv=None) -> int:
                    help="each lesson stops after this (default 240 + 20 × N: ~7 s per fast run on "
                         "one core, two workers, plus drawing)")
     p.add_argument("--no-chromium", action="store_true", help="protocol visitors only")
+    p.add_argument("--chromium", default="drawer,watcher", choices=["drawer,watcher", "drawer", "watcher"],
+                   help="which Chromium visitors (default both; one alone shows what the other costs "
+                        "the core they share)")
     p.add_argument("--server-cpus", default="0" if (os.cpu_count() or 1) > 1 else None,
                    help="taskset CPU list for the server (default 0)")
     p.add_argument("--bench-cpus", default="1" if (os.cpu_count() or 1) > 1 else None,
@@ -684,6 +751,8 @@ def print_row(r: dict) -> None:
     print(f"server peak RSS {r['server_peak_rss_mb']} MB (PSS {r.get('server_peak_pss_mb')} MB, "
           f"{r.get('server_processes')} processes) · CPU mean {r['server_mean_cpu_pct']}% "
           f"peak {r['server_peak_cpu_pct']}% · machine load avg {r['machine_load_avg']}")
+    print(f"bench process CPU {r.get('bench_cpu_pct')}% · browsers {r.get('browser_cpu_pct')}% · "
+          f"bench loop lag s {r.get('bench_loop_lag_s')} · page errors {r.get('chromium_page_errors')}")
     print(f"errors {r['errors']}: {r['error_list'][:5]}")
     print(f"not understood: {r['not_understood'] or 'none'} · notes: {r['notes'] or 'none'}")
     for name, t in r["targets"].items():

@@ -299,8 +299,12 @@ class Session:
         if kind == "new_session":
             ns = msg.new_session
             self.session_id = ns.initialize.session_id or self.session_id
-            self._set_pages(ns.app_pages, ns.page_script_hash)
             if not (msg.metadata.HasField("run") and msg.metadata.run.fragment_ids):
+                # Only a full run's pages count: a fragment run's new_session lists the pages by
+                # their titles ("Train", not the "train" of st.navigation's url paths), and
+                # following them sent "…/Train/train" as this tab's address (the browser keeps its
+                # own): every watch link the app then drew pointed at a blank page.
+                self._set_pages(ns.app_pages, ns.page_script_hash)
                 self.auto_reruns.clear()   # a full run registers its fragments again
                 self._next_due.clear()
         elif kind == "navigation":

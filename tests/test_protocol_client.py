@@ -94,3 +94,23 @@ def test_reports_messages_it_does_not_understand():
     s._handle(ref.SerializeToString(), None)
     assert s.unknown == {"ForwardMsg.file_urls_response": 1, "ref_hash (not in cache)": 1}
     assert "file_urls_response ×1" in s.describe_unknown()
+
+
+def test_a_fragment_runs_list_of_pages_does_not_move_the_tab():
+    """A fragment run's new_session names the pages by title; the tab stays at its url path."""
+    s = Session("http://127.0.0.1:1")
+
+    def new_session(names: dict[str, str], fragment: bool) -> bytes:
+        msg = ForwardMsg()
+        msg.new_session.page_script_hash = "h-train"
+        for path, h in names.items():
+            page = msg.new_session.app_pages.add()
+            page.url_pathname, page.page_script_hash = path, h
+        if fragment:
+            msg.metadata.run.fragment_ids.append("f1")
+        return msg.SerializeToString()
+
+    s._handle(new_session({"home": "h-home", "train": "h-train"}, fragment=False), None)
+    assert s.page_path == "train"
+    s._handle(new_session({"Home": "h-home", "Train": "h-train"}, fragment=True), None)
+    assert s.page_path == "train" and "train" in s.pages
