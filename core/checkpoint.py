@@ -6,12 +6,15 @@ metrics, curves, seed, created time and format version.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
 import re
 import tempfile
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -498,15 +501,38 @@ def load_checkpoint(path: str | os.PathLike, limits: Limits | None = None) -> Ch
     return load_checkpoint_bytes(data, path.name, limits)
 
 
+# The metadata of files already read, by (path, modification time, size, limits). Why: the
+# Predict and Train pages list every checkpoint on each full rerun, and a drawn digit reruns
+# Predict: re-opening and re-validating every header was 5% of that rerun (issue 22). A file
+# rewritten in place gets a new mtime or size; the cache is small and bounded.
+_METADATA_CACHE: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+_METADATA_CACHE_SIZE = 256
+_METADATA_LOCK = threading.Lock()
+
+
 def read_file_metadata(path: str | os.PathLike, limits: Limits | None = None) -> dict[str, Any]:
     """The validated metadata of a checkpoint file, read with safe_open (only the header)."""
     path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise CheckpointError(_NOT_SAFETENSORS.format(source=path.name)) from None
+    key = (str(path.absolute()), stat.st_mtime_ns, stat.st_size, limits or current_limits())
+    with _METADATA_LOCK:
+        if key in _METADATA_CACHE:
+            _METADATA_CACHE.move_to_end(key)
+            return copy.deepcopy(_METADATA_CACHE[key])   # callers may change their copy
     try:
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata()
     except _READ_ERRORS:
         raise CheckpointError(_NOT_SAFETENSORS.format(source=path.name)) from None
-    return validate_metadata(_decode_metadata(header, path.name), path.name, limits)
+    meta = validate_metadata(_decode_metadata(header, path.name), path.name, limits)
+    with _METADATA_LOCK:
+        _METADATA_CACHE[key] = copy.deepcopy(meta)
+        while len(_METADATA_CACHE) > _METADATA_CACHE_SIZE:
+            _METADATA_CACHE.popitem(last=False)
+    return meta
 
 
 def list_checkpoints(folder: str | os.PathLike | None = None,

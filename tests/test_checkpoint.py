@@ -152,3 +152,20 @@ def test_bundled_default_checkpoint():
     assert "python -m core train" in ckpt.meta["recipe"]
     assert ckpt.meta["calibration"]["holdout"] == 5000 and ckpt.temperature == ckpt.meta["calibration"]["temperature"] != 1.0
     json.dumps(ckpt.meta)
+
+
+def test_file_metadata_is_read_again_when_the_file_changes_and_callers_get_their_own_copy(tmp_path):
+    """read_file_metadata keeps what it read per (path, mtime, size): a rewritten file is read
+    again, and a caller changing its dict changes nobody else's."""
+    from core.checkpoint import read_file_metadata
+
+    m1, meta1 = model_and_meta(1, "first")
+    path = save_checkpoint(tmp_path / "x.safetensors", m1, meta1)
+    first = read_file_metadata(path)
+    assert first["name"] == "first"
+    first["name"] = "changed by a caller"
+    assert read_file_metadata(path)["name"] == "first"
+    m2, meta2 = model_and_meta(2, "second, a longer name")
+    save_checkpoint(path, m2, meta2, overwrite=True)
+    assert read_file_metadata(path)["name"] == "second, a longer name"
+    assert [m["name"] for _, m in list_checkpoints(tmp_path)] == ["second, a longer name"]

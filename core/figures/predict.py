@@ -35,13 +35,21 @@ def pixel_tile(img: np.ndarray, size: int = 140) -> np.ndarray:
     return (tile * 255 + 0.5).astype(np.uint8)
 
 
-def square_axes(fig: go.Figure, show_ticks: bool = False, side: int | None = None) -> None:
-    """Image-like axes: square pixels, row 0 at the top, whole-number ticks for small maps."""
+def square_axis_layout(show_ticks: bool = False, side: int | None = None) -> dict:
+    """Image-like axes as layout entries: square pixels, row 0 at the top, whole-number ticks for
+    small maps. Given to the figure's constructor in one layout dict: Plotly's update_xaxes /
+    update_yaxes walk every axis and parse each property path, and on the Predict page that was a
+    third of a drawing's rerun (py-spy, issue 22)."""
     tick = dict(dtick=1) if side is not None and side <= 12 else {}
-    fig.update_xaxes(showgrid=False, zeroline=False, showticklabels=show_ticks, constrain="domain",
-                     **tick)
-    fig.update_yaxes(showgrid=False, zeroline=False, showticklabels=show_ticks, autorange="reversed",
-                     scaleanchor="x", constrain="domain", **tick)
+    return dict(
+        xaxis=dict(showgrid=False, zeroline=False, showticklabels=show_ticks, constrain="domain", **tick),
+        yaxis=dict(showgrid=False, zeroline=False, showticklabels=show_ticks, autorange="reversed",
+                   scaleanchor="x", constrain="domain", **tick))
+
+
+def square_axes(fig: go.Figure, show_ticks: bool = False, side: int | None = None) -> None:
+    """square_axis_layout applied to a figure built elsewhere."""
+    fig.update_layout(square_axis_layout(show_ticks, side))
 
 
 def fmt(v: float) -> str:
@@ -55,14 +63,13 @@ def probability_figure(probs: np.ndarray, classes: list[str], top: int, true: in
     if true is not None and true != top:
         colors[true] = "#2e9d5b"
     colors[top] = "#e8590c" if true is not None and true != top else "#1c7ed6"
-    fig = go.Figure(go.Bar(
-        x=[plot_text(c) for c in classes], y=probs * 100, marker_color=colors,
+    return go.Figure(go.Bar(
+        x=[plot_text(c) for c in classes], y=probs * 100, marker=dict(color=colors),
         text=[f"{100 * p:.1f}%" if p >= 0.005 else "" for p in probs], textposition="outside",
-        hovertemplate="%{x}: %{y:.2f}%<extra></extra>", cliponaxis=False))
-    fig.update_layout(height=270, margin=dict(l=10, r=10, t=28, b=10), showlegend=False,
-                      yaxis=dict(range=[0, 108], title=t("predict.probability_axis"), ticksuffix="%"),
-                      xaxis=dict(type="category", title=None))
-    return fig
+        hovertemplate="%{x}: %{y:.2f}%<extra></extra>", cliponaxis=False),
+        layout=dict(height=270, margin=dict(l=10, r=10, t=28, b=10), showlegend=False,
+                    yaxis=dict(range=[0, 108], title=dict(text=t("predict.probability_axis")), ticksuffix="%"),
+                    xaxis=dict(type="category", title=None)))
 
 
 def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selected: int, t: Translate) -> go.Figure:
@@ -84,24 +91,22 @@ def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selecte
         lo, hi = ranges[0]
         colorbar = dict(tickvals=[0, 0.5, 1], ticktext=[fmt(lo), fmt((lo + hi) / 2), fmt(hi)])
     colorbar.update(thickness=12, len=0.9)
-    fig = go.Figure([
+    r, q = divmod(selected, cols)
+    frame = dict(type="rect", x0=q * (w + gap) - 0.5 - gap / 2, x1=q * (w + gap) + w - 0.5 + gap / 2,
+                 y0=r * (h + gap) - 0.5 - gap / 2, y1=r * (h + gap) + h - 0.5 + gap / 2,
+                 line=dict(color="#ff4b4b", width=3))
+    unit = GRID_WIDTH_PX / grid.shape[1]  # the plot is width-bound: size it to fit the tiles
+    height = int(min(900, max(140, grid.shape[0] * unit + 12)))
+    return go.Figure([
         go.Heatmap(z=grid, colorscale=ACTIVATION_SCALE, zmin=0, zmax=1, hoverinfo="skip",
                    colorbar=colorbar, xgap=0, ygap=0),
         go.Scatter(x=centres_x, y=centres_y, mode="markers", hovertext=hover, hoverinfo="text",
                    marker=dict(size=max(8, 300 // cols), color="rgba(0,0,0,0)", symbol="square"),
                    selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
                    showlegend=False),
-    ])
-    r, q = divmod(selected, cols)
-    fig.add_shape(type="rect", x0=q * (w + gap) - 0.5 - gap / 2, x1=q * (w + gap) + w - 0.5 + gap / 2,
-                  y0=r * (h + gap) - 0.5 - gap / 2, y1=r * (h + gap) + h - 0.5 + gap / 2,
-                  line=dict(color="#ff4b4b", width=3))
-    unit = GRID_WIDTH_PX / grid.shape[1]  # the plot is width-bound: size it to fit the tiles
-    height = int(min(900, max(140, grid.shape[0] * unit + 12)))
-    fig.update_layout(height=height, margin=dict(l=4, r=4, t=4, b=4), hovermode="closest",
-                      hoverdistance=-1, dragmode=False, clickmode="event+select")
-    square_axes(fig)
-    return fig
+    ], layout=dict(height=height, margin=dict(l=4, r=4, t=4, b=4), hovermode="closest",
+                   hoverdistance=-1, dragmode=False, clickmode="event+select", shapes=[frame],
+                   **square_axis_layout()))
 
 
 def map_figure(values: np.ndarray, zmin: float, zmax: float, colorscale=ACTIVATION_SCALE,
@@ -120,28 +125,25 @@ def map_figure(values: np.ndarray, zmin: float, zmax: float, colorscale=ACTIVATI
             customdata=values.ravel(), hovertemplate=t("predict.position_hover") + "<extra></extra>",
             marker=dict(size=max(6, 280 // max(h, w)), color="rgba(0,0,0,0)", symbol="square"),
             selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0))))
-    fig = go.Figure(traces)
+    layout = dict(height=height, margin=dict(l=4, r=4, t=4, b=4), hovermode="closest",
+                  hoverdistance=-1 if clickable else 20, dragmode=False,
+                  clickmode="event+select" if clickable else "event",
+                  **square_axis_layout(show_ticks=True, side=max(h, w)))
+    layout["xaxis"]["range"] = [-0.5, w - 0.5]
+    layout["yaxis"].update(range=[h - 0.5, -0.5], autorange=False)
     if marker is not None:
         r, c = marker
-        fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
-                      line=dict(color="#ff4b4b", width=3))
-    fig.update_layout(height=height, margin=dict(l=4, r=4, t=4, b=4), hovermode="closest",
-                      hoverdistance=-1 if clickable else 20, dragmode=False,
-                      clickmode="event+select" if clickable else "event")
-    square_axes(fig, show_ticks=True, side=max(h, w))
-    fig.update_xaxes(range=[-0.5, w - 0.5])
-    fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
-    return fig
+        layout["shapes"] = [dict(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5,
+                                 line=dict(color="#ff4b4b", width=3))]
+    return go.Figure(traces, layout=layout)
 
 
 def kernel_grid_figure(kernels: np.ndarray, limit: float, height_per_row: int) -> go.Figure:
     """[N, k, k] kernels as one tiled heatmap on a symmetric red-blue scale."""
     cols = grid_columns(len(kernels), 8)
     grid = tile_maps(kernels, cols, gap=1)
-    fig = go.Figure(go.Heatmap(z=grid, zmin=-limit, zmax=limit, colorscale="RdBu_r",
-                               colorbar=dict(thickness=12, len=0.9),
-                               hovertemplate="%{z:.3f}<extra></extra>"))
-    fig.update_layout(height=int(max(150, math.ceil(len(kernels) / cols) * height_per_row + 20)),
-                      margin=dict(l=4, r=4, t=4, b=4))
-    square_axes(fig)
-    return fig
+    return go.Figure(go.Heatmap(z=grid, zmin=-limit, zmax=limit, colorscale="RdBu_r",
+                                colorbar=dict(thickness=12, len=0.9),
+                                hovertemplate="%{z:.3f}<extra></extra>"),
+                     layout=dict(height=int(max(150, math.ceil(len(kernels) / cols) * height_per_row + 20)),
+                                 margin=dict(l=4, r=4, t=4, b=4), **square_axis_layout()))
