@@ -192,6 +192,7 @@ class Lesson:
         self.errors: list[str] = []
         self.watch_links: dict[int, str] = {}
         self.active: set[int] = set()          # learners whose run is submitted and not done
+        self.training: set[int] = set()        # … and seen training (what a watcher wants to see)
         self.learners_done = 0
         self.sessions: list[Session] = []
         self.finished = asyncio.Event()
@@ -264,6 +265,7 @@ async def learner(i: int, url: str, lesson: Lesson, digits: list[np.ndarray], st
                 now = time.monotonic()
                 if state in ("running", "done") and "start" not in seen:
                     seen["start"] = now
+                    lesson.training.add(i)
                 if state in ("done", "failed"):
                     seen[state] = now
                     return True
@@ -275,6 +277,7 @@ async def learner(i: int, url: str, lesson: Lesson, digits: list[np.ndarray], st
             observe(s)
             ended = await s.follow(observe, timeout=lesson.left())
             lesson.active.discard(i)
+            lesson.training.discard(i)
             lesson.watch_links.pop(i, None)
             if "start" in seen:
                 run["start"] = lesson.rel(seen["start"])
@@ -416,7 +419,9 @@ async def chromium_watcher(browser, url: str, lesson: Lesson, out: dict) -> None
 
 
 async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
-    links = [v for k, v in sorted(lesson.watch_links.items()) if k in lesson.active]
+    # a run that trains now (its curves move), else any submitted one
+    links = ([v for k, v in sorted(lesson.watch_links.items()) if k in lesson.training]
+             or [v for k, v in sorted(lesson.watch_links.items()) if k in lesson.active])
     t0 = time.perf_counter()
     await page.goto(links[0] if links else f"{url}/train")
     await page.get_by_role("heading", name="Train").first.wait_for()

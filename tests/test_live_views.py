@@ -197,6 +197,13 @@ def test_a_view_polls_every_second_while_its_run_trains_or_is_next_and_less_behi
         m.shutdown()
 
 
+def test_the_next_workers_worth_of_waiting_runs_are_polled_every_second():
+    """On two workers, the first two waiting runs may start when the next run ends."""
+    assert [jobs.poll_seconds(jobs.QUEUED, pos, workers=2) for pos in (1, 2, 3)] == [
+        jobs.LIVE_SECONDS, jobs.LIVE_SECONDS, jobs.WAITING_SECONDS]
+    assert jobs.poll_seconds(jobs.QUEUED, 1, workers=0) == jobs.LIVE_SECONDS
+
+
 @pytest.mark.parametrize("state", [jobs.STARTING, jobs.RUNNING, jobs.STOPPING, jobs.STOPPED])
 def test_a_run_that_trains_is_polled_every_second_wherever_the_queue_put_it(state):
     assert jobs.poll_seconds(state, 0) == jobs.LIVE_SECONDS

@@ -4,22 +4,24 @@ hidden-tab watcher).
 Why not always once a second (issue 22): in a class of 30 on two workers, 28 learners' runs wait
 in the queue for most of the lesson, and every open page reran its live view once a second — most
 of the server's reruns redrew a queue position that changes every few seconds at most. A run that
-trains, or is next in line (it starts within a run's length), is polled every second, so its
-curves move and its start shows at once; a run further back is polled every few seconds.
+trains, or is close enough to the front to start when the next worker frees (its position is at
+most the number of workers), is polled every second, so its curves move and its start shows at
+once; a run further back is polled every few seconds.
 """
 from __future__ import annotations
 
 from core.jobs.states import ACTIVE_STATES, QUEUED
 
-LIVE_SECONDS = 1.0      # training, starting, stopping, or next in line
-WAITING_SECONDS = 4.0   # waiting behind at least one other waiting run
+LIVE_SECONDS = 1.0      # training, starting, stopping, or among the next runs to start
+WAITING_SECONDS = 4.0   # waiting behind at least a worker's worth of other waiting runs
 
 
-def poll_seconds(state: str, position: int) -> float | None:
+def poll_seconds(state: str, position: int, workers: int = 1) -> float | None:
     """Seconds between a page's polls of a run in `state` at queue `position` (1: next to start,
-    0: not waiting); None once the run is over (nothing left to follow)."""
+    0: not waiting) on a server with `workers` training slots; None once the run is over
+    (nothing left to follow)."""
     if state not in ACTIVE_STATES:
         return None
-    if state == QUEUED and position > 1:
+    if state == QUEUED and position > max(1, workers):
         return WAITING_SECONDS
     return LIVE_SECONDS

@@ -32,7 +32,7 @@ from pages.train.runs import current_job, manager, run_label, watch_url
 
 def poll_every(job, status: jobs.JobStatus) -> float | None:
     """The `run_every` of a fragment that shows `job` (None: it does not poll)."""
-    return jobs.poll_seconds(job.state, status.position)
+    return jobs.poll_seconds(job.state, status.position, manager().workers)
 
 
 def live_tab(owner: str) -> None:
