@@ -140,6 +140,7 @@ class Sampler(threading.Thread):
         # figures share their core with.
         self.bench_cpu: list[float] = []
         self.browser_cpu: list[float] = []
+        self.profiler_cpu: list[float] = []   # py-spy (--profile py-spy), on the bench's cores too
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -165,14 +166,16 @@ class Sampler(threading.Thread):
                 self.load.append(os.getloadavg()[0])
                 server = {p.pid for p in now}
                 me = psutil.Process()
-                browsers = [p for p in me.children(recursive=True)
-                            if p.pid not in server and "py-spy" not in p.name()]
-                for p in [me, *browsers]:
+                others = [p for p in me.children(recursive=True) if p.pid not in server]
+                spies = [p for p in others if "py-spy" in p.name()]
+                browsers = [p for p in others if p not in spies]
+                for p in [me, *others]:
                     if p.pid not in procs:
                         procs[p.pid] = p
                         p.cpu_percent(None)
                 self.bench_cpu.append(procs[me.pid].cpu_percent(None))
                 self.browser_cpu.append(sum(procs[p.pid].cpu_percent(None) for p in browsers))
+                self.profiler_cpu.append(sum(procs[p.pid].cpu_percent(None) for p in spies))
             except psutil.Error:
                 continue
 
@@ -420,10 +423,10 @@ async def chromium_watcher(browser, url: str, lesson: Lesson, out: dict) -> None
 
 async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
     # a run that trains now (its curves move), else any submitted one
-    links = ([v for k, v in sorted(lesson.watch_links.items()) if k in lesson.training]
-             or [v for k, v in sorted(lesson.watch_links.items()) if k in lesson.active])
+    links = ([(k, v) for k, v in sorted(lesson.watch_links.items()) if k in lesson.training]
+             or [(k, v) for k, v in sorted(lesson.watch_links.items()) if k in lesson.active])
     t0 = time.perf_counter()
-    await page.goto(links[0] if links else f"{url}/train")
+    await page.goto(links[0][1] if links else f"{url}/train")
     await page.get_by_role("heading", name="Train").first.wait_for()
     out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
     out.setdefault("timeline", []).append(("load " + ("watch link" if links else "/train"),
@@ -431,6 +434,7 @@ async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
     if not links:   # nobody training yet (or any more): look again soon
         await asyncio.sleep(2.0)
         return
+    learner = links[0][0]
     bar = page.locator("[data-testid='stProgress']").first
     last, last_t, until = None, None, time.perf_counter() + 40
     while time.perf_counter() < until and not lesson.finished.is_set():
@@ -445,8 +449,19 @@ async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
                 out["live_gap"].append(now - last_t)
             last, last_t = text, now
         if await page.get_by_text(re.compile(r"^Finished: ")).count():
+            # when this watch page showed the end, against when the owner's own page did
+            out["finished_seen"][learner] = lesson.rel(time.monotonic())
             break
         await asyncio.sleep(0.1)
+
+
+def finish_lag(lesson: Lesson, seen: dict[int, float]) -> list[float]:
+    """Per run the Chromium watcher saw end: how much later (or earlier) its watch page showed
+    "Finished" than the owner's live view (a protocol learner polling the same run every second).
+    A fast run has only two or three step events, too few for the gaps between progress-line
+    changes, so this is the watch view's "keeping up" figure."""
+    done = {r["learner"]: r["done"] for r in lesson.runs if "done" in r}
+    return [round(at - done[k], 3) for k, at in seen.items() if k in done]
 
 
 # --------------------------------------------------------------------------- one lesson
@@ -537,6 +552,7 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         "chromium_draw_s": summary([x for x, _ in drawer["draw"]]),
         "chromium_draw_while_training_s": summary([x for x, tr in drawer["draw"] if tr]),
         "chromium_live_update_gap_s": summary(watcher["live_gap"]),
+        "chromium_watch_finish_lag_s": summary(finish_lag(lesson, watcher.get("finished_seen", {}))),
         "server_peak_rss_mb": round(max(sampler.rss), 1) if sampler.rss else None,
         "server_peak_pss_mb": round(max(sampler.pss), 1) if sampler.pss else None,
         "server_processes": sampler.processes,
@@ -546,6 +562,7 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
                              "max": round(max(sampler.load), 2)} if sampler.load else None,
         "bench_cpu_pct": _mean_peak(sampler.bench_cpu),
         "browser_cpu_pct": _mean_peak(sampler.browser_cpu),
+        "profiler_cpu_pct": _mean_peak(sampler.profiler_cpu),
         # how late the bench's own event loop ran a 50 ms timer: the part of every client-side
         # figure above (rerun times included) that is the bench's core, not the server
         "bench_loop_lag_s": summary(lesson.loop_lag),
@@ -660,7 +677,7 @@ def run_one(n: int, args, data_dir: Path) -> dict:
             sampler = Sampler(pid)
             sampler.start()
             browser_out = {"drawer": {"load": [], "draw": [], "page_errors": []},
-                           "watcher": {"load": [], "live_gap": [], "page_errors": []}}
+                           "watcher": {"load": [], "live_gap": [], "finished_seen": {}, "page_errors": []}}
             t0 = time.perf_counter()
             lesson, teacher_s = asyncio.run(lesson_main(url, args, n, digits, browser_out))
             wall = time.perf_counter() - t0
@@ -752,11 +769,13 @@ def print_row(r: dict) -> None:
         print(f"   {k:<9} {v}  bytes {r['learner_bytes_by_kind'][k]}")
     print(f"teacher rerun s {r['teacher_rerun_s']}")
     print(f"chromium load {r['chromium_load_s']} · draw (training) {r['chromium_draw_while_training_s']} "
-          f"· live gap {r['chromium_live_update_gap_s']}")
+          f"· live gap {r['chromium_live_update_gap_s']} · watch page's 'Finished' after the owner's "
+          f"{r.get('chromium_watch_finish_lag_s')}")
     print(f"server peak RSS {r['server_peak_rss_mb']} MB (PSS {r.get('server_peak_pss_mb')} MB, "
           f"{r.get('server_processes')} processes) · CPU mean {r['server_mean_cpu_pct']}% "
           f"peak {r['server_peak_cpu_pct']}% · machine load avg {r['machine_load_avg']}")
     print(f"bench process CPU {r.get('bench_cpu_pct')}% · browsers {r.get('browser_cpu_pct')}% · "
+          f"profiler {r.get('profiler_cpu_pct')}% · "
           f"bench loop lag s {r.get('bench_loop_lag_s')} · page errors {r.get('chromium_page_errors')}")
     print(f"errors {r['errors']}: {r['error_list'][:5]}")
     print(f"not understood: {r['not_understood'] or 'none'} · notes: {r['notes'] or 'none'}")
