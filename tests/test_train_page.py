@@ -873,3 +873,12 @@ def test_a_run_interrupted_by_a_restart_has_one_button_to_start_it_again(faked, 
         gate.release(10_000)
         before.shutdown(timeout=10)
         after.shutdown(timeout=10)
+
+
+def test_the_code_panel_writes_the_script_only_while_open():
+    """Lazy: a closed "PyTorch code" panel (every first look at Train) costs no script."""
+    closed = page()
+    assert not [c for c in closed.code if "class Net(nn.Module):" in c.value]
+    opened = page(**{"train-code": True})
+    assert not opened.exception
+    assert [c for c in opened.code if "class Net(nn.Module):" in c.value]

@@ -10,7 +10,12 @@ from core.train import TrainConfig
 
 
 def code_panel(config: TrainConfig | None) -> None:
-    with st.expander(t("export.title"), key="train-code"):
+    # Lazy: the script is written only while the panel is open (opening it reruns the page).
+    # Closed, as on every learner's first look at Train, it cost 15% of the page's run.
+    panel = st.expander(t("export.title"), key="train-code", on_change="rerun")
+    if not panel.open:
+        return
+    with panel:
         try:
             script = training_script(config) if config is not None else None
         except (ValueError, data_mod.DataError):  # ConfigError, SpecError, LimitError: nothing to export
