@@ -317,6 +317,9 @@ def toy_page(monkeypatch):
     st.cache_resource.clear()
 
 
+OPEN_PANEL = {"train-code": True}   # the lazy panel's state: open (pages/train/export.py)
+
+
 def open_train_page(lang: str, **state) -> AppTest:
     from tests.helpers import page_app
 
@@ -332,7 +335,7 @@ def open_train_page(lang: str, **state) -> AppTest:
     ("zh", "⬇ 本次训练的 PyTorch 代码", "下载 cnn_lab_fast.py"),
 ])
 def test_the_train_page_shows_the_code_of_the_current_settings(toy_page, lang, title, download):
-    at = open_train_page(lang)
+    at = open_train_page(lang, **OPEN_PANEL)
     assert not at.exception, [e.value for e in at.exception]
     assert title in [e.label for e in at.expander]
     (button,) = at.get("download_button")
@@ -350,7 +353,7 @@ def test_the_train_page_shows_the_code_of_the_current_settings(toy_page, lang, t
 
 
 def test_the_code_panel_waits_for_a_trainable_form(toy_page):
-    at = open_train_page("en")
+    at = open_train_page("en", **OPEN_PANEL)
     at.text_input(key="train.lr").set_value("abc").run()
     assert not at.exception and not at.code and not at.get("download_button")
     assert "The code appears here once" in " ".join(c.value for c in at.caption)
