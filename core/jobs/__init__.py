@@ -26,8 +26,8 @@ from core.jobs.backend import (DEFAULT_WORKERS, Backend, LocalBackend, RunFactor
 from core.jobs.cli import BackendRun
 from core.jobs.estimates import TRAIN_PASSES, format_seconds, probe_rate, run_work, schedule
 from core.jobs.job import MAX_NICKNAME, BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
-from core.jobs.polling import LIVE_SECONDS, WAITING_SECONDS, poll_seconds
 from core.jobs.manager import JobManager, backend_name_from_env, make_backend, set_factory
+from core.jobs.polling import LIVE_SECONDS, WAITING_SECONDS, poll_seconds
 from core.jobs.serving import make_job_manager
 from core.jobs.snapshots import (PROBE_INDEX, FeatureSnapshot, LayerMaps, capture_features,
                                  events_with_snapshots)
@@ -49,8 +49,9 @@ __all__ = [
     "PROBE_INDEX", "QUEUED", "RUNNING", "STARTING", "STOPPED", "STOPPING", "TRAINING_STATES",
     "TRAIN_PASSES", "WORKERS_ENV", "Backend", "BackendError", "BackendRun", "BoardRow",
     "FeatureSnapshot", "Job", "JobLimitError", "JobManager", "JobSink", "JobStatus", "JobView",
-    "LIVE_SECONDS", "LayerMaps", "LocalBackend", "RunFactory", "RunFailed", "RunRequest", "backend_name_from_env",
+    "LIVE_SECONDS", "LayerMaps", "LocalBackend", "RunFactory", "RunFailed", "RunRequest",
+    "WAITING_SECONDS", "backend_name_from_env",
     "capture_features", "clean_nickname", "events_with_snapshots", "format_seconds",
-    "make_backend", "make_job_manager", "poll_seconds", "probe_rate", "run_work", "schedule", "set_factory",
-    "train_locally", "WAITING_SECONDS",
+    "make_backend", "make_job_manager", "poll_seconds", "probe_rate", "run_work", "schedule",
+    "set_factory", "train_locally",
 ]

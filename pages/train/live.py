@@ -12,9 +12,10 @@ longer exists. So the page's element tree around its fragments never changes sha
   * the page always ends with exactly one `watcher` fragment (no element of its own), polling
     only while a run is active and the live tab is hidden;
   * the one full rerun a fragment asks for (its run is over: stop polling, redraw what depends on
-    it; or its run now needs another polling interval) comes after it has drawn the state, and the full run that follows draws the same
-    elements at the same places; a poll the browser sent just before that rerun reruns the same
-    fragment at the same place, now without polling, and draws the same state again.
+    it; or its run now needs another polling interval) comes after it has drawn the state, and
+    the full run that follows draws the same elements at the same places; a poll the browser
+    sent just before that rerun reruns the same fragment at the same place, now with the new
+    interval, and draws the same state again.
 """
 from __future__ import annotations
 
