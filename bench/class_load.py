@@ -12,7 +12,9 @@ protocol) and Playwright:
     drawable canvas's value, Clear between them);
   * 2 real Chromium visitors: one reloads Predict and draws strokes (page load → first heading,
     mouse-up → "Prediction: …" on screen), one opens learners' watch links and times how often
-    the live progress line changes on screen (page load → first heading, too);
+    the live progress line changes on screen (page load → first heading, too). "On screen" is
+    the frame that painted it, timed on the page's own clock (bench/paint_timing.py); what
+    Playwright's wait_for saw is kept beside it (`*_playwright_s`, an upper bound);
   * the server's RSS and CPU (with its children) are sampled every 0.5 s; with --profile, py-spy
     samples every server thread (or cProfile, main thread only, with --profile cprofile).
 
@@ -62,6 +64,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench.server import CLASS_ENV, CLASS_OPTIONS, bundled_checkpoints, serve  # noqa: E402
+from bench.paint_timing import PaintTiming  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -352,8 +355,14 @@ async def chromium_drawer(browser, url: str, lesson: Lesson, out: dict) -> None:
     await ctx.close()
 
 
+# What a person sees, timed on the page's own clock (bench/paint_timing.py): the frame that first
+# paints the page's title after a navigation, and the prediction's heading after a mouse-up.
+PAINT = PaintTiming({"title": ("h1", r"^(Predict|Train)$"), "prediction": ("h3", r"^Prediction: ")})
+
+
 async def _visitor_page(browser, out: dict):
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
+    await PAINT.install(ctx)
     page = await ctx.new_page()
     page.set_default_timeout(60_000)
     page.on("pageerror", lambda e: out["page_errors"].append(str(e)[:200]))
@@ -377,6 +386,12 @@ async def _what_it_showed(page) -> str:
     return f" · page: {text[:160]!r} ({page.url.split('//')[-1]}, {shot})"
 
 
+def _record_load(page, out: dict, playwright_s: float, training: bool) -> None:
+    """Playwright's own figure for a load (goto → its wait_for saw the title): an upper bound on
+    what the screen showed, late by however long the page's main thread kept it waiting."""
+    out.setdefault("load_playwright", []).append((playwright_s, training))
+
+
 def _browser_error(e: Exception) -> str:
     """Playwright's first line and what it was waiting for ("waiting for get_by_role(...)")."""
     lines = str(e).splitlines()
@@ -388,12 +403,14 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
     t0 = time.perf_counter()
     await page.goto(f"{url}/predict")
     await page.get_by_role("heading", name="Predict").first.wait_for()
-    out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+    _record_load(page, out, time.perf_counter() - t0, bool(lesson.active))
+    out["load"].append((await PAINT.painted(page, "title", since="navigation"), bool(lesson.active)))
     out.setdefault("timeline", []).append(("load /predict", lesson.rel(time.monotonic()), out["load"][-1][0]))
     canvas = page.locator("canvas.upper-canvas").first
     await canvas.wait_for()
     await page.get_by_text("Nothing drawn yet").wait_for()
     for _ in range(3):
+        await PAINT.rearm(page, "prediction")
         box = await canvas.bounding_box()
         await page.mouse.move(box["x"] + STROKE[0][0], box["y"] + STROKE[0][1])
         await page.mouse.down()
@@ -403,7 +420,8 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
         await page.mouse.up()
         t1 = time.perf_counter()
         await page.get_by_role("heading", name=re.compile(r"^Prediction: ")).wait_for()
-        out["draw"].append((time.perf_counter() - t1, training))
+        out["draw_playwright"].append((time.perf_counter() - t1, training))
+        out["draw"].append((await PAINT.painted(page, "prediction", since="pointerup"), training))
         out.setdefault("timeline", []).append(("draw", lesson.rel(time.monotonic()), out["draw"][-1][0]))
         await page.locator(".st-key-predict-clear button").click()
         await page.get_by_text("Nothing drawn yet").wait_for()
@@ -428,7 +446,8 @@ async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
     t0 = time.perf_counter()
     await page.goto(links[0][1] if links else f"{url}/train")
     await page.get_by_role("heading", name="Train").first.wait_for()
-    out["load"].append((time.perf_counter() - t0, bool(lesson.active)))
+    _record_load(page, out, time.perf_counter() - t0, bool(lesson.active))
+    out["load"].append((await PAINT.painted(page, "title", since="navigation"), bool(lesson.active)))
     out.setdefault("timeline", []).append(("load " + ("watch link" if links else "/train"),
                                            lesson.rel(time.monotonic()), out["load"][-1][0]))
     if not links:   # nobody training yet (or any more): look again soon
@@ -532,6 +551,7 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
             "est_after_s": r.get("est_start_after_s"), "actual_wait_s": r.get("wait_s")} for r in runs]
     drawer, watcher = browser_out["drawer"], browser_out["watcher"]
     loads = drawer["load"] + watcher["load"]
+    loads_pw = drawer.get("load_playwright", []) + watcher.get("load_playwright", [])
     row = {
         "learners": n, "workers": workers, "wall_s": round(wall, 1),
         "runs_done": len(done), "runs": sorted(runs, key=lambda r: r["learner"]),
@@ -551,6 +571,11 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         "chromium_load_while_training_s": summary([x for x, tr in loads if tr]),
         "chromium_draw_s": summary([x for x, _ in drawer["draw"]]),
         "chromium_draw_while_training_s": summary([x for x, tr in drawer["draw"] if tr]),
+        # the same loads and draws as Playwright's wait_for saw them: late by however long the
+        # page's main thread was busy after painting (charts), so an upper bound (paint_timing.py)
+        "chromium_load_playwright_s": summary([x for x, _ in loads_pw]),
+        "chromium_draw_while_training_playwright_s": summary(
+            [x for x, tr in drawer.get("draw_playwright", []) if tr]),
         "chromium_live_update_gap_s": summary(watcher["live_gap"]),
         "chromium_watch_finish_lag_s": summary(finish_lag(lesson, watcher.get("finished_seen", {}))),
         "server_peak_rss_mb": round(max(sampler.rss), 1) if sampler.rss else None,
@@ -676,7 +701,7 @@ def run_one(n: int, args, data_dir: Path) -> dict:
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             sampler = Sampler(pid)
             sampler.start()
-            browser_out = {"drawer": {"load": [], "draw": [], "page_errors": []},
+            browser_out = {"drawer": {"load": [], "draw": [], "draw_playwright": [], "page_errors": []},
                            "watcher": {"load": [], "live_gap": [], "finished_seen": {}, "page_errors": []}}
             t0 = time.perf_counter()
             lesson, teacher_s = asyncio.run(lesson_main(url, args, n, digits, browser_out))
@@ -771,6 +796,8 @@ def print_row(r: dict) -> None:
     print(f"chromium load {r['chromium_load_s']} · draw (training) {r['chromium_draw_while_training_s']} "
           f"· live gap {r['chromium_live_update_gap_s']} · watch page's 'Finished' after the owner's "
           f"{r.get('chromium_watch_finish_lag_s')}")
+    print(f"   as Playwright saw them: load {r.get('chromium_load_playwright_s')} · draw (training) "
+          f"{r.get('chromium_draw_while_training_playwright_s')}")
     print(f"server peak RSS {r['server_peak_rss_mb']} MB (PSS {r.get('server_peak_pss_mb')} MB, "
           f"{r.get('server_processes')} processes) · CPU mean {r['server_mean_cpu_pct']}% "
           f"peak {r['server_peak_cpu_pct']}% · machine load avg {r['machine_load_avg']}")
