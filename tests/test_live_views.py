@@ -81,6 +81,56 @@ def test_a_cached_figure_is_serialized_once_and_draws_exactly_as_a_fresh_one():
     assert live_payload.frozen(None) is None
 
 
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_live_runs_curves_are_redrawn_every_few_seconds_and_at_once_at_an_epoch_or_the_end():
+    clock = FakeClock()
+    curves = live_payload.CurveClock(every=3.0, clock=clock)
+    assert curves.shown("tok", events(10), live=True) == 11           # first look: everything
+    clock.now += 1.0
+    assert curves.shown("tok", events(20), live=True) == 11           # a poll a second later: same figure
+    assert curves.shown("other", events(20), live=True) == 21         # per run
+    clock.now += 2.0
+    assert curves.shown("tok", events(30), live=True) == 31           # 3 s on: redrawn
+    clock.now += 0.5
+    epoch_end = events(35) + [{"event": "epoch", "epoch": 1, "step": 35, "test_loss": 0.5, "test_accuracy": 0.8}]
+    assert curves.shown("tok", epoch_end, live=True) == 37            # a new test point is news
+    clock.now += 0.5
+    assert curves.shown("tok", events(40), live=False) == 41          # over: every event, at once
+    assert curves.shown("tok", events(3), live=True) == 4             # fewer events (restarted run)
+
+
+def test_live_views_of_one_run_share_one_figure_between_redraws():
+    """Two visitors a second apart get the very same (cached) figures: an identical message, so
+    the browsers redraw nothing; past the refresh they get the new curves."""
+    live_payload.PAYLOADS.clear()
+    clock = FakeClock()
+    old = live_payload.CURVES
+    live_payload.CURVES = live_payload.CurveClock(every=3.0, clock=clock)
+    try:
+        first = live_payload.curve_figures("tok", events(10), 100, "en", t, live=True)
+        clock.now += 1.0
+        assert live_payload.curve_figures("tok", events(15), 100, "en", t, live=True)[0] is first[0]
+        clock.now += 3.0
+        later = live_payload.curve_figures("tok", events(20), 100, "en", t, live=True)[0]
+        assert len(later.data[0].x) == 20 and len(first[0].data[0].x) == 10
+    finally:
+        live_payload.CURVES = old
+
+
+def test_the_curve_clock_is_bounded():
+    curves = live_payload.CurveClock(every=3.0, clock=FakeClock(), max_runs=2)
+    for run in ("a", "b", "c"):
+        curves.shown(run, events(1), live=True)
+    assert list(curves._shown) == ["b", "c"]
+
+
 def test_the_cache_is_bounded_least_recently_used_first_out():
     c = PayloadCache(max_entries=2)
     c.get("a", lambda: 1)

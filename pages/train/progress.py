@@ -59,7 +59,7 @@ def run_view(job, status: jobs.JobStatus, run: str, after_outcome=None) -> None:
                      time=duration(m.get("train_seconds"))), icon="🎉")
         if after_outcome is not None:
             after_outcome()
-    loss, acc = live_payload.curve_figures(run, events, p.total_steps, lang(), t)
+    loss, acc = live_payload.curve_figures(run, events, p.total_steps, lang(), t, live=job.active)
     left, right = st.columns(2)
     left.plotly_chart(loss, config=PLOT_CONFIG, key="train.loss_chart")
     right.plotly_chart(acc, config=PLOT_CONFIG, key="train.acc_chart")
