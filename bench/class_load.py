@@ -569,6 +569,11 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         "teacher_bytes_total": teacher_s.bytes_received if teacher_s else None,
         "chromium_load_s": summary([x for x, _ in loads]),
         "chromium_load_while_training_s": summary([x for x, tr in loads if tr]),
+        # Each Chromium visitor's first load has an empty HTTP cache (a new browser context): ≈ 99
+        # static files of Streamlit's frontend fetched and compiled, at the lesson's start, when
+        # 30 learners open Train within 5 s. Later loads come from the cache, as a reload does.
+        "chromium_load_first_s": summary([v["load"][0][0] for v in (drawer, watcher) if v["load"]]),
+        "chromium_load_cached_s": summary([x for v in (drawer, watcher) for x, _ in v["load"][1:]]),
         "chromium_draw_s": summary([x for x, _ in drawer["draw"]]),
         "chromium_draw_while_training_s": summary([x for x, tr in drawer["draw"] if tr]),
         # the same loads and draws as Playwright's wait_for saw them: late by however long the
@@ -796,6 +801,8 @@ def print_row(r: dict) -> None:
     print(f"chromium load {r['chromium_load_s']} · draw (training) {r['chromium_draw_while_training_s']} "
           f"· live gap {r['chromium_live_update_gap_s']} · watch page's 'Finished' after the owner's "
           f"{r.get('chromium_watch_finish_lag_s')}")
+    print(f"   loads: first (empty cache) {r.get('chromium_load_first_s')} · "
+          f"later (cached) {r.get('chromium_load_cached_s')}")
     print(f"   as Playwright saw them: load {r.get('chromium_load_playwright_s')} · draw (training) "
           f"{r.get('chromium_draw_while_training_playwright_s')}")
     print(f"server peak RSS {r['server_peak_rss_mb']} MB (PSS {r.get('server_peak_pss_mb')} MB, "
