@@ -30,6 +30,13 @@ def style(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 
     return fig
 
 
+def room_above(fig: go.Figure) -> go.Figure:
+    """Room above the plot for a legend that wraps to two rows (a half-width chart with three
+    curves, or longer Chinese names): the title keeps the top edge and the legend grows up to it,
+    instead of over it."""
+    return fig.update_layout(margin=dict(t=72), title=dict(y=0.98, yanchor="top"))
+
+
 def loss_range(*curves) -> list[float] | None:
     """The loss chart's y-axis: every finite point of `curves` in view, with a margin.
 
@@ -60,7 +67,7 @@ def loss_figure(c: metrics.Curves, total_steps: int, t: Translate) -> go.Figure:
     y_range = loss_range(c.loss, c.smoothed_loss(), c.test_loss)
     if y_range is not None:
         fig.update_yaxes(range=y_range)
-    return style(fig, t("train.chart_loss"), t("train.axis_step"), t("train.axis_loss"))
+    return room_above(style(fig, t("train.chart_loss"), t("train.axis_step"), t("train.axis_loss")))
 
 
 def accuracy_figure(c: metrics.Curves, total_steps: int, t: Translate) -> go.Figure:
@@ -72,7 +79,7 @@ def accuracy_figure(c: metrics.Curves, total_steps: int, t: Translate) -> go.Fig
                     marker=dict(size=9))
     fig.update_xaxes(range=[0, max(total_steps, 1) * 1.02])
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
-    return style(fig, t("train.chart_accuracy"), t("train.axis_step"), t("train.axis_accuracy"))
+    return room_above(style(fig, t("train.chart_accuracy"), t("train.axis_step"), t("train.axis_accuracy")))
 
 
 def maps_figure(maps: np.ndarray) -> go.Figure:
@@ -158,9 +165,7 @@ def per_class_figure(acc: np.ndarray, classes, t: Translate) -> go.Figure:
     low = max(0.0, float(np.min(acc)) - 0.1) if len(acc) else 0.0
     fig.update_yaxes(range=[low, 1.0], tickformat=".0%")
     fig.update_xaxes(type="category")
-    style(fig, t("train.per_class_title"), t("train.axis_class"), t("train.axis_accuracy"), 460)
-    fig.update_layout(margin=dict(t=72), title=dict(y=0.98, yanchor="top"))
-    return fig
+    return room_above(style(fig, t("train.per_class_title"), t("train.axis_class"), t("train.axis_accuracy"), 460))
 
 
 def compare_figure(runs: list[tuple[str, list[dict]]], metric: str, t: Translate) -> go.Figure:
