@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.class_load import PAINT, STROKE  # noqa: E402
+from bench.browser_steps import start_run, stroke_until_release  # noqa: E402
+from bench.class_load import PAINT  # noqa: E402
 from bench.server import CHROMIUM, CHROMIUM_ARGS, bundled_checkpoints, serve, shared_data_dir  # noqa: E402
 
 TIMEOUT_MS = 120_000
@@ -60,21 +61,7 @@ async def watch_scene(url: str, window: float, epochs: int) -> dict:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         trainer = await (await browser.new_context(viewport=VIEWPORT)).new_page()
-        await trainer.goto(f"{url}/train", timeout=TIMEOUT_MS)
-        start = trainer.locator(".st-key-train-start button")
-        await start.wait_for(timeout=TIMEOUT_MS)
-        data_used = trainer.get_by_role("slider", name="Data used")   # all of MNIST: a run of a minute or so
-        await data_used.focus()
-        await data_used.press("End")
-        await trainer.get_by_text(re.compile(r"55,000 training images")).first.wait_for(timeout=TIMEOUT_MS)
-        field = trainer.get_by_label("Epochs", exact=True)
-        await field.fill(str(epochs))
-        await field.press("Enter")
-        await trainer.get_by_text(f"× {epochs} epoch").first.wait_for(timeout=TIMEOUT_MS)
-        await start.click()
-        link = trainer.locator(".st-key-train-watch-link code")
-        await link.wait_for(timeout=TIMEOUT_MS)
-        watch_url = (await link.inner_text()).strip()
+        watch_url = await start_run(trainer, url, epochs, all_data=True, timeout_ms=TIMEOUT_MS)
         await trainer.goto("about:blank")   # only the watch page draws from here on
         page = await (await browser.new_context(viewport=VIEWPORT)).new_page()
         await page.goto(watch_url, timeout=TIMEOUT_MS)
@@ -116,11 +103,7 @@ async def draw_scene(url: str, cycles: int) -> dict:
         draw_s, clear_s, paint_s = [], [], []
         for _ in range(cycles):
             await PAINT.rearm(page, "prediction")
-            box = await canvas.bounding_box()
-            await page.mouse.move(box["x"] + STROKE[0][0], box["y"] + STROKE[0][1])
-            await page.mouse.down()
-            for x, y in STROKE[1:]:
-                await page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
+            await stroke_until_release(page, canvas)
             m0 = await _metrics(cdp)
             await page.mouse.up()
             await page.get_by_role("heading", name=re.compile(r"^Prediction: ")).wait_for(timeout=TIMEOUT_MS)

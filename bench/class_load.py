@@ -64,6 +64,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from bench.server import CLASS_ENV, CLASS_OPTIONS, bundled_checkpoints, serve  # noqa: E402
+from bench.browser_steps import stroke_until_release  # noqa: E402
 from bench.paint_timing import PaintTiming  # noqa: E402
 from bench.protocol_client import ProtocolError, Session  # noqa: E402
 
@@ -73,7 +74,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 TEACHER_KEY = "lesson-key"
 DIGITS = 5                    # digits each learner draws on Predict
 CANVAS = 280                  # pages/predict.py's CANVAS_SIZE
-STROKE = [(140, 45 + 10 * i) for i in range(20)]   # a "1" for the Chromium drawer
 TARGETS = {  # issue 22's targets for 30 learners + teacher + 2 Chromium
     "makespan_ratio": 1.15, "chromium_load_p95_s": 3.0, "chromium_draw_p95_s": 1.0,
     "learner_rerun_p95_s": 0.5, "server_peak_rss_mb": 2048, "errors": 0,
@@ -411,11 +411,7 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
     await page.get_by_text("Nothing drawn yet").wait_for()
     for _ in range(3):
         await PAINT.rearm(page, "prediction")
-        box = await canvas.bounding_box()
-        await page.mouse.move(box["x"] + STROKE[0][0], box["y"] + STROKE[0][1])
-        await page.mouse.down()
-        for x, y in STROKE[1:]:
-            await page.mouse.move(box["x"] + x, box["y"] + y, steps=2)
+        await stroke_until_release(page, canvas)
         training = bool(lesson.active)
         await page.mouse.up()
         t1 = time.perf_counter()

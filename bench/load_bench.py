@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.browser_steps import start_run, stroke_until_release  # noqa: E402
 from bench.paint_timing import PaintTiming  # noqa: E402
 from bench.server import CHROMIUM, CHROMIUM_ARGS, shared_data_dir, streamlit_server  # noqa: E402
 
@@ -52,7 +53,6 @@ TARGET_P95_S = 1.5          # issue 22: --visitors 1 --watchers 5 on the local b
 TRAINING_EPOCHS = 20        # the watched run trains during the whole measurement
 VISITORS_PER_WORKER = 5     # pages per Chromium process (Streamlit's load tests use a few per worker)
 PREDICTION = re.compile(r"^Prediction: 1 \(")
-VERTICAL_STROKE = [(140, 45 + 10 * i) for i in range(20)]
 # "on screen": the frame that painted the prediction's heading, on the page's clock (paint_timing.py)
 PAINT = PaintTiming({"prediction": ("h3", PREDICTION.pattern)})
 
@@ -69,12 +69,7 @@ async def _stroke_latency(page) -> tuple[float, float]:
     and to when Playwright's wait_for saw it (later by however long the page's charts kept the
     page's main thread busy)."""
     await PAINT.rearm(page, "prediction")
-    box = await page.locator("canvas.upper-canvas").first.bounding_box()  # a cleared canvas is briefly drawn twice
-    x0, y0 = box["x"], box["y"]
-    await page.mouse.move(x0 + VERTICAL_STROKE[0][0], y0 + VERTICAL_STROKE[0][1])
-    await page.mouse.down()
-    for x, y in VERTICAL_STROKE[1:]:
-        await page.mouse.move(x0 + x, y0 + y, steps=2)
+    await stroke_until_release(page, page.locator("canvas.upper-canvas").first)
     await page.mouse.up()
     t0 = time.perf_counter()
     await page.get_by_role("heading", name=PREDICTION).wait_for(timeout=TIMEOUT_MS)
@@ -128,18 +123,8 @@ async def _start_run_and_watch(url: str, watchers: int, ready: threading.Event,
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         trainer = await (await browser.new_context(viewport={"width": 1400, "height": 1600})).new_page()
         try:
-            await trainer.goto(f"{url}/train", timeout=TIMEOUT_MS)
-            start = trainer.locator(".st-key-train-start button")
-            await start.wait_for(timeout=TIMEOUT_MS)
             # A run that outlasts the measurement: the default 1-epoch run would end in seconds.
-            epochs = trainer.get_by_label("Epochs", exact=True)
-            await epochs.fill(str(TRAINING_EPOCHS))
-            await epochs.press("Enter")
-            await trainer.get_by_text(f"× {TRAINING_EPOCHS} epoch").first.wait_for(timeout=TIMEOUT_MS)
-            await start.click()
-            link = trainer.locator(".st-key-train-watch-link code")
-            await link.wait_for(timeout=TIMEOUT_MS)
-            watch_url = (await link.inner_text()).strip()
+            watch_url = await start_run(trainer, url, TRAINING_EPOCHS, timeout_ms=TIMEOUT_MS)
             info["watch_link"] = True
             pages = []
             for _ in range(watchers):
