@@ -109,3 +109,17 @@ def test_conv_figures():
     pool = conv.pool_steps([conv.EXAMPLE_POOL_INPUT], 2)
     assert conv_figures.pool_figure(pool, pool.steps[0], t).layout.height > 0
     assert conv_figures.kernel_figure(np.eye(3), "k").layout.width >= 170
+
+
+def test_predict_explorer_colour_bars_only_where_nothing_else_states_the_scale():
+    """The channel grid's caption states its range and the filter cells carry their values, so
+    they draw no colour bar (each one is a small axis the browser lays out on every drawing);
+    the enlarged map keeps its bar."""
+    t = partial(translate, "en")
+    maps = np.random.default_rng(0).random((4, 5, 5))
+    ranges = np.stack([maps.min((1, 2)), maps.max((1, 2))], 1)
+    assert predict_figures.channel_grid_figure(maps, ranges, "layer", 0, t).data[0].showscale is False
+    assert predict_figures.map_figure(maps[0], 0, 1, t=t).data[0].showscale is True
+    assert predict_figures.map_figure(maps[0], -1, 1, "RdBu_r", text=True, t=t).data[0].showscale is False
+    assert predict_figures.kernel_grid_figure(maps, 1.0, 60).data[0].showscale is True
+    assert predict_figures.kernel_grid_figure(maps, 1.0, 60, colorbar=False).data[0].showscale is False

@@ -324,7 +324,7 @@ def test_feature_map_explorer_controls(checkpoints, mnist):
     at = ok(at.selectbox(key="predict.layer").set_value(2).run())
     at = ok(at.segmented_control(key="predict.scale").set_value("global").run())
     lo, hi = value_ranges(outs, 2, "global")[0]
-    assert f"every layer of the network: {lo:.3g} … {hi:.3g}." in texts(at.caption)
+    assert f"every layer of the network: dark purple {lo:.3g} … yellow {hi:.3g}." in texts(at.caption)
     at = ok(at.segmented_control(key="predict.scale").set_value("map").run())
     assert "Each map uses its own range" in texts(at.caption)
     # Choosing a channel enlarges it and shows the filter that made it.

@@ -74,7 +74,13 @@ def probability_figure(probs: np.ndarray, classes: list[str], top: int, true: in
 
 def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selected: int, t: Translate) -> go.Figure:
     """All channels tiled in one heatmap, scaled per `ranges`, plus an invisible marker per
-    tile so a click selects the channel (Plotly cannot select heatmap cells)."""
+    tile so a click selects the channel (Plotly cannot select heatmap cells).
+
+    No colour bar: the caption under the grid states the range and which colour is low or high
+    (`predict.range_*`). Each colour bar is a small axis Plotly lays out and measures again on
+    every new drawing: the explorer's four bars were a third of its browser work per digit drawn
+    (bench/browser_cost.py's draw scene, issue 22), and a busy learner's laptop pays that before
+    the prediction above it is painted."""
     c, h, w = maps.shape
     cols = grid_columns(c, 8 if c <= 64 else 16)
     rows = math.ceil(c / cols)
@@ -85,12 +91,6 @@ def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selecte
     flat = maps.reshape(c, -1)
     hover = [t("predict.grid_hover", channel=i, lo=fmt(flat[i].min()), hi=fmt(flat[i].max()),
                mean=fmt(flat[i].mean())) for i in range(c)]
-    if mode == "map":
-        colorbar = dict(tickvals=[0, 1], ticktext=[t("predict.cbar_min"), t("predict.cbar_max")])
-    else:
-        lo, hi = ranges[0]
-        colorbar = dict(tickvals=[0, 0.5, 1], ticktext=[fmt(lo), fmt((lo + hi) / 2), fmt(hi)])
-    colorbar.update(thickness=12, len=0.9)
     r, q = divmod(selected, cols)
     frame = dict(type="rect", x0=q * (w + gap) - 0.5 - gap / 2, x1=q * (w + gap) + w - 0.5 + gap / 2,
                  y0=r * (h + gap) - 0.5 - gap / 2, y1=r * (h + gap) + h - 0.5 + gap / 2,
@@ -99,7 +99,7 @@ def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selecte
     height = int(min(900, max(140, grid.shape[0] * unit + 12)))
     return go.Figure([
         go.Heatmap(z=grid, colorscale=ACTIVATION_SCALE, zmin=0, zmax=1, hoverinfo="skip",
-                   colorbar=colorbar, xgap=0, ygap=0),
+                   showscale=False, xgap=0, ygap=0),
         go.Scatter(x=centres_x, y=centres_y, mode="markers", hovertext=hover, hoverinfo="text",
                    marker=dict(size=max(8, 300 // cols), color="rgba(0,0,0,0)", symbol="square"),
                    selected=dict(marker=dict(opacity=0)), unselected=dict(marker=dict(opacity=0)),
@@ -112,10 +112,11 @@ def channel_grid_figure(maps: np.ndarray, ranges: np.ndarray, mode: str, selecte
 def map_figure(values: np.ndarray, zmin: float, zmax: float, colorscale=ACTIVATION_SCALE,
                 height: int = 330, marker: tuple[int, int] | None = None, clickable: bool = False,
                 text: bool = False, *, t: Translate) -> go.Figure:
-    """One map as a heatmap; `marker` frames a cell, `clickable` adds a click target per cell."""
+    """One map as a heatmap; `marker` frames a cell, `clickable` adds a click target per cell;
+    `text` writes each cell's value in it, and then needs no colour bar."""
     h, w = values.shape
     traces = [go.Heatmap(z=values, zmin=zmin, zmax=zmax, colorscale=colorscale,
-                         colorbar=dict(thickness=12, len=0.9),
+                         colorbar=dict(thickness=12, len=0.9), showscale=not text,
                          hovertemplate=t("predict.pixel_hover") + "<extra></extra>",
                          texttemplate="%{z:.2f}" if text else None)]
     if clickable:
@@ -138,12 +139,14 @@ def map_figure(values: np.ndarray, zmin: float, zmax: float, colorscale=ACTIVATI
     return go.Figure(traces, layout=layout)
 
 
-def kernel_grid_figure(kernels: np.ndarray, limit: float, height_per_row: int) -> go.Figure:
-    """[N, k, k] kernels as one tiled heatmap on a symmetric red-blue scale."""
+def kernel_grid_figure(kernels: np.ndarray, limit: float, height_per_row: int,
+                       colorbar: bool = True) -> go.Figure:
+    """[N, k, k] kernels as one tiled heatmap on a symmetric red-blue scale (`colorbar=False`
+    when the text beside it states the scale)."""
     cols = grid_columns(len(kernels), 8)
     grid = tile_maps(kernels, cols, gap=1)
     return go.Figure(go.Heatmap(z=grid, zmin=-limit, zmax=limit, colorscale="RdBu_r",
-                                colorbar=dict(thickness=12, len=0.9),
+                                colorbar=dict(thickness=12, len=0.9), showscale=colorbar,
                                 hovertemplate="%{z:.3f}<extra></extra>"),
                      layout=dict(height=int(max(150, math.ceil(len(kernels) / cols) * height_per_row + 20)),
                                  margin=dict(l=4, r=4, t=4, b=4), **square_axis_layout()))

@@ -59,9 +59,9 @@ def _filter_section(ckpt, layer: int, channel: int) -> None:
         caption += " " + t("predict.filter_caption_source", src=name, layer=_layer_name(ckpt, layer))
     right.caption(caption)
     if n_in == 1 and weights.shape[0] > 1:
-        right.markdown(t("predict.all_filters", layer=name, n=weights.shape[0]))
         limit = float(np.abs(weights).max()) or 1.0
-        right.plotly_chart(kernel_grid_figure(weights[:, 0], limit, 70), config=PLOT_CONFIG,
+        right.markdown(t("predict.all_filters", layer=name, n=weights.shape[0], limit=fmt(limit)))
+        right.plotly_chart(kernel_grid_figure(weights[:, 0], limit, 70, colorbar=False), config=PLOT_CONFIG,
                            key="predict.all_filters_fig")
 
 
