@@ -44,11 +44,16 @@ import numpy as np
 from PIL import Image
 
 from core import metrics
+from core.jobs.polling import CHART_SECONDS
 from core.figures import Translate
 from core.figures.training import accuracy_figure, loss_figure, maps_figure, probability_figure
 
 MAX_ENTRIES = 512  # a 60-learner lesson with a few views each: ~5 entries per live run
-CHART_REFRESH_SECONDS = 3.0  # a live run's curves are redrawn at most this often (see CurveClock)
+CHART_REFRESH_SECONDS = CHART_SECONDS  # a live run's curves are redrawn about this often (CurveClock),
+# as often as the views poll their charts (core.jobs.polling). A poll whose timer fires a little
+# early (a busy browser, a slow rerun before it) still gets the news: without this slack, a view
+# polling every 3 s would often see new curves only every 6 s.
+REFRESH_SLACK_SECONDS = 0.5
 
 
 class PayloadCache:
@@ -99,8 +104,8 @@ def frozen(fig):
 
 class CurveClock:
     """How many of a training run's events its curves show: all of them when last redrawn, and
-    that same count until `every` seconds have passed or an epoch has ended since (its test point
-    is news). One count per run, shared by every view of it, so all of them show the same figure
+    that same count until `every` seconds (less REFRESH_SLACK_SECONDS) have passed or an epoch
+    has ended since (its test point is news). One count per run, shared by every view of it, so all of them show the same figure
     (one cached payload, one identical message: the browsers redraw nothing in between)."""
 
     def __init__(self, every: float = CHART_REFRESH_SECONDS, clock: Callable[[], float] = time.monotonic,
@@ -118,7 +123,7 @@ class CurveClock:
                 return n
             now = self._clock()
             count, when = self._shown.get(run, (None, None))
-            if (count is None or n < count or now - when >= self.every
+            if (count is None or n < count or now - when >= self.every - REFRESH_SLACK_SECONDS
                     or any(e.get("event") == "epoch" for e in events[count:])):
                 count, when = n, now
             self._shown[run] = (count, when)

@@ -96,8 +96,10 @@ def test_a_live_runs_curves_are_redrawn_every_few_seconds_and_at_once_at_an_epoc
     clock.now += 1.0
     assert curves.shown("tok", events(20), live=True) == 11           # a poll a second later: same figure
     assert curves.shown("other", events(20), live=True) == 21         # per run
-    clock.now += 2.0
-    assert curves.shown("tok", events(30), live=True) == 31           # 3 s on: redrawn
+    clock.now += 1.4
+    assert curves.shown("tok", events(25), live=True) == 11           # 2.4 s on: still the same
+    clock.now += 0.3
+    assert curves.shown("tok", events(30), live=True) == 31           # a 3 s poll firing early: redrawn
     clock.now += 0.5
     epoch_end = events(35) + [{"event": "epoch", "epoch": 1, "step": 35, "test_loss": 0.5, "test_accuracy": 0.8}]
     assert curves.shown("tok", epoch_end, live=True) == 37            # a new test point is news
@@ -262,3 +264,15 @@ def test_a_run_that_trains_is_polled_every_second_wherever_the_queue_put_it(stat
 @pytest.mark.parametrize("state", [jobs.FINISHED, jobs.FAILED, jobs.CANCELLED])
 def test_a_run_that_is_over_is_not_polled(state):
     assert jobs.poll_seconds(state, 0) is None
+
+
+@pytest.mark.parametrize("state", jobs.TRAINING_STATES)
+def test_a_live_views_charts_are_polled_every_few_seconds_while_its_run_trains(state):
+    assert jobs.chart_poll_seconds(state) == jobs.CHART_SECONDS
+    assert jobs.CHART_SECONDS > jobs.LIVE_SECONDS, "the progress line moves more often than the curves"
+    assert live_payload.CHART_REFRESH_SECONDS == jobs.CHART_SECONDS, "new curves on every chart poll"
+
+
+@pytest.mark.parametrize("state", [jobs.QUEUED, jobs.FINISHED, jobs.FAILED, jobs.CANCELLED])
+def test_a_runs_charts_are_not_polled_before_it_starts_or_once_it_is_over(state):
+    assert jobs.chart_poll_seconds(state) is None

@@ -31,6 +31,7 @@ from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from core.data import DataError
 from core.models import DEFAULT_PRESET, PRESETS, summary
 from core.workspace import Workspace, WorkspaceError, workspace_id
+from pages.train.live import intervals
 from tests.fakes import FakeRun, fake_manager_factory, toy_dataset
 from tests.fakes import config as fake_config
 from tests.helpers import can_unshare, open_page, page_app, wait_until
@@ -486,9 +487,16 @@ def test_a_run_through_the_queue_can_be_watched_while_it_waits(faked, monkeypatc
     watcher = page(query={"watch": queued.watch_token})
     assert "Waiting in line: you are 1st of 1" in texts(watcher.info)
     assert [b.key for b in watcher.button] == ["train.leave_watch"], "a watcher cannot cancel"
+    assert not watcher.get("plotly_chart"), "no charts before the run starts"
+    # The status polls every second; the charts only once the run trains (its start changes the
+    # pair, so the status fragment asks for the full run that registers the charts' timer).
+    manager = job_manager()
+    assert intervals(queued, manager.status(queued)) == (core.jobs.LIVE_SECONDS, None)
+    assert intervals(first, manager.status(first)) == (core.jobs.LIVE_SECONDS, core.jobs.CHART_SECONDS)
     bob.button(key="train.cancel").click().run()
     press_stop(alice, first)
     assert first.wait(60)
+    assert intervals(first, manager.status(first)) == (None, None)
 
 
 # ------------------------------------------------------------------ keep the model

@@ -11,7 +11,8 @@ One module per job:
   process_backend  the process backend: each run in a niced, memory-capped worker process
               (imported only when chosen; the default on a class server)
   ray_backend the Ray backend (imported only when chosen)
-  polling     how often a page polls a run (every second while it trains, less while it waits)
+  polling     how often a page polls a run (every second while it trains, less while it waits;
+              its charts every few seconds)
   caps        per-run time caps: refusal at Start, the overrun stop
   manager     the queue, the workers, limits, estimates; `make_job_manager` and `set_factory`
   cli         the command line's bridge (`BackendRun`)
@@ -27,7 +28,7 @@ from core.jobs.cli import BackendRun
 from core.jobs.estimates import TRAIN_PASSES, format_seconds, probe_rate, run_work, schedule
 from core.jobs.job import MAX_NICKNAME, BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
 from core.jobs.manager import JobManager, backend_name_from_env, make_backend, set_factory
-from core.jobs.polling import LIVE_SECONDS, WAITING_SECONDS, poll_seconds
+from core.jobs.polling import CHART_SECONDS, LIVE_SECONDS, WAITING_SECONDS, chart_poll_seconds, poll_seconds
 from core.jobs.serving import make_job_manager
 from core.jobs.snapshots import (PROBE_INDEX, FeatureSnapshot, LayerMaps, capture_features,
                                  events_with_snapshots)
@@ -44,14 +45,14 @@ MAX_EPOCHS_ENV = _settings.MAX_EPOCHS
 BACKEND_ENV = _settings.BACKEND
 
 __all__ = [
-    "ACTIVE_STATES", "BACKEND_ENV", "CANCELLED", "DEFAULT_WORKERS", "FAILED", "FINISHED",
+    "ACTIVE_STATES", "BACKEND_ENV", "CANCELLED", "CHART_SECONDS", "DEFAULT_WORKERS", "FAILED", "FINISHED",
     "MAX_EPOCHS_ENV", "MAX_JOBS_ENV", "MAX_NICKNAME", "MAX_QUEUE_ENV", "PER_OWNER_ENV",
     "PROBE_INDEX", "QUEUED", "RUNNING", "STARTING", "STOPPED", "STOPPING", "TRAINING_STATES",
     "TRAIN_PASSES", "WORKERS_ENV", "Backend", "BackendError", "BackendRun", "BoardRow",
     "FeatureSnapshot", "Job", "JobLimitError", "JobManager", "JobSink", "JobStatus", "JobView",
     "LIVE_SECONDS", "LayerMaps", "LocalBackend", "RunFactory", "RunFailed", "RunRequest",
     "WAITING_SECONDS", "backend_name_from_env",
-    "capture_features", "clean_nickname", "events_with_snapshots", "format_seconds",
+    "capture_features", "chart_poll_seconds", "clean_nickname", "events_with_snapshots", "format_seconds",
     "make_backend", "make_job_manager", "poll_seconds", "probe_rate", "run_work", "schedule",
     "set_factory", "train_locally",
 ]

@@ -1,18 +1,22 @@
-"""② Train (live): the current run's progress, curves and feature maps, polled once a second
-by a fragment while it waits or trains; Stop / Cancel; its watch link.
+"""② Train (live): the current run's progress (polled once a second by a fragment while it waits
+or trains), its curves and feature maps (polled every few seconds by a second fragment while it
+trains: core.jobs.polling); Stop / Cancel; its watch link.
 
 Why the fragments look the way they do (issue 22: learners' pages went white at the end of a
 run with "Bad delta path index …"): a fragment's deltas are addressed by the delta path it had
 when the last full run registered it, and the browser drops or rejects them when that path no
 longer exists. So the page's element tree around its fragments never changes shape:
 
-  * the live tab always holds exactly one fragment (`live_panel`), whether or not there is a
-    run, and whether or not it polls: only its `run_every` changes, at a full run (how often:
-    core.jobs.poll_seconds — every second while the run trains, less often while it waits);
+  * the live tab always holds exactly two fragments, whether or not there is a run, and whether
+    or not they poll: `live_panel` (the run's status) and below it `live_charts` (its charts and
+    watch link). Only their `run_every` changes, at a full run (how often: core.jobs.poll_seconds
+    — every second while the run trains, less often while it waits — and
+    core.jobs.chart_poll_seconds — every few seconds while it trains, not at all otherwise);
   * the page always ends with exactly one `watcher` fragment (no element of its own), polling
     only while a run is active and the live tab is hidden;
-  * the one full rerun a fragment asks for (its run is over: stop polling, redraw what depends on
-    it; or its run now needs another polling interval) comes after it has drawn the state, and
+  * the one full rerun the status fragment asks for (its run is over: stop polling, redraw what
+    depends on it; or its run now needs another polling interval, its own or its charts' — as when
+    the run starts) comes after it has drawn the state, and
     the full run that follows draws the same elements at the same places; a poll the browser
     sent just before that rerun reruns the same fragment at the same place, now with the new
     interval, and draws the same state again.
@@ -27,7 +31,7 @@ from app.text import md_escape
 from app.ui import t
 from core import jobs
 from pages.train.keys import RESULTS, WATCH_LINK_KEY, K
-from pages.train.progress import run_view
+from pages.train.progress import run_charts, run_status
 from pages.train.runs import current_job, manager, run_label, watch_url
 
 
@@ -36,24 +40,50 @@ def poll_every(job, status: jobs.JobStatus) -> float | None:
     return jobs.poll_seconds(job.state, status.position, manager().workers)
 
 
+def intervals(job, status: jobs.JobStatus) -> tuple[float | None, float | None]:
+    """The `run_every` of the fragment that draws `job`'s status, and of the one that draws its
+    charts (None: it does not poll). When either changes (the run starts, leaves the back of the
+    queue, or ends), the status fragment asks for one full run that registers both again."""
+    return poll_every(job, status), jobs.chart_poll_seconds(job.state)
+
+
 def live_tab(owner: str) -> None:
     job = current_job(owner)
-    every = None if job is None else poll_every(job, manager().status(job))
-    st.fragment(run_every=every)(guarded(live_panel))(owner, None if job is None else job.id, every)
+    job_id = None if job is None else job.id
+    every, charts_every = (None, None) if job is None else intervals(job, manager().status(job))
+    st.fragment(run_every=every)(guarded(live_panel))(owner, job_id, every, charts_every)
+    st.fragment(run_every=charts_every)(guarded(live_charts))(owner, job_id)
 
 
-def live_panel(owner: str, job_id: str | None, every: float | None) -> None:
-    """`every`: the polling interval this fragment was registered with at the last full run."""
+def live_panel(owner: str, job_id: str | None, every: float | None, charts_every: float | None) -> None:
+    """`every`, `charts_every`: the polling intervals the two fragments were registered with at
+    the last full run."""
     job = manager().get(job_id, owner)
     if job is None:
         st.info(t("train.no_run"), icon="👈")
         return
     status = manager().status(job)
     draw_run(owner, job, status)
-    if every is not None and poll_every(job, status) != every:
-        # Drawn; now over (stop polling) or its interval changed (it left the back of the queue):
-        # one full run registers the fragment again at the same place (same elements).
+    if every is not None and intervals(job, status) != (every, charts_every):
+        # Drawn; now over (stop polling) or an interval changed (it left the back of the queue, or
+        # it started and its charts now follow it): one full run registers both fragments again
+        # at the same places (same elements).
         st.rerun()
+
+
+def live_charts(owner: str, job_id: str | None) -> None:
+    """The run's curves and feature maps, and its watch link (none for a cancelled run or one cut
+    off by a restart: nothing to watch)."""
+    job = manager().get(job_id, owner)
+    if job is None or job.state == jobs.CANCELLED or interrupted(job):
+        return
+    run_charts(job, job.watch_token)
+    watch_link(job)
+
+
+def interrupted(job: jobs.Job) -> bool:
+    """Cut off by a server restart with resume off (core.jobs.manager)."""
+    return job.state == jobs.FAILED and getattr(job, "interrupted", False)
 
 
 def draw_run(owner: str, job: jobs.Job, status: jobs.JobStatus) -> None:
@@ -68,7 +98,7 @@ def draw_run(owner: str, job: jobs.Job, status: jobs.JobStatus) -> None:
     if job.state == jobs.CANCELLED:
         st.info(t("train.cancelled"), icon="✖️")
         return
-    if job.state == jobs.FAILED and getattr(job, "interrupted", False):
+    if interrupted(job):
         # Cut off by a server restart with resume off (core.jobs.manager): what happened, and one
         # button that starts it again from the beginning with the same settings (the same run:
         # its private and watch links keep working). Its partial curves are not drawn: starting
@@ -77,8 +107,7 @@ def draw_run(owner: str, job: jobs.Job, status: jobs.JobStatus) -> None:
         st.button(t("restart.again"), icon="🔁", key="train.restart", type="primary",
                   on_click=restart_run, args=(job.id, owner), help=t("restart.again_help"))
         return
-    run_view(job, status, job.watch_token, after_outcome=results_button)
-    watch_link(job)
+    run_status(job, status, after_outcome=results_button)
 
 
 def restart_run(job_id: str, owner: str) -> None:

@@ -1,5 +1,7 @@
-"""Where a run stands (queue, progress, outcome) and its curves; shared by the owner's live tab
-and the read-only watch view: nothing here changes the run."""
+"""Where a run stands (queue, progress, outcome) and its charts (curves, feature maps); shared by
+the owner's live tab and the read-only watch view: nothing here changes the run. The two parts are
+drawn by two fragments polled at their own pace (core.jobs.polling: the status every second, the
+charts every few seconds)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -19,9 +21,8 @@ def starts_when(status: jobs.JobStatus) -> str:
     return when(status.seconds_to_start, status.start_at)
 
 
-def run_view(job, status: jobs.JobStatus, run: str, after_outcome=None) -> None:
-    """`run`: the run's watch token, the key of its shared figures (core.live_payload)."""
-    events = job.events()
+def run_status(job, status: jobs.JobStatus, after_outcome=None) -> None:
+    """The run's queue place, progress line or outcome (`after_outcome` draws below an outcome)."""
     p = job.progress()
     if job.state == jobs.QUEUED:
         st.info(t("train.queued", pos=ordinal(status.position), waiting=status.waiting,
@@ -59,7 +60,21 @@ def run_view(job, status: jobs.JobStatus, run: str, after_outcome=None) -> None:
                      time=duration(m.get("train_seconds"))), icon="🎉")
         if after_outcome is not None:
             after_outcome()
-    loss, acc = live_payload.curve_figures(run, events, p.total_steps, lang(), t, live=job.active)
+
+
+def has_charts(job) -> bool:
+    """A run has curves and feature maps to show once it has started, unless it was cancelled
+    (then it never trained)."""
+    return job.state not in (jobs.QUEUED, jobs.CANCELLED)
+
+
+def run_charts(job, run: str) -> None:
+    """The run's loss and accuracy curves and its probe's feature maps (nothing before it starts).
+    `run`: the run's watch token, the key of its shared figures (core.live_payload)."""
+    if not has_charts(job):
+        return
+    loss, acc = live_payload.curve_figures(run, job.events(), job.progress().total_steps, lang(), t,
+                                           live=job.active)
     left, right = st.columns(2)
     left.plotly_chart(loss, config=PLOT_CONFIG, key="train.loss_chart")
     right.plotly_chart(acc, config=PLOT_CONFIG, key="train.acc_chart")

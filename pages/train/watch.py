@@ -8,8 +8,8 @@ from app.errors import guarded
 from app.session import WATCH_PARAM
 from app.text import md_escape
 from app.ui import t
-from pages.train.live import poll_every
-from pages.train.progress import run_view
+from pages.train.live import intervals
+from pages.train.progress import run_charts, run_status
 from pages.train.results import results_body
 from pages.train.runs import manager, run_label
 
@@ -21,8 +21,11 @@ def watch_page(token: str) -> None:
         st.warning(t("train.watch_unknown"), icon="🔗")
         own_page_link()
         return
-    every = poll_every(view, view.status())  # the fragment's place never changes: pages/train/live.py
-    st.fragment(run_every=every)(guarded(watch_panel))(token, every)
+    # Two fragments, the status and below it the charts, whose places never change
+    # (pages/train/live.py); each polls at its own pace (core.jobs.polling).
+    every, charts_every = intervals(view, view.status())
+    st.fragment(run_every=every)(guarded(watch_panel))(token, every, charts_every)
+    st.fragment(run_every=charts_every)(guarded(watch_charts))(token)
     own_page_link()
 
 
@@ -36,22 +39,26 @@ def leave_watch() -> None:
     st.query_params.pop(WATCH_PARAM, None)
 
 
-def watch_panel(token: str, every: float | None) -> None:
+def watch_panel(token: str, every: float | None, charts_every: float | None) -> None:
     view = manager().watch(token)
     if view is None:  # forgotten by the server (old runs are pruned)
         st.warning(t("train.watch_unknown"), icon="🔗")
         return
     status = view.status()
-    draw_view(token, view, status)
-    if every is not None and poll_every(view, status) != every:
-        st.rerun()  # over or its interval changed, and drawn: one full run (same elements, places)
-
-
-def draw_view(token: str, view, status) -> None:
     who = t("train.watch_by", nickname=md_escape(view.nickname)) if view.nickname else ""
     st.markdown(f"#### {md_escape(run_label(view))}{who}")  # learner text is text (app.text)
     st.caption(t("train.watch_read_only"))
-    run_view(view, status, token)
+    run_status(view, status)
+    if every is not None and intervals(view, status) != (every, charts_every):
+        st.rerun()  # over or an interval changed, and drawn: one full run (same elements, places)
+
+
+def watch_charts(token: str) -> None:
+    """The run's charts, and once it is over its results."""
+    view = manager().watch(token)
+    if view is None:
+        return
+    run_charts(view, token)
     if view.result is not None and not view.active:
         st.divider()
         st.subheader(t("train.tab_results"))
