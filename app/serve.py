@@ -74,6 +74,20 @@ def _warm_plotly() -> None:
     pio.to_json(fig, validate=True)
 
 
+def _no_config_polling() -> None:
+    """Streamlit polls every config.toml it might read (~/.streamlit/ and the project's) five times
+    a second, on a thread of the web process, even with `server.fileWatcherType none`, so that a
+    changed setting applies without a restart; a missing file is hashed again on every poll. On a
+    busy class server each of those ten wake-ups a second waits for the GIL behind the visitors'
+    page runs (py-spy, bench/class_load.py: the watcher's `Path.stat` and `exists` were in 4–5% of
+    the web process's samples, most of it that wait). Idle, the web process uses 3.0 ms of CPU a
+    second without them, 4.5 ms with them, and 2 threads instead of 5. The server reads its settings
+    once, at start; a changed setting takes a restart, as every CNN_LAB_* setting already does."""
+    from streamlit.web import bootstrap
+
+    bootstrap._install_config_watchers = lambda flag_options: None
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     from core import settings
@@ -89,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
           + (f" (not installed: {', '.join(missing)})" if missing else ""), flush=True)
     from streamlit.web import cli
 
+    _no_config_polling()
     sys.argv = ["streamlit", "run", str(APP), *argv]
     cli.main(prog_name="streamlit")
 

@@ -170,3 +170,23 @@ def test_after_the_launchers_imports_ten_concurrent_first_uses_never_fail():
                              text=True, timeout=300)
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout
+
+
+def test_the_launcher_stops_streamlits_config_file_polling(monkeypatch):
+    """app.serve turns off Streamlit's five-times-a-second polling of config.toml (a thread of the
+    web process waking into a busy GIL). The hook it replaces must still exist in this Streamlit:
+    renamed, the launcher's change would silently do nothing."""
+    from streamlit.web import bootstrap
+
+    from app import serve
+
+    assert callable(getattr(bootstrap, "_install_config_watchers", None))
+    watched = []
+    monkeypatch.setattr(bootstrap, "watch_file", lambda *a, **k: watched.append(a[0]))
+    monkeypatch.setattr(bootstrap, "_install_config_watchers", bootstrap._install_config_watchers)
+    bootstrap._install_config_watchers({})
+    assert watched, "Streamlit's own hook polls the config files"
+    watched.clear()
+    serve._no_config_polling()
+    bootstrap._install_config_watchers({})
+    assert watched == []
