@@ -214,6 +214,7 @@ def measure(url: str, server_pid: int, k: int, args) -> dict:
         "p50_s": round(statistics.median(latencies), 3) if latencies else None,
         "p95_s": round(percentile(latencies, 95), 3) if latencies else None,
         "max_s": round(max(latencies), 3) if latencies else None,
+        "latencies_s": [round(x, 3) for x in latencies],   # in stroke order, per visitor
         "playwright_p50_s": round(statistics.median(seen), 3) if seen else None,
         "playwright_p95_s": round(percentile(seen, 95), 3) if seen else None,
         "server_peak_rss_mb": round(max(sampler.rss), 1) if sampler.rss else None,
