@@ -26,6 +26,7 @@ from safetensors.torch import save as save_bytes
 from torch import nn
 
 from core import settings
+from core.atomic_files import TEMP_PREFIX, locked_temp_file, remove_abandoned_temp_files
 from core.data import CUSTOM, DATASETS, info_for
 from core.heavy import BusyError, heavy_slot
 from core.limits import LimitError, Limits, check_size, check_spec
@@ -140,8 +141,6 @@ def to_bytes(model: nn.Module, meta: dict[str, Any]) -> bytes:
 # checkpoints/ folder or in a copy of it at $CNN_LAB_CHECKPOINT_DIR; only the command line's
 # --overwrite (a local user re-creating the bundled model, README) may replace one.
 BUNDLED_NAMES = frozenset({DEFAULT_CHECKPOINT.name})
-TEMP_PREFIX = ".cnn-lab-save-"
-TEMP_SUFFIX = ".tmp"
 # Room for the longest temporary name next to it, within the 255 bytes most file systems allow.
 MAX_NAME_BYTES = 200
 
@@ -221,8 +220,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict[str, A
     path = check_save_target(path, overwrite, replace_bundled)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = to_bytes(model, meta)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
+    with locked_temp_file(path.parent) as (fd, tmp):
         # mkstemp creates 0600; a checkpoint is an ordinary shareable file (umask applies).
         umask = os.umask(0)
         os.umask(umask)
@@ -241,33 +239,26 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict[str, A
             except FileExistsError:
                 raise CheckpointExistsError(_exists_message(path.name)) from None
         _fsync_dir(path.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 
 def clean_stale_temp_files(folder: str | os.PathLike | None = None, min_age_s: float = 60.0) -> int:
     """Remove the temporary files of saves that never finished (a crash, kill -9) under `folder`.
 
-    Files younger than `min_age_s` are kept: another process may be writing them right now.
-    Returns how many were removed.
+    A save's own file is told stale by its lock (core.atomic_files): gone with its writer, so a
+    restart right after a crash cleans up at once. Files of the previous naming scheme carry no
+    lock and are removed only once older than `min_age_s`. Returns how many were removed.
     """
     folder = Path(folder) if folder else checkpoint_dir()
     if not folder.is_dir():
         return 0
-    now, removed = time.time(), 0
-    for tmp in folder.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
-        try:
-            if tmp.is_file() and not tmp.is_symlink() and now - tmp.stat().st_mtime >= min_age_s:
-                tmp.unlink()
-                removed += 1
-        except OSError:
-            continue
+    removed = remove_abandoned_temp_files(folder)
     # Temporary files of the previous naming scheme (.<stem>.<random>.tmp).
+    now = time.time()
     for tmp in folder.glob(".*.tmp"):
         try:
-            if tmp.is_file() and now - tmp.stat().st_mtime >= min_age_s:
+            if (not tmp.name.startswith(TEMP_PREFIX) and tmp.is_file()
+                    and now - tmp.stat().st_mtime >= min_age_s):
                 tmp.unlink()
                 removed += 1
         except OSError:

@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from core.atomic_files import locked_temp_file
 FORMAT = 1
-TEMP_PREFIX = ".cnn-lab-save-"   # core.checkpoint.clean_stale_temp_files removes stale ones
-TEMP_SUFFIX = ".tmp"
 
 
 def _numpy_state() -> dict[str, Any]:
@@ -57,16 +55,12 @@ def save_epoch_state(path: str | os.PathLike, *, model: torch.nn.Module, optimiz
         "numpy_rng": _numpy_state(),
         "python_rng": {"version": version, "internal": list(internal), "gauss": gauss},
     }
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
+    with locked_temp_file(path.parent) as (fd, tmp):
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load_epoch_state(path: str | os.PathLike) -> dict[str, Any] | None:

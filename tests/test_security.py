@@ -501,18 +501,22 @@ def test_8_kill_9_during_saves_leaves_only_complete_checkpoints(tmp_path):
 def test_8_workspace_start_up_removes_stale_temp_files_but_not_fresh_ones(root):
     ws_folder = root / "workspaces" / ("a" * 32)
     ws_folder.mkdir(parents=True)
-    stale, fresh = ws_folder / ".cnn-lab-save-abc.tmp", ws_folder / ".cnn-lab-save-def.tmp"
-    legacy = root / ".mnist-default.x1y2.tmp"
-    for p in (stale, fresh, legacy):
+    # stale: its writer is gone (no lock); live: a save in progress holds its lock
+    stale = ws_folder / ".cnn-lab-save-abc.tmp"
+    legacy, fresh_legacy = root / ".mnist-default.x1y2.tmp", root / ".mnist-default.z3.tmp"
+    for p in (stale, legacy, fresh_legacy):
         p.write_bytes(b"partial")
     old = time.time() - 3600
-    os.utime(stale, (old, old))
     os.utime(legacy, (old, old))
     import core.workspace as ws_mod
+    from core.atomic_files import locked_temp_file
 
     ws_mod._cleaned_roots.clear()
-    Workspace.create()
-    assert not stale.exists() and not legacy.exists() and fresh.exists()
+    with locked_temp_file(ws_folder) as (fd, live):
+        os.close(fd)
+        Workspace.create()
+        assert Path(live).exists()
+    assert not stale.exists() and not legacy.exists() and fresh_legacy.exists()
     assert (root / DEFAULT_CHECKPOINT.name).exists()
 
 

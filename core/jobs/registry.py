@@ -26,7 +26,6 @@ import json
 import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from core.atomic_files import write_atomic
 
 SCHEMA_VERSION = 1
 DB_NAME = "registry.sqlite3"
@@ -95,19 +96,6 @@ def _stopped(job) -> int:
     """The `stopped` column: 0, 1 (Stop pressed) or 2 (the teacher stopped it: the learner's page
     says so, also after a restart)."""
     return 2 if getattr(job, "stopped_by_teacher", False) else int(job.stopped)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".cnn-lab-save-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 class RunRegistry:
@@ -185,7 +173,7 @@ class RunRegistry:
         if model is None:
             return
         meta = job.checkpoint_metadata(name=f"run-{job.number}")
-        _atomic_write(self.weights_path(job.id), to_bytes(model, meta))
+        write_atomic(self.weights_path(job.id), to_bytes(model, meta))
         if result is not None:
             arrays = {k: np.asarray(getattr(result, k)) for k in
                       ("confusion", "wrong_indices", "wrong_predicted", "wrong_confidence",
@@ -198,7 +186,7 @@ class RunRegistry:
 
             buf = BytesIO()
             np.savez(buf, **arrays)
-            _atomic_write(self.eval_path(job.id), buf.getvalue())
+            write_atomic(self.eval_path(job.id), buf.getvalue())
         with self._lock:
             self._db.execute("UPDATE runs SET has_model=1 WHERE id=?", (job.id,))
         self.epoch_state_path(job.id).unlink(missing_ok=True)
