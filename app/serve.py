@@ -11,7 +11,8 @@ case (a module is in sys.modules while its own imports are still running). Strea
 server-start hook that runs before the first session, so this launcher imports everything once,
 in the main thread, before it hands over to Streamlit's own command line; afterwards every page's
 import is a dictionary lookup. Also checks every CNN_LAB_* setting first: a bad value stops the
-server with its one sentence, before anyone connects.
+server with its one sentence, before anyone connects, and measures this machine's training speed
+for the first queue estimates (core.jobs.machine_rate) while no visitor shares the CPU.
 """
 from __future__ import annotations
 
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     started = time.monotonic()
     missing = preload()
+    from core.jobs.estimates import machine_rate
+
+    machine_rate()   # the first queue estimates' rate, measured while no visitor shares the CPU
     print(f"CNN Lab: libraries imported in {time.monotonic() - started:.1f} s"
           + (f" (not installed: {', '.join(missing)})" if missing else ""), flush=True)
     from streamlit.web import cli

@@ -42,7 +42,7 @@ async def _metrics(cdp) -> dict[str, float]:
     return {m["name"]: m["value"] for m in (await cdp.send("Performance.getMetrics"))["metrics"]}
 
 
-def _by_file(profile: dict, seconds: float) -> list[tuple[str, float]]:
+def _by_file(profile: dict, seconds: float, top: int = 8) -> list[tuple[str, float]]:
     """Milliseconds per second of sampled main-thread time, by script file ("(program)": the
     browser's own native work: layout, paint, DOM)."""
     nodes = {n["id"]: n["callFrame"] for n in profile["nodes"]}
@@ -52,7 +52,7 @@ def _by_file(profile: dict, seconds: float) -> list[tuple[str, float]]:
         name = frame["url"].rsplit("/", 1)[-1] or frame["functionName"] or "(native)"
         if name != "(idle)":
             total[name] += dt
-    return [(name, round(us / 1000 / seconds, 1)) for name, us in total.most_common(8)]
+    return [(name, round(us / 1000 / seconds, 1)) for name, us in total.most_common(top)]
 
 
 async def watch_scene(url: str, window: float, epochs: int) -> dict:
@@ -104,15 +104,21 @@ async def draw_scene(url: str, cycles: int) -> dict:
         await page.get_by_text("Nothing drawn yet").wait_for(timeout=TIMEOUT_MS)
         cdp = await context.new_cdp_session(page)
         await cdp.send("Performance.enable")
-        draw_s, clear_s, paint_s = [], [], []
-        for _ in range(cycles):
+        await cdp.send("Profiler.enable")
+        await cdp.send("Profiler.setSamplingInterval", {"interval": 500})
+        draw_s, clear_s, paint_s, profiles = [], [], [], []
+        for cycle in range(cycles):
             await PAINT.rearm(page, "prediction")
             await stroke_until_release(page, canvas)
             m0 = await _metrics(cdp)
+            if cycle:   # which scripts a drawn digit costs (the first also compiles: left out)
+                await cdp.send("Profiler.start")
             await page.mouse.up()
             await page.get_by_role("heading", name=re.compile(r"^Prediction: ")).wait_for(timeout=TIMEOUT_MS)
             paint_s.append(await PAINT.painted(page, "prediction", since="pointerup", timeout=TIMEOUT_MS / 1000))
             await asyncio.sleep(1.5)   # every chart of the explorer drawn
+            if cycle:
+                profiles.append((await cdp.send("Profiler.stop"))["profile"])
             m1 = await _metrics(cdp)
             await page.locator(".st-key-predict-clear button").click()
             await page.get_by_text("Nothing drawn yet").wait_for(timeout=TIMEOUT_MS)
@@ -125,7 +131,16 @@ async def draw_scene(url: str, cycles: int) -> dict:
     return {"scene": "draw", "cycles": cycles,
             "first_draw_main_thread_s": round(draw_s[0], 3),
             "draw_main_thread_s": _stats(draw_s[later]), "clear_main_thread_s": _stats(clear_s[later]),
-            "prediction_painted_s": _stats(paint_s)}
+            "prediction_painted_s": _stats(paint_s),
+            "draw_by_file_ms": _by_file_total(profiles)}
+
+
+def _by_file_total(profiles: list[dict]) -> list[tuple[str, float]]:
+    """Milliseconds of main-thread work per drawn digit, by script file (mean over `profiles`)."""
+    total: collections.Counter = collections.Counter()
+    for profile in profiles:
+        total.update(dict(_by_file(profile, 1.0, top=30)))
+    return [(name, round(ms / max(1, len(profiles)), 1)) for name, ms in total.most_common(10)]
 
 
 def _stats(values: list[float]) -> dict:

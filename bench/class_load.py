@@ -229,6 +229,27 @@ def _run_state(s: Session) -> str | None:
     return "failed" if failed else None
 
 
+def _promise_at(run: dict, fraction: float) -> float | None:
+    """The start time the page promised (seconds from the poll on) at the poll nearest to
+    `fraction` of the run's actual wait, or None."""
+    wait, track = run.get("wait_s"), run.get("est_track") or []
+    if wait is None or not track:
+        return None
+    at, promised = min(track, key=lambda tp: abs(tp[0] - fraction * wait))
+    return promised if abs(at - fraction * wait) <= max(2.0, 0.2 * wait) else None
+
+
+def _ratios(runs: list[dict], fraction: float) -> list[float]:
+    """promised ÷ actual seconds to the start, for runs that waited at least 5 s."""
+    out = []
+    for r in runs:
+        wait = r.get("wait_s")
+        promised = r.get("est_start_after_s") if fraction == 0.0 else _promise_at(r, fraction)
+        if wait is not None and wait >= 5 and promised is not None:
+            out.append(round(promised / max(0.1, wait * (1 - fraction)), 2))
+    return out
+
+
 async def learner(i: int, url: str, lesson: Lesson, digits: list[np.ndarray], stagger: float) -> None:
     who = f"learner {i}"
     await asyncio.sleep(stagger)
@@ -265,10 +286,18 @@ async def learner(i: int, url: str, lesson: Lesson, digits: list[np.ndarray], st
                 lesson.error(who, f"Start refused: {refusal[0][:120]}")
                 return
             seen: dict[str, float] = {}
+            # what the page promises on every poll while the run waits: (seconds since Start,
+            # promised seconds from then to the start), to see the estimate follow the queue
+            run["est_track"] = []
 
             def observe(sess: Session) -> bool:
                 state = _run_state(sess)
                 now = time.monotonic()
+                waiting = next((t for t in sess.texts() if "Waiting in line" in t), "")
+                m = re.search(r"Expected to start in (.*?)(?: \(around [^)]*\))? and to finish", waiting)
+                promised = parse_duration(m.group(1)) if m else None
+                if promised is not None:
+                    run["est_track"].append((round(now - submit, 1), promised))
                 if state in ("running", "done") and "start" not in seen:
                     seen["start"] = now
                     lesson.training.add(i)
@@ -544,7 +573,8 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
     learner_all = [x for v in kinds.values() for x in v]
     t_int = [it.server_s for it in teacher_s.interactions if it.server_s is not None] if teacher_s else []
     est = [{"learner": r["learner"], "est_before_s": r.get("est_start_before_s"),
-            "est_after_s": r.get("est_start_after_s"), "actual_wait_s": r.get("wait_s")} for r in runs]
+            "est_after_s": r.get("est_start_after_s"), "actual_wait_s": r.get("wait_s"),
+            "est_at_half_wait_s": _promise_at(r, 0.5)} for r in runs]
     drawer, watcher = browser_out["drawer"], browser_out["watcher"]
     loads = drawer["load"] + watcher["load"]
     loads_pw = drawer.get("load_playwright", []) + watcher.get("load_playwright", [])
@@ -556,6 +586,10 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         "makespan_ratio": round(makespan / ideal, 3) if makespan and ideal else None,
         "run_s": summary(run_s), "wait_s": summary([r["wait_s"] for r in done if "wait_s" in r]),
         "estimates": est,
+        # promised ÷ actual time to start, for runs that waited ≥ 5 s: at Start, and on the poll
+        # halfway through the wait (what is left then against what was left); 1.0 is exact
+        "estimate_ratio_at_start": summary(_ratios(runs, 0.0)),
+        "estimate_ratio_at_half_wait": summary(_ratios(runs, 0.5)),
         "learner_rerun_s": summary(learner_all),
         "learner_rerun_s_by_kind": {k: summary(v) for k, v in sorted(kinds.items())},
         "learner_bytes_by_kind": {k: {"mean": round(statistics.mean(v)), "max": max(v)}
@@ -790,6 +824,8 @@ def print_row(r: dict) -> None:
     print(f"\n== {r['learners']} learners, {r['workers']} workers, {r['wall_s']} s ==")
     print(f"runs done {r['runs_done']}/{r['learners']} · makespan {r['makespan_s']} s vs ideal "
           f"{r['ideal_makespan_s']} s (ratio {r['makespan_ratio']}) · run {r['run_s']} · wait {r['wait_s']}")
+    print(f"estimate ÷ actual time to start: at Start {r['estimate_ratio_at_start']} · "
+          f"halfway through the wait {r['estimate_ratio_at_half_wait']}")
     print(f"learner rerun s {r['learner_rerun_s']}")
     for k, v in r["learner_rerun_s_by_kind"].items():
         print(f"   {k:<9} {v}  bytes {r['learner_bytes_by_kind'][k]}")

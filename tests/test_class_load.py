@@ -13,7 +13,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.class_load import CANVAS, canvas_value, parse_duration, percentile, top_frames  # noqa: E402
+from bench.class_load import (CANVAS, _promise_at, _ratios, canvas_value, parse_duration,  # noqa: E402
+                               percentile, top_frames)
 from core.canvas import decode_canvas_png  # noqa: E402
 
 
@@ -49,3 +50,13 @@ def test_percentile_and_profile_summary(tmp_path):
     assert top["samples"] == 4
     assert dict(top["inclusive"])["main (a.py:1)"] == 100.0
     assert top["self"][0] == ("work (a.py:5)", 75.0)
+
+
+def test_estimates_are_compared_at_start_and_halfway_through_the_wait():
+    run = {"wait_s": 20.0, "est_start_after_s": 40.0,
+           "est_track": [(0.0, 40.0), (5.0, 30.0), (10.2, 10.0), (15.0, 5.0)]}
+    assert _promise_at(run, 0.5) == 10.0                # the poll nearest 10 s into the wait
+    assert _promise_at({"wait_s": 20.0, "est_track": [(0.0, 40.0)]}, 0.5) is None   # none near
+    quick = {"wait_s": 2.0, "est_start_after_s": 0.0, "est_track": []}      # under 5 s: left out
+    assert _ratios([run, quick], 0.0) == [2.0]          # promised 40 s, started after 20 s
+    assert _ratios([run, quick], 0.5) == [1.0]          # 10 s promised for the 10 s left

@@ -190,3 +190,21 @@ def test_the_launcher_stops_streamlits_config_file_polling(monkeypatch):
     serve._no_config_polling()
     bootstrap._install_config_watchers({})
     assert watched == []
+
+
+def test_the_launcher_measures_the_training_speed_before_streamlit_starts(monkeypatch):
+    """The first queue estimates' rate is probed while no visitor shares the CPU (core.jobs.
+    machine_rate), not by the first Start of a busy class."""
+    import core.jobs.estimates as estimates
+    from streamlit.web import cli
+
+    from app import serve
+
+    order = []
+    monkeypatch.setattr(serve, "preload", lambda: order.append("imports") or [])
+    monkeypatch.setattr(estimates, "machine_rate", lambda: order.append("probe") or 1e9)
+    monkeypatch.setattr(serve, "_no_config_polling", lambda: None)
+    monkeypatch.setattr(cli, "main", lambda **kw: order.append("streamlit"))
+    monkeypatch.setattr("sys.argv", ["app.serve"])
+    serve.main([])
+    assert order == ["imports", "probe", "streamlit"]

@@ -473,6 +473,26 @@ def test_the_first_estimate_comes_from_a_probe(data):
     m.shutdown()
 
 
+def test_the_probe_is_taken_once_per_process_and_every_manager_reuses_it(data, monkeypatch):
+    """A probe taken in a class's first busy minute read a rate ten times too slow ("starts in
+    about 7 min" for a 40 s wait): the server takes it once, while idle (app.serve), and keeps it."""
+    import core.jobs.estimates as estimates
+
+    calls = []
+    monkeypatch.setattr(estimates, "_machine_rate", None)
+    monkeypatch.setattr(estimates, "probe_rate", lambda: calls.append(1) or 123e6)
+    assert jobs.machine_rate() == 123e6
+    for owner in ("alice", "bob"):
+        m = JobManager(workers=1, run_factory=fake_factory(steps=1, step_seconds=0))
+        try:
+            job = m.start(owner, config(epochs=1), data)
+            assert m.rate_source in ("probe", "measured")
+            assert job.wait(60)
+        finally:
+            m.shutdown()
+    assert calls == [1]
+
+
 # ------------------------------------------------------------------ watch links and the teacher
 
 def test_a_watch_token_gives_a_read_only_view(data):

@@ -25,7 +25,7 @@ from core import settings as _settings
 from core.jobs.backend import (DEFAULT_WORKERS, Backend, LocalBackend, RunFactory, RunRequest,
                                train_locally)
 from core.jobs.cli import BackendRun
-from core.jobs.estimates import TRAIN_PASSES, format_seconds, probe_rate, run_work, schedule
+from core.jobs.estimates import TRAIN_PASSES, format_seconds, machine_rate, probe_rate, run_work, schedule
 from core.jobs.job import MAX_NICKNAME, BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
 from core.jobs.manager import JobManager, backend_name_from_env, make_backend, set_factory
 from core.jobs.polling import CHART_SECONDS, LIVE_SECONDS, WAITING_SECONDS, chart_poll_seconds, poll_seconds
@@ -53,6 +53,6 @@ __all__ = [
     "LIVE_SECONDS", "LayerMaps", "LocalBackend", "RunFactory", "RunFailed", "RunRequest",
     "WAITING_SECONDS", "backend_name_from_env",
     "capture_features", "chart_poll_seconds", "clean_nickname", "events_with_snapshots", "format_seconds",
-    "make_backend", "make_job_manager", "poll_seconds", "probe_rate", "run_work", "schedule",
+    "machine_rate", "make_backend", "make_job_manager", "poll_seconds", "probe_rate", "run_work", "schedule",
     "set_factory", "train_locally",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
 import time
 
 from core.models import summary
@@ -45,6 +46,25 @@ def probe_rate(batch: int = 64, repeats: int = 3) -> float:
         model.zero_grad(set_to_none=True)
         torch.nn.functional.cross_entropy(model(x), y).backward()
     return macs * repeats / max(time.perf_counter() - t0, 1e-6)
+
+
+_machine_rate: float | None = None
+_machine_rate_lock = threading.Lock()
+
+
+def machine_rate() -> float:
+    """`probe_rate`, measured once per process and kept.
+
+    The figure is only as good as the moment it is taken: on a busy server (a class's first
+    minute: thirty learners opening Train and pressing Start at once) the probe shares the core
+    with every page run and reads a rate several times too slow — the first learners were told
+    "starts in about 7 min" for a run that started within 40 s (bench/class_load.py). So the
+    server takes it once, before its first visitor (app.serve), and every manager reuses it."""
+    global _machine_rate
+    with _machine_rate_lock:
+        if _machine_rate is None:
+            _machine_rate = probe_rate()
+        return _machine_rate
 
 
 def schedule(workers: int, busy_seconds: list[float], waiting_seconds: list[float]

@@ -11,7 +11,7 @@ never waits for the browser.
 Estimates (core.jobs.estimates): the server's rate, in multiply-adds per second per run, is
 measured from runs that finished (work ÷ wall time from the run's "start" event to its end; the
 start-up before it is measured apart) and, until one has, from the step events of the running
-ones; before any run, `probe_rate` gives a first figure.
+ones; before any run, `machine_rate` (a probe, taken once) gives a first figure.
 
 Limits for a shared hosted demo (core.settings reads them; all checked before anything is
 allocated): $CNN_LAB_TRAINING_WORKERS runs train at once (default: the backend's suggestion, see
@@ -56,7 +56,7 @@ from core.data import Dataset
 from core.jobs import caps
 from core.jobs import client_runs
 from core.jobs.backend import Backend, LocalBackend, RunFactory, RunRequest
-from core.jobs.estimates import (estimate_vs_actual, format_seconds, pace_rate, probe_rate, run_work,
+from core.jobs.estimates import (estimate_vs_actual, format_seconds, machine_rate, pace_rate, run_work,
                                  schedule, time_left)
 from core.jobs.job import BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
 from core.jobs.snapshots import PROBE_INDEX
@@ -177,7 +177,7 @@ class JobManager:
         self.backend.check()
         work = run_work(config, len(data.train_labels), len(data.test_labels), len(data.info.classes))
         if self._rate is None:
-            self._set_rate(probe_rate(), "probe")
+            self._set_rate(machine_rate(), "probe")
         caps.check_duration(self, config, work, len(data.info.classes))  # RunTooLong: what to shrink
         with self._lock:
             if self._closed:
