@@ -12,7 +12,8 @@ server-start hook that runs before the first session, so this launcher imports e
 in the main thread, before it hands over to Streamlit's own command line; afterwards every page's
 import is a dictionary lookup. Also checks every CNN_LAB_* setting first: a bad value stops the
 server with its one sentence, before anyone connects, and measures this machine's training speed
-for the first queue estimates (core.jobs.machine_rate) while no visitor shares the CPU.
+for the first queue estimates (core.jobs.machine_rate) while no visitor shares the CPU, and starts
+the training queue (its worker processes) before the first visitor.
 """
 from __future__ import annotations
 
@@ -89,6 +90,22 @@ def _no_config_polling() -> None:
     bootstrap._install_config_watchers = lambda flag_options: None
 
 
+def _start_job_manager() -> None:
+    """Build the server's job manager now (the one app.session.job_manager() returns: a
+    cache_resource filled before Streamlit starts is the one its sessions get). Runs kept on disk
+    are restored and resumed at once, and the training processes start while the server is idle:
+    built at the first visit instead, a class's first two runs waited 8 s for their worker (a
+    fork, torch and MNIST loaded beside thirty page runs; bench/class_load.py) and the queue's
+    first estimates had no pace to follow. If it cannot be built now (a Ray cluster not up yet),
+    the first page that needs it tries again and says why."""
+    from app.session import job_manager
+
+    try:
+        job_manager()
+    except Exception as e:  # noqa: BLE001 — the page's own attempt shows the visitor's sentence
+        print(f"CNN Lab: the training queue will start with the first visitor ({e})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     from core import settings
@@ -103,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     from core.jobs.estimates import machine_rate
 
     machine_rate()   # the first queue estimates' rate, measured while no visitor shares the CPU
+    _start_job_manager()
     print(f"CNN Lab: libraries imported in {time.monotonic() - started:.1f} s"
           + (f" (not installed: {', '.join(missing)})" if missing else ""), flush=True)
     from streamlit.web import cli

@@ -120,6 +120,22 @@ def test_ten_first_visitors_of_a_fresh_server_all_get_their_page(tmp_path):
     assert "CNN Lab error" not in log and "partially initialized" not in log, log[-3000:]
 
 
+@pytest.mark.slow
+def test_the_launchers_training_processes_start_before_the_first_visitor(tmp_path, monkeypatch):
+    """`make class` (the process backend): the worker pool is up before anyone opens a page."""
+    import psutil
+
+    monkeypatch.setenv("CNN_LAB_BACKEND", "process")
+    monkeypatch.setenv("CNN_LAB_TRAINING_WORKERS", "2")
+    with server(tmp_path, [sys.executable, "-m", "app.serve"]) as port:
+        me = next(p for p in psutil.process_iter(["cmdline"])
+                  if f"{port}" in " ".join(p.info["cmdline"] or []) and "app.serve" in " ".join(p.info["cmdline"]))
+        deadline = time.monotonic() + START_S
+        while len(me.children(recursive=True)) < 3 and time.monotonic() < deadline:   # fork server + 2
+            time.sleep(0.5)
+        assert len(me.children(recursive=True)) >= 3, (tmp_path / "server.log").read_text()[-3000:]
+
+
 def test_the_launcher_imports_what_the_pages_import():
     from app.serve import modules_to_preload
 
@@ -194,7 +210,8 @@ def test_the_launcher_stops_streamlits_config_file_polling(monkeypatch):
 
 def test_the_launcher_measures_the_training_speed_before_streamlit_starts(monkeypatch):
     """The first queue estimates' rate is probed while no visitor shares the CPU (core.jobs.
-    machine_rate), not by the first Start of a busy class."""
+    machine_rate), not by the first Start of a busy class, and the queue (its workers) starts
+    before the first visitor."""
     import core.jobs.estimates as estimates
     from streamlit.web import cli
 
@@ -203,8 +220,9 @@ def test_the_launcher_measures_the_training_speed_before_streamlit_starts(monkey
     order = []
     monkeypatch.setattr(serve, "preload", lambda: order.append("imports") or [])
     monkeypatch.setattr(estimates, "machine_rate", lambda: order.append("probe") or 1e9)
+    monkeypatch.setattr(serve, "_start_job_manager", lambda: order.append("queue"))
     monkeypatch.setattr(serve, "_no_config_polling", lambda: None)
     monkeypatch.setattr(cli, "main", lambda **kw: order.append("streamlit"))
     monkeypatch.setattr("sys.argv", ["app.serve"])
     serve.main([])
-    assert order == ["imports", "probe", "streamlit"]
+    assert order == ["imports", "probe", "queue", "streamlit"]
