@@ -480,7 +480,7 @@ def test_the_probe_is_taken_once_per_process_and_every_manager_reuses_it(data, m
 
     calls = []
     monkeypatch.setattr(estimates, "_machine_rate", None)
-    monkeypatch.setattr(estimates, "probe_rate", lambda: calls.append(1) or 123e6)
+    monkeypatch.setattr(estimates, "probe_rate", lambda threads=None: calls.append(threads) or 123e6)
     assert jobs.machine_rate() == 123e6
     for owner in ("alice", "bob"):
         m = JobManager(workers=1, run_factory=fake_factory(steps=1, step_seconds=0))
@@ -490,7 +490,26 @@ def test_the_probe_is_taken_once_per_process_and_every_manager_reuses_it(data, m
             assert job.wait(60)
         finally:
             m.shutdown()
-    assert calls == [1]
+    assert calls == [1]          # once, with one torch thread (a worker's)
+
+
+def test_runs_that_outnumber_the_cores_share_the_probe(data, monkeypatch):
+    """2 runs at once on 1 core each get half of the one-thread probe; on a core each, all of it."""
+    import core.jobs.estimates as estimates
+    import core.jobs.manager as manager_module
+
+    assert estimates.rate_per_run(100.0, cores=1, workers=2) == 50.0
+    assert estimates.rate_per_run(100.0, cores=4, workers=2) == 100.0
+    assert estimates.usable_cores() >= 1
+    monkeypatch.setattr(manager_module, "machine_rate", lambda: 8e9)
+    monkeypatch.setattr(manager_module, "usable_cores", lambda: 1)
+    m = JobManager(workers=2, run_factory=fake_factory(steps=1, step_seconds=0))
+    try:
+        assert m.start("alice", config(epochs=1), data).wait(60)
+        assert m.rate_source in ("probe", "measured")
+        assert m._first_rate() == 4e9
+    finally:
+        m.shutdown()
 
 
 # ------------------------------------------------------------------ watch links and the teacher

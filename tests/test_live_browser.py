@@ -170,6 +170,14 @@ def test_teacher_stops_a_learners_run(browser, lesson_url, round_):
         epochs.fill("20")
         epochs.press("Enter")
         expect(learner.page.get_by_text("× 20 epoch")).to_be_visible(**WAIT)
+        # all of the data in the smallest batches too: 20 epochs of 10% ended within the teacher's
+        # unlock on a fast machine (its Stop button was already disabled)
+        plan = learner.page.get_by_text(re.compile(r"^This run: "))
+        for name, key in (("Data used", "End"), ("Batch size", "Home")):
+            before = plan.inner_text(**WAIT)
+            learner.page.locator('[data-testid="stSlider"]').filter(has_text=name).get_by_role("slider").focus()
+            learner.page.keyboard.press(key)
+            expect(plan).not_to_have_text(before, **WAIT)
         press_start(learner)
         expect(learner.page.get_by_role("button", name="Stop")).to_be_visible(**WAIT)
         learner.page.wait_for_function(

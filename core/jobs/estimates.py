@@ -29,9 +29,10 @@ def run_work(config: TrainConfig, train_size: int, test_size: int, num_classes: 
     return float(macs) * (TRAIN_PASSES * images * int(config.epochs) + test_size * evals)
 
 
-def probe_rate(batch: int = 64, repeats: int = 3) -> float:
+def probe_rate(batch: int = 64, repeats: int = 3, threads: int | None = None) -> float:
     """Multiply-adds per second of the fast preset's forward+backward on this machine, measured in
-    a fraction of a second: the first estimate, before any run has been measured."""
+    a fraction of a second: the first estimate, before any run has been measured. `threads`: the
+    torch threads to measure with (a training worker's; default: this process's setting)."""
     import torch
 
     from core.models import PRESETS, build_model
@@ -40,12 +41,34 @@ def probe_rate(batch: int = 64, repeats: int = 3) -> float:
     model = build_model(spec)
     x, y = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
     macs = summary(spec).total_mult_adds * TRAIN_PASSES * batch
-    torch.nn.functional.cross_entropy(model(x), y).backward()  # warm-up: first-call allocations
-    t0 = time.perf_counter()
-    for _ in range(repeats):
-        model.zero_grad(set_to_none=True)
-        torch.nn.functional.cross_entropy(model(x), y).backward()
-    return macs * repeats / max(time.perf_counter() - t0, 1e-6)
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        torch.nn.functional.cross_entropy(model(x), y).backward()  # warm-up: first-call allocations
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            model.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+        return macs * repeats / max(time.perf_counter() - t0, 1e-6)
+    finally:
+        torch.set_num_threads(before)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity: `taskset`, a container's cpuset)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def rate_per_run(machine: float, cores: int, workers: int) -> float:
+    """What one of `workers` runs training at once on `cores` cores gets of the one-thread
+    `machine` rate: all of it while each has a core, a share when they outnumber the cores."""
+    return machine * min(1.0, cores / max(1, workers))
 
 
 _machine_rate: float | None = None
@@ -59,11 +82,12 @@ def machine_rate() -> float:
     minute: thirty learners opening Train and pressing Start at once) the probe shares the core
     with every page run and reads a rate several times too slow — the first learners were told
     "starts in about 7 min" for a run that started within 40 s (bench/class_load.py). So the
-    server takes it once, before its first visitor (app.serve), and every manager reuses it."""
+    server takes it once, before its first visitor (app.serve), and every manager reuses it,
+    scaled by `rate_per_run` to the runs that share this machine's cores."""
     global _machine_rate
     with _machine_rate_lock:
         if _machine_rate is None:
-            _machine_rate = probe_rate()
+            _machine_rate = probe_rate(threads=1)   # one torch thread: a training worker's share
         return _machine_rate
 
 

@@ -56,8 +56,8 @@ from core.data import Dataset
 from core.jobs import caps
 from core.jobs import client_runs
 from core.jobs.backend import Backend, LocalBackend, RunFactory, RunRequest
-from core.jobs.estimates import (estimate_vs_actual, format_seconds, machine_rate, pace_rate, run_work,
-                                 schedule, time_left)
+from core.jobs.estimates import (estimate_vs_actual, format_seconds, machine_rate, pace_rate, rate_per_run,
+                                 run_work, schedule, time_left, usable_cores)
 from core.jobs.job import BoardRow, Job, JobSink, JobStatus, JobView, clean_nickname
 from core.jobs.snapshots import PROBE_INDEX
 from core.jobs.states import (CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, STARTING, STOPPED, STOPPING,
@@ -177,7 +177,7 @@ class JobManager:
         self.backend.check()
         work = run_work(config, len(data.train_labels), len(data.test_labels), len(data.info.classes))
         if self._rate is None:
-            self._set_rate(machine_rate(), "probe")
+            self._set_rate(self._first_rate(), "probe")
         caps.check_duration(self, config, work, len(data.info.classes))  # RunTooLong: what to shrink
         with self._lock:
             if self._closed:
@@ -281,6 +281,16 @@ class JobManager:
     def rate(self) -> float | None:
         """Multiply-adds per second one run gets on this server now (see the module doc)."""
         return self._rate
+
+    def _first_rate(self) -> float:
+        """Before any run was measured: the probe, shared among the runs that train on this
+        machine's cores at once (2 workers on 1 core: half each; measured in a 30-learner lesson,
+        the unshared probe promised starts 2–2.5 times too early). A Ray cluster's workers have
+        cores of their own."""
+        machine = machine_rate()
+        if getattr(self.backend, "name", "") not in ("local", "process"):
+            return machine
+        return rate_per_run(machine, usable_cores(), self.workers)
 
     def _set_rate(self, rate: float, source: str) -> None:
         if rate > 0 and math.isfinite(rate):
