@@ -31,7 +31,8 @@ def facts(data_dir, tmp_path_factory):
 
 def test_a_run_started_on_a_is_watched_live_and_stopped_by_the_teacher_on_b(facts):
     f = facts["two_servers"]
-    assert f["a_started"] and not f["a_exceptions"], "the learner on A started a run and got its links"
+    assert f["a_started"] and not f["a_exceptions"], \
+        f"the learner on A started a run and got its links: {f.get('a_alerts')}"
     assert f["b_watch_live"], f"B's watch view moved on with the run: {f['b_watch_lines']}"
     assert f["b_watch_read_only"], "a watch view has no Stop"
     assert f["b_teacher_has_stop"], "B's Class page lists the run A started"
