@@ -117,12 +117,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(2) from None
     started = time.monotonic()
     missing = preload()
+    print(f"CNN Lab: libraries imported in {time.monotonic() - started:.1f} s"
+          + (f" (not installed: {', '.join(missing)})" if missing else ""), flush=True)
     from core.jobs.estimates import machine_rate
 
     machine_rate()   # the first queue estimates' rate, measured while no visitor shares the CPU
     _start_job_manager()
-    print(f"CNN Lab: libraries imported in {time.monotonic() - started:.1f} s"
-          + (f" (not installed: {', '.join(missing)})" if missing else ""), flush=True)
     from streamlit.web import cli
 
     _no_config_polling()

@@ -27,6 +27,7 @@ TEMP_SUFFIX = ".tmp"
 # between creating and renaming leaves one of these (empty); they go once an hour old.
 _NEW_PREFIX = ".cnn-lab-new-"
 _NEW_MAX_AGE_S = 3600.0
+OWN_TEMP_PREFIX = ".cnn-lab-"   # both names: what other clean-up rules must leave to this module
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from safetensors.torch import save as save_bytes
 from torch import nn
 
 from core import settings
-from core.atomic_files import TEMP_PREFIX, locked_temp_file, remove_abandoned_temp_files
+from core.atomic_files import OWN_TEMP_PREFIX, TEMP_PREFIX, locked_temp_file, remove_abandoned_temp_files
 from core.data import CUSTOM, DATASETS, info_for
 from core.heavy import BusyError, heavy_slot
 from core.limits import LimitError, Limits, check_size, check_spec
@@ -253,11 +253,12 @@ def clean_stale_temp_files(folder: str | os.PathLike | None = None, min_age_s: f
     if not folder.is_dir():
         return 0
     removed = remove_abandoned_temp_files(folder)
-    # Temporary files of the previous naming scheme (.<stem>.<random>.tmp).
+    # Temporary files of the previous naming scheme (.<stem>.<random>.tmp); today's are
+    # core.atomic_files' to judge (by their lock, or a not-yet-locked one by the hour).
     now = time.time()
     for tmp in folder.glob(".*.tmp"):
         try:
-            if (not tmp.name.startswith(TEMP_PREFIX) and tmp.is_file()
+            if (not tmp.name.startswith(OWN_TEMP_PREFIX) and tmp.is_file()
                     and now - tmp.stat().st_mtime >= min_age_s):
                 tmp.unlink()
                 removed += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import threading
 import time
 
@@ -57,8 +58,6 @@ def probe_rate(batch: int = 64, repeats: int = 3, threads: int | None = None) ->
 
 def usable_cores() -> int:
     """The cores this process may run on (its affinity: `taskset`, a container's cpuset)."""
-    import os
-
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
