@@ -46,9 +46,9 @@ def modules_to_preload() -> list[str]:
         for info in pkgutil.walk_packages([str(ROOT / package)], prefix=f"{package}."):
             if info.name != __name__:
                 names.add(info.name)
-    # Streamlit components (streamlit_drawable_canvas) register themselves with the running
-    # server's component registry when imported, so they can only be imported once it runs; they
-    # are small and import nothing the pages have not already loaded.
+    # Third-party Streamlit components (streamlit_*) may register themselves with the running
+    # server's component registry when imported, so they can only be imported once it runs
+    # (CNN Lab's own canvas, app/draw_canvas.py, registers on first use instead).
     return sorted(n for n in names if n != "__future__" and not n.startswith("streamlit_"))
 
 

@@ -99,7 +99,7 @@ async def draw_scene(url: str, cycles: int) -> dict:
         await PAINT.install(context)
         page = await context.new_page()
         await page.goto(f"{url}/predict", timeout=TIMEOUT_MS)
-        canvas = page.locator("canvas.upper-canvas").first
+        canvas = page.locator("canvas.cnn-draw-canvas").first
         await canvas.wait_for(timeout=TIMEOUT_MS)
         await page.get_by_text("Nothing drawn yet").wait_for(timeout=TIMEOUT_MS)
         cdp = await context.new_cdp_session(page)

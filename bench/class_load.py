@@ -9,7 +9,7 @@ protocol) and Playwright:
     in about 40 s"), press Start on the fast preset (10% of MNIST, 1 epoch: the page's defaults,
     checked on the page), keep the live view open until their run is done (following its
     run_every fragment), then open Predict and draw 5 digits (MNIST test images sent as the
-    drawable canvas's value, Clear between them);
+    drawing canvas's value, Clear between them);
   * 2 real Chromium visitors: one reloads Predict and draws strokes (page load → first heading,
     mouse-up → "Prediction: …" on screen), one opens learners' watch links and times how often
     the live progress line changes on screen (page load → first heading, too). "On screen" is
@@ -109,19 +109,16 @@ def mnist_digits(data_dir: Path, count: int) -> list[np.ndarray]:
 
 
 def canvas_value(digit: np.ndarray) -> dict:
-    """What the drawable canvas sends after a stroke: fabric.js objects + the PNG as a data URL
-    (black ink on white, CANVAS×CANVAS), under the component's "drawing" state key."""
+    """What the drawing canvas sends after a stroke (app/draw_canvas.py): the PNG as a data URL
+    (black ink on white, CANVAS×CANVAS) under the component's "drawing" state key."""
     import cv2
+
+    from core.canvas import canvas_value as value_of
 
     big = cv2.resize(255 - digit, (CANVAS, CANVAS), interpolation=cv2.INTER_LINEAR)
     ok, png = cv2.imencode(".png", cv2.cvtColor(big, cv2.COLOR_GRAY2BGRA))
     assert ok
-    ys, xs = np.nonzero(digit > 128)
-    path = [["M", float(xs[0] * 10), float(ys[0] * 10)]] + [
-        ["L", float(x * 10), float(y * 10)] for x, y in zip(xs[1:], ys[1:])]
-    raw = {"version": "5.3.0", "background": "#FFFFFF", "objects": [
-        {"type": "path", "stroke": "#000000", "strokeWidth": 20, "fill": None, "path": path}]}
-    return {"drawing": {"raw": raw, "data": "data:image/png;base64," + base64.b64encode(png).decode()}}
+    return value_of(png.tobytes(), strokes=1)
 
 
 # --------------------------------------------------------------------------- server sampling
@@ -435,7 +432,7 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
     _record_load(page, out, time.perf_counter() - t0, bool(lesson.active))
     out["load"].append((await PAINT.painted(page, "title", since="navigation"), bool(lesson.active)))
     out.setdefault("timeline", []).append(("load /predict", lesson.rel(time.monotonic()), out["load"][-1][0]))
-    canvas = page.locator("canvas.upper-canvas").first
+    canvas = page.locator("canvas.cnn-draw-canvas").first
     await canvas.wait_for()
     await page.get_by_text("Nothing drawn yet").wait_for()
     for _ in range(3):

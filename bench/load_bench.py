@@ -60,7 +60,7 @@ PAINT = PaintTiming({"prediction": ("h3", PREDICTION.pattern)})
 # --------------------------------------------------------------------------- visitors (workers)
 async def _open_predict(page, url: str) -> None:
     await page.goto(f"{url}/predict", timeout=TIMEOUT_MS)
-    await page.locator("canvas.upper-canvas").first.wait_for(timeout=TIMEOUT_MS)
+    await page.locator("canvas.cnn-draw-canvas").first.wait_for(timeout=TIMEOUT_MS)
     await page.get_by_text("Nothing drawn yet").wait_for(timeout=TIMEOUT_MS)
 
 
@@ -69,7 +69,7 @@ async def _stroke_latency(page) -> tuple[float, float]:
     and to when Playwright's wait_for saw it (later by however long the page's charts kept the
     page's main thread busy)."""
     await PAINT.rearm(page, "prediction")
-    await stroke_until_release(page, page.locator("canvas.upper-canvas").first)
+    await stroke_until_release(page, page.locator("canvas.cnn-draw-canvas").first)
     await page.mouse.up()
     t0 = time.perf_counter()
     await page.get_by_role("heading", name=PREDICTION).wait_for(timeout=TIMEOUT_MS)

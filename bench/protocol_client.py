@@ -204,7 +204,7 @@ class Session:
         return await self._rerun("set", node.key or node.label, fragment_id=self._fragment_of(node))
 
     async def set_json(self, node: Node, value: Any) -> Interaction | None:
-        """A component's value (JSON), e.g. the drawable canvas's {"drawing": {...}}."""
+        """A component's value (JSON), e.g. the drawing canvas's {"drawing": {...}}."""
         self.widget_states[node.id] = WidgetState(id=node.id, json_value=json.dumps(value))
         if in_form(node):
             return None

@@ -60,7 +60,7 @@ def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app(page, fresh
     expect(page.get_by_text("简体中文")).to_have_count(1, **WAIT)
     assert page.url.rstrip("/").endswith("/predict")
     expect(nav.get_by_text("ui", exact=True)).to_have_count(0)  # the raw pages/ folder is not listed
-    expect(page.locator("canvas.upper-canvas")).to_be_visible(**WAIT)  # the drawing canvas works too
+    expect(page.locator("canvas.cnn-draw-canvas")).to_be_visible(**WAIT)  # the drawing canvas works too
     # the legacy pages/-folder mode of a fresh server found the address (app/legacy_links.py)
     expect(page.get_by_text("Page not found")).to_have_count(0)
     page.screenshot(path=str(screenshot_dir / "deep-link-predict.png"))

@@ -1,12 +1,10 @@
-"""bench/class_load.py's pure parts: the canvas value it sends reads back, through the drawable
-canvas's own result class and the app's decoder, as the digit it drew; the estimates it parses;
+"""bench/class_load.py's pure parts: the canvas value it sends reads back, through the app's own
+reader (core.canvas) and decoder, as the digit it drew; the estimates it parses;
 the profile summary. (The lesson itself is a bench: it prints figures, it is not a test.)"""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-
-import base64
 
 import numpy as np
 
@@ -15,20 +13,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.class_load import (CANVAS, _promise_at, _ratios, canvas_value, parse_duration,  # noqa: E402
                                percentile, top_frames)
-from core.canvas import decode_canvas_png  # noqa: E402
+from core.canvas import decode_canvas_png, drawing_png  # noqa: E402
 
 
 def test_canvas_value_reads_back_as_the_drawn_digit():
     digit = np.zeros((28, 28), np.uint8)
     digit[4:24, 13:15] = 255                      # a "1": white ink on black, as in MNIST
-    # streamlit_drawable_canvas 0.13 reads state["drawing"]["raw"] (json_data) and ["data"] (a
-    # data URL it base64-decodes for image_bytes); the package cannot be imported outside a
-    # running app, so this reads the value the same way.
-    drawing = canvas_value(digit)["drawing"]
-    assert drawing["raw"]["objects"]              # pages/predict.py needs objects before it predicts
-    header, encoded = drawing["data"].split(";base64,", 1)
-    assert header == "data:image/png"
-    grey = decode_canvas_png(base64.b64decode(encoded))
+    grey = decode_canvas_png(drawing_png(canvas_value(digit)["drawing"]))   # as the page reads it
     assert grey.shape == (CANVAS, CANVAS)
     assert grey[140, 140] < 30 and grey[140, 40] > 225   # black stroke on a white canvas
 

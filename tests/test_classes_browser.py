@@ -47,7 +47,7 @@ def symbol(kind: int, j: int) -> list[tuple[float, float]]:
 
 def draw(page, points):
     settled(page)
-    box = page.locator("canvas.upper-canvas").bounding_box()
+    box = page.locator("canvas.cnn-draw-canvas").bounding_box()
     page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
     page.mouse.down()
     for x, y in points[1:]:
@@ -113,7 +113,7 @@ def test_three_drawn_classes_train_and_predict(page, app_url, screenshot_dir, la
     model = page.get_by_role("combobox").first
     model.wait_for(timeout=TIMEOUT)
     open_options(page, model, re.compile(say["option"])).click()
-    page.locator("canvas.upper-canvas").wait_for(timeout=TIMEOUT)
+    page.locator("canvas.cnn-draw-canvas").wait_for(timeout=TIMEOUT)
     draw(page, symbol(2, 5))  # a new circle
     heading = page.get_by_role("heading", name=re.compile(say["heading"]))
     heading.wait_for(timeout=TIMEOUT)

@@ -4,7 +4,6 @@ widget value, as in tests/test_predict_page.py), thumbnails and counts, rename, 
 round trip, and refusals as sentences."""
 from __future__ import annotations
 
-import base64
 import io
 import json
 import re
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from app.session import _SECRET
+from core.canvas import canvas_value
 from core.userdata import UserData
 from core.workspace import Workspace
 from tests.helpers import page_app
@@ -35,11 +35,10 @@ def workspace(tmp_path, monkeypatch) -> Workspace:
 
 
 def canvas_state(image_rgba: np.ndarray) -> dict:
+    """The drawing canvas's widget value (app/draw_canvas.py): the PNG as a data URL."""
     ok, buf = cv2.imencode(".png", cv2.cvtColor(image_rgba, cv2.COLOR_RGBA2BGRA))
     assert ok
-    url = "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
-    return {"drawing": {"raw": {"objects": [{"type": "path"}], "background": "#FFFFFF"}, "data": url},
-            "backgroundFit": None}
+    return canvas_value(buf.tobytes())
 
 
 def drawn(shape: str, jitter: int = 0) -> np.ndarray:

@@ -35,14 +35,14 @@ def open_predict(page, app_url, lang="en"):
         chinese.click()
         page.locator("[data-testid=stSidebarNav] a", has_text="预测").wait_for()
     page.locator("[data-testid=stSidebarNav] a", has_text="预测" if lang == "zh" else "Predict").click()
-    page.locator("canvas.upper-canvas").wait_for(timeout=2 * TIMEOUT)
+    page.locator("canvas.cnn-draw-canvas").wait_for(timeout=2 * TIMEOUT)
 
 
 def draw(page, points):
     """One stroke through `points` (canvas pixels, 0..280) with the mouse, on the canvas of the
     page's latest run (a rerun may replace it)."""
     settled(page)
-    box = page.locator("canvas.upper-canvas").bounding_box()
+    box = page.locator("canvas.cnn-draw-canvas").bounding_box()
     x0, y0 = box["x"], box["y"]
     page.mouse.move(x0 + points[0][0], y0 + points[0][1])
     page.mouse.down()
@@ -106,7 +106,7 @@ def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
     clear(page)
     nothing.wait_for(timeout=TIMEOUT)
     expect(heading(page, r"^Prediction:")).to_have_count(0, timeout=TIMEOUT)
-    expect(page.locator("canvas.upper-canvas")).to_have_count(1, timeout=TIMEOUT)  # a fresh, empty canvas
+    expect(page.locator("canvas.cnn-draw-canvas")).to_have_count(1, timeout=TIMEOUT)  # a fresh, empty canvas
 
     # Upload: an MNIST test digit as a photo would look: 10× larger, dark ink on light paper.
     from core.data import load_dataset
@@ -125,6 +125,40 @@ def test_draw_clear_and_upload(page, app_url, screenshot_dir, data_dir):
     page.get_by_text("inverted from dark-on-light").wait_for()
     no_exception(page)
     shot(page, screenshot_dir, "predict_en_upload.png")
+
+
+def test_undo_redo_and_a_new_stroke_width_keep_the_drawing(page, app_url):
+    """The canvas's own Undo/Redo (and Ctrl+Z) change the picture the model reads; moving the
+    stroke width slider reruns the page but keeps what is drawn."""
+    open_predict(page, app_url)
+    nothing = page.get_by_text("Nothing drawn yet")
+    nothing.wait_for(timeout=TIMEOUT)
+    undo = page.get_by_role("button", name=re.compile(r"^Undo the last stroke"))
+    redo = page.get_by_role("button", name=re.compile(r"^Redo"))
+    expect(undo).to_be_disabled()
+
+    draw(page, vertical_stroke())
+    heading(page, r"^Prediction: 1 \(").wait_for(timeout=TIMEOUT)
+    draw(page, closed_loop())                     # a ring over the bar: no longer a clean 1
+    expect(heading(page, r"^Prediction: 1 \(")).to_have_count(0, timeout=TIMEOUT)
+    undo.click()                                  # the ring goes: a 1 again
+    heading(page, r"^Prediction: 1 \(").wait_for(timeout=TIMEOUT)
+    page.locator("canvas.cnn-draw-canvas").focus()
+    page.keyboard.press("Control+z")              # the bar goes too: nothing to read
+    nothing.wait_for(timeout=TIMEOUT)
+    expect(heading(page, r"^Prediction:")).to_have_count(0, timeout=TIMEOUT)
+    redo.click()
+    heading(page, r"^Prediction: 1 \(").wait_for(timeout=TIMEOUT)
+
+    slider = page.get_by_role("slider", name="Stroke width")
+    slider.focus()
+    page.keyboard.press("ArrowRight")             # 20 -> 21 px: a rerun with new canvas data
+    expect(page.locator(".st-key-predict-stroke")).to_contain_text("21", timeout=TIMEOUT)
+    settled(page)
+    heading(page, r"^Prediction: 1 \(").wait_for(timeout=TIMEOUT)
+    expect(nothing).to_have_count(0)
+    expect(undo).to_be_enabled()
+    no_exception(page)
 
 
 def test_an_image_over_the_limit_is_refused_by_the_browser(page, app_url):

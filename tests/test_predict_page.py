@@ -8,7 +8,6 @@ reports it: a PNG data URL in the widget's session-state value.
 """
 from __future__ import annotations
 
-import base64
 import re
 import struct
 import zlib
@@ -20,6 +19,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from core.canvas import canvas_value
 from core.models import summary
 from core.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint, make_metadata
 from core.data import load_dataset
@@ -101,14 +101,10 @@ def photo_of(mnist_image: np.ndarray, rng, size=(900, 1200), light=35.0, contras
 
 
 def canvas_state(image_rgba: np.ndarray | None) -> dict:
-    """The drawable canvas's widget value: Fabric objects plus the PNG as a data URL."""
+    """The drawing canvas's widget value (app/draw_canvas.py): the PNG as a data URL."""
     if image_rgba is None:
-        return {"drawing": {"raw": {"objects": [], "background": "#FFFFFF"}, "data": None},
-                "backgroundFit": None}
-    bgra = cv2.cvtColor(image_rgba, cv2.COLOR_RGBA2BGRA)
-    url = "data:image/png;base64," + base64.b64encode(png_bytes(bgra)).decode()
-    return {"drawing": {"raw": {"objects": [{"type": "path"}], "background": "#FFFFFF"}, "data": url},
-            "backgroundFit": None}
+        return canvas_value(None)
+    return canvas_value(png_bytes(cv2.cvtColor(image_rgba, cv2.COLOR_RGBA2BGRA)))
 
 
 def drawn(strokes) -> np.ndarray:

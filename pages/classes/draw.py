@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from app.draw_canvas import draw_canvas
 from app.text import md_escape
 from app.userdata import say, store
 from app.ui import t
@@ -40,19 +41,13 @@ def add_drawing(class_id: str, name: str, drawing: np.ndarray) -> None:
 
 def _drawing() -> np.ndarray | None:
     """The canvas (a fresh one after each Add); its picture as greyscale, None when empty."""
-    from streamlit_drawable_canvas import st_canvas
-
     gen = ss.setdefault(K.CANVAS_GEN, 0)
-    result = st_canvas(stroke_width=STROKE, stroke_color="#000000", background_color="#FFFFFF",
-                       update_streamlit=True, height=CANVAS_SIZE, width=CANVAS_SIZE,
-                       drawing_mode="freedraw", return_image_data=True, key=K.canvas(gen))
-    objects = (result.json_data or {}).get("objects") or []
-    png = result.image_bytes if objects else None
-    if not png:
+    png = draw_canvas(key=K.canvas(gen), size=CANVAS_SIZE, stroke_width=STROKE)
+    if png is None:
         return None
     try:
         return decode_canvas_png(png)
-    except ValueError:  # a truncated message from the browser: treat as not drawn yet
+    except ValueError:  # a picture the browser sent broken: treat as not drawn yet
         return None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.draw_canvas import draw_canvas
 from app.state import PERSIST, keep_valid
 from app.ui import t, upload_limit_mb
 from core.canvas import decode_canvas_png
@@ -23,25 +24,19 @@ def _clear_canvas() -> None:
 
 
 def _draw_input(ckpt) -> tuple[Preprocessed | None, InputInfo]:
-    from streamlit_drawable_canvas import st_canvas
-
     width = st.slider(t("predict.stroke_width"), 4, 40, 20, key=K.STROKE,
                       **PERSIST, help=t("predict.stroke_help"))
     gen = st.session_state.setdefault(K.CANVAS_GEN, 0)
-    result = st_canvas(stroke_width=width, stroke_color="#000000", background_color="#FFFFFF",
-                       update_streamlit=True, height=CANVAS_SIZE, width=CANVAS_SIZE,
-                       drawing_mode="freedraw", return_image_data=True, key=K.canvas(gen))
+    png = draw_canvas(key=K.canvas(gen), size=CANVAS_SIZE, stroke_width=width)
     cols = st.columns([1, 2], vertical_alignment="center")
     cols[0].button(t("predict.clear"), on_click=_clear_canvas, icon=":material/delete:",
                    key="predict.clear")
     cols[1].caption(t("predict.canvas_hint"))
-    objects = (result.json_data or {}).get("objects") or []
-    png = result.image_bytes if objects else None
-    if not png:
+    if png is None:
         return None, InputInfo("draw")
     try:
         image = decode_canvas_png(png)
-    except ValueError:  # a truncated message from the browser: treat as not drawn yet
+    except ValueError:  # a picture the browser sent broken: treat as not drawn yet
         return None, InputInfo("draw")
     return preprocess(image, ckpt.mean, ckpt.std), InputInfo("draw")
 
