@@ -389,6 +389,7 @@ PAINT = PaintTiming({"title": ("h1", r"^(Predict|Train)$"), "prediction": ("h3",
 async def _visitor_page(browser, out: dict):
     ctx = await browser.new_context(viewport={"width": 1400, "height": 1600})
     await PAINT.install(ctx)
+    await ctx.add_init_script(_WS_PROBE)
     page = await ctx.new_page()
     page.set_default_timeout(60_000)
     page.on("pageerror", lambda e: out["page_errors"].append(str(e)[:200]))
@@ -412,10 +413,49 @@ async def _what_it_showed(page) -> str:
     return f" · page: {text[:160]!r} ({page.url.split('//')[-1]}, {shot})"
 
 
-def _record_load(page, out: dict, playwright_s: float, training: bool) -> None:
-    """Playwright's own figure for a load (goto → its wait_for saw the title): an upper bound on
-    what the screen showed, late by however long the page's main thread kept it waiting."""
+# Where a page load's time went, on the page's own clock (ms since navigation start): the HTML
+# received, every script the page starts with run (DOMContentLoaded), the app's websocket open and
+# its first message, the last file fetched before the title painted, the title painted. A late
+# "scripts" with early "first_files" is the browser's main thread (compiling the frontend); late
+# files are the server (or the network) delivering them.
+_WS_PROBE = """
+(() => {
+  const T = window.__wsTiming = {open: null, first: null};
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('open', () => { T.open = T.open ?? performance.now(); });
+      this.addEventListener('message', () => { T.first = T.first ?? performance.now(); });
+    }
+  };
+})();
+"""
+_PHASES = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const painted = (window.__paintTiming || {painted: {}}).painted.title ?? performance.now();
+  const files = performance.getEntriesByType('resource').filter(e => e.startTime < painted);
+  const T = window.__wsTiming || {};
+  return {html: nav.responseEnd, scripts: nav.domContentLoadedEventEnd, ws_open: T.open, ws_first: T.first,
+          files: files.length, last_file: Math.max(0, ...files.map(e => e.responseEnd)),
+          // the files the page's first scripts asked for: all in by then, the rest of "scripts"
+          // is the browser compiling and running them
+          first_files: Math.max(0, ...files.filter(e => e.startTime < nav.domInteractive).map(e => e.responseEnd)),
+          painted};
+}"""
+
+
+async def _record_load(page, out: dict, playwright_s: float, training: bool, lesson, label: str) -> None:
+    """One page load: what the screen showed (the title's paint, on the page's clock), Playwright's
+    own figure (goto → its wait_for saw the title: an upper bound, late by however long the
+    page's main thread kept it waiting), and where the time went (_PHASES, in seconds)."""
     out.setdefault("load_playwright", []).append((playwright_s, training))
+    out["load"].append((await PAINT.painted(page, "title", since="navigation"), training))
+    phases = await page.evaluate(_PHASES)
+    phases = {k: (round(v / 1000, 3) if isinstance(v, (int, float)) and k != "files" else v)
+              for k, v in phases.items()}
+    out.setdefault("load_phases", []).append(phases)
+    out.setdefault("timeline", []).append((label, lesson.rel(time.monotonic()), out["load"][-1][0], phases))
 
 
 def _browser_error(e: Exception) -> str:
@@ -429,9 +469,7 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
     t0 = time.perf_counter()
     await page.goto(f"{url}/predict")
     await page.get_by_role("heading", name="Predict").first.wait_for()
-    _record_load(page, out, time.perf_counter() - t0, bool(lesson.active))
-    out["load"].append((await PAINT.painted(page, "title", since="navigation"), bool(lesson.active)))
-    out.setdefault("timeline", []).append(("load /predict", lesson.rel(time.monotonic()), out["load"][-1][0]))
+    await _record_load(page, out, time.perf_counter() - t0, bool(lesson.active), lesson, "load /predict")
     canvas = page.locator("canvas.cnn-draw-canvas").first
     await canvas.wait_for()
     await page.get_by_text("Nothing drawn yet").wait_for()
@@ -468,10 +506,8 @@ async def _watch_round(page, url: str, lesson: Lesson, out: dict) -> None:
     t0 = time.perf_counter()
     await page.goto(links[0][1] if links else f"{url}/train")
     await page.get_by_role("heading", name="Train").first.wait_for()
-    _record_load(page, out, time.perf_counter() - t0, bool(lesson.active))
-    out["load"].append((await PAINT.painted(page, "title", since="navigation"), bool(lesson.active)))
-    out.setdefault("timeline", []).append(("load " + ("watch link" if links else "/train"),
-                                           lesson.rel(time.monotonic()), out["load"][-1][0]))
+    await _record_load(page, out, time.perf_counter() - t0, bool(lesson.active), lesson,
+                       "load " + ("watch link" if links else "/train"))
     if not links:   # nobody training yet (or any more): look again soon
         await asyncio.sleep(2.0)
         return
@@ -601,6 +637,10 @@ def report(n: int, lesson: Lesson, teacher_s: Session | None, sampler: Sampler, 
         # 30 learners open Train within 5 s. Later loads come from the cache, as a reload does.
         "chromium_load_first_s": summary([v["load"][0][0] for v in (drawer, watcher) if v["load"]]),
         "chromium_load_cached_s": summary([x for v in (drawer, watcher) for x, _ in v["load"][1:]]),
+        "chromium_load_first_phases_s": [v["load_phases"][0] for v in (drawer, watcher) if v.get("load_phases")],
+        "chromium_load_phases_s": {k: summary([p[k] for v in (drawer, watcher) for p in v.get("load_phases", [])
+                                               if p.get(k) is not None])
+                                   for k in ("html", "first_files", "scripts", "ws_open", "ws_first", "last_file", "painted")},
         "chromium_draw_s": summary([x for x, _ in drawer["draw"]]),
         "chromium_draw_while_training_s": summary([x for x, tr in drawer["draw"] if tr]),
         # the same loads and draws as Playwright's wait_for saw them: late by however long the
@@ -832,6 +872,8 @@ def print_row(r: dict) -> None:
           f"{r.get('chromium_watch_finish_lag_s')}")
     print(f"   loads: first (empty cache) {r.get('chromium_load_first_s')} · "
           f"later (cached) {r.get('chromium_load_cached_s')}")
+    for phases in r.get("chromium_load_first_phases_s", []):
+        print(f"   a first load, s since navigation: {phases}")
     print(f"   as Playwright saw them: load {r.get('chromium_load_playwright_s')} · draw (training) "
           f"{r.get('chromium_draw_while_training_playwright_s')}")
     print(f"server peak RSS {r['server_peak_rss_mb']} MB (PSS {r.get('server_peak_pss_mb')} MB, "

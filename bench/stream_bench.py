@@ -41,7 +41,7 @@ import torch  # noqa: E402
 
 from core import jobs, metrics, settings  # noqa: E402
 from core.data import load_dataset  # noqa: E402
-from core.figures.training import accuracy_figure, loss_figure, maps_figure  # noqa: E402
+from core.figures.training import accuracy_figure, loss_figure, maps_image  # noqa: E402
 from core.i18n import translate  # noqa: E402
 from core.train import TrainingRun, config_from_preset  # noqa: E402
 
@@ -93,7 +93,8 @@ def run_thread(config, data) -> dict:
 
 
 def page_poll(job: jobs.Job) -> int:
-    """One refresh of the Train page's live fragment, minus the websocket: returns JSON bytes.
+    """One refresh of the Train page's live fragment, minus the websocket: returns the bytes of its
+    figures (JSON) and feature-map picture (PNG).
 
     The figures are the page's own (core.figures.training), in English."""
     events = job.events()
@@ -102,7 +103,7 @@ def page_poll(job: jobs.Job) -> int:
     size = len(loss_figure(c, p.total_steps, T).to_json()) + len(accuracy_figure(c, p.total_steps, T).to_json())
     snaps = job.snapshots()
     if snaps:
-        size += len(maps_figure(snaps[-1].layers[0].maps).to_json())
+        size += len(maps_image(snaps[-1].layers[0].maps))   # a PNG since issue 22
     return size
 
 

@@ -7,7 +7,7 @@ chart alone on a busy core). A run's curves only change when it records an event
 snapshot never changes once taken, so the figures are kept here keyed by what they depend on:
 
   * the curves: (run, event count, language);
-  * the feature-map grid: (run, snapshot epoch, layer);
+  * the feature-map grid, a PNG: (run, snapshot epoch, layer);
   * the probe's probabilities: (run, snapshot epoch, language).
 
 The same key gives the *same* figure object, so every rerun serializes it to the same JSON and
@@ -46,7 +46,7 @@ from PIL import Image
 from core import metrics
 from core.jobs.polling import CHART_SECONDS
 from core.figures import Translate
-from core.figures.training import accuracy_figure, loss_figure, maps_figure, probability_figure
+from core.figures.training import accuracy_figure, loss_figure, maps_image, probability_figure
 
 MAX_ENTRIES = 512  # a 60-learner lesson with a few views each: ~5 entries per live run
 CHART_REFRESH_SECONDS = CHART_SECONDS  # a live run's curves are redrawn about this often (CurveClock),
@@ -148,9 +148,10 @@ def curve_figures(run: str, events: list[dict], total_steps: int, lang: str, t: 
     return PAYLOADS.get(("curves", run, len(shown), total_steps, lang), build)
 
 
-def maps_grid(run: str, epoch: int, layer: str, maps: np.ndarray):
-    """The feature-map grid of one layer in the snapshot taken after `epoch` (0: before training)."""
-    return PAYLOADS.get(("maps", run, epoch, layer), lambda: frozen(maps_figure(maps)))
+def maps_grid(run: str, epoch: int, layer: str, maps: np.ndarray) -> bytes:
+    """The feature-map grid (a PNG) of one layer in the snapshot taken after `epoch` (0: before
+    training)."""
+    return PAYLOADS.get(("maps", run, epoch, layer), lambda: maps_image(maps))
 
 
 def probabilities(run: str, epoch: int, probs: np.ndarray, classes, true_label: int, lang: str, t: Translate):

@@ -25,13 +25,44 @@ def test_training_figures(lang):
     loss = training.loss_figure(c, 4, t)
     assert loss.layout.title.text == t("train.chart_loss") and len(loss.data) == 3
     assert len(training.accuracy_figure(c, 4, t).data) == 2
-    assert training.maps_figure(np.random.default_rng(0).random((5, 6, 6))).data[0].z.shape == (6, 5 * 7 - 1)
     probs = np.full(10, 0.1)
     assert len(training.probability_figure(probs, range(10), 3, t).data[1].x) == 10
     assert training.confusion_figure(np.eye(3, dtype=int) * 5, "abc", t).data[0].z.shape == (3, 3)
     assert training.per_class_figure(np.array([0.9, 1.0]), "ab", t).layout.height == 460
     cmp = training.compare_figure([("a", EVENTS), ("b", EVENTS)], "test_accuracy", t)
     assert [d.name for d in cmp.data] == ["a", "b"] and list(cmp.data[0].x) == [1, 2]
+
+
+def test_feature_maps_are_a_sharp_viridis_picture_with_transparent_gaps():
+    """maps_image: 5 maps of 2×3 in one row, each scaled to its own min..max, each cell a k×k
+    block (k so the row is about width_px wide), the one-cell gaps transparent."""
+    import cv2
+    maps = np.zeros((5, 2, 3))
+    maps[0] = [[0, 1, 2], [3, 4, 6]]        # its own range 0..6
+    maps[1] = 7.0                            # constant: drawn as its lowest colour, not NaN
+    maps[2] = [[-5, 5, 0], [0, 0, 0]]        # -5..5
+    png = training.maps_image(maps, width_px=5 * 4 * 10)   # grid 2 × 19 cells → k = round(200/19) = 11
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    k = 11
+    assert img.shape == (2 * k, 19 * k, 4)
+    viridis = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(1, -1), cv2.COLORMAP_VIRIDIS)[0]
+
+    def cell(r, c):   # the BGRA colour of grid cell (r, c), the same over its whole k×k block
+        block = img[r * k:(r + 1) * k, c * k:(c + 1) * k]
+        assert (block == block[0, 0]).all()
+        return block[0, 0]
+
+    assert list(cell(0, 0)) == [*viridis[0], 255] and list(cell(1, 2)) == [*viridis[255], 255]
+    assert list(cell(1, 0)) == [*viridis[round(3 / 6 * 255)], 255]
+    assert list(cell(0, 4)) == [*viridis[0], 255]                      # map 1, constant
+    assert list(cell(0, 9)) == [*viridis[255], 255] and list(cell(0, 8)) == [*viridis[0], 255]  # map 2
+    for gap in (3, 7, 11, 15):
+        assert (img[:, gap * k:(gap + 1) * k, 3] == 0).all()         # transparent between maps
+    many = cv2.imdecode(np.frombuffer(training.maps_image(np.ones((20, 4, 4))), np.uint8),
+                        cv2.IMREAD_UNCHANGED)
+    cells_wide, cells_high = 8 * 5 - 1, 3 * 5 - 1                      # 8 to a row: 3 rows
+    k = round(training.MAPS_IMAGE_WIDTH_PX / cells_wide)
+    assert many.shape[:2] == (cells_high * k, cells_wide * k)
 
 
 def _loss_events(losses, test_losses=()):

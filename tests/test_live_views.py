@@ -10,7 +10,7 @@ import plotly.io
 import pytest
 from PIL import Image
 
-from core import jobs, live_payload
+from core import jobs, live_payload, metrics
 from core.jobs import JobManager
 from core.jobs.estimates import estimate_vs_actual, pace_rate, time_left
 from core.live_payload import PayloadCache
@@ -67,16 +67,16 @@ def test_feature_maps_and_probabilities_are_kept_per_snapshot():
 
 def test_a_cached_figure_is_serialized_once_and_draws_exactly_as_a_fresh_one():
     """frozen(): st.plotly_chart's to_dict() (deep copy + base64 packing) is made once per figure;
-    what reaches the browser is the same JSON as the unfrozen figure's."""
-    from core.figures.training import maps_figure
+    what reaches the browser is the same JSON as the unfrozen figure's. The feature-map grid is
+    a picture: the same PNG a fresh core.figures.training.maps_image makes."""
+    from core.figures.training import loss_figure, maps_image
 
     live_payload.PAYLOADS.clear()
     maps = np.random.default_rng(1).random((8, 14, 14)).astype(np.float32)
-    grid = live_payload.maps_grid("tok", 1, "conv1", maps)
-    fresh = maps_figure(maps)
-    assert grid.to_dict() is grid.to_dict()
-    assert plotly.io.to_json(grid.to_dict(), validate=False) == plotly.io.to_json(fresh.to_dict(), validate=False)
+    assert live_payload.maps_grid("tok", 1, "conv1", maps) == maps_image(maps)
     loss, _ = live_payload.curve_figures("tok", events(5), 100, "en", t)
+    fresh = loss_figure(metrics.curves(events(5)), 100, t)
+    assert plotly.io.to_json(loss.to_dict(), validate=False) == plotly.io.to_json(fresh.to_dict(), validate=False)
     assert loss.to_dict() is loss.to_dict() and loss.to_dict()["data"][0]["x"] is not None
     assert live_payload.frozen(None) is None
 

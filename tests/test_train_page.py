@@ -361,6 +361,8 @@ def test_a_finished_run_shows_results_and_feature_maps():
     assert "Finished" in texts(at.success)
     assert at.select_slider(key="train.fm_epoch").value == 1, "follows the newest epoch"
     assert at.selectbox(key="train.fm_layer").value == DEFAULT.layers[0].name  # the first spatial layer
+    # the probe digit and the layer's feature maps: pictures (core.figures.training.maps_image)
+    assert len(at.get("image")) >= 2
     at.select_slider(key="train.fm_epoch").set_value(0).run()
     assert not at.exception and at.select_slider(key="train.fm_epoch").value == 0
     at = show_tab(at, 3)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import plotly.graph_objects as go
 
@@ -82,22 +83,33 @@ def accuracy_figure(c: metrics.Curves, total_steps: int, t: Translate) -> go.Fig
     return room_above(style(fig, t("train.chart_accuracy"), t("train.axis_step"), t("train.axis_accuracy")))
 
 
-def maps_figure(maps: np.ndarray) -> go.Figure:
-    """[C, H, W] feature maps tiled 8 to a row, each scaled to its own min..max."""
+MAPS_IMAGE_WIDTH_PX = 720   # about the live view's maps column on a laptop: drawn sharp, not blurred up
+
+
+def maps_image(maps: np.ndarray, width_px: int = MAPS_IMAGE_WIDTH_PX) -> bytes:
+    """[C, H, W] feature maps tiled 8 to a row, each scaled to its own min..max, in Viridis, as a
+    PNG: each cell a k×k block of pixels (k so the picture is about `width_px` wide), the gaps
+    between maps transparent so the page's own background shows.
+
+    A picture, not a Plotly heatmap: the grid has no hover or click, and a heatmap made every
+    browser that opens a live view load and lay out one more Plotly chart (issue 22: a watch
+    page's load was ≈ 2 s of a browser's main thread, a third of it Plotly; an <img> costs a
+    decode)."""
     maps = np.asarray(maps, dtype=np.float64)
     flat = maps.reshape(maps.shape[0], -1)
     ranges = np.stack([flat.min(1), flat.max(1)], 1)
     ranges[:, 1] = np.where(ranges[:, 1] - ranges[:, 0] < 1e-9, ranges[:, 0] + 1, ranges[:, 1])
-    cols = grid_columns(maps.shape[0], 8)
-    grid = tile_maps(scale_maps(maps, ranges), cols)
-    fig = go.Figure(go.Heatmap(z=grid, colorscale="Viridis", showscale=False, hoverinfo="skip",
-                               zmin=0, zmax=1))
-    rows = grid.shape[0] / grid.shape[1]
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
-    fig.update_layout(height=int(90 + 620 * rows), margin=dict(l=0, r=0, t=0, b=0),
-                      plot_bgcolor="rgba(0,0,0,0)")
-    return fig
+    grid = tile_maps(scale_maps(maps, ranges), grid_columns(maps.shape[0], 8))
+    gaps = np.isnan(grid)
+    levels = np.round(np.nan_to_num(grid) * 255).astype(np.uint8)
+    rgb = cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_VIRIDIS), cv2.COLOR_BGR2RGB)
+    rgba = np.dstack([rgb, np.where(gaps, 0, 255).astype(np.uint8)])
+    k = max(1, round(width_px / grid.shape[1]))
+    big = np.repeat(np.repeat(rgba, k, axis=0), k, axis=1)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(big, cv2.COLOR_RGBA2BGRA))
+    if not ok:  # cv2 reports a failed encode by its flag, not an exception
+        raise ValueError("could not encode the feature maps as PNG")
+    return png.tobytes()
 
 
 def probability_figure(probs: np.ndarray, classes, true_label: int, t: Translate) -> go.Figure:

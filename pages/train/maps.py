@@ -53,8 +53,7 @@ def feature_maps(job, run: str) -> None:
         c2.selectbox(t("train.fm_layer"), names, key=K.FM_LAYER, help=t("train.fm_layer_help"),
                      format_func={name: localize_label(name, lang()) for name in names}.get, **PERSIST)
         layer = snap.layers[names.index(ss[K.FM_LAYER])]
-        st.plotly_chart(live_payload.maps_grid(run, snap.epoch, layer.name, layer.maps), config=PLOT_CONFIG,
-                        key="train.maps_chart")
+        st.image(live_payload.maps_grid(run, snap.epoch, layer.name, layer.maps), width="stretch")
         st.caption(t("train.fm_grid_caption", n=layer.maps.shape[0], h=layer.maps.shape[1],
                      w=layer.maps.shape[2]))
     with img_col:
