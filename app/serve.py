@@ -12,8 +12,10 @@ server-start hook that runs before the first session, so this launcher imports e
 in the main thread, before it hands over to Streamlit's own command line; afterwards every page's
 import is a dictionary lookup. Also checks every CNN_LAB_* setting first: a bad value stops the
 server with its one sentence, before anyone connects, and measures this machine's training speed
-for the first queue estimates (core.jobs.machine_rate) while no visitor shares the CPU, and starts
-the training queue (its worker processes) before the first visitor.
+for the first queue estimates (core.jobs.machine_rate) while no visitor shares the CPU, starts
+the training queue (its worker processes) before the first visitor, and serves Streamlit's
+frontend with the app's root named in its index.html (app/static_index.py: a page opened at its
+own address connects without first getting two 404s).
 """
 from __future__ import annotations
 
@@ -126,6 +128,9 @@ def main(argv: list[str] | None = None) -> None:
     from streamlit.web import cli
 
     _no_config_polling()
+    from app import static_index
+
+    static_index.use()   # deep links ask the app's root at once (no 404 round trip first)
     sys.argv = ["streamlit", "run", str(APP), *argv]
     cli.main(prog_name="streamlit")
 

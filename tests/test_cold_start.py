@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from app.static_index import BASE_URL_SCRIPT
 from bench.server import bundled_checkpoints
 from tests.helpers import run_async
 
@@ -114,6 +116,12 @@ async def ten_first_visitors(port: int) -> list[list[str]]:
 def test_ten_first_visitors_of_a_fresh_server_all_get_their_page(tmp_path):
     with server(tmp_path, [sys.executable, "-m", "app.serve"]) as port:
         results = run_async(ten_first_visitors(port), VISIT_S + 60)
+        # A page's own address gets Streamlit's frontend with the app's root named in it (no two
+        # 404s before the websocket: app/static_index.py), and its scripts still load.
+        html = urllib.request.urlopen(f"http://127.0.0.1:{port}/predict", timeout=30).read().decode()
+        assert BASE_URL_SCRIPT in html
+        script = re.search(r'<script type="module" crossorigin src="\./(static/js/[^"]+)"', html).group(1)
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/{script}", timeout=30).status == 200
     log = (tmp_path / "server.log").read_text()
     assert "libraries imported" in log
     assert results == [[]] * VISITORS, results
