@@ -420,17 +420,37 @@ async def _what_it_showed(page) -> str:
 # files are the server (or the network) delivering them.
 _WS_PROBE = """
 (() => {
-  const T = window.__wsTiming = {open: null, first: null};
+  // open / first: the page load's; sent / answered: the last message the page sent (a drawing,
+  // a click) and the first one the server sent after it
+  const T = window.__wsTiming = {open: null, first: null, sent: null, answered: null, since_sent: []};
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
       super(...args);
       this.addEventListener('open', () => { T.open = T.open ?? performance.now(); });
-      this.addEventListener('message', () => { T.first = T.first ?? performance.now(); });
+      this.addEventListener('message', () => {
+        const now = performance.now();
+        T.first = T.first ?? now;
+        if (T.sent !== null && T.answered === null) T.answered = now;
+        if (T.since_sent.length < 500) T.since_sent.push(now);
+      });
     }
+    send(data) { T.sent = performance.now(); T.answered = null; T.since_sent = []; return super.send(data); }
   };
 })();
 """
+# A drawn digit, in seconds since the mouse-up: the drawing sent, the server's first answer
+# received (the rerun started), the last message received before the prediction was painted (the
+# prediction itself, or later), the prediction painted. A long gap from "last_before_paint" to
+# "painted" is this browser (its main thread busy); a late "last_before_paint" is the server.
+_DRAW_PHASES = """() => {
+  const W = window.__paintTiming, T = window.__wsTiming || {}, up = W.pointerup;
+  const p = W.painted.prediction;
+  const s = (v) => v === null || v === undefined ? null : Math.round(v - up) / 1000;
+  const before = (T.since_sent || []).filter(t => t <= p);
+  return {sent: s(T.sent), answered: s(T.answered), last_before_paint: s(before.length ? Math.max(...before) : null),
+          messages_before_paint: before.length, painted: s(p)};
+}"""
 _PHASES = """() => {
   const nav = performance.getEntriesByType('navigation')[0];
   const painted = (window.__paintTiming || {painted: {}}).painted.title ?? performance.now();
@@ -482,7 +502,8 @@ async def _draw_round(page, url: str, lesson: Lesson, out: dict) -> None:
         await page.get_by_role("heading", name=re.compile(r"^Prediction: ")).wait_for()
         out["draw_playwright"].append((time.perf_counter() - t1, training))
         out["draw"].append((await PAINT.painted(page, "prediction", since="pointerup"), training))
-        out.setdefault("timeline", []).append(("draw", lesson.rel(time.monotonic()), out["draw"][-1][0]))
+        out.setdefault("timeline", []).append(("draw", lesson.rel(time.monotonic()), out["draw"][-1][0],
+                                               await page.evaluate(_DRAW_PHASES)))
         await page.locator(".st-key-predict-clear button").click()
         await page.get_by_text("Nothing drawn yet").wait_for()
         await asyncio.sleep(1.0)
