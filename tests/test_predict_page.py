@@ -301,6 +301,38 @@ def test_session_model_and_train_page_request(checkpoints, mnist):
 
 # --------------------------------------------------------------------------- explorer
 
+def test_a_new_answer_is_sent_before_the_charts_and_the_explorer_never_waits(checkpoints, monkeypatch):
+    """app/paint_first.py: after a new prediction the page pauses once before the heavy charts (so
+    a busy browser paints the answer first); turning the explorer's knobs on the same digit, or
+    switching calibration, never pauses; another drawing does."""
+    import app.paint_first as paint_first_module
+
+    log = []
+
+    class Clock:
+        @staticmethod
+        def sleep(seconds):
+            log.append(("pause", seconds))
+
+    monkeypatch.setattr(paint_first_module, "time", Clock)
+    at = ok(run_page())
+    assert log == []                                             # nothing drawn: no answer
+    at.session_state["predict.canvas.0"] = canvas_state(drawn([((140, 40), (140, 240))]))
+    at = ok(at.run())
+    assert prediction(at) is not None and log == [("pause", paint_first_module.PAUSE_SECONDS)]
+    at = ok(at.number_input(key="predict.channel").set_value(2).run())
+    at = ok(at.toggle(key="predict.calibrated").set_value(False).run())
+    assert len(log) == 1, "the same digit: the explorer and the toggle answer at once"
+    at.session_state["predict.canvas.0"] = canvas_state(drawn([((60, 140), (220, 140))]))
+    at = ok(at.run())
+    assert len(log) == 2, "a new drawing is a new answer"
+    at.button(key="predict.clear").click()
+    at = ok(at.run())
+    at.session_state["predict.canvas.1"] = canvas_state(drawn([((60, 140), (220, 140))]))
+    at = ok(at.run())
+    assert len(log) == 3, "the same digit drawn again after Clear: the screen had no answer"
+
+
 def test_feature_map_explorer_controls(checkpoints, mnist):
     ckpt = load_checkpoint(checkpoints)
     pre = from_dataset_image(mnist.test_images[0].numpy(), ckpt.mean, ckpt.std)

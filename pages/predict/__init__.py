@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.paint_first import forget
 from app.ui import t
 from core.features import layer_outputs, run_inference
 from pages.predict.inputs import choose_input, ready
+from pages.predict.keys import K
 from pages.predict.inside import explorer
 from pages.predict.model_choice import apply_train_request, choose_model, model_caption
 from pages.predict.prediction import show_prediction, show_steps
@@ -29,6 +31,7 @@ def render() -> None:
         pre, info = choose_input(ckpt)
     with right:
         if not ready(pre, info):
+            forget(K.ANSWERED)   # no answer on screen: the next one is painted first again
             return  # never a guess: no prediction, no explorer
         outputs = run_inference(layer_outputs, ckpt.model, ckpt.spec, pre.tensor)
         probs = show_prediction(ckpt, outputs, info)

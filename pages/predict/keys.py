@@ -22,6 +22,7 @@ class K:
     MODEL_FILE, UPLOADED = "predict.model_file", "predict.uploaded_model"
     IMAGE_FILE, UPLOAD_CACHE = "predict.image_file", "predict.upload_cache"
     SAMPLES, SAMPLES_CACHE = "predict.samples", "predict.samples_cache"
+    ANSWERED = "predict.answered"   # the last answer painted first (app/paint_first.py)
 
     @staticmethod
     def canvas(generation: int) -> str:

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import streamlit as st
 
+from app.paint_first import paint_first
 from app.state import PERSIST
 from app.text import md_escape
 from app.ui import t
@@ -46,6 +47,7 @@ def show_prediction(ckpt, outputs, info: InputInfo) -> np.ndarray:
         (st.success if true == top else st.error)(t(key, label=md_escape(classes[true])))
     if is_unsure(probs[top]):
         st.warning(t("predict.low_confidence", pct=_pct1(probs[top])))
+    paint_first(K.ANSWERED, raw.tobytes())   # a new answer reaches the screen before the charts
     st.plotly_chart(probability_figure(probs, classes, top, true, t), config=PLOT_CONFIG,
                     key="predict.probs")
     return probs
