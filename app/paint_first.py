@@ -14,7 +14,6 @@ visitor turning the explorer's knobs on the same digit never waits for it.
 """
 from __future__ import annotations
 
-import hashlib
 import time
 
 import streamlit as st
@@ -26,10 +25,9 @@ def paint_first(key: str, answer_of: bytes) -> bool:
     """Call right after drawing an answer. `answer_of`: bytes that change exactly when the answer
     does (the model's raw output for this input); `key`: where the page remembers the last one.
     Pauses PAUSE_SECONDS when it is new; returns whether it paused."""
-    digest = hashlib.blake2b(answer_of, digest_size=16).hexdigest()
-    if st.session_state.get(key) == digest:
+    if st.session_state.get(key) == answer_of:   # a few floats: kept as they are
         return False
-    st.session_state[key] = digest
+    st.session_state[key] = answer_of
     time.sleep(PAUSE_SECONDS)
     return True
 

@@ -291,9 +291,9 @@ def fit_within(img: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def encode_png(img: np.ndarray) -> bytes:
-    """PNG bytes of an RGB (or grey) uint8 array."""
+    """PNG bytes of an RGB, RGBA (transparency kept) or grey uint8 array."""
     if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+        img = cv2.cvtColor(img, cv2.COLOR_RGBA2BGRA if img.shape[2] == 4 else cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".png", img)
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 array
         raise RuntimeError("PNG encoding failed")

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 
 from core import metrics
 from core.features import grid_columns, scale_maps, tile_maps
+from core.images import encode_png
 from core.figures import Translate, plot_text
 
 BLUE, RED, GREY = "#4C78A8", "#E45756", "#9D9D9D"
@@ -105,11 +106,8 @@ def maps_image(maps: np.ndarray, width_px: int = MAPS_IMAGE_WIDTH_PX) -> bytes:
     rgb = cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_VIRIDIS), cv2.COLOR_BGR2RGB)
     rgba = np.dstack([rgb, np.where(gaps, 0, 255).astype(np.uint8)])
     k = max(1, round(width_px / grid.shape[1]))
-    big = np.repeat(np.repeat(rgba, k, axis=0), k, axis=1)
-    ok, png = cv2.imencode(".png", cv2.cvtColor(big, cv2.COLOR_RGBA2BGRA))
-    if not ok:  # cv2 reports a failed encode by its flag, not an exception
-        raise ValueError("could not encode the feature maps as PNG")
-    return png.tobytes()
+    h, w = grid.shape
+    return encode_png(cv2.resize(rgba, (w * k, h * k), interpolation=cv2.INTER_NEAREST))
 
 
 def probability_figure(probs: np.ndarray, classes, true_label: int, t: Translate) -> go.Figure:
